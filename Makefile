@@ -1,0 +1,24 @@
+# The README's two commands: `make demo` and `make test`. Each sets everything up from nothing.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup-host
+	scripts/setup-host
+	test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(VENV)/bin/ebcap --doctor >/dev/null   # builds the private kernel-headers tree for BCC once
+	touch $@
+
+demo: setup
+	$(PY) -m capture.demo
+
+test: setup
+	$(PY) -m pytest -q -ra tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo.pcapng

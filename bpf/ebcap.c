@@ -1,0 +1,229 @@
+/* ebcap's kernel side: runs the user's pcap filter on TC ingress/egress and copies the headers
+ * (or the first EBCAP_SNAPLEN bytes) of matching packets into a BPF ring buffer.
+ *
+ * Built by BCC at run time (capture/loader.py) with these compile-time constants:
+ *   EBCAP_L2_ETHERNET  1: packets start with an Ethernet header; 0: with an IP header (tun)
+ *   EBCAP_SNAPLEN      bytes to copy at most; 0 = headers only (up to the transport header)
+ *   EBCAP_RING_PAGES   ring buffer size in pages (a power of two)
+ *   EBCAP_OFFLINE      1 when run by BPF_PROG_TEST_RUN on packets from a file
+ * and the filter, `static int ebcap_filter(struct __sk_buff *)`, from a generated header given
+ * with -include (capture/cbpf.py). Nothing else about the filter is known here. */
+#include <uapi/linux/bpf.h>
+#include <uapi/linux/if_ether.h>
+#include <uapi/linux/in.h>
+#include <uapi/linux/in6.h>
+#include <uapi/linux/pkt_cls.h>
+
+#include "record.h"
+#include "filter_api.h"
+
+BPF_RINGBUF_OUTPUT(events, EBCAP_RING_PAGES);
+BPF_PERCPU_ARRAY(counters, u64, EBCAP_CNT_MAX);
+
+/* Headers-only copies stop here even when the headers are longer (IPv6 extension chains). */
+#define EBCAP_HEADERS_MAX 256
+#define EBCAP_IPV6_EXT_MAX 6
+/* Whole packets are limited to tcpdump's maximum snapshot length. */
+#define EBCAP_MAXPACKET 262144
+
+static __always_inline void count(__u32 idx)
+{
+	u64 *value = counters.lookup(&idx);
+	if (value)
+		*value += 1;
+}
+
+/* Offset of the end of the transport header in the packet's bytes (not counting a tag held in
+ * metadata), or of the last header ebcap understands. */
+static __always_inline __u32 headers_end(struct __sk_buff *skb)
+{
+	__u32 off = 0;
+	__u16 proto;
+	__u8 l4 = 0;
+
+#if EBCAP_L2_ETHERNET
+	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		return skb->len;
+	off = ETH_HLEN;
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, off + 2, &proto, 2))
+			return off;
+		off += 4;
+	}
+#else
+	__u8 version;
+	if (bpf_skb_load_bytes(skb, 0, &version, 1))
+		return 0;
+	proto = (version >> 4) == 6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+#endif
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		__u8 vihl;
+		__u16 frag;
+		if (bpf_skb_load_bytes(skb, off, &vihl, 1) ||
+		    bpf_skb_load_bytes(skb, off + 6, &frag, 2) ||
+		    bpf_skb_load_bytes(skb, off + 9, &l4, 1))
+			return off;
+		off += (vihl & 0xf) * 4;
+		if (bpf_ntohs(frag) & 0x1fff)	/* not the first fragment: no transport header */
+			return off;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, off + 6, &l4, 1))
+			return off;
+		off += 40;
+#pragma unroll
+		for (int i = 0; i < EBCAP_IPV6_EXT_MAX; i++) {
+			__u8 ext[2];
+			if (l4 != IPPROTO_HOPOPTS && l4 != IPPROTO_ROUTING && l4 != IPPROTO_DSTOPTS &&
+			    l4 != IPPROTO_FRAGMENT && l4 != IPPROTO_AH)
+				break;
+			if (bpf_skb_load_bytes(skb, off, ext, 2))
+				return off;
+			if (l4 == IPPROTO_FRAGMENT) {
+				__u16 frag;
+				if (bpf_skb_load_bytes(skb, off + 2, &frag, 2))
+					return off;
+				off += 8;
+				if (bpf_ntohs(frag) & 0xfff8)
+					return off;
+			} else if (l4 == IPPROTO_AH) {
+				off += (ext[1] + 2) * 4;
+			} else {
+				off += (ext[1] + 1) * 8;
+			}
+			l4 = ext[0];
+		}
+	} else if (proto == bpf_htons(ETH_P_ARP) || proto == bpf_htons(ETH_P_RARP)) {
+		return off + 28;
+	} else {
+		return off + 64;	/* unknown network layer: its first bytes, to show something */
+	}
+
+	if (l4 == IPPROTO_TCP) {
+		__u8 doff;
+		if (bpf_skb_load_bytes(skb, off + 12, &doff, 1))
+			return off;
+		return off + (doff >> 4) * 4;
+	}
+	if (l4 == IPPROTO_UDP || l4 == IPPROTO_UDPLITE || l4 == IPPROTO_ICMP ||
+	    l4 == IPPROTO_ICMPV6 || l4 == IPPROTO_IGMP)
+		return off + 8;
+	if (l4 == IPPROTO_SCTP)
+		return off + 12;
+	if (l4 == IPPROTO_GRE)
+		return off + 4;
+	return off;
+}
+
+/* Copy `n` bytes of the virtual packet (tag put back when held in metadata) into `data`, which
+ * has room for `room` bytes (a power of two). The masks look redundant after the clamps: they are
+ * there because the verifier must see 1 <= length <= room on the very register passed to the
+ * helper, and clang tends to test a copy. */
+static __always_inline void copy_packet(struct __sk_buff *skb, __u8 *data, __u64 n, const __u64 room,
+					int tagged)
+{
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return;
+	if (!tagged) {
+		bpf_skb_load_bytes(skb, 0, data, ((n - 1) & (room - 1)) + 1);
+		return;
+	}
+	const __u64 head = EBCAP_VLAN_OFF + EBCAP_VLAN_LEN;
+	if (n <= head)
+		return;
+	bpf_skb_load_bytes(skb, 0, data, EBCAP_VLAN_OFF);
+	__u32 tag = bpf_htonl(((__u32)bpf_ntohs(skb->vlan_proto) << 16) | skb->vlan_tci);
+	__builtin_memcpy(data + EBCAP_VLAN_OFF, &tag, EBCAP_VLAN_LEN);
+	/* room / 2 >= head for every size class, so the rest fits in the upper half */
+	__u64 rest = n - head;
+	if (rest > room / 2)
+		rest = room / 2;
+	bpf_skb_load_bytes(skb, EBCAP_VLAN_OFF, data + head, ((rest - 1) & (room / 2 - 1)) + 1);
+}
+
+/* The verifier wants a constant size for bpf_ringbuf_reserve(), so records come in a few size
+ * classes (`room`, a constant once inlined) and carry their real length in caplen. */
+static __always_inline void emit_record(struct __sk_buff *skb, __u32 direction, __u32 wirelen,
+					__u32 caplen, int tagged, const __u64 room)
+{
+	struct ebcap_record *rec = events.ringbuf_reserve(sizeof(*rec) + room);
+	if (!rec) {
+		count(EBCAP_CNT_LOST);
+		return;
+	}
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->ifindex = skb->ifindex;
+	rec->wirelen = wirelen;
+	rec->caplen = caplen;
+	rec->direction = direction;
+	copy_packet(skb, rec->data, caplen, room, tagged);
+	events.ringbuf_submit(rec, 0);
+}
+
+#define EMIT_IN(ROOM)								\
+	if (caplen <= (ROOM))							\
+		return emit_record(skb, direction, wirelen, caplen, tagged, (ROOM));
+
+static __always_inline void emit(struct __sk_buff *skb, __u32 direction)
+{
+	int tagged = ebcap_has_meta_vlan(skb);
+	__u32 wirelen = ebcap_packet_len(skb);
+	__u32 caplen;
+
+#if EBCAP_SNAPLEN == 0
+	caplen = headers_end(skb);
+	if (caplen > skb->len)
+		caplen = skb->len;
+	if (tagged)
+		caplen += EBCAP_VLAN_LEN;
+	if (caplen > EBCAP_HEADERS_MAX)
+		caplen = EBCAP_HEADERS_MAX;
+	EMIT_IN(128)
+	EMIT_IN(EBCAP_HEADERS_MAX)
+#else
+	caplen = skb->len + (tagged ? EBCAP_VLAN_LEN : 0);
+	if (caplen > EBCAP_SNAPLEN)
+		caplen = EBCAP_SNAPLEN;
+	EMIT_IN(128)
+#if EBCAP_SNAPLEN > 128
+	EMIT_IN(512)
+#endif
+#if EBCAP_SNAPLEN > 512
+	EMIT_IN(2048)
+#endif
+#if EBCAP_SNAPLEN > 2048
+	EMIT_IN(16384)
+#endif
+#if EBCAP_SNAPLEN > 16384
+	EMIT_IN(65536)
+#endif
+#if EBCAP_SNAPLEN > 65536
+	EMIT_IN(EBCAP_MAXPACKET)
+#endif
+#endif
+}
+
+static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
+{
+	count(EBCAP_CNT_SEEN);
+	if (!ebcap_filter(skb))
+		return TC_ACT_UNSPEC;
+	count(EBCAP_CNT_MATCHED);
+	emit(skb, direction);
+	return TC_ACT_UNSPEC;	/* TCX_NEXT: let the packet and any other program go on */
+}
+
+int ebcap_ingress(struct __sk_buff *skb)
+{
+	return capture(skb, EBCAP_DIR_IN);
+}
+
+int ebcap_egress(struct __sk_buff *skb)
+{
+	return capture(skb, EBCAP_DIR_OUT);
+}

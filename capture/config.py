@@ -1,0 +1,53 @@
+"""The typed options object the CLI builds; the capture session only reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from capture.pcapfilter import MAXIMUM_SNAPLEN
+
+HEADERS_ONLY = 0           # snaplen value meaning "up to the end of the transport header"
+HEADERS_MAX = 256          # bpf/ebcap.c EBCAP_HEADERS_MAX: the most a headers-only copy holds
+DIRECTIONS = ("in", "out", "inout")
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    interfaces: tuple[str, ...] = ()
+    expression: str = ""
+    read_from: str | None = None          # -r FILE ("-" = stdin)
+    write_to: str | None = None           # -w FILE ("-" = stdout)
+    count: int = 0                        # -c, 0 = no limit
+    snaplen: int = HEADERS_ONLY           # bytes to copy; HEADERS_ONLY = headers only
+    direction: str = "inout"              # -Q
+    promiscuous: bool = True              # -p turns it off
+    buffer_kib: int | None = None         # -B
+    packet_buffered: bool = False         # -U
+    print_packets: bool = False           # --print (print while writing -w)
+    print_options: Any = None             # dissectors.PrintOptions
+    line_buffered: bool = False           # -l
+    dump_level: int = 0                   # -d/-dd/-ddd
+    dump_c: bool = False                  # --dump-c
+    verbose: int = 0                      # -v (for "Got N")
+    debug: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def headers_only(self) -> bool:
+        return self.snaplen == HEADERS_ONLY
+
+    @property
+    def record_snaplen(self) -> int:
+        """The snaplen written in IDBs and the banner."""
+        return HEADERS_MAX if self.headers_only else self.snaplen
+
+
+def parse_snaplen(value: int | None, reading: bool) -> int:
+    """tcpdump's -s: 0 means the maximum. Without -s, live captures copy headers only and -r
+    keeps whole packets."""
+    if value is None:
+        return MAXIMUM_SNAPLEN if reading else HEADERS_ONLY
+    if value == 0 or value > MAXIMUM_SNAPLEN:
+        return MAXIMUM_SNAPLEN
+    return value

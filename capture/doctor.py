@@ -1,0 +1,76 @@
+"""`ebcap --doctor`: what this host offers ebcap, one line per feature."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import struct
+from pathlib import Path
+
+from capture.errors import EbcapError
+
+BPF_MAP_CREATE = 0
+BPF_MAP_TYPE_RINGBUF = 27
+CAPS = {"CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21, "CAP_PERFMON": 38, "CAP_BPF": 39}
+
+
+def _kernel_version() -> tuple[int, int]:
+    match = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def _probe_ringbuf() -> str:
+    from capture.bpfsys import _bpf
+    attr = ctypes.create_string_buffer(72)
+    struct.pack_into("<IIII", attr, 0, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)
+    try:
+        fd = _bpf(BPF_MAP_CREATE, attr)
+    except OSError as exc:
+        return f"no ({exc.strerror})"
+    os.close(fd)
+    return "yes (BPF_MAP_TYPE_RINGBUF)"
+
+
+def _capabilities() -> str:
+    text = Path("/proc/self/status").read_text()
+    eff = int(re.search(r"CapEff:\s*([0-9a-f]+)", text).group(1), 16)
+    have = [name for name, bit in CAPS.items() if eff & (1 << bit)]
+    return ", ".join(have) if have else "none (run as root)"
+
+
+def _bcc() -> str:
+    try:
+        import bcc
+    except ImportError:
+        return "missing (apt-get install python3-bpfcc)"
+    return f"{getattr(bcc, '__version__', 'unknown version')} ({Path(bcc.__file__).parent})"
+
+
+def _headers() -> str:
+    from capture.kheaders import kernel_headers
+    try:
+        return kernel_headers()[1]
+    except EbcapError as exc:
+        return f"missing: {exc}"
+
+
+def run_doctor() -> int:
+    from capture.pcapfilter import libpcap_version
+    version = _kernel_version()
+    rows = [
+        ("kernel", os.uname().release),
+        ("bpf syscall", _probe_ringbuf() if os.geteuid() == 0 else "not probed (not root)"),
+        ("capabilities", _capabilities()),
+        ("BTF", "yes (/sys/kernel/btf/vmlinux)" if Path("/sys/kernel/btf/vmlinux").exists()
+         else "no"),
+        ("tcx links", "yes" if version >= (6, 6) else "no (needs Linux 6.6)"),
+        ("clsact", "yes" if version >= (4, 5) else "no"),
+        ("BCC", _bcc()),
+        ("kernel headers for BCC", _headers()),
+        ("libpcap", libpcap_version()),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0

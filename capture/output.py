@@ -1,0 +1,93 @@
+"""Where captured packets go: a pcapng file (-w), the printer (no -w, or --print), or both."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+from capture.config import CaptureConfig
+from capture.errors import OutputError
+from capture.packet import Interface, Packet
+from capture.pcapng import InterfaceStats, PcapngWriter
+
+
+def open_output_file(path: str):
+    """The -w target as an unbuffered binary stream; `-` is stdout."""
+    if path == "-":
+        return io.FileIO(os.dup(sys.stdout.fileno()), "wb")
+    try:
+        return open(path, "wb", buffering=0)
+    except OSError as exc:
+        raise OutputError(f"{path}: {exc.strerror or exc}") from None
+
+
+class Sinks:
+    def __init__(self, config: CaptureConfig, interfaces: list[Interface]):
+        self.writer: PcapngWriter | None = None
+        self.printer = None
+        self._file = None
+        if config.write_to is not None:
+            self._file = open_output_file(config.write_to)
+            self.writer = PcapngWriter(self._file, interfaces, config.write_to)
+        if config.write_to is None or config.print_packets:
+            from dissectors import make_printer
+            from dissectors.options import PrintOptions
+            out = sys.stdout if config.write_to != "-" else sys.stderr
+            options = config.print_options or PrintOptions()
+            self.printer = make_printer(options, interfaces, out)
+            self._out = out
+            self._line_buffered = config.line_buffered
+        self.writes_file = self.writer is not None and config.write_to != "-"
+        self.packet = self._choose_packet_path()
+
+    def _choose_packet_path(self):
+        if self.writer and not self.printer:
+            return self.writer.write
+        if self.printer and not self.writer:
+            return self._print
+        def both(packet: Packet) -> None:
+            self.writer.write(packet)
+            self._print(packet)
+        return both
+
+    def _print(self, packet: Packet) -> None:
+        self.printer.print(packet)
+        if self._line_buffered:
+            self._out.flush()
+
+    def flush(self) -> None:
+        if self.writer:
+            self.writer.flush()
+        if self.printer:
+            self._out.flush()
+
+    def close(self, stats: list[InterfaceStats]) -> None:
+        try:
+            if self.writer:
+                self.writer.close(stats)
+            if self.printer:
+                self._out.flush()
+        finally:
+            self._close_file()
+
+    def abort(self) -> None:
+        """On an error: keep what can be kept (pending blocks), then close."""
+        if self._file is not None and not self._file.closed:
+            try:
+                if self.writer:
+                    self.writer.flush()
+            except (OutputError, BrokenPipeError):
+                pass
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._file is not None and not self._file.closed:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+
+
+def open_sinks(config: CaptureConfig, interfaces: list[Interface]) -> Sinks:
+    return Sinks(config, interfaces)

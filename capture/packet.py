@@ -1,0 +1,47 @@
+"""What a captured packet is, once it has left the kernel: shared by the writers and dissectors/."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class Direction(enum.IntEnum):
+    """Packet direction; the values are pcapng's epb_flags bits 0-1 and bpf/record.h's EBCAP_DIR_*."""
+
+    UNKNOWN = 0
+    IN = 1
+    OUT = 2
+
+
+class LinkType(enum.IntEnum):
+    """The DLT/LINKTYPE values ebcap writes and reads."""
+
+    NULL = 0
+    ETHERNET = 1
+    RAW = 101
+    LINUX_SLL = 113
+    LINUX_SLL2 = 276
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One capture interface: one pcapng IDB."""
+
+    name: str
+    linktype: int = LinkType.ETHERNET
+    snaplen: int = 262144
+    filter: str = ""
+    ifindex: int = 0
+    description: str = ""
+
+
+class Packet(NamedTuple):
+    """One captured packet. `data` may be shorter than `wirelen` (headers only, -s)."""
+
+    ts_ns: int           # wall clock, nanoseconds since the epoch
+    interface: int       # index into the session's list of Interface (the pcapng interface id)
+    direction: Direction
+    wirelen: int         # length on the wire
+    data: bytes          # captured bytes, starting at the link-layer header

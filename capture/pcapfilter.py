@@ -1,0 +1,107 @@
+"""Filter expressions compiled by libpcap itself, so that they mean exactly what they mean in tcpdump.
+
+The expression is compiled on a dead handle of the interface's link type with the optimizer on
+(tcpdump's settings); the classic BPF comes back as a list of `Insn`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from functools import cache
+from typing import NamedTuple
+
+from capture.errors import FilterError, KernelFeatureError
+
+PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
+MAXIMUM_SNAPLEN = 262144
+
+
+class Insn(NamedTuple):
+    """One classic BPF instruction (struct bpf_insn)."""
+
+    code: int
+    jt: int
+    jf: int
+    k: int
+
+
+class _BpfInsn(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte),
+                ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
+
+
+class _BpfProgram(ctypes.Structure):
+    _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(_BpfInsn))]
+
+
+class _PcapPkthdr(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long),
+                ("caplen", ctypes.c_uint32), ("len", ctypes.c_uint32)]
+
+
+@cache
+def _libpcap() -> ctypes.CDLL:
+    name = ctypes.util.find_library("pcap")
+    if name is None:
+        raise KernelFeatureError("libpcap not found (install libpcap0.8)")
+    lib = ctypes.CDLL(name)
+    lib.pcap_open_dead.restype = ctypes.c_void_p
+    lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.pcap_compile.argtypes = [ctypes.c_void_p, ctypes.POINTER(_BpfProgram), ctypes.c_char_p,
+                                 ctypes.c_int, ctypes.c_uint32]
+    lib.pcap_geterr.restype = ctypes.c_char_p
+    lib.pcap_geterr.argtypes = [ctypes.c_void_p]
+    lib.pcap_freecode.argtypes = [ctypes.POINTER(_BpfProgram)]
+    lib.pcap_close.argtypes = [ctypes.c_void_p]
+    lib.bpf_image.restype = ctypes.c_char_p
+    lib.bpf_image.argtypes = [ctypes.POINTER(_BpfInsn), ctypes.c_int]
+    lib.pcap_offline_filter.argtypes = [ctypes.POINTER(_BpfProgram), ctypes.POINTER(_PcapPkthdr),
+                                        ctypes.c_char_p]
+    lib.pcap_lib_version.restype = ctypes.c_char_p
+    return lib
+
+
+def libpcap_version() -> str:
+    return _libpcap().pcap_lib_version().decode()
+
+
+def compile_filter(expression: str, linktype: int, snaplen: int = MAXIMUM_SNAPLEN) -> list[Insn]:
+    """Compile `expression` as tcpdump would; an empty expression accepts everything."""
+    lib = _libpcap()
+    handle = lib.pcap_open_dead(linktype, snaplen)
+    if not handle:
+        raise FilterError(f"libpcap cannot open a handle for link type {linktype}")
+    program = _BpfProgram()
+    try:
+        if lib.pcap_compile(handle, ctypes.byref(program), expression.encode(), 1,
+                            PCAP_NETMASK_UNKNOWN) != 0:
+            raise FilterError(lib.pcap_geterr(handle).decode(errors="replace"))
+        insns = [Insn(i.code, i.jt, i.jf, i.k) for i in program.bf_insns[:program.bf_len]]
+        lib.pcap_freecode(ctypes.byref(program))
+        return insns
+    finally:
+        lib.pcap_close(handle)
+
+
+def _as_program(insns: list[Insn]) -> tuple[_BpfProgram, ctypes.Array]:
+    array = (_BpfInsn * len(insns))(*(_BpfInsn(*i) for i in insns))
+    return _BpfProgram(len(insns), array), array
+
+
+def dump_program(insns: list[Insn], level: int = 1) -> str:
+    """The program in tcpdump's -d (level 1), -dd (2) or -ddd (3) format."""
+    if level >= 3:
+        return "\n".join([str(len(insns))] + [f"{i.code} {i.jt} {i.jf} {i.k}" for i in insns])
+    if level == 2:
+        return "\n".join(f"{{ 0x{i.code:x}, {i.jt}, {i.jf}, 0x{i.k:08x} }}," for i in insns)
+    program, array = _as_program(insns)
+    lib = _libpcap()
+    return "\n".join(lib.bpf_image(ctypes.byref(array[n]), n).decode() for n in range(len(insns)))
+
+
+def offline_match(insns: list[Insn], data: bytes, wirelen: int) -> bool:
+    """libpcap's own interpreter; used only for frames too short for BPF_PROG_TEST_RUN."""
+    program, _array = _as_program(insns)
+    header = _PcapPkthdr(0, 0, len(data), wirelen)
+    return _libpcap().pcap_offline_filter(ctypes.byref(program), ctypes.byref(header), data) != 0

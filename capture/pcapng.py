@@ -1,0 +1,172 @@
+"""pcapng output as dumpcap writes it: SHB, one IDB per interface, EPBs, an ISB per interface at close.
+
+SHB and IDB come from dpkt's block classes. EPBs are packed here with one precompiled struct: the
+per-packet path runs at ring-drain rate, and building a dpkt EnhancedPacketBlockLE object per packet
+measured ~6.5 µs against ~0.6 µs for the struct below (Python 3.11, this machine). dpkt has no
+Interface Statistics Block, so the ISB is packed here too, with the same option encoder.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable
+
+import dpkt.pcapng as dpcapng
+
+from capture import __version__
+from capture.errors import OutputError
+from capture.packet import Interface, Packet
+
+BT_ISB = 5
+OPT_ENDOFOPT = 0
+OPT_SHB_OS, OPT_SHB_USERAPPL = 3, 4
+OPT_IF_NAME, OPT_IF_DESCRIPTION, OPT_IF_TSRESOL, OPT_IF_FILTER, OPT_IF_OS = 2, 3, 9, 11, 12
+OPT_EPB_FLAGS = 2
+ISB_STARTTIME, ISB_ENDTIME, ISB_IFRECV, ISB_FILTERACCEPT, ISB_OSDROP, ISB_USRDELIV = 2, 3, 4, 6, 7, 8
+TSRESOL_NS = 9                      # if_tsresol: 10^-9 s
+
+# EPB: type, total length, interface id, ts high, ts low, caplen, wirelen | data, pad |
+#      epb_flags option (code 2, length 4, value), end of options, total length.
+_EPB_HEAD = struct.Struct("<IIIIIII")
+_EPB_TAIL = struct.Struct("<HHIII")
+_EPB_FIXED = _EPB_HEAD.size + _EPB_TAIL.size
+_PADS = [b"", b"\0\0\0", b"\0\0", b"\0"]
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def _options(pairs: Iterable[tuple[int, bytes]]) -> list:
+    opts = [dpcapng.PcapngOptionLE(code=code, data=value) for code, value in pairs]
+    return opts + [dpcapng.PcapngOptionLE(code=OPT_ENDOFOPT, data=b"")]
+
+
+def _ts_words(ts_ns: int) -> tuple[int, int]:
+    return ts_ns >> 32, ts_ns & 0xFFFFFFFF
+
+
+def encode_epb(packet: Packet) -> bytes:
+    """One Enhanced Packet Block, timestamp in nanoseconds (all IDBs say if_tsresol = 9)."""
+    data = packet.data
+    caplen = len(data)
+    total = _EPB_FIXED + caplen + (-caplen % 4)
+    ts = packet.ts_ns
+    return b"".join((
+        _EPB_HEAD.pack(6, total, packet.interface, ts >> 32, ts & 0xFFFFFFFF, caplen,
+                       packet.wirelen),
+        data, _PADS[caplen & 3],
+        _EPB_TAIL.pack(OPT_EPB_FLAGS, 4, packet.direction, OPT_ENDOFOPT, total),
+    ))
+
+
+@dataclass
+class InterfaceStats:
+    """What the ISB says about one interface (pcapng isb_* options)."""
+
+    start_ns: int
+    end_ns: int
+    received: int           # isb_ifrecv: packets that reached the hook
+    accepted: int           # isb_filteraccept
+    dropped: int            # isb_osdrop: accepted but lost (ring buffer full)
+    delivered: int          # isb_usrdeliv: written
+
+
+def encode_isb(interface_id: int, stats: InterfaceStats) -> bytes:
+    high, low = _ts_words(stats.end_ns)
+    body = struct.pack("<III", interface_id, high, low) + b"".join(
+        _option(code, struct.pack("<II", *_ts_words(ts)))
+        for code, ts in ((ISB_STARTTIME, stats.start_ns), (ISB_ENDTIME, stats.end_ns))
+    ) + b"".join(
+        _option(code, struct.pack("<Q", value))
+        for code, value in ((ISB_IFRECV, stats.received), (ISB_FILTERACCEPT, stats.accepted),
+                            (ISB_OSDROP, stats.dropped), (ISB_USRDELIV, stats.delivered))
+    ) + _option(OPT_ENDOFOPT, b"")
+    total = 12 + len(body)
+    return struct.pack("<II", BT_ISB, total) + body + struct.pack("<I", total)
+
+
+def encode_header(interfaces: list[Interface]) -> bytes:
+    """SHB followed by one IDB per interface."""
+    shb = dpcapng.SectionHeaderBlockLE(opts=_options([
+        (OPT_SHB_OS, f"{platform.system()} {platform.release()}".encode()),
+        (OPT_SHB_USERAPPL, f"ebcap {__version__}".encode()),
+    ]))
+    blocks = [bytes(shb)]
+    for iface in interfaces:
+        opts = [(OPT_IF_NAME, iface.name.encode())]
+        if iface.description:
+            opts.append((OPT_IF_DESCRIPTION, iface.description.encode()))
+        opts.append((OPT_IF_TSRESOL, bytes([TSRESOL_NS])))
+        if iface.filter:
+            opts.append((OPT_IF_FILTER, b"\0" + iface.filter.encode()))   # 0: libpcap syntax
+        opts.append((OPT_IF_OS, f"{platform.system()} {platform.release()}".encode()))
+        blocks.append(bytes(dpcapng.InterfaceDescriptionBlockLE(
+            linktype=iface.linktype, snaplen=iface.snaplen, opts=_options(opts))))
+    return b"".join(blocks)
+
+
+class PcapngWriter:
+    """Writes whole blocks to an unbuffered binary stream, so the file is valid up to its last
+    complete block at any moment.
+
+    Blocks are collected and written in batches; `flush()` pushes them out. When a write fails
+    (disk full), a regular file is cut back to its last complete block before the error goes up.
+    """
+
+    def __init__(self, stream: BinaryIO, interfaces: list[Interface], name: str = "-"):
+        self.stream = stream
+        self.name = name
+        self.interfaces = interfaces
+        self._pending: list[bytes] = []
+        try:
+            self._good = stream.tell() if stream.seekable() else None
+        except OSError:
+            self._good = None
+        self._write_now(encode_header(interfaces))
+
+    def _write_now(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                written = self.stream.write(view)
+                view = view[written:] if written is not None else view[len(view):]
+            if hasattr(self.stream, "flush"):
+                self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self._cut_back()
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise OutputError(f"{self.name}: {reason}") from exc
+        if self._good is not None:
+            self._good += len(data)
+
+    def _cut_back(self) -> None:
+        if self._good is not None:
+            try:
+                os.ftruncate(self.stream.fileno(), self._good)
+                self.stream.seek(self._good)
+            except OSError:
+                pass
+
+    def write(self, packet: Packet) -> None:
+        self._pending.append(encode_epb(packet))
+
+    def write_blocks(self, blocks: list[bytes]) -> None:
+        self._pending.extend(blocks)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._write_now(data)
+
+    def close(self, stats: list[InterfaceStats] | None = None) -> None:
+        """Flush, append one ISB per interface. Leaves the stream open."""
+        self.flush()
+        if stats:
+            self._write_now(b"".join(encode_isb(i, s) for i, s in enumerate(stats)))
