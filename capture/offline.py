@@ -1,0 +1,147 @@
+"""`ebcap -r FILE [expr]`: packets from a file through the same kernel program as live capture.
+
+Each packet is handed to the kernel with BPF_PROG_TEST_RUN; the program filters it and, when it
+matches, writes its record (headers only or -s bytes) into the ring buffer exactly as on a live
+interface. So offline and live filtering share one code path. This needs root (or CAP_BPF and
+CAP_NET_ADMIN); without it ebcap says so and stops rather than filtering differently.
+
+Frames shorter than an Ethernet header cannot be test-run (the kernel refuses them); for those
+alone libpcap's own interpreter decides, with the same compiled program.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import ExitStack
+
+from capture import bpfsys
+from capture.config import CaptureConfig
+from capture.errors import InputError, KernelFeatureError, PrivilegeError
+from capture.interfaces import describe_linktype
+from capture.loader import INGRESS, KernelProgram, ProgramSpec, check_bpf_privileges
+from capture.output import open_sinks
+from capture.packet import Interface, LinkType, Packet
+from capture.pcapfilter import compile_filter, offline_match
+from capture.pcapng import InterfaceStats
+from capture.pcapread import CaptureFileReader
+from capture.ring import RingReader
+from capture.stats import print_statistics
+
+ETH_HLEN = 14
+OFFLINE_RING_BYTES = 1 << 20        # holds one record at a time, up to 262144 bytes
+
+
+def _open_input(path: str):
+    if path == "-":
+        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror}") from None
+
+
+def file_linktype(path: str) -> int:
+    with _open_input(path) as stream:
+        reader = CaptureFileReader(stream, path)
+        if not reader.interfaces:
+            raise InputError(f"{path}: no interface description in the file")
+        return reader.interfaces[0].linktype
+
+
+class _KernelFilter:
+    """The compiled program for one link type, run on one packet at a time."""
+
+    def __init__(self, config: CaptureConfig, linktype: int, stack: ExitStack):
+        if linktype not in (LinkType.ETHERNET, LinkType.RAW):
+            raise KernelFeatureError(f"link type {describe_linktype(linktype)} is not supported "
+                                     "by ebcap's kernel program")
+        self.insns = compile_filter(config.expression, linktype)
+        self.snaplen = config.snaplen
+        self.kernel = KernelProgram(self.insns, ProgramSpec(
+            linktype=linktype, snaplen=config.snaplen, ring_bytes=OFFLINE_RING_BYTES,
+            offline=True))
+        stack.callback(self.kernel.close)
+        self.fd = self.kernel.program_fd(INGRESS)
+        self.ring = RingReader(self.kernel.ring_fd, OFFLINE_RING_BYTES)
+        stack.callback(self.ring.close)
+        self.matched = 0
+        self._data = None
+
+    def _keep(self, _ts, _ifindex, _wirelen, _direction, data) -> None:
+        self._data = data
+
+    def run(self, packet: Packet) -> bytes | None:
+        """The bytes to keep when the packet matches, else None."""
+        if len(packet.data) < ETH_HLEN:
+            if not offline_match(self.insns, packet.data, packet.wirelen):
+                return None
+            self.matched += 1
+            return packet.data if self.snaplen == 0 else packet.data[:self.snaplen]
+        try:
+            bpfsys.test_run(self.fd, packet.data, packet.wirelen)
+        except OSError as exc:
+            raise KernelFeatureError(f"BPF_PROG_TEST_RUN failed: {os.strerror(exc.errno)}") from exc
+        self._data = None
+        self.ring.drain(self._keep)
+        if self._data is None:
+            return None
+        self.matched += 1
+        return self._data
+
+
+def run_offline(config: CaptureConfig) -> int:
+    try:
+        check_bpf_privileges()
+    except PrivilegeError:
+        raise PrivilegeError("-r runs the filter in the kernel (BPF_PROG_TEST_RUN), which needs "
+                             "root (CAP_BPF and CAP_NET_ADMIN)") from None
+    with ExitStack() as stack:
+        stream = stack.enter_context(_open_input(config.read_from))
+        reader = CaptureFileReader(stream, config.read_from)
+        first = reader.interfaces[0] if reader.interfaces else Interface(config.read_from)
+        print(f"reading from file {config.read_from}, link-type "
+              f"{describe_linktype(first.linktype)}, snapshot length {first.snaplen}",
+              file=sys.stderr, flush=True)
+        filters: dict[int, _KernelFilter] = {}
+        sinks = None
+        start_ns = time.time_ns()
+        seen = written = 0
+        for packet in reader:
+            iface = reader.interfaces[packet.interface]
+            if sinks is None or len(sinks_ifaces) < len(reader.interfaces):
+                if sinks is not None:
+                    raise InputError(f"{config.read_from}: interfaces declared after the first "
+                                     "packet are not supported")
+                sinks_ifaces = [_output_interface(i, config) for i in reader.interfaces]
+                sinks = open_sinks(config, sinks_ifaces)
+                stack.callback(sinks.abort)
+            kfilter = filters.get(iface.linktype)
+            if kfilter is None:
+                kfilter = filters[iface.linktype] = _KernelFilter(config, iface.linktype, stack)
+            seen += 1
+            data = kfilter.run(packet)
+            if data is None:
+                continue
+            sinks.packet(packet._replace(data=data))
+            written += 1
+            if config.count and written >= config.count:
+                break
+        if sinks is None:
+            sinks_ifaces = [_output_interface(i, config) for i in reader.interfaces]
+            sinks = open_sinks(config, sinks_ifaces)
+        matched = sum(f.matched for f in filters.values())
+        end_ns = time.time_ns()
+        sinks.close([InterfaceStats(start_ns, end_ns, seen, matched, 0, written)]
+                    + [InterfaceStats(start_ns, end_ns, 0, 0, 0, 0)] * (len(sinks_ifaces) - 1))
+        if config.write_to is not None:
+            print_statistics(written, matched, 0)
+    return 0
+
+
+def _output_interface(iface: Interface, config: CaptureConfig) -> Interface:
+    snaplen = config.record_snaplen if config.snaplen else iface.snaplen
+    return Interface(name=iface.name, linktype=iface.linktype,
+                     snaplen=min(snaplen, iface.snaplen) if iface.snaplen else snaplen,
+                     filter=config.expression, description=iface.description)
