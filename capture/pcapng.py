@@ -129,19 +129,20 @@ class PcapngWriter:
         self._write_now(encode_header(interfaces))
 
     def _write_now(self, data: bytes) -> None:
-        view = memoryview(data)
         try:
-            while view:
-                written = self.stream.write(view)
-                view = view[written:] if written is not None else view[len(view):]
-            if hasattr(self.stream, "flush"):
-                self.stream.flush()
+            self._write_all(data)
         except BrokenPipeError:
             raise
         except OSError as exc:
             self._cut_back()
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise OutputError(f"{self.name}: {reason}") from exc
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self.stream.write(view)
+            view = view[written if written is not None else len(view):]
         if self._good is not None:
             self._good += len(data)
 
@@ -160,10 +161,18 @@ class PcapngWriter:
         self._pending.extend(blocks)
 
     def flush(self) -> None:
-        if self._pending:
-            data = b"".join(self._pending)
-            self._pending.clear()
-            self._write_now(data)
+        if not self._pending:
+            return
+        blocks, self._pending = self._pending, []
+        try:
+            self._write_all(b"".join(blocks))
+        except BrokenPipeError:
+            raise
+        except OSError:
+            # Disk full (or similar) part-way through a batch: keep every block that still fits.
+            self._cut_back()
+            for block in blocks:
+                self._write_now(block)
 
     def close(self, stats: list[InterfaceStats] | None = None) -> None:
         """Flush, append one ISB per interface. Leaves the stream open."""

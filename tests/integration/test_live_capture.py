@@ -1,0 +1,220 @@
+"""Live capture end to end: ebcap and tcpdump on the same veth at the same time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.conftest import (EBCAP, ebcap, ebcap_programs, ping, read_packets,
+                                        tcp_exchange, tcpdump, tcx_links, tshark, udp_packets)
+
+pytestmark = pytest.mark.kernel
+
+
+def noise(tb):
+    """Traffic the filter `tcp port 443` must not select: TCP 80, UDP, ICMP, IPv6."""
+    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv4, 80, rounds=2)
+    udp_packets(tb, tb.left, tb.right.ipv4, 5353)
+    udp_packets(tb, tb.left, tb.right.ipv4, 443)          # UDP 443: not TCP
+    ping(tb, tb.left, tb.right.ipv4)
+    ping(tb, tb.left, tb.right.ipv6)
+
+
+def test_same_packets_as_tcpdump_and_valid_for_tshark(testbed, tmp_path):
+    tb = testbed
+    ours, theirs = tmp_path / "ebcap.pcapng", tmp_path / "tcpdump.pcap"
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(ours), "tcp", "port", "443")
+    ref = tcpdump(tb, tb.left, "-i", tb.left.ifname, "-s", "0", "-w", str(theirs),
+                  "tcp port 443")
+    noise(tb)
+    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv4, 443)
+    noise(tb)
+    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv6, 443, rounds=2)
+    time.sleep(0.3)
+    status, err = cap.stop()
+    ref.stop()
+    assert status == 0, err
+
+    got, want = read_packets(ours), read_packets(theirs)
+    assert len(want) >= 20
+    assert len(got) == len(want)
+    for (_, caplen, wirelen, data, _), (_, _, ref_len, ref_data, _) in zip(got, want):
+        assert wirelen == ref_len
+        assert data == ref_data[:caplen]           # the same packet, headers only
+    assert f"{len(got)} packets captured" in err
+    assert f"{len(got)} packets received by filter" in err
+    assert "0 packets dropped by kernel" in err
+
+    proc = tshark("-r", str(ours), "-T", "fields", "-e", "frame.interface_name",
+                  "-e", "frame.packet_flags_direction", "-e", "tcp.port")
+    assert proc.returncode == 0 and proc.warnings == []
+    rows = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert len(rows) == len(got)
+    assert {r[0] for r in rows} == {tb.left.ifname}
+    assert {int(r[1], 16) for r in rows} == {1, 2}   # inbound and outbound, on every packet
+    assert all("443" in r[2] for r in rows)
+    info = subprocess.run(["capinfos", str(ours)], capture_output=True, text=True).stdout
+    assert "Filter string = tcp port 443" in info
+    assert "nanoseconds (9)" in info
+    assert "Capture application: ebcap" in info
+
+
+def _transport_end(data: bytes) -> int:
+    """End of the transport header of an Ethernet frame (independent of bpf/ebcap.c)."""
+    ethertype = struct.unpack_from("!H", data, 12)[0]
+    if ethertype == 0x0800:
+        ihl = (data[14] & 0xF) * 4
+        proto, l4 = data[23], 14 + ihl
+    else:
+        proto, l4 = data[20], 54
+    if proto == 6:
+        return l4 + (data[l4 + 12] >> 4) * 4
+    return l4 + 8
+
+
+def test_headers_only_caplen(testbed, tmp_path):
+    tb = testbed
+    ours, theirs = tmp_path / "e.pcapng", tmp_path / "t.pcap"
+    cap = ebcap(tb, tb.right, "-i", tb.right.ifname, "-w", str(ours))
+    ref = tcpdump(tb, tb.right, "-i", tb.right.ifname, "-s", "0", "-w", str(theirs), "ip or ip6")
+    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv4, 5000)
+    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv6, 5001)
+    udp_packets(tb, tb.left, tb.right.ipv4, 53, size=300)
+    udp_packets(tb, tb.left, tb.right.ipv6, 53, size=300)
+    ping(tb, tb.left, tb.right.ipv4)
+    ping(tb, tb.left, tb.right.ipv6)
+    time.sleep(0.3)
+    cap.stop()
+    ref.stop()
+    ip_packets = [p for p in read_packets(ours) if p[3][12:14] in (b"\x08\x00", b"\x86\xdd")]
+    assert len(ip_packets) == len(read_packets(theirs)) >= 30
+    protos = set()
+    for _, caplen, wirelen, data, _ in ip_packets:
+        expected = _transport_end(data)
+        assert caplen == min(expected, wirelen), data.hex()
+        protos.add((data[12:14], data[23] if data[12:14] == b"\x08\x00" else data[20]))
+    # TCP (with options), UDP, ICMP over IPv4 and TCP, UDP, ICMPv6 over IPv6 were all checked
+    assert protos >= {(b"\x08\x00", 6), (b"\x08\x00", 17), (b"\x08\x00", 1),
+                      (b"\x86\xdd", 6), (b"\x86\xdd", 17), (b"\x86\xdd", 58)}
+
+
+ECHO = "icmp[icmptype] = icmp-echo or icmp[icmptype] = icmp-echoreply"
+
+
+def test_snaplen_count_and_direction(testbed, tmp_path):
+    tb = testbed
+    snap, count, inbound, outbound = (tmp_path / n for n in ("s", "c", "in", "out"))
+    caps = [
+        ebcap(tb, tb.left, "-i", tb.left.ifname, "-s", "100", "-w", str(snap), "udp"),
+        ebcap(tb, tb.left, "-i", tb.left.ifname, "-c", "5", "-w", str(count), "icmp"),
+        ebcap(tb, tb.left, "-i", tb.left.ifname, "-Q", "in", "-w", str(inbound), ECHO),
+        ebcap(tb, tb.left, "-i", tb.left.ifname, "-Q", "out", "-w", str(outbound), ECHO),
+    ]
+    udp_packets(tb, tb.left, tb.right.ipv4, 9999, count=3, size=500)
+    udp_packets(tb, tb.left, tb.right.ipv4, 9999, count=2, size=20)
+    ping(tb, tb.left, tb.right.ipv4, count=4)
+    time.sleep(0.3)
+    # -c 5 ends by itself after 5 of the 8 ICMP packets
+    _, err = caps[1].proc.communicate(timeout=10)
+    assert caps[1].proc.returncode == 0
+    for cap in caps[:1] + caps[2:]:
+        assert cap.stop()[0] == 0
+    sizes = [(caplen, wirelen) for _, caplen, wirelen, *_ in read_packets(snap)]
+    assert sizes == [(100, 542)] * 3 + [(62, 62)] * 2
+    assert len(read_packets(count)) == 5
+    assert [p[4] for p in read_packets(inbound)] == [1] * 4
+    assert [p[4] for p in read_packets(outbound)] == [2] * 4
+    assert "5 packets captured" in err.decode()
+
+
+def test_promiscuous_mode_reverts(testbed, tmp_path):
+    tb = testbed
+
+    def promiscuity():
+        out = tb.run(tb.left, ["ip", "-d", "-j", "link", "show", tb.left.ifname],
+                     capture_output=True, text=True).stdout
+        import json
+        return json.loads(out)[0]["promiscuity"]
+
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(tmp_path / "p"))
+    assert promiscuity() == 1
+    cap.proc.kill()                       # even SIGKILL: the kernel drops the membership
+    cap.proc.wait()
+    assert promiscuity() == 0
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-p", "-w", str(tmp_path / "q"))
+    assert promiscuity() == 0
+    cap.stop()
+
+
+def test_sigkill_leaves_nothing_attached_and_file_opens(testbed, tmp_path):
+    tb = testbed
+    out = tmp_path / "killed.pcapng"
+    before = len(ebcap_programs())
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(out), "icmp")
+    assert len(tcx_links()) == 2
+    ping(tb, tb.left, tb.right.ipv4, count=3)
+    time.sleep(1.5)                       # past one flush interval
+    cap.proc.send_signal(signal.SIGKILL)
+    cap.proc.wait()
+    deadline = time.monotonic() + 5
+    while (tcx_links() or len(ebcap_programs()) > before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tcx_links() == []
+    assert len(ebcap_programs()) == before
+    proc = tshark("-r", str(out))
+    assert proc.returncode == 0 and proc.warnings == []
+    assert len(proc.stdout.splitlines()) == 6
+
+
+def test_sigterm_writes_statistics_block(testbed, tmp_path):
+    tb = testbed
+    out = tmp_path / "t.pcapng"
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(out), "icmp")
+    ping(tb, tb.left, tb.right.ipv4, count=2)
+    time.sleep(0.2)
+    status, err = cap.stop(signal.SIGTERM)
+    assert status == 0
+    assert "4 packets captured" in err
+    proc = tshark("-r", str(out), "-Y", "frame", "-T", "fields", "-e", "frame.number")
+    assert proc.returncode == 0 and len(proc.stdout.split()) == 4
+    info = subprocess.run(["capinfos", "-a", "-e", str(out)], capture_output=True, text=True)
+    assert info.returncode == 0
+    blocks = out.read_bytes()
+    assert struct.pack("<I", 5) in blocks[-200:]          # an ISB at the end
+
+
+def test_write_to_stdout_pipes_into_tshark(testbed):
+    tb = testbed
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", "-", "-c", "4", "icmp",
+                stdout=subprocess.PIPE)
+    ping(tb, tb.left, tb.right.ipv4, count=2)
+    data, _ = cap.proc.communicate(timeout=10)
+    assert cap.proc.returncode == 0
+    proc = subprocess.run(["tshark", "-r", "-"], input=data, capture_output=True, timeout=30)
+    assert proc.returncode == 0
+    assert len(proc.stdout.splitlines()) == 4
+
+
+def test_disk_full_leaves_valid_file(testbed, tmp_path):
+    tb = testbed
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], check=True)
+    try:
+        out = mnt / "full.pcapng"
+        cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-s", "0", "-U", "-w", str(out), "udp")
+        udp_packets(tb, tb.left, tb.right.ipv4, 7, count=200, size=1000)
+        status = cap.proc.wait(timeout=20)
+        err = cap.stderr.decode() + cap.proc.stderr.read().decode()
+        assert status == 1
+        assert f"ebcap: {out}: No space left on device" in err
+        proc = tshark("-r", str(out))
+        assert proc.returncode == 0 and proc.warnings == []
+        assert len(proc.stdout.splitlines()) > 10
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
