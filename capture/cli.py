@@ -27,10 +27,10 @@ def _read_filter_file(path: str) -> str:
 
 
 def _print_options(o: dict):
-    from dissectors.options import PrintOptions
+    from dissectors.options import PrintOptions, TimestampMode
     return PrintOptions(
-        numeric=o["n"] > 0, timestamp_mode=o["t"], link_header=o["e"], quiet=o["q"],
-        verbose=o["v"], hex=o["x"], hex_ascii=o["X"], ascii=o["A"], absolute_seq=o["S"],
+        numeric=o["n"] > 0, timestamp_mode=TimestampMode(min(o["t"], TimestampMode.DELTA_FIRST)), link_header=o["e"], quiet=o["q"],
+        verbose=o["v"], hex=o["x"], hex_ascii=o["X"], ascii=int(o["A"]), absolute_seq=o["S"],
         no_checksum=o["K"], tree=o["tree"], json=o["json"],
         nano=o["time_stamp_precision"] == "nano",
     )

@@ -13,9 +13,45 @@ import itertools
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 
 _serial = itertools.count()
+
+# Traffic programs run with this Python inside a namespace: an echo server and its client.
+_SERVER = r"""
+import socket, sys
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(family, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(8)
+print("ready", flush=True)
+for _ in range(int(sys.argv[3])):
+    c, _ = s.accept()
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        c.sendall(d)
+    c.close()
+"""
+
+_CLIENT = r"""
+import socket, sys
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+for i in range(int(sys.argv[3])):
+    msg = (b"hello %d " % i) * 20
+    c.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        got += c.recv(65536)
+c.close()
+"""
+
+_UDP = ("import socket,sys;f=socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET;"
+        "s=socket.socket(f,socket.SOCK_DGRAM);"
+        "[s.sendto(b'u'*int(sys.argv[4]),(sys.argv[1],int(sys.argv[2]))) "
+        "for _ in range(int(sys.argv[3]))]")
 
 
 @dataclass(frozen=True)
@@ -91,6 +127,25 @@ class Testbed:
         proc = subprocess.Popen(self.argv(host, argv), **kwargs)
         self._children.append(proc)
         return proc
+
+    def tcp_exchange(self, server: Host, client: Host, addr: str, port: int,
+                     rounds: int = 3) -> None:
+        """One real TCP connection (handshake, `rounds` echoes, FIN) from client to server."""
+        proc = self.popen(server, [sys.executable, "-c", _SERVER, addr, str(port), "1"],
+                          stdout=subprocess.PIPE)
+        if proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError(f"echo server on port {port} did not start")
+        self.run(client, [sys.executable, "-c", _CLIENT, addr, str(port), str(rounds)],
+                 timeout=20)
+        proc.wait(timeout=10)
+
+    def udp_packets(self, host: Host, addr: str, port: int, count: int = 3,
+                    size: int = 100) -> None:
+        self.run(host, [sys.executable, "-c", _UDP, addr, str(port), str(count), str(size)])
+
+    def ping(self, host: Host, addr: str, count: int = 2) -> None:
+        self.run(host, ["ping", "-c", str(count), "-i", "0.05", "-W", "1", addr],
+                 stdout=subprocess.DEVNULL)
 
     def close(self) -> None:
         for proc in self._children:

@@ -63,59 +63,6 @@ def tcpdump(tb, host, *args, **kw) -> Capturer:
     return Capturer(tb, host, ["tcpdump", "--immediate-mode", *args], **kw)
 
 
-SERVER = r"""
-import socket, sys
-family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
-s = socket.socket(family, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(8)
-print("ready", flush=True)
-for _ in range(int(sys.argv[3])):
-    c, _ = s.accept()
-    while True:
-        d = c.recv(65536)
-        if not d: break
-        c.sendall(d)
-    c.close()
-"""
-
-CLIENT = r"""
-import socket, sys
-family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
-for i in range(int(sys.argv[3])):
-    msg = (b"hello %d " % i) * 20
-    c.sendall(msg)
-    got = b""
-    while len(got) < len(msg):
-        got += c.recv(65536)
-c.close()
-"""
-
-
-def tcp_exchange(tb, server_host, client_host, addr: str, port: int, rounds: int = 3) -> None:
-    """A real TCP connection (handshake, data both ways, FIN) from client_host to server_host."""
-    server = tb.popen(server_host, [sys.executable, "-c", SERVER, addr, str(port), "1"],
-                      stdout=subprocess.PIPE)
-    assert server.stdout.readline().strip() == b"ready"
-    tb.run(client_host, [sys.executable, "-c", CLIENT, addr, str(port), str(rounds)],
-           timeout=20)
-    server.wait(timeout=10)
-
-
-def udp_packets(tb, host, addr: str, port: int, count: int = 3, size: int = 100) -> None:
-    code = ("import socket,sys;f=socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET;"
-            "s=socket.socket(f,socket.SOCK_DGRAM);"
-            "[s.sendto(b'u'*int(sys.argv[4]),(sys.argv[1],int(sys.argv[2]))) "
-            "for _ in range(int(sys.argv[3]))]")
-    tb.run(host, [sys.executable, "-c", code, addr, str(port), str(count), str(size)])
-
-
-def ping(tb, host, addr: str, count: int = 2) -> None:
-    tb.run(host, ["ping", "-c", str(count), "-i", "0.05", "-W", "1", addr],
-           stdout=subprocess.DEVNULL)
-
-
 def read_packets(path: Path):
     """(ts_ns, caplen, wirelen, data, direction) for each packet, via ebcap's own reader."""
     from capture.pcapread import CaptureFileReader

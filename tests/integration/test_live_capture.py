@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import struct
 import subprocess
@@ -10,19 +9,19 @@ import time
 
 import pytest
 
-from tests.integration.conftest import (EBCAP, ebcap, ebcap_programs, ping, read_packets,
-                                        tcp_exchange, tcpdump, tcx_links, tshark, udp_packets)
+from tests.integration.conftest import (ebcap, ebcap_programs, read_packets, tcpdump, tcx_links,
+                                        tshark)
 
 pytestmark = pytest.mark.kernel
 
 
 def noise(tb):
     """Traffic the filter `tcp port 443` must not select: TCP 80, UDP, ICMP, IPv6."""
-    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv4, 80, rounds=2)
-    udp_packets(tb, tb.left, tb.right.ipv4, 5353)
-    udp_packets(tb, tb.left, tb.right.ipv4, 443)          # UDP 443: not TCP
-    ping(tb, tb.left, tb.right.ipv4)
-    ping(tb, tb.left, tb.right.ipv6)
+    tb.tcp_exchange(tb.right, tb.left, tb.right.ipv4, 80, rounds=2)
+    tb.udp_packets(tb.left, tb.right.ipv4, 5353)
+    tb.udp_packets(tb.left, tb.right.ipv4, 443)          # UDP 443: not TCP
+    tb.ping(tb.left, tb.right.ipv4)
+    tb.ping(tb.left, tb.right.ipv6)
 
 
 def test_same_packets_as_tcpdump_and_valid_for_tshark(testbed, tmp_path):
@@ -32,9 +31,9 @@ def test_same_packets_as_tcpdump_and_valid_for_tshark(testbed, tmp_path):
     ref = tcpdump(tb, tb.left, "-i", tb.left.ifname, "-s", "0", "-w", str(theirs),
                   "tcp port 443")
     noise(tb)
-    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv4, 443)
+    tb.tcp_exchange(tb.right, tb.left, tb.right.ipv4, 443)
     noise(tb)
-    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv6, 443, rounds=2)
+    tb.tcp_exchange(tb.right, tb.left, tb.right.ipv6, 443, rounds=2)
     time.sleep(0.3)
     status, err = cap.stop()
     ref.stop()
@@ -82,12 +81,12 @@ def test_headers_only_caplen(testbed, tmp_path):
     ours, theirs = tmp_path / "e.pcapng", tmp_path / "t.pcap"
     cap = ebcap(tb, tb.right, "-i", tb.right.ifname, "-w", str(ours))
     ref = tcpdump(tb, tb.right, "-i", tb.right.ifname, "-s", "0", "-w", str(theirs), "ip or ip6")
-    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv4, 5000)
-    tcp_exchange(tb, tb.right, tb.left, tb.right.ipv6, 5001)
-    udp_packets(tb, tb.left, tb.right.ipv4, 53, size=300)
-    udp_packets(tb, tb.left, tb.right.ipv6, 53, size=300)
-    ping(tb, tb.left, tb.right.ipv4)
-    ping(tb, tb.left, tb.right.ipv6)
+    tb.tcp_exchange(tb.right, tb.left, tb.right.ipv4, 5000)
+    tb.tcp_exchange(tb.right, tb.left, tb.right.ipv6, 5001)
+    tb.udp_packets(tb.left, tb.right.ipv4, 53, size=300)
+    tb.udp_packets(tb.left, tb.right.ipv6, 53, size=300)
+    tb.ping(tb.left, tb.right.ipv4)
+    tb.ping(tb.left, tb.right.ipv6)
     time.sleep(0.3)
     cap.stop()
     ref.stop()
@@ -115,9 +114,9 @@ def test_snaplen_count_and_direction(testbed, tmp_path):
         ebcap(tb, tb.left, "-i", tb.left.ifname, "-Q", "in", "-w", str(inbound), ECHO),
         ebcap(tb, tb.left, "-i", tb.left.ifname, "-Q", "out", "-w", str(outbound), ECHO),
     ]
-    udp_packets(tb, tb.left, tb.right.ipv4, 9999, count=3, size=500)
-    udp_packets(tb, tb.left, tb.right.ipv4, 9999, count=2, size=20)
-    ping(tb, tb.left, tb.right.ipv4, count=4)
+    tb.udp_packets(tb.left, tb.right.ipv4, 9999, count=3, size=500)
+    tb.udp_packets(tb.left, tb.right.ipv4, 9999, count=2, size=20)
+    tb.ping(tb.left, tb.right.ipv4, count=4)
     time.sleep(0.3)
     # -c 5 ends by itself after 5 of the 8 ICMP packets
     _, err = caps[1].proc.communicate(timeout=10)
@@ -157,7 +156,7 @@ def test_sigkill_leaves_nothing_attached_and_file_opens(testbed, tmp_path):
     before = len(ebcap_programs())
     cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(out), "icmp")
     assert len(tcx_links()) == 2
-    ping(tb, tb.left, tb.right.ipv4, count=3)
+    tb.ping(tb.left, tb.right.ipv4, count=3)
     time.sleep(1.5)                       # past one flush interval
     cap.proc.send_signal(signal.SIGKILL)
     cap.proc.wait()
@@ -175,7 +174,7 @@ def test_sigterm_writes_statistics_block(testbed, tmp_path):
     tb = testbed
     out = tmp_path / "t.pcapng"
     cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(out), "icmp")
-    ping(tb, tb.left, tb.right.ipv4, count=2)
+    tb.ping(tb.left, tb.right.ipv4, count=2)
     time.sleep(0.2)
     status, err = cap.stop(signal.SIGTERM)
     assert status == 0
@@ -192,7 +191,7 @@ def test_write_to_stdout_pipes_into_tshark(testbed):
     tb = testbed
     cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", "-", "-c", "4", "icmp",
                 stdout=subprocess.PIPE)
-    ping(tb, tb.left, tb.right.ipv4, count=2)
+    tb.ping(tb.left, tb.right.ipv4, count=2)
     data, _ = cap.proc.communicate(timeout=10)
     assert cap.proc.returncode == 0
     proc = subprocess.run(["tshark", "-r", "-"], input=data, capture_output=True, timeout=30)
@@ -208,7 +207,7 @@ def test_disk_full_leaves_valid_file(testbed, tmp_path):
     try:
         out = mnt / "full.pcapng"
         cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-s", "0", "-U", "-w", str(out), "udp")
-        udp_packets(tb, tb.left, tb.right.ipv4, 7, count=200, size=1000)
+        tb.udp_packets(tb.left, tb.right.ipv4, 7, count=200, size=1000)
         status = cap.proc.wait(timeout=20)
         err = cap.stderr.decode() + cap.proc.stderr.read().decode()
         assert status == 1

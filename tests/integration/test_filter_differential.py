@@ -1,0 +1,260 @@
+"""Differential filter fidelity: `ebcap -r` selects exactly the packets `tcpdump -r` selects.
+
+For every corpus file in fixtures/corpus/ and every expression in the list for its link type
+(accepted.txt for Ethernet, raw.txt for raw IP), both programs filter the file with -w, and the
+outputs must hold the same packets: same timestamps, same original lengths, same bytes, same order.
+Every expression in rejected.txt must make ebcap exit 1 with tcpdump's message, "ebcap: " in front.
+
+Both programs run once per (file, expression) in a session-wide thread pool before the first
+comparison, so the ~1 s that ebcap spends compiling each filter is spread over the CPUs.
+
+    EBCAP_DIFF_TOOL=/usr/bin/tcpdump   compare tcpdump with itself (checks this harness)
+    EBCAP_DIFF_JOBS=N                  processes run at once (default: the CPU count)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import dpkt
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+CORPUS = FIXTURES / "corpus"
+FILTERS = FIXTURES / "filters"
+TOOL = Path(os.environ.get("EBCAP_DIFF_TOOL") or Path(sys.executable).parent / "ebcap")
+TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
+JOBS = int(os.environ.get("EBCAP_DIFF_JOBS") or os.cpu_count() or 1)
+TIMEOUT_SECONDS = 120
+
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+FILTER_LIST_FOR_LINKTYPE = {LINKTYPE_ETHERNET: "accepted.txt", LINKTYPE_RAW: "raw.txt"}
+REJECTED_CORPUS = CORPUS / "ethernet.pcap"
+
+PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_PACKET_BLOCKS = (2, 6)   # obsolete Packet Block, Enhanced Packet Block: orig len at +24
+PCAP_LITTLE_ENDIAN_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+
+
+# ---------------------------------------------------------------------------- fixtures on disk
+@dataclass(frozen=True)
+class Case:
+    corpus: Path
+    expression: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.corpus.stem}: {self.expression}"
+
+
+def read_lines(path: Path) -> list[str]:
+    lines = (line.rstrip("\n") for line in path.read_text().splitlines())
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def read_rejected(path: Path) -> list[tuple[str, str]]:
+    return [tuple(line.split("\t", 1)) for line in read_lines(path)]
+
+
+def file_linktype(path: Path) -> int:
+    with path.open("rb") as f:
+        return dpkt.pcap.UniversalReader(f).datalink()
+
+
+def accepted_cases() -> list[Case]:
+    cases = []
+    for corpus in sorted(CORPUS.glob("*.pcap")):
+        filter_list = FILTERS / FILTER_LIST_FOR_LINKTYPE[file_linktype(corpus)]
+        cases += [Case(corpus, expression) for expression in read_lines(filter_list)]
+    return cases
+
+
+REJECTED = read_rejected(FILTERS / "rejected.txt")
+REJECTED_CASES = [Case(REJECTED_CORPUS, expression) for expression, _ in REJECTED]
+EXPECTED_MESSAGE = dict(REJECTED)
+
+
+# ---------------------------------------------------------------------------- reading captures
+@dataclass(frozen=True)
+class Record:
+    ts_usec: int
+    wirelen: int
+    data: bytes
+
+
+def wire_lengths(blob: bytes) -> list[int]:
+    """Original lengths, which dpkt's readers do not return, from a pcap or pcapng file."""
+    lengths = []
+    if blob[:4] == struct.pack("<I", PCAPNG_SHB):
+        offset, order = 0, "<"
+        while offset + 12 <= len(blob):
+            if struct.unpack_from("<I", blob, offset)[0] == PCAPNG_SHB:
+                order = "<" if blob[offset + 8:offset + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+            block_type, block_len = struct.unpack_from(order + "II", blob, offset)
+            if block_type in PCAPNG_PACKET_BLOCKS:
+                lengths.append(struct.unpack_from(order + "I", blob, offset + 24)[0])
+            offset += block_len
+    else:
+        order = "<" if blob[:4] in PCAP_LITTLE_ENDIAN_MAGICS else ">"
+        offset = 24
+        while offset + 16 <= len(blob):
+            _, _, caplen, wirelen = struct.unpack_from(order + "IIII", blob, offset)
+            lengths.append(wirelen)
+            offset += 16 + caplen
+    return lengths
+
+
+def read_capture(path: Path) -> tuple[int, list[Record]]:
+    with path.open("rb") as f:
+        reader = dpkt.pcap.UniversalReader(f)
+        linktype = reader.datalink()
+        packets = [(round(ts * 1_000_000), bytes(buf)) for ts, buf in reader]
+    lengths = wire_lengths(path.read_bytes())
+    assert len(lengths) == len(packets), f"{path}: cannot pair original lengths with packets"
+    return linktype, [Record(ts, wirelen, data) for (ts, data), wirelen in zip(packets, lengths)]
+
+
+# ---------------------------------------------------------------------------- running both programs
+@dataclass(frozen=True)
+class Run:
+    argv: tuple[str, ...]
+    returncode: int
+    stderr: str
+    linktype: int | None
+    records: list[Record] | None
+
+    def describe(self) -> str:
+        return f"{' '.join(self.argv)!r} exited {self.returncode}, stderr:\n{self.stderr}"
+
+    def error_lines(self) -> list[str]:
+        """stderr without tcpdump's informational 'reading from file ...' line."""
+        return [line for line in self.stderr.splitlines() if line and not line.startswith("reading from file ")]
+
+
+def run_filter(program: Path | str, case: Case, out: Path) -> Run:
+    # "--" keeps an expression that starts with "-" (unary minus) from being read as an option.
+    argv = (str(program), "-r", str(case.corpus), "-w", str(out), "--", case.expression)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    linktype, records = read_capture(out) if proc.returncode == 0 and out.exists() else (None, None)
+    return Run(argv, proc.returncode, proc.stderr, linktype, records)
+
+
+class DiffRunner:
+    """Runs tcpdump and the tool under test once per case; the wanted cases all at once, in a pool."""
+
+    def __init__(self, workdir: Path, wanted: list[Case]):
+        self._workdir = workdir
+        self._runs: dict[tuple[str, Case], Run] = {}
+        self._count = 0
+        jobs = [(TCPDUMP, case) for case in wanted] + [(str(TOOL), case) for case in wanted if TOOL.exists()]
+        with ThreadPoolExecutor(max_workers=JOBS) as pool:
+            futures = {(program, case): pool.submit(run_filter, program, case, self._output(program)) for program, case in jobs}
+        self._runs.update({key: future.result() for key, future in futures.items()})
+
+    def _output(self, program: str) -> Path:
+        self._count += 1
+        outdir = self._workdir / f"{self._count:04d}-{Path(program).name}"
+        outdir.mkdir()
+        return outdir / "selected.pcapng"
+
+    def _run(self, program: str, case: Case) -> Run:
+        if (program, case) not in self._runs:
+            self._runs[program, case] = run_filter(program, case, self._output(program))
+        return self._runs[program, case]
+
+    def tcpdump(self, case: Case) -> Run:
+        return self._run(TCPDUMP, case)
+
+    def tool(self, case: Case) -> Run:
+        return self._run(str(TOOL), case)
+
+
+@pytest.fixture(scope="session")
+def diff_runner(request, tmp_path_factory) -> DiffRunner:
+    if not Path(TCPDUMP).exists():
+        pytest.skip("tcpdump is not installed")
+    # Prefetch only what this session will compare, so `-k` selections stay quick.
+    wanted = []
+    for item in request.session.items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+        if isinstance(case, Case) and case not in wanted:
+            wanted.append(case)
+    if os.geteuid() != 0 and TOOL.name == "ebcap":
+        wanted = [case for case in wanted if case in REJECTED_CASES]
+    return DiffRunner(tmp_path_factory.mktemp("filter-diff"), wanted)
+
+
+@pytest.fixture
+def tool_installed():
+    if not TOOL.exists():
+        pytest.skip(f"{TOOL} does not exist (install the project into the venv, or set EBCAP_DIFF_TOOL)")
+
+
+root_only = pytest.mark.skipif(
+    os.geteuid() != 0 and TOOL.name == "ebcap",
+    reason="ebcap -r runs the filter in the kernel (BPF_PROG_TEST_RUN): needs root",
+)
+
+
+# ---------------------------------------------------------------------------- the comparisons
+def input_index(case: Case) -> dict[int, int]:
+    _, records = read_capture(case.corpus)
+    return {record.ts_usec: i for i, record in enumerate(records)}
+
+
+def explain_difference(case: Case, expected: list[Record], actual: list[Record]) -> str:
+    index = input_index(case)
+    want = [index.get(r.ts_usec, r.ts_usec) for r in expected]
+    got = [index.get(r.ts_usec, r.ts_usec) for r in actual]
+    missing = [i for i in want if i not in got]
+    extra = [i for i in got if i not in want]
+    lines = [f"{case.id}: tcpdump selected {len(want)} packets, {TOOL.name} {len(got)}"]
+    if missing:
+        lines.append(f"  only tcpdump selected packets (0-based index in {case.corpus.name}): {missing}")
+    if extra:
+        lines.append(f"  only {TOOL.name} selected packets: {extra}")
+    if not missing and not extra:
+        if want != got:
+            lines.append(f"  same packets, different order: {got}")
+        for e, a in zip(expected, actual):
+            if e != a:
+                i = index.get(e.ts_usec, e.ts_usec)
+                lines.append(f"  packet {i}: tcpdump wirelen {e.wirelen} caplen {len(e.data)}, "
+                             f"{TOOL.name} wirelen {a.wirelen} caplen {len(a.data)}, bytes equal: {e.data == a.data}")
+                break
+    lines.append(f"  see: tcpdump -d -r {case.corpus} -- '{case.expression}'")
+    return "\n".join(lines)
+
+
+@pytest.mark.kernel
+@root_only
+@pytest.mark.parametrize("case", accepted_cases(), ids=lambda c: c.id)
+def test_selects_what_tcpdump_selects(case, diff_runner, tool_installed):
+    expected = diff_runner.tcpdump(case)
+    assert expected.returncode == 0, "fixture problem, tcpdump rejects this expression: " + expected.describe()
+    actual = diff_runner.tool(case)
+    assert actual.returncode == 0, actual.describe()
+    assert actual.linktype == expected.linktype
+    assert actual.records == expected.records, explain_difference(case, expected.records, actual.records)
+
+
+@pytest.mark.parametrize("case", REJECTED_CASES, ids=lambda c: c.id)
+def test_rejected_list_matches_tcpdump(case, diff_runner):
+    run = diff_runner.tcpdump(case)
+    assert run.returncode == 1, run.describe()
+    assert run.error_lines() == [f"tcpdump: {EXPECTED_MESSAGE[case.expression]}"], run.describe()
+
+
+@pytest.mark.parametrize("case", REJECTED_CASES, ids=lambda c: c.id)
+def test_rejects_what_tcpdump_rejects(case, diff_runner, tool_installed):
+    run = diff_runner.tool(case)
+    assert run.returncode == 1, run.describe()
+    assert run.error_lines() == [f"{TOOL.name}: {EXPECTED_MESSAGE[case.expression]}"], run.describe()

@@ -1,0 +1,93 @@
+"""pcapng blocks: read back by ebcap's reader, by dpkt, and checked by tshark."""
+
+import io
+import shutil
+import subprocess
+
+import dpkt
+import pytest
+
+from capture.packet import Direction, Interface, Packet
+from capture.pcapng import InterfaceStats, PcapngWriter, encode_epb
+from capture.pcapread import CaptureFileReader
+
+FRAME = bytes.fromhex("ffffffffffff0200000000010800") + bytes(range(47))   # 61 bytes: padding
+
+
+def write(packets, stats=True):
+    out = io.BytesIO()
+    writer = PcapngWriter(out, [Interface("veth0", filter="tcp port 443"), Interface("lo")])
+    for p in packets:
+        writer.write(p)
+    writer.close([InterfaceStats(1, 2, 10, 5, 1, 4), InterfaceStats(1, 2, 0, 0, 0, 0)]
+                 if stats else None)
+    return out.getvalue()
+
+
+PACKETS = [Packet(1_764_000_000_123_456_789, 0, Direction.IN, 61, FRAME),
+           Packet(1_764_000_000_223_456_789, 1, Direction.OUT, 1500, FRAME[:20])]
+
+
+def test_epb_is_padded_and_self_describing():
+    block = encode_epb(PACKETS[0])
+    assert len(block) % 4 == 0
+    assert int.from_bytes(block[4:8], "little") == len(block) == int.from_bytes(block[-4:], "little")
+
+
+def test_roundtrip_keeps_ns_interfaces_and_direction():
+    reader = CaptureFileReader(io.BytesIO(write(PACKETS)), "x")
+    assert list(reader) == PACKETS
+    assert [i.name for i in reader.interfaces] == ["veth0", "lo"]
+
+
+def test_dpkt_reads_it():
+    packets = list(dpkt.pcapng.Reader(io.BytesIO(write(PACKETS))))
+    assert [buf for _, buf in packets] == [FRAME, FRAME[:20]]
+
+
+@pytest.mark.skipif(not shutil.which("tshark"), reason="tshark not installed")
+def test_tshark_reads_it_without_warnings(tmp_path):
+    path = tmp_path / "x.pcapng"
+    path.write_bytes(write(PACKETS))
+    proc = subprocess.run(["tshark", "-r", str(path), "-T", "fields", "-e", "frame.interface_name",
+                           "-e", "frame.packet_flags_direction", "-e", "frame.time_epoch"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert [l for l in proc.stderr.splitlines() if "Running as user" not in l] == []
+    rows = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [(r[0], int(r[1], 16)) for r in rows] == [("veth0", 1), ("lo", 2)]
+    assert rows[0][2] == "1764000000.123456789"
+    info = subprocess.run(["capinfos", str(path)], capture_output=True, text=True).stdout
+    assert "Filter string = tcp port 443" in info
+    assert "Capture application: ebcap" in info
+
+
+def test_isb_carries_the_kernel_counters():
+    import struct
+    data = write(PACKETS)
+    offset, isbs = 0, []
+    while offset < len(data):
+        btype, total = struct.unpack_from("<II", data, offset)
+        if btype == 5:
+            isbs.append(data[offset + 20:offset + total - 4])
+        offset += total
+    assert len(isbs) == 2
+    options, pos = {}, 0
+    while True:
+        code, length = struct.unpack_from("<HH", isbs[0], pos)
+        if code == 0:
+            break
+        options[code] = isbs[0][pos + 4:pos + 4 + length]
+        pos += 4 + length + (-length % 4)
+    counters = {code: struct.unpack("<Q", options[code])[0] for code in (4, 6, 7, 8)}
+    assert counters == {4: 10, 6: 5, 7: 1, 8: 4}   # ifrecv, filteraccept, osdrop, usrdeliv
+    assert set(options) == {2, 3, 4, 6, 7, 8}
+
+
+def test_pcap_files_are_read_with_their_resolution(tmp_path):
+    out = io.BytesIO()
+    w = dpkt.pcap.Writer(out, nano=True)
+    w.writepkt(FRAME, ts=1.5)
+    reader = CaptureFileReader(io.BytesIO(out.getvalue()), "n")
+    (packet,) = list(reader)
+    assert packet.ts_ns == 1_500_000_000 and packet.data == FRAME
