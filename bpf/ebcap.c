@@ -119,9 +119,11 @@ static __always_inline __u32 headers_end(struct __sk_buff *skb)
 }
 
 /* Copy `n` bytes of the virtual packet (tag put back when held in metadata) into `data`, which
- * has room for `room` bytes (a power of two). The masks look redundant after the clamps: they are
- * there because the verifier must see 1 <= length <= room on the very register passed to the
- * helper, and clang tends to test a copy. */
+ * has room for `room` (a power of two) + EBCAP_TAG_SLACK bytes. The masks look redundant after
+ * the clamps: they are there because the verifier must see 1 <= length <= room on the very
+ * register passed to the helper, and clang tends to test a copy. */
+#define EBCAP_TAG_SLACK (EBCAP_VLAN_OFF + EBCAP_VLAN_LEN)
+
 static __always_inline void copy_packet(struct __sk_buff *skb, __u8 *data, __u64 n, const __u64 room,
 					int tagged)
 {
@@ -133,17 +135,14 @@ static __always_inline void copy_packet(struct __sk_buff *skb, __u8 *data, __u64
 		bpf_skb_load_bytes(skb, 0, data, ((n - 1) & (room - 1)) + 1);
 		return;
 	}
-	const __u64 head = EBCAP_VLAN_OFF + EBCAP_VLAN_LEN;
-	if (n <= head)
+	if (n <= EBCAP_TAG_SLACK)
 		return;
 	bpf_skb_load_bytes(skb, 0, data, EBCAP_VLAN_OFF);
 	__u32 tag = bpf_htonl(((__u32)bpf_ntohs(skb->vlan_proto) << 16) | skb->vlan_tci);
 	__builtin_memcpy(data + EBCAP_VLAN_OFF, &tag, EBCAP_VLAN_LEN);
-	/* room / 2 >= head for every size class, so the rest fits in the upper half */
-	__u64 rest = n - head;
-	if (rest > room / 2)
-		rest = room / 2;
-	bpf_skb_load_bytes(skb, EBCAP_VLAN_OFF, data + head, ((rest - 1) & (room / 2 - 1)) + 1);
+	/* rest < room, so the mask keeps its value; the slack keeps it inside the record */
+	__u64 rest = n - EBCAP_TAG_SLACK;
+	bpf_skb_load_bytes(skb, EBCAP_VLAN_OFF, data + EBCAP_TAG_SLACK, ((rest - 1) & (room - 1)) + 1);
 }
 
 /* The verifier wants a constant size for bpf_ringbuf_reserve(), so records come in a few size
@@ -151,7 +150,7 @@ static __always_inline void copy_packet(struct __sk_buff *skb, __u8 *data, __u64
 static __always_inline void emit_record(struct __sk_buff *skb, __u32 direction, __u32 wirelen,
 					__u32 caplen, int tagged, const __u64 room)
 {
-	struct ebcap_record *rec = events.ringbuf_reserve(sizeof(*rec) + room);
+	struct ebcap_record *rec = events.ringbuf_reserve(sizeof(*rec) + room + EBCAP_TAG_SLACK);
 	if (!rec) {
 		count(EBCAP_CNT_LOST);
 		return;

@@ -41,6 +41,10 @@ def linktype(name: str) -> int:
     raise InterfaceError(f"{name}: link type ARPHRD {hwtype} is not supported by ebcap")
 
 
+def is_loopback(name: str) -> bool:
+    return bool(_flags(name) & IFF_LOOPBACK)
+
+
 def describe_linktype(dlt: int) -> str:
     short, long = LINKTYPE_NAMES.get(dlt, (str(dlt), "unknown"))
     return f"{short} ({long})"

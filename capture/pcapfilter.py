@@ -14,6 +14,9 @@ from typing import NamedTuple
 from capture.errors import FilterError, KernelFeatureError
 
 PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
+# pcap_open_dead() takes DLT_ values; files and IDBs carry LINKTYPE_ values. They differ for raw
+# IP: LINKTYPE_RAW (101) is DLT_RAW, which is 12 on Linux.
+_DLT_FOR_LINKTYPE = {101: 12}
 MAXIMUM_SNAPLEN = 262144
 
 
@@ -69,7 +72,7 @@ def libpcap_version() -> str:
 def compile_filter(expression: str, linktype: int, snaplen: int = MAXIMUM_SNAPLEN) -> list[Insn]:
     """Compile `expression` as tcpdump would; an empty expression accepts everything."""
     lib = _libpcap()
-    handle = lib.pcap_open_dead(linktype, snaplen)
+    handle = lib.pcap_open_dead(_DLT_FOR_LINKTYPE.get(linktype, linktype), snaplen)
     if not handle:
         raise FilterError(f"libpcap cannot open a handle for link type {linktype}")
     program = _BpfProgram()

@@ -55,10 +55,20 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
-def _attach(kernel: KernelProgram, index: int, direction: str, stack: ExitStack) -> None:
-    hooks = {"in": [(INGRESS, bpfsys.BPF_TCX_INGRESS)], "out": [(EGRESS, bpfsys.BPF_TCX_EGRESS)],
-             "inout": [(INGRESS, bpfsys.BPF_TCX_INGRESS), (EGRESS, bpfsys.BPF_TCX_EGRESS)]}
-    for program, attach_type in hooks[direction]:
+def _hooks(direction: str, loopback: bool) -> list[tuple[str, int]]:
+    """The TC hooks to attach for -Q. On loopback every packet leaves and comes back; libpcap
+    shows it once, as it comes in, and so does ebcap."""
+    ingress, egress = (INGRESS, bpfsys.BPF_TCX_INGRESS), (EGRESS, bpfsys.BPF_TCX_EGRESS)
+    if direction == "in" or (direction == "inout" and loopback):
+        return [ingress]
+    if direction == "out":
+        return [egress]
+    return [ingress, egress]
+
+
+def _attach(kernel: KernelProgram, index: int, hooks: list[tuple[str, int]],
+            stack: ExitStack) -> None:
+    for program, attach_type in hooks:
         fd = kernel.program_fd(program)
         try:
             link = bpfsys.tcx_attach(fd, index, attach_type)
@@ -89,7 +99,7 @@ def run_live(config: CaptureConfig) -> int:
             return 0
         ring = RingReader(kernel.ring_fd, spec.ring_bytes)
         stack.callback(ring.close)
-        _attach(kernel, index, config.direction, stack)
+        _attach(kernel, index, _hooks(config.direction, interfaces.is_loopback(name)), stack)
         if config.promiscuous:
             promisc = interfaces.Promiscuous(index)
             stack.callback(promisc.close)
