@@ -153,18 +153,24 @@ def test_promiscuous_mode_reverts(testbed, tmp_path):
 def test_sigkill_leaves_nothing_attached_and_file_opens(testbed, tmp_path):
     tb = testbed
     out = tmp_path / "killed.pcapng"
-    before = len(ebcap_programs())
+    before = {p["id"] for p in ebcap_programs()}
     cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(out), "icmp")
-    assert len(tcx_links()) == 2
+    ours = {p["id"] for p in ebcap_programs()} - before
+    assert len(ours) == 2
+    assert {link["prog_id"] for link in tcx_links()} >= ours
     tb.ping(tb.left, tb.right.ipv4, count=3)
     time.sleep(1.5)                       # past one flush interval
     cap.proc.send_signal(signal.SIGKILL)
     cap.proc.wait()
+
+    def left_behind():
+        return ours & ({p["id"] for p in ebcap_programs()} |
+                       {link["prog_id"] for link in tcx_links()})
+
     deadline = time.monotonic() + 5
-    while (tcx_links() or len(ebcap_programs()) > before) and time.monotonic() < deadline:
+    while left_behind() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert tcx_links() == []
-    assert len(ebcap_programs()) == before
+    assert left_behind() == set()
     proc = tshark("-r", str(out))
     assert proc.returncode == 0 and proc.warnings == []
     assert len(proc.stdout.splitlines()) == 6
