@@ -17,8 +17,11 @@
 #include "record.h"
 #include "filter_api.h"
 
+/* Interfaces one program can count for (-i any on a busy host). */
+#define EBCAP_MAX_INTERFACES 4096
+
 BPF_RINGBUF_OUTPUT(events, EBCAP_RING_PAGES);
-BPF_PERCPU_ARRAY(counters, u64, EBCAP_CNT_MAX);
+BPF_PERCPU_HASH(counters, __u32, struct ebcap_counters, EBCAP_MAX_INTERFACES);
 
 /* Headers-only copies stop here even when the headers are longer (IPv6 extension chains). */
 #define EBCAP_HEADERS_MAX 256
@@ -26,11 +29,11 @@ BPF_PERCPU_ARRAY(counters, u64, EBCAP_CNT_MAX);
 /* Whole packets are limited to tcpdump's maximum snapshot length. */
 #define EBCAP_MAXPACKET 262144
 
-static __always_inline void count(__u32 idx)
+static __always_inline struct ebcap_counters *counters_of(struct __sk_buff *skb)
 {
-	u64 *value = counters.lookup(&idx);
-	if (value)
-		*value += 1;
+	__u32 key = skb->ifindex;
+	struct ebcap_counters zero = {};
+	return counters.lookup_or_try_init(&key, &zero);
 }
 
 /* Offset of the end of the transport header in the packet's bytes (not counting a tag held in
@@ -147,12 +150,14 @@ static __always_inline void copy_packet(struct __sk_buff *skb, __u8 *data, __u64
 
 /* The verifier wants a constant size for bpf_ringbuf_reserve(), so records come in a few size
  * classes (`room`, a constant once inlined) and carry their real length in caplen. */
-static __always_inline void emit_record(struct __sk_buff *skb, __u32 direction, __u32 wirelen,
-					__u32 caplen, int tagged, const __u64 room)
+static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_counters *cnt,
+					__u32 direction, __u32 wirelen, __u32 caplen, int tagged,
+					const __u64 room)
 {
 	struct ebcap_record *rec = events.ringbuf_reserve(sizeof(*rec) + room + EBCAP_TAG_SLACK);
 	if (!rec) {
-		count(EBCAP_CNT_LOST);
+		if (cnt)
+			cnt->lost++;
 		return;
 	}
 	rec->ts_ns = bpf_ktime_get_ns();
@@ -166,9 +171,10 @@ static __always_inline void emit_record(struct __sk_buff *skb, __u32 direction, 
 
 #define EMIT_IN(ROOM)								\
 	if (caplen <= (ROOM))							\
-		return emit_record(skb, direction, wirelen, caplen, tagged, (ROOM));
+		return emit_record(skb, cnt, direction, wirelen, caplen, tagged, (ROOM));
 
-static __always_inline void emit(struct __sk_buff *skb, __u32 direction)
+static __always_inline void emit(struct __sk_buff *skb, struct ebcap_counters *cnt,
+				 __u32 direction)
 {
 	int tagged = ebcap_has_meta_vlan(skb);
 	__u32 wirelen = ebcap_packet_len(skb);
@@ -209,11 +215,14 @@ static __always_inline void emit(struct __sk_buff *skb, __u32 direction)
 
 static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 {
-	count(EBCAP_CNT_SEEN);
+	struct ebcap_counters *cnt = counters_of(skb);
+	if (cnt)
+		cnt->seen++;
 	if (!ebcap_filter(skb))
 		return TC_ACT_UNSPEC;
-	count(EBCAP_CNT_MATCHED);
-	emit(skb, direction);
+	if (cnt)
+		cnt->matched++;
+	emit(skb, cnt, direction);
 	return TC_ACT_UNSPEC;	/* TCX_NEXT: let the packet and any other program go on */
 }
 

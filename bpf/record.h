@@ -11,12 +11,11 @@ enum ebcap_direction {
 	EBCAP_DIR_OUT = 2,
 };
 
-/* Per-CPU counters (BPF_PERCPU_ARRAY "counters"). */
-enum ebcap_counter {
-	EBCAP_CNT_SEEN = 0,	/* packets that reached the hook */
-	EBCAP_CNT_MATCHED = 1,	/* packets the filter accepted */
-	EBCAP_CNT_LOST = 2,	/* accepted, but the ring buffer was full */
-	EBCAP_CNT_MAX = 3,
+/* Per-CPU counters per interface (BPF_PERCPU_HASH "counters", keyed by ifindex). */
+struct ebcap_counters {
+	__u64 seen;		/* packets that reached the hook */
+	__u64 matched;		/* packets the filter accepted */
+	__u64 lost;		/* accepted, but the ring buffer was full */
 };
 
 struct ebcap_record {

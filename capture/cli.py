@@ -59,6 +59,16 @@ def _print_options(o: dict):
 @click.option("-p", "--no-promiscuous-mode", is_flag=True, help="Do not enter promiscuous mode.")
 @click.option("-B", "--buffer-size", type=click.IntRange(min=1), metavar="KiB",
               help="Ring buffer size in KiB (rounded up to a power of two).")
+@click.option("-C", "rotate_size", type=click.IntRange(min=1), metavar="SIZE",
+              help="Start a new file when the current one exceeds SIZE x 1,000,000 bytes.")
+@click.option("-G", "rotate_seconds", type=click.IntRange(min=1), metavar="SECONDS",
+              help="Start a new file every SECONDS (-w may hold strftime fields).")
+@click.option("-W", "max_files", type=click.IntRange(min=1), metavar="N",
+              help="With -C: a ring of N files. With -G: stop after N files.")
+@click.option("-Z", "--relinquish-privileges", "user", metavar="USER",
+              help="Drop root for USER once attached, before opening output files.")
+@click.option("--netns", metavar="NAME|PATH|PID",
+              help="Capture in this network namespace (ip netns name, ns file or PID).")
 @click.option("-F", "filter_file", metavar="FILE", help="Read the filter expression from FILE.")
 @click.option("-n", "n", count=True, help="Don't resolve names (-nn accepted).")
 @click.option("-t", "t", count=True, help="Timestamps: -t none, -tt epoch, -ttt delta, -tttt date, "
@@ -103,6 +113,9 @@ def capture_command(**o) -> int:
         buffer_kib=o["buffer_size"], packet_buffered=o["packet_buffered"],
         print_packets=o["print_packets"], line_buffered=o["l"], dump_level=o["dump"],
         dump_c=o["dump_c"], verbose=o["v"], debug=o["debug"],
+        rotate_size=o["rotate_size"] * 1_000_000 if o["rotate_size"] else None,
+        rotate_seconds=o["rotate_seconds"], max_files=o["max_files"], user=o["user"],
+        netns=o["netns"],
         print_options=_print_options(o) if (o["write_to"] is None or o["print_packets"]) else None,
     )
     return program(config)
@@ -120,6 +133,10 @@ def program(config: CaptureConfig) -> int:
             dlt = linktype(config.interfaces[0]) if config.interfaces else 1
         print(dump_program(compile_filter(config.expression, dlt), config.dump_level))
         return 0
+    if (config.rotate_size or config.rotate_seconds) and not config.write_to:
+        raise EbcapError("-C and -G need -w FILE")
+    if config.max_files and not (config.rotate_size or config.rotate_seconds):
+        raise EbcapError("-W needs -C or -G")
     if config.read_from is not None:
         from capture.offline import run_offline
         return run_offline(config)

@@ -30,6 +30,11 @@ class CaptureConfig:
     dump_level: int = 0                   # -d/-dd/-ddd
     dump_c: bool = False                  # --dump-c
     verbose: int = 0                      # -v (for "Got N")
+    rotate_size: int | None = None        # -C, in bytes (tcpdump's unit is 1,000,000 bytes)
+    rotate_seconds: int | None = None     # -G
+    max_files: int | None = None          # -W
+    user: str | None = None               # -Z
+    netns: str | None = None              # --netns
     debug: bool = False
     extra: dict = field(default_factory=dict)
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import struct
-from pathlib import Path
 
 from capture.errors import InterfaceError
 from capture.packet import LinkType
 
-SYS_NET = Path("/sys/class/net")
 ARPHRD_ETHER, ARPHRD_LOOPBACK, ARPHRD_NONE = 1, 772, 0xFFFE
-IFF_UP, IFF_LOOPBACK = 0x1, 0x8
+IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x8, 0x40
+SIOCGIFFLAGS, SIOCGIFHWADDR = 0x8913, 0x8927
 SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC = 263, 1, 1
 
 LINKTYPE_NAMES = {
@@ -21,6 +21,16 @@ LINKTYPE_NAMES = {
 }
 
 
+def _ifreq(name: str, request: int) -> bytes:
+    """An ioctl on a socket of this process's current network namespace (unlike /sys/class/net,
+    which shows the namespace sysfs was mounted in: wrong after --netns)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            return fcntl.ioctl(sock, request, struct.pack("16s16x", name.encode()[:15]))
+        except OSError:
+            raise InterfaceError(f"{name}: No such device exists") from None
+
+
 def ifindex(name: str) -> int:
     try:
         return socket.if_nametoindex(name)
@@ -28,12 +38,14 @@ def ifindex(name: str) -> int:
         raise InterfaceError(f"{name}: No such device exists") from None
 
 
+def flags(name: str) -> int:
+    """IFF_* flags as the kernel reports them (IFF_RUNNING included)."""
+    return struct.unpack_from("H", _ifreq(name, SIOCGIFFLAGS), 16)[0]
+
+
 def linktype(name: str) -> int:
-    """The DLT a packet on this interface starts with, as TC sees it."""
-    try:
-        hwtype = int((SYS_NET / name / "type").read_text())
-    except (OSError, ValueError):
-        raise InterfaceError(f"{name}: No such device exists") from None
+    """The link type a packet on this interface starts with, as TC sees it."""
+    hwtype = struct.unpack_from("H", _ifreq(name, SIOCGIFHWADDR), 16)[0]
     if hwtype in (ARPHRD_ETHER, ARPHRD_LOOPBACK):
         return LinkType.ETHERNET
     if hwtype == ARPHRD_NONE:
@@ -42,7 +54,14 @@ def linktype(name: str) -> int:
 
 
 def is_loopback(name: str) -> bool:
-    return bool(_flags(name) & IFF_LOOPBACK)
+    return bool(flags(name) & IFF_LOOPBACK)
+
+
+def is_up(name: str) -> bool:
+    try:
+        return bool(flags(name) & IFF_UP)
+    except InterfaceError:
+        return False
 
 
 def describe_linktype(dlt: int) -> str:
@@ -50,26 +69,18 @@ def describe_linktype(dlt: int) -> str:
     return f"{short} ({long})"
 
 
-def _flags(name: str) -> int:
-    try:
-        return int((SYS_NET / name / "flags").read_text(), 16)
-    except (OSError, ValueError):
-        return 0
-
-
 def list_interfaces() -> list[str]:
     """tcpdump -D lines: `1.eth0 [Up, Running, Connected]`."""
     lines = []
     for number, (_index, name) in enumerate(sorted(socket.if_nameindex()), start=1):
-        flags = _flags(name)
-        try:   # sysfs flags lack IFF_RUNNING; the kernel derives it from up + carrier
-            carrier = (SYS_NET / name / "carrier").read_text().strip() == "1"
-        except OSError:
-            carrier = False
-        words = [w for on, w in ((flags & IFF_UP, "Up"), (flags & IFF_UP and carrier, "Running"),
-                                 (flags & IFF_LOOPBACK, "Loopback")) if on]
-        if not flags & IFF_LOOPBACK:
-            words.append("Connected" if carrier else "Disconnected")
+        try:
+            f = flags(name)
+        except InterfaceError:
+            continue
+        words = [w for bit, w in ((IFF_UP, "Up"), (IFF_RUNNING, "Running"),
+                                  (IFF_LOOPBACK, "Loopback")) if f & bit]
+        if not f & IFF_LOOPBACK:
+            words.append("Connected" if f & IFF_RUNNING else "Disconnected")
         lines.append(f"{number}.{name} [{', '.join(words)}]")
     return lines
 

@@ -141,10 +141,13 @@ class KernelProgram:
     def ring_fd(self) -> int:
         return self.bpf["events"].map_fd
 
-    def counters(self) -> tuple[int, int, int]:
-        """(seen, matched, lost), summed over CPUs."""
-        table = self.bpf["counters"]
-        return tuple(int(table.sum(ctypes.c_int(i)).value) for i in range(3))
+    def counters(self) -> dict[int, tuple[int, int, int]]:
+        """ifindex -> (seen, matched, lost), summed over CPUs."""
+        totals = {}
+        for key, per_cpu in self.bpf["counters"].items():
+            totals[key.value] = (sum(c.seen for c in per_cpu), sum(c.matched for c in per_cpu),
+                                 sum(c.lost for c in per_cpu))
+        return totals
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -23,11 +23,19 @@ def open_output_file(path: str):
 
 
 class Sinks:
-    def __init__(self, config: CaptureConfig, interfaces: list[Interface]):
-        self.writer: PcapngWriter | None = None
+    """`interfaces` is the session's own list: it grows when interfaces appear (-i any)."""
+
+    def __init__(self, config: CaptureConfig, interfaces: list[Interface], stats=None):
+        self.writer = None
         self.printer = None
         self._file = None
-        if config.write_to is not None:
+        if config.write_to is not None and (config.rotate_size or config.rotate_seconds):
+            from capture.rotation import RotatingWriter
+            self.writer = RotatingWriter(
+                config.write_to, interfaces, size_limit=config.rotate_size,
+                seconds=config.rotate_seconds, max_files=config.max_files,
+                stats=stats or (lambda: []), open_file=open_output_file)
+        elif config.write_to is not None:
             self._file = open_output_file(config.write_to)
             self.writer = PcapngWriter(self._file, interfaces, config.write_to)
         if config.write_to is None or config.print_packets:
@@ -56,6 +64,10 @@ class Sinks:
         if self._line_buffered:
             self._out.flush()
 
+    def add_interface(self, iface: Interface) -> None:
+        if self.writer:
+            self.writer.add_interface(iface)
+
     def flush(self) -> None:
         if self.writer:
             self.writer.flush()
@@ -73,15 +85,16 @@ class Sinks:
 
     def abort(self) -> None:
         """On an error: keep what can be kept (pending blocks), then close."""
-        if self._file is not None and not self._file.closed:
-            try:
-                if self.writer:
-                    self.writer.flush()
-            except (OutputError, BrokenPipeError):
-                pass
-            self._close_file()
+        try:
+            if self.writer:
+                self.writer.flush()
+        except (OutputError, BrokenPipeError, ValueError):
+            pass
+        self._close_file()
 
     def _close_file(self) -> None:
+        if self._file is None and self.writer is not None and hasattr(self.writer, "stream"):
+            self._file = self.writer.stream          # the rotating writer's current file
         if self._file is not None and not self._file.closed:
             try:
                 self._file.close()
@@ -89,5 +102,5 @@ class Sinks:
                 pass
 
 
-def open_sinks(config: CaptureConfig, interfaces: list[Interface]) -> Sinks:
-    return Sinks(config, interfaces)
+def open_sinks(config: CaptureConfig, interfaces: list[Interface], stats=None) -> Sinks:
+    return Sinks(config, interfaces, stats)

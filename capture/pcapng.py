@@ -89,24 +89,25 @@ def encode_isb(interface_id: int, stats: InterfaceStats) -> bytes:
     return struct.pack("<II", BT_ISB, total) + body + struct.pack("<I", total)
 
 
+def encode_idb(iface: Interface) -> bytes:
+    opts = [(OPT_IF_NAME, iface.name.encode())]
+    if iface.description:
+        opts.append((OPT_IF_DESCRIPTION, iface.description.encode()))
+    opts.append((OPT_IF_TSRESOL, bytes([TSRESOL_NS])))
+    if iface.filter:
+        opts.append((OPT_IF_FILTER, b"\0" + iface.filter.encode()))   # 0: libpcap syntax
+    opts.append((OPT_IF_OS, f"{platform.system()} {platform.release()}".encode()))
+    return bytes(dpcapng.InterfaceDescriptionBlockLE(
+        linktype=iface.linktype, snaplen=iface.snaplen, opts=_options(opts)))
+
+
 def encode_header(interfaces: list[Interface]) -> bytes:
     """SHB followed by one IDB per interface."""
     shb = dpcapng.SectionHeaderBlockLE(opts=_options([
         (OPT_SHB_OS, f"{platform.system()} {platform.release()}".encode()),
         (OPT_SHB_USERAPPL, f"ebcap {__version__}".encode()),
     ]))
-    blocks = [bytes(shb)]
-    for iface in interfaces:
-        opts = [(OPT_IF_NAME, iface.name.encode())]
-        if iface.description:
-            opts.append((OPT_IF_DESCRIPTION, iface.description.encode()))
-        opts.append((OPT_IF_TSRESOL, bytes([TSRESOL_NS])))
-        if iface.filter:
-            opts.append((OPT_IF_FILTER, b"\0" + iface.filter.encode()))   # 0: libpcap syntax
-        opts.append((OPT_IF_OS, f"{platform.system()} {platform.release()}".encode()))
-        blocks.append(bytes(dpcapng.InterfaceDescriptionBlockLE(
-            linktype=iface.linktype, snaplen=iface.snaplen, opts=_options(opts))))
-    return b"".join(blocks)
+    return b"".join([bytes(shb)] + [encode_idb(iface) for iface in interfaces])
 
 
 class PcapngWriter:
@@ -120,7 +121,7 @@ class PcapngWriter:
     def __init__(self, stream: BinaryIO, interfaces: list[Interface], name: str = "-"):
         self.stream = stream
         self.name = name
-        self.interfaces = interfaces
+        self.interfaces = list(interfaces)
         self._pending: list[bytes] = []
         try:
             self._good = stream.tell() if stream.seekable() else None
@@ -156,6 +157,11 @@ class PcapngWriter:
 
     def write(self, packet: Packet) -> None:
         self._pending.append(encode_epb(packet))
+
+    def add_interface(self, iface: Interface) -> None:
+        """An IDB for an interface that appeared during the capture (-i any)."""
+        self.interfaces.append(iface)
+        self._pending.append(encode_idb(iface))
 
     def write_blocks(self, blocks: list[bytes]) -> None:
         self._pending.extend(blocks)

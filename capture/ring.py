@@ -6,6 +6,7 @@ struct unpack per record instead (kernel/bpf/ringbuf.c fixes the layout):
   page 1 (read-only)        producer_pos
   page 2.. (read-only)      data, mapped twice so a record that wraps is contiguous
 Each record: u32 len (bit 31 busy, bit 30 discard), u32 page offset, payload, padded to 8.
+epoll on the map fd reports readable when records are waiting (the session polls all rings).
 The payload is `struct ebcap_record` from bpf/record.h (RECORD below; a unit test compares them).
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import select
 import struct
 from typing import Callable
 
@@ -47,15 +47,6 @@ class RingReader:
                                 offset=page)
         # One aligned 8-byte store publishes consumer_pos, as the kernel expects.
         self._consumer = ctypes.c_uint64.from_buffer(self._consumer_page)
-        self._epoll = select.epoll()
-        self._epoll.register(map_fd, select.EPOLLIN)
-
-    def wait(self, timeout: float) -> None:
-        """Sleep until the kernel signals data (or `timeout` seconds pass)."""
-        try:
-            self._epoll.poll(timeout)
-        except InterruptedError:
-            pass
 
     def pending(self) -> bool:
         return self._consumer.value < _u64(self._pages, 0)[0]
@@ -90,7 +81,6 @@ class RingReader:
         return count
 
     def close(self) -> None:
-        self._epoll.close()
         del self._consumer
         self._consumer_page.close()
         self._pages.close()

@@ -1,10 +1,13 @@
-"""A live capture: attach the kernel program to the interface's TC hooks, drain the ring buffer
+"""A live capture: attach the kernel program to the interfaces' TC hooks, drain the ring buffers
 into pcapng (or the printer), stop cleanly on -c, SIGINT, SIGTERM or an output error."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import select
 import signal
+import socket
 import sys
 import time
 from contextlib import ExitStack
@@ -18,10 +21,13 @@ from capture.packet import Direction, Interface, Packet
 from capture.pcapfilter import compile_filter
 from capture.pcapng import InterfaceStats
 from capture.ring import RingReader
+from capture.rotation import CaptureComplete
 from capture.stats import print_statistics
 
 POLL_SECONDS = 0.1          # longest wait for data: bounds the reaction time to signals
 FLUSH_SECONDS = 1.0         # the file is complete up to its last block at least this often
+RESCAN_SECONDS = 1.0        # -i any: how often to look for interfaces that appeared
+ANY = "any"
 
 
 def monotonic_to_wall_offset() -> int:
@@ -66,87 +72,204 @@ def _hooks(direction: str, loopback: bool) -> list[tuple[str, int]]:
     return [ingress, egress]
 
 
-def _attach(kernel: KernelProgram, index: int, hooks: list[tuple[str, int]],
-            stack: ExitStack) -> None:
-    for program, attach_type in hooks:
-        fd = kernel.program_fd(program)
-        try:
-            link = bpfsys.tcx_attach(fd, index, attach_type)
-        except OSError as exc:
-            if exc.errno in (1, 13):        # EPERM, EACCES
-                raise PrivilegeError("attaching to TC needs CAP_NET_ADMIN (run as root)") from exc
-            if exc.errno in (22, 95):       # EINVAL, EOPNOTSUPP: no tcx on this kernel
-                raise KernelFeatureError("this kernel has no tcx links (Linux 6.6 or newer "
-                                         "needed)") from exc
-            raise KernelFeatureError(f"attaching to TC failed: {os.strerror(exc.errno)}") from exc
-        stack.callback(os.close, link)
+def _tcx_attach(prog_fd: int, index: int, attach_type: int) -> int:
+    try:
+        return bpfsys.tcx_attach(prog_fd, index, attach_type)
+    except OSError as exc:
+        if exc.errno in (1, 13):        # EPERM, EACCES
+            raise PrivilegeError("attaching to TC needs CAP_NET_ADMIN (run as root)") from exc
+        if exc.errno in (22, 95):       # EINVAL, EOPNOTSUPP: no tcx on this kernel
+            raise KernelFeatureError("this kernel has no tcx links (Linux 6.6 or newer "
+                                     "needed)") from exc
+        if exc.errno == 19:             # ENODEV: the interface went away meanwhile
+            raise InterfaceError(f"interface {index} disappeared") from exc
+        raise KernelFeatureError(f"attaching to TC failed: {os.strerror(exc.errno)}") from exc
+
+
+class LiveSession:
+    """Programs (one per link type), their rings, and the interfaces they are attached to."""
+
+    def __init__(self, config: CaptureConfig, stack: ExitStack):
+        self.config = config
+        self.stack = stack
+        self.interfaces: list[Interface] = []        # pcapng interface ids, in IDB order
+        self.iface_id: dict[int, int] = {}           # ifindex -> interface id
+        self.programs: dict[int, tuple[KernelProgram, RingReader]] = {}
+        self.epoll = select.epoll()
+        stack.callback(self.epoll.close)
+        self.sinks = None
+        self.privileged = True
+
+    def program(self, linktype: int) -> tuple[KernelProgram, RingReader]:
+        if linktype not in self.programs:
+            spec = ProgramSpec(linktype=linktype, snaplen=self.config.snaplen,
+                               ring_bytes=ring_size(self.config.buffer_kib))
+            kernel = KernelProgram(compile_filter(self.config.expression, linktype), spec)
+            self.stack.callback(kernel.close)
+            ring = RingReader(kernel.ring_fd, spec.ring_bytes)
+            self.stack.callback(ring.close)
+            self.epoll.register(kernel.ring_fd, select.EPOLLIN)
+            self.programs[linktype] = (kernel, ring)
+        return self.programs[linktype]
+
+    def add(self, name: str) -> Interface:
+        index = interfaces.ifindex(name)
+        dlt = interfaces.linktype(name)
+        kernel, _ring = self.program(dlt)
+        for program, attach_type in _hooks(self.config.direction, interfaces.is_loopback(name)):
+            link = _tcx_attach(kernel.program_fd(program), index, attach_type)
+            self.stack.callback(os.close, link)
+        if self.config.promiscuous and not interfaces.is_loopback(name):
+            promisc = interfaces.Promiscuous(index)
+            self.stack.callback(promisc.close)
+        iface = Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
+                          filter=self.config.expression, ifindex=index)
+        self.iface_id[index] = len(self.interfaces)
+        self.interfaces.append(iface)
+        if self.sinks is not None:
+            self.sinks.add_interface(iface)
+        return iface
+
+    def add_new_interfaces(self) -> None:
+        """-i any: interfaces that came up since the last look."""
+        for index, name in socket.if_nameindex():
+            if index in self.iface_id or not interfaces.is_up(name):
+                continue
+            try:
+                self.add(name)
+            except InterfaceError:
+                continue            # gone again, or a link type ebcap does not capture
+
+    def statistics(self) -> list[InterfaceStats]:
+        now = time.time_ns()
+        counts: dict[int, tuple[int, int, int]] = {}
+        for kernel, _ring in self.programs.values():
+            counts.update(kernel.counters())
+        return [InterfaceStats(self.start_ns, now, *counts.get(i.ifindex, (0, 0, 0)),
+                               self.delivered.get(n, 0))
+                for n, i in enumerate(self.interfaces)]
+
+    def totals(self) -> tuple[int, int]:
+        matched = lost = 0
+        for kernel, _ring in self.programs.values():
+            for _seen, m, l in kernel.counters().values():
+                matched, lost = matched + m, lost + l
+        return matched, lost
+
+
+def _interface_names(config: CaptureConfig) -> list[str]:
+    names = list(config.interfaces) or [_default_interface()]
+    if ANY in names:
+        return [name for _index, name in socket.if_nameindex() if interfaces.is_up(name)]
+    return names
 
 
 def run_live(config: CaptureConfig) -> int:
-    name = config.interfaces[0] if config.interfaces else _default_interface()
-    index = interfaces.ifindex(name)
-    dlt = interfaces.linktype(name)
-    insns = compile_filter(config.expression, dlt)
-    spec = ProgramSpec(linktype=dlt, snaplen=config.snaplen, ring_bytes=ring_size(config.buffer_kib))
-    iface = Interface(name=name, linktype=dlt, snaplen=config.record_snaplen,
-                      filter=config.expression, ifindex=index)
+    if config.netns:
+        from capture.netns import enter
+        enter(config.netns)
+    watch_new = ANY in config.interfaces
     stop = _StopFlag()
     with ExitStack() as stack:
-        kernel = KernelProgram(insns, spec)
-        stack.callback(kernel.close)
+        session = LiveSession(config, stack)
+        names = _interface_names(config)
+        for name in names:
+            try:
+                session.add(name)
+            except InterfaceError:
+                if not watch_new:
+                    raise
+        if not session.interfaces:
+            raise InterfaceError("no interface to capture on")
         if config.dump_c:
+            kernel, _ring = next(iter(session.programs.values()))
             sys.stdout.write(kernel.source_text())
             return 0
-        ring = RingReader(kernel.ring_fd, spec.ring_bytes)
-        stack.callback(ring.close)
-        _attach(kernel, index, _hooks(config.direction, interfaces.is_loopback(name)), stack)
-        if config.promiscuous:
-            promisc = interfaces.Promiscuous(index)
-            stack.callback(promisc.close)
-        sinks = open_sinks(config, [iface])
+        if config.user:
+            from capture.privileges import drop_to
+            drop_to(config.user)
+            session.privileged = False
+        session.start_ns = time.time_ns()
+        session.delivered = {}
+        sinks = open_sinks(_printing_config(config, len(names) > 1 or watch_new),
+                           session.interfaces, session.statistics)
+        session.sinks = sinks
         stack.callback(sinks.abort)
         stop.install()
         stack.callback(stop.restore)
-        mode = " (headers only)" if config.headers_only else ""
-        print(f"ebcap: listening on {name}, link-type {interfaces.describe_linktype(dlt)}, "
-              f"snapshot length {config.record_snaplen} bytes{mode}", file=sys.stderr, flush=True)
-        start_ns = time.time_ns()
-        written = _drain_loop(config, ring, sinks, stop)
-        seen, matched, lost = kernel.counters()
-        end_ns = time.time_ns()
-        sinks.close([InterfaceStats(start_ns, end_ns, seen, matched, lost, written)])
+        print(f"ebcap: listening on {_describe(config, session)}", file=sys.stderr, flush=True)
+        written = _drain_loop(config, session, stop, watch_new)
+        matched, lost = session.totals()
+        sinks.close(session.statistics())
         print_statistics(written, matched, lost)
     return 0
 
 
-def _drain_loop(config: CaptureConfig, ring: RingReader, sinks, stop: _StopFlag) -> int:
+def _printing_config(config: CaptureConfig, several: bool) -> CaptureConfig:
+    """With several interfaces, lines say which one, like tcpdump -i any."""
+    if several and config.print_options is not None:
+        options = dataclasses.replace(config.print_options, show_interface=True)
+        return dataclasses.replace(config, print_options=options)
+    return config
+
+
+def _describe(config: CaptureConfig, session: LiveSession) -> str:
+    names = ANY if ANY in config.interfaces else ", ".join(i.name for i in session.interfaces)
+    types = ", ".join(dict.fromkeys(interfaces.describe_linktype(i.linktype)
+                                    for i in session.interfaces))
+    mode = " (headers only)" if config.headers_only else ""
+    return f"{names}, link-type {types}, snapshot length {config.record_snaplen} bytes{mode}"
+
+
+def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
+                watch_new: bool) -> int:
     offset = monotonic_to_wall_offset()
+    sinks = session.sinks
     packet = sinks.packet
+    iface_id = session.iface_id
+    delivered = session.delivered
+
+    def handle(ts: int, ifindex: int, wirelen: int, direction: int, data: bytes) -> None:
+        iid = iface_id.get(ifindex, 0)
+        packet(Packet(ts + offset, iid, Direction(direction), wirelen, data))
+        delivered[iid] = delivered.get(iid, 0) + 1
+
+    def drain_all(limit: int) -> int:
+        got = 0
+        for _kernel, ring in list(session.programs.values()):
+            got += ring.drain(handle, limit - got if limit else 0)
+            if limit and got >= limit:
+                break
+        return got
+
     written = 0
-
-    def handle(ts: int, _ifindex: int, wirelen: int, direction: int, data: bytes) -> None:
-        packet(Packet(ts + offset, 0, Direction(direction), wirelen, data))
-
-    last_flush = last_report = time.monotonic()
+    last_flush = last_report = last_scan = time.monotonic()
     show_progress = sinks.writes_file and sys.stderr.isatty()
-    while not stop.raised:
-        limit = config.count - written if config.count else 0
-        got = ring.drain(handle, limit)
-        written += got
-        if config.count and written >= config.count:
-            break
-        now = time.monotonic()
-        if config.packet_buffered and got or now - last_flush >= FLUSH_SECONDS:
-            sinks.flush()
-            last_flush = now
-        if show_progress and now - last_report >= 1.0:
-            print(f"\rGot {written}", end="", file=sys.stderr, flush=True)
-            last_report = now
-        if not got:
-            ring.wait(POLL_SECONDS)
-    if not (config.count and written >= config.count):
-        limit = config.count - written if config.count else 0
-        written += ring.drain(handle, limit)       # what arrived before the stop
+    try:
+        while not stop.raised:
+            got = drain_all(config.count - written if config.count else 0)
+            written += got
+            if config.count and written >= config.count:
+                break
+            now = time.monotonic()
+            if config.packet_buffered and got or now - last_flush >= FLUSH_SECONDS:
+                sinks.flush()
+                last_flush = now
+            if show_progress and now - last_report >= 1.0:
+                print(f"\rGot {written}", end="", file=sys.stderr, flush=True)
+                last_report = now
+            if watch_new and session.privileged and now - last_scan >= RESCAN_SECONDS:
+                session.add_new_interfaces()
+                last_scan = now
+            if not got:
+                try:
+                    session.epoll.poll(POLL_SECONDS)
+                except InterruptedError:
+                    pass
+        if not (config.count and written >= config.count):
+            written += drain_all(config.count - written if config.count else 0)
+    except CaptureComplete:
+        written = sum(delivered.values())
     if show_progress:
         print(f"\rGot {written}", file=sys.stderr, flush=True)
     return written

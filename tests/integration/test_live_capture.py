@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import (ebcap, ebcap_programs, read_packets, tcpdump, tcx_links,
+from tests.integration.conftest import (bpf_ids_held_by, ebcap, ebcap_programs, read_packets, tcpdump, tcx_links,
                                         tshark)
 
 pytestmark = pytest.mark.kernel
@@ -153,11 +153,10 @@ def test_promiscuous_mode_reverts(testbed, tmp_path):
 def test_sigkill_leaves_nothing_attached_and_file_opens(testbed, tmp_path):
     tb = testbed
     out = tmp_path / "killed.pcapng"
-    before = {p["id"] for p in ebcap_programs()}
     cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(out), "icmp")
-    ours = {p["id"] for p in ebcap_programs()} - before
-    assert len(ours) == 2
-    assert {link["prog_id"] for link in tcx_links()} >= ours
+    ours, links = bpf_ids_held_by(cap.proc.pid)
+    assert len(ours) == 2 and len(links) == 2
+    assert {link["prog_id"] for link in tcx_links() if link["id"] in links} == ours
     tb.ping(tb.left, tb.right.ipv4, count=3)
     time.sleep(1.5)                       # past one flush interval
     cap.proc.send_signal(signal.SIGKILL)
