@@ -10,7 +10,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup-host
 	scripts/setup-host
 	test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 	$(VENV)/bin/ebcap --doctor >/dev/null   # builds the private kernel-headers tree for BCC once
 	touch $@
 

@@ -13,6 +13,11 @@ from capture import __version__
 from capture.config import DIRECTIONS, CaptureConfig, parse_snaplen
 from capture.errors import EbcapError
 
+class _ReaderGone(Exception):
+    """stdout's reader went away. Raised instead of BrokenPipeError, which click turns into a
+    bare exit status 1 when standalone_mode is off."""
+
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -118,7 +123,10 @@ def capture_command(**o) -> int:
         netns=o["netns"],
         print_options=_print_options(o) if (o["write_to"] is None or o["print_packets"]) else None,
     )
-    return program(config)
+    try:
+        return program(config)
+    except BrokenPipeError:
+        raise _ReaderGone from None
 
 
 def program(config: CaptureConfig) -> int:
@@ -167,8 +175,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         print(f"ebcap: {exc}", file=sys.stderr)
         status = exc.exit_status
-    except BrokenPipeError:
-        # the reader of -w - or of our lines went away: stop quietly, like tcpdump
+    except (_ReaderGone, BrokenPipeError):
+        # the reader of -w - or of our lines went away: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = 0
     except KeyboardInterrupt:

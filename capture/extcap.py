@@ -28,18 +28,20 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from capture import __version__
 from capture.config import DIRECTIONS
-from capture.errors import EbcapError, InterfaceError, OutputError, TranslateError, FilterError
+from capture.errors import EbcapError, FilterError, InterfaceError, OutputError, TranslateError
 from capture.pcapfilter import MAXIMUM_SNAPLEN
 
 PREFIX = "ebcap-"                   # Wireshark's interface name is PREFIX + the kernel's name
 WRAPPER_NAME = "ebcap"              # the executable --install puts into Wireshark's extcap folder
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "extcap.md"
 STOP_GRACE_SECONDS = 10.0           # SIGTERM to the child, then SIGKILL
+POLL_MILLISECONDS = 200             # how soon a stop request starts the grace period
 FIFO_RETRY_SECONDS = 0.05           # how often to retry opening the fifo before its reader exists
 PR_SET_PDEATHSIG = 1
 # Wireshark's EXTCAP_BOOLEAN_REGEX: how it reads a boolean option's value itself
@@ -232,14 +234,16 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _supervise(child: subprocess.Popen, fifo_fd: int, stop: _StopForwarder) -> bytes:
-    """Wait for the child, stopping it when Wireshark closes the fifo; its stderr is returned."""
+    """Wait for the child, stopping it when Wireshark closes the fifo (SIGKILL if it has not
+    exited STOP_GRACE_SECONDS after SIGTERM); its stderr is returned."""
     poller = select.poll()
     poller.register(fifo_fd, 0)             # POLLERR (reader gone) is reported unasked
     err_fd = child.stderr.fileno()
     poller.register(err_fd, select.POLLIN)
     stderr = bytearray()
+    kill_at = None
     while True:
-        for fd, events in poller.poll():
+        for fd, events in poller.poll(POLL_MILLISECONDS):
             if fd == fifo_fd:
                 poller.unregister(fifo_fd)
                 stop.requested = True
@@ -249,11 +253,13 @@ def _supervise(child: subprocess.Popen, fifo_fd: int, stop: _StopForwarder) -> b
                 if not chunk:               # the child has exited
                     return bytes(stderr)
                 stderr += chunk
+        if stop.requested and kill_at is None:
+            kill_at = time.monotonic() + STOP_GRACE_SECONDS
+        elif kill_at is not None and time.monotonic() > kill_at:
+            child.kill()
 
 
 def run_capture(request: CaptureRequest) -> int:
-    from capture.interfaces import ifindex
-    ifindex(request.interface)
     problem = filter_problem(request.expression, PREFIX + request.interface)
     if problem:
         raise FilterError(problem)
@@ -273,20 +279,17 @@ def run_capture(request: CaptureRequest) -> int:
         if stop.requested:                  # the signal came while the child was starting
             stop.forward()
         stderr = _supervise(child, fifo_fd, stop)
-        try:
-            status = child.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            status = child.wait()
+        status = child.wait()
     finally:
         os.close(fifo_fd)
     stop.child_pid = None
-    if status == 0 or (stop.requested and status == -signal.SIGTERM):
+    errors = [line.removeprefix("ebcap: ") for line in stderr.decode(errors="replace").splitlines()
+              if line.startswith("ebcap: ") and not line.startswith("ebcap: listening on")]
+    # Stopped on request, ebcap may still exit non-zero without a word: writing its last block
+    # into a fifo Wireshark has closed fails with EPIPE, which click turns into exit status 1.
+    if status == 0 or (stop.requested and not errors):
         return 0
-    lines = [line for line in stderr.decode(errors="replace").splitlines()
-             if line.strip() and not line.startswith("ebcap: listening on")]
-    raise EbcapError(lines[-1].removeprefix("ebcap: ") if lines
-                     else f"ebcap exited with status {status}")
+    raise EbcapError(errors[-1] if errors else f"ebcap exited with status {status}")
 
 
 # --- installing into Wireshark --------------------------------------------------------------

@@ -27,6 +27,7 @@ RECORD_HEADER = SOURCE_DIR / "record.h"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_RING_BYTES = 8 << 20
 INGRESS, EGRESS = "ebcap_ingress", "ebcap_egress"
+FILTER_HEADER_NAME = "ebcap_filter.h"
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,19 @@ def ring_size(kib: int | None) -> int:
 
 
 @contextlib.contextmanager
-def _stderr_to(path: Path):
-    """clang and libbpf print straight to fd 2; keep that out of the user's terminal."""
+def _stderr_captured(log: list[str]):
+    """clang and libbpf print straight to fd 2: keep that out of the user's terminal, and
+    append it to `log` for error messages and --debug."""
     saved = os.dup(2)
-    with open(path, "wb") as sink:
+    with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            log.append(sink.read().decode(errors="replace"))
 
 
 def _first_error(log: str) -> str:
@@ -85,34 +89,36 @@ class KernelProgram:
     def __init__(self, insns: list[Insn], spec: ProgramSpec):
         self.spec = spec
         self.filter_header = translate(insns)
-        self._tmp = tempfile.TemporaryDirectory(prefix="ebcap-")
-        self._filter_path = Path(self._tmp.name) / "ebcap_filter.h"
-        self._filter_path.write_text(self.filter_header)
-        self._cflags = [f"-I{SOURCE_DIR}", "-include", str(self._filter_path), *spec.cflags()]
         self.headers = point_bcc_at_headers()
-        self._log = Path(self._tmp.name) / "build.log"
+        self._log: list[str] = []
         try:
             from bcc import BPF
         except ImportError as exc:
             raise KernelFeatureError("BCC's Python module is missing (apt-get install "
                                      "python3-bpfcc)") from exc
         self._BPF = BPF
-        try:
-            with _stderr_to(self._log):
-                self.bpf = BPF(src_file=str(PROGRAM_SOURCE).encode(), cflags=self._cflags)
-        except Exception as exc:
-            raise KernelFeatureError(f"compiling the BPF program failed: "
-                                     f"{_first_error(self.log())}") from exc
+        # The generated header exists only while clang runs: nothing is left on disk, and
+        # nothing needs removing after -Z has dropped root.
+        with tempfile.TemporaryDirectory(prefix="ebcap-") as tmp:
+            filter_path = Path(tmp) / FILTER_HEADER_NAME
+            filter_path.write_text(self.filter_header)
+            self._cflags = [f"-I{SOURCE_DIR}", "-include", str(filter_path), *spec.cflags()]
+            try:
+                with _stderr_captured(self._log):
+                    self.bpf = BPF(src_file=str(PROGRAM_SOURCE).encode(), cflags=self._cflags)
+            except Exception as exc:
+                raise KernelFeatureError(f"compiling the BPF program failed: "
+                                         f"{_first_error(self.log())}") from exc
         self._fds: dict[str, int] = {}
 
     def log(self) -> str:
-        return self._log.read_text(errors="replace") if self._log.exists() else ""
+        return "".join(self._log)
 
     def source_text(self) -> str:
         """The exact C that is compiled: flags, the generated filter header, the program."""
         return "".join([
             f"// clang flags: {' '.join(self._cflags)}\n",
-            f"// ---- {self._filter_path.name} (generated, given with -include) ----\n",
+            f"// ---- {FILTER_HEADER_NAME} (generated, given with -include) ----\n",
             self.filter_header,
             f"// ---- {PROGRAM_SOURCE} ----\n",
             PROGRAM_SOURCE.read_text(),
@@ -122,7 +128,7 @@ class KernelProgram:
         """Load one of the hook programs (SCHED_CLS) into the kernel and return its fd."""
         if name not in self._fds:
             try:
-                with _stderr_to(self._log):
+                with _stderr_captured(self._log):
                     fn = self.bpf.load_func(name, self._BPF.SCHED_CLS)
             except Exception as exc:
                 text = self.log()
@@ -152,7 +158,6 @@ class KernelProgram:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.bpf.cleanup()
-        self._tmp.cleanup()
 
 
 def check_bpf_privileges() -> None:

@@ -68,6 +68,15 @@ class Sinks:
         if self.writer:
             self.writer.add_interface(iface)
 
+    def reader_gone(self) -> None:
+        """Nobody reads stdout any more: drop what is pending and stop writing there."""
+        self.writer = None
+        self.printer = None
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        self._close_file()
+
     def flush(self) -> None:
         if self.writer:
             self.writer.flush()

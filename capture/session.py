@@ -270,6 +270,10 @@ def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
             written += drain_all(config.count - written if config.count else 0)
     except CaptureComplete:
         written = sum(delivered.values())
+    except BrokenPipeError:
+        # the reader of -w - or of the printed lines went away: stop like an interrupt
+        written = sum(delivered.values())
+        sinks.reader_gone()
     if show_progress:
         print(f"\rGot {written}", file=sys.stderr, flush=True)
     return written

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from capture.packet import Direction, Interface, LinkType, Packet
 from dissectors import PrintOptions, TimestampMode, make_printer
-from test_print_line import CORPUS, read_pcap
+from tests.unit.test_print_line import CORPUS, read_pcap
 
 SEEDS = [p.data for fam in ("tcp", "udp", "icmp", "icmp6", "arp", "ipv6", "vlan", "truncated")
          for p in read_pcap(CORPUS / f"{fam}.pcap")[1]]

@@ -19,7 +19,7 @@ from dissectors import PrintOptions, TimestampMode, make_printer
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures" / "print"))
 from make_print_corpus import GOLDEN_FLAGS, golden_name  # noqa: E402
 
-from test_print_line import CORPUS, FAMILIES, group_by_packet, read_pcap  # noqa: E402
+from tests.unit.test_print_line import CORPUS, FAMILIES, group_by_packet, read_pcap  # noqa: E402
 
 FLAG_OPTIONS = {
     "-e": dict(link_header=True), "-v": dict(verbose=1), "-vv": dict(verbose=2), "-vvv": dict(verbose=3),

@@ -1,0 +1,114 @@
+"""`ebcap bench`: click only; the work is in runner.py, the output in report.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+
+import click
+
+from capture.bench.scenarios import DEFAULT_TOOLS, all_scenarios, parse_scenario, parse_tool
+from capture.errors import EbcapError
+
+QUICK_DURATION, QUICK_ROUNDS = 0.8, 1      # 32 measurements in under two minutes
+FULL_DURATION, FULL_ROUNDS = 5.0, 3
+
+
+class _Progress:
+    """One line on stderr, rewritten in place on a terminal, one line per measurement otherwise."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int, scenario, tool: str, result: dict | None) -> None:
+        elapsed = time.monotonic() - self.started
+        eta = f", ~{elapsed / done * (total - done):.0f} s left" if done else ""
+        if result is None:
+            if self.tty:
+                self._write(f"[{done + 1}/{total}] {scenario.name}: {tool}...{eta}")
+            return
+        if result["error"]:
+            summary = "failed"
+        else:
+            summary = f"{result['packets_per_s'] / 1e3:.0f} kpkt/s"
+            if result["rate_ratio"] is not None and tool != "none":
+                summary += f" ({result['rate_ratio']:.2f} of no capture)"
+        line = f"[{done}/{total}] {scenario.name}: {tool}: {summary}"
+        if self.tty:
+            self._write(line)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def _write(self, text: str) -> None:
+        self.stream.write("\r\033[K" + text[:200])
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt  # so every `with` and `finally` removes its namespaces and files
+
+
+@click.command(help="Measure capture overhead: no capture, tcpdump -w and ebcap -w on a throwaway "
+               "veth testbed, with trafgen traffic, all in one run.")
+@click.option("--quick", is_flag=True,
+              help=f"{QUICK_DURATION:g} s per measurement, {QUICK_ROUNDS} round (under two minutes).")
+@click.option("--json", "json_path", metavar="FILE", help="Also write the results as JSON.")
+@click.option("--plot", "plot_path", metavar="FILE.png", help="Also draw a chart (matplotlib).")
+@click.option("--duration", type=click.FloatRange(min=0.1, max=600), metavar="SECONDS",
+              help=f"Traffic time per measurement [{FULL_DURATION:g}; --quick {QUICK_DURATION:g}].")
+@click.option("--rounds", type=click.IntRange(1, 20),
+              help=f"Repeat everything; figures are medians [{FULL_ROUNDS}; --quick {QUICK_ROUNDS}].")
+@click.option("--scenario", "scenario_names", multiple=True, metavar="NAME",
+              help="Only this scenario, e.g. 'ingress 1% 1400B' (repeatable) [all "
+                   f"{len(all_scenarios())}].")
+@click.option("--tool", "tool_specs", multiple=True, metavar="NAME[=COMMAND]",
+              help="A capture tool to compare (repeatable): a default name or NAME=COMMAND with "
+                   "{iface} {file} {filter} {bindir} [" + ", ".join(t.name for t in DEFAULT_TOOLS)
+                   + "].")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, exists=True),
+              help="Where the capture files are written (one at a time) [$TMPDIR].")
+def bench(quick, json_path, plot_path, duration, rounds, scenario_names, tool_specs, workdir):
+    from capture.bench.report import document, plot, table, write_json
+    from capture.bench.runner import BenchConfig, run_bench
+    from capture.bench.traffic import trafgen_argv
+
+    if os.geteuid() != 0:
+        raise EbcapError("bench needs root (it creates network namespaces)")
+    if not shutil.which("trafgen"):
+        raise EbcapError("bench needs trafgen: apt-get install netsniff-ng")
+    try:
+        scenarios = [parse_scenario(n) for n in scenario_names] or all_scenarios()
+        tools = [parse_tool(t) for t in tool_specs] or list(DEFAULT_TOOLS)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    config = BenchConfig(
+        scenarios=scenarios, tools=tools,
+        duration=duration or (QUICK_DURATION if quick else FULL_DURATION),
+        rounds=rounds or (QUICK_ROUNDS if quick else FULL_ROUNDS),
+        workdir=workdir)
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    progress = _Progress()
+    try:
+        results = run_bench(config, progress)
+    finally:
+        progress.close()
+        signal.signal(signal.SIGTERM, previous)
+
+    click.echo(table(results))
+    if json_path:
+        generator = " ".join(trafgen_argv("IFACE", "CONF", 0)).replace(" -n 0", " -n COUNT")
+        write_json(json_path, document(config, results, generator))
+    if plot_path:
+        plot(plot_path, results)
+    return 0

@@ -1,0 +1,146 @@
+"""What the bench reads off the machine: CPU time, a capture tool's own statistics, its output file."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import struct
+from dataclasses import dataclass
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice.
+# Busy is everything but idle and iowait; guest time is already inside user.
+_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far, all CPUs, softirq and irq included."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return sum(fields[i] for i in _BUSY_FIELDS) / CLK_TCK
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """user+sys seconds of one live process (its own, not its children's), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return None
+    # The command name is in parentheses and may hold spaces: split after the last ')'.
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+_STATS_LINE = re.compile(r"^(\d+) packets? (captured|received by filter|dropped by kernel)$")
+_STATS_KEYS = {"captured": "captured", "received by filter": "received_by_filter",
+               "dropped by kernel": "dropped_by_kernel"}
+
+
+def parse_exit_stats(stderr: str) -> dict[str, int | None]:
+    """The three statistics lines tcpdump (and ebcap) print on exit; None for a missing line."""
+    stats: dict[str, int | None] = dict.fromkeys(_STATS_KEYS.values())
+    for line in stderr.splitlines():
+        m = _STATS_LINE.match(line.strip())
+        if m:
+            stats[_STATS_KEYS[m.group(2)]] = int(m.group(1))
+    return stats
+
+
+@dataclass
+class FileCount:
+    """What a capture file holds: packets in all, packets with a given UDP source port, first time."""
+
+    packets: int = 0
+    packets_from_port: int = 0
+    first_ts: float | None = None
+    size: int = 0
+
+
+_PCAP_MAGIC = {0xA1B2C3D4: 1e-6, 0xA1B23C4D: 1e-9}
+_PCAPNG_SHB = 0x0A0D0D0A
+_UDP_SPORT_AT = 14 + 20  # Ethernet + option-less IPv4 header: the bench's own frames
+
+
+def _is_udp_from(data: bytes | mmap.mmap, at: int, caplen: int, sport: int) -> bool:
+    return (caplen >= _UDP_SPORT_AT + 2 and data[at + 23] == 17
+            and data[at + _UDP_SPORT_AT] == sport >> 8 and data[at + _UDP_SPORT_AT + 1] == sport & 0xFF)
+
+
+def count_capture_file(path: str, sport: int) -> FileCount:
+    """Count the packets of a pcap or pcapng file without dissecting them (the files get big)."""
+    count = FileCount(size=os.path.getsize(path))
+    if count.size < 24:
+        return count
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        (magic,) = struct.unpack_from("<I", data, 0)
+        if magic == _PCAPNG_SHB:
+            _walk_pcapng(data, sport, count)
+        else:
+            _walk_pcap(data, sport, count)
+    return count
+
+
+def _walk_pcap(data: mmap.mmap, sport: int, count: FileCount) -> None:
+    for endian in "<>":
+        (magic,) = struct.unpack_from(endian + "I", data, 0)
+        if magic in _PCAP_MAGIC:
+            break
+    else:
+        raise ValueError("not a pcap or pcapng file")
+    unit, record = _PCAP_MAGIC[magic], struct.Struct(endian + "IIII")
+    at, end = 24, len(data)
+    while at + 16 <= end:
+        sec, frac, caplen, _ = record.unpack_from(data, at)
+        at += 16
+        if at + caplen > end:  # a record cut short by the tool being stopped
+            break
+        if count.first_ts is None:
+            count.first_ts = sec + frac * unit
+        count.packets += 1
+        if _is_udp_from(data, at, caplen, sport):
+            count.packets_from_port += 1
+        at += caplen
+
+
+def _walk_pcapng(data: mmap.mmap, sport: int, count: FileCount) -> None:
+    endian, units, at, end = "<", [], 0, len(data)
+    while at + 12 <= end:
+        btype, blen = struct.unpack_from(endian + "II", data, at)
+        if btype == _PCAPNG_SHB:
+            endian = "<" if struct.unpack_from("<I", data, at + 8)[0] == 0x1A2B3C4D else ">"
+            btype, blen = struct.unpack_from(endian + "II", data, at)
+            units = []
+        if blen < 12 or at + blen > end:
+            break
+        if btype == 1:
+            units.append(_if_tsresol(data, at, blen, endian))
+        elif btype == 6:
+            ifid, ts_hi, ts_lo, caplen = struct.unpack_from(endian + "IIII", data, at + 8)
+            if count.first_ts is None:
+                unit = units[ifid] if ifid < len(units) else 1e-6
+                count.first_ts = ((ts_hi << 32) | ts_lo) * unit
+            count.packets += 1
+            if _is_udp_from(data, at + 28, caplen, sport):
+                count.packets_from_port += 1
+        elif btype == 3:
+            count.packets += 1  # simple packet block: no timestamp, no interface
+            (orig,) = struct.unpack_from(endian + "I", data, at + 8)
+            if _is_udp_from(data, at + 12, min(orig, blen - 16), sport):
+                count.packets_from_port += 1
+        at += blen
+
+
+def _if_tsresol(data: mmap.mmap, at: int, blen: int, endian: str) -> float:
+    opt, end = at + 16, at + blen - 4
+    while opt + 4 <= end:
+        code, olen = struct.unpack_from(endian + "HH", data, opt)
+        if code == 0:
+            break
+        if code == 9 and olen >= 1:
+            res = data[opt + 4]
+            return 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0 ** -res
+        opt += 4 + (olen + 3) // 4 * 4
+    return 1e-6

@@ -1,0 +1,167 @@
+"""The bench's traffic: UDP/IPv4 frames sent by trafgen (netsniff-ng) across a testbed's veth pair.
+
+trafgen is as fast as any generator Debian offers on this machine (generators.py measures them)
+and the only one that lets the bench write every byte, so it knows exactly what is on the wire: the destination port's low byte counts 0..99, so `udp dst port 9984` matches
+exactly one frame in a hundred, and the source port tells main traffic from the start-up ticker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+from capture.testbed import Host, Testbed
+
+MAIN_SPORT = 4321      # source port of the measured traffic
+TICKER_SPORT = 4322    # source port of the slow ticker that times a capture's start-up
+DPORT_BASE = 9984      # 0x2700: the destination port is DPORT_BASE + (frame number % DPORT_SPREAD)
+DPORT_SPREAD = 100
+ETH_IPV4_UDP = 14 + 20 + 8
+MIN_FRAME = 60         # shortest Ethernet frame without FCS
+TICKER_GAP = "1ms"     # the ticker's inter-frame gap, so start-up is timed to about 1 ms
+# The receiver takes frames for BLACKHOLE_DST in (its own MAC) and drops them right after IP
+# routing: no ICMP back, no socket. Sending to its own address instead costs about a third of the
+# rate in "port unreachable" work.
+BLACKHOLE_NET = "198.18.1.0/24"
+BLACKHOLE_DST = "198.18.1.2"
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One direction of UDP over the testbed: who sends, who receives, and the frame size."""
+
+    src: Host
+    dst: Host
+    src_mac: str
+    dst_mac: str
+    frame_len: int
+
+    @classmethod
+    def across(cls, testbed: Testbed, frame_len: int) -> "Flow":
+        if not MIN_FRAME <= frame_len <= 1514:
+            raise ValueError(f"frame length {frame_len} outside {MIN_FRAME}..1514")
+        return cls(testbed.left, testbed.right, testbed.mac(testbed.left),
+                   testbed.mac(testbed.right), frame_len)
+
+
+def add_blackhole(testbed: Testbed) -> None:
+    """Route BLACKHOLE_NET to a blackhole on the receiver, and via the receiver on the sender."""
+    testbed.run(testbed.right, ["ip", "route", "replace", "blackhole", BLACKHOLE_NET])
+    testbed.run(testbed.left, ["ip", "route", "replace", BLACKHOLE_NET, "via", testbed.right.ipv4])
+
+
+def _bytes(text: str, sep: str) -> str:
+    return ", ".join(f"0x{int(part, 16 if sep == ':' else 10):02x}" for part in text.split(sep))
+
+
+def trafgen_config(flow: Flow, sport: int, spread: bool) -> str:
+    """A trafgen packet description of one frame; with `spread` the destination port counts."""
+    ip_len = flow.frame_len - 14
+    udp_len = ip_len - 20
+    dport_low = f"dinc(0, {DPORT_SPREAD - 1}, 1)" if spread else "0x00"
+    # UDP checksum 0 means "none" in IPv4, so counting ports needs no per-frame checksum.
+    return "\n".join([
+        "{",
+        f"  {_bytes(flow.dst_mac, ':')}, {_bytes(flow.src_mac, ':')}, c16(0x0800),",
+        f"  0x45, 0x00, c16({ip_len}), c16(0), c16(0x4000), 64, 17, csumip(14, 33),",
+        f"  {_bytes(flow.src.ipv4, '.')}, {_bytes(flow.dst.ipv4, '.')},",
+        f"  c16({sport}), 0x{DPORT_BASE >> 8:02x}, {dport_low}, c16({udp_len}), c16(0),",
+        f"  fill(0x00, {udp_len - 8}),",
+        "}",
+        "",
+    ])
+
+
+def trafgen_argv(iface: str, conf: str, count: int, gap: str | None = None) -> list[str]:
+    """One sending process (-P 1) through the qdisc path (-q), leaving host tuning alone.
+
+    -q matters: trafgen's default qdisc bypass hands frames straight to the driver, so neither
+    TC egress (where ebcap hooks) nor the AF_PACKET taps (tcpdump) would see them.
+    -A and -Q keep it from changing global socket-memory sysctls and IRQ affinities.
+    """
+    argv = ["trafgen", "-o", iface, "-i", conf, "-n", str(count), "-P", "1", "-q", "--no-sock-mem", "-Q", "-C"]
+    if gap:
+        argv += ["-t", gap]
+    return argv
+
+
+class Trafgen:
+    """A running trafgen in the sender's namespace; bounded by count, stopped early by stop().
+
+    trafgen forks its sending worker(s), so it runs in a session of its own and stop() signals the
+    whole process group: a SIGINT to the parent alone leaves the worker sending.
+    """
+
+    def __init__(self, testbed: Testbed, flow: Flow, *, sport: int, spread: bool, count: int,
+                 gap: str | None = None):
+        fd, self._conf = tempfile.mkstemp(prefix="ebcap-bench-", suffix=".trafgen")
+        with os.fdopen(fd, "w") as f:
+            f.write(trafgen_config(flow, sport, spread))
+        self.proc = testbed.popen(flow.src, trafgen_argv(flow.src.ifname, self._conf, count, gap),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        self.sent: int | None = None  # trafgen's own count, known once stopped
+
+    def wait(self, timeout: float) -> None:
+        """Until trafgen has sent its count or `timeout` seconds have passed."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """SIGINT (trafgen's own stop), then kill if it does not go; returns once it is gone,
+        with the number of frames trafgen says it sent (None if it could not say)."""
+        try:
+            self._signal_group(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            self._signal_group(signal.SIGKILL)
+            out, err = self.proc.communicate()
+            if self.proc.returncode not in (0, -signal.SIGINT) and "rror" in err:
+                raise RuntimeError(f"trafgen failed ({self.proc.returncode}): {err.strip()[-300:]}")
+            m = _OUTGOING.search(out)
+            self.sent = int(m.group(1)) if m else None
+            return self.sent
+        finally:
+            os.unlink(self._conf)
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+_OUTGOING = re.compile(r"(\d+) packets outgoing")
+
+
+@dataclass(frozen=True)
+class LinkCounters:
+    """An interface's packet counters at one moment (from `ip -s -j link`)."""
+
+    rx_packets: int
+    rx_bytes: int
+    rx_dropped: int
+    tx_packets: int
+    tx_bytes: int
+    tx_dropped: int
+
+    @classmethod
+    def read(cls, host: Host) -> "LinkCounters":
+        out = subprocess.run(["ip", "-n", host.netns, "-s", "-j", "link", "show", host.ifname],
+                             check=True, capture_output=True, text=True).stdout
+        stats = json.loads(out)[0]["stats64"]
+        rx, tx = stats["rx"], stats["tx"]
+        return cls(rx["packets"], rx["bytes"], rx["dropped"],
+                   tx["packets"], tx["bytes"], tx["dropped"])
+
+    def __sub__(self, other: "LinkCounters") -> "LinkCounters":
+        return LinkCounters(*(a - b for a, b in zip(self.__dict__.values(), other.__dict__.values())))
