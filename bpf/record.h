@@ -1,6 +1,10 @@
-/* The one definition of what the kernel hands to user space: the ring buffer record and the
- * counter indices. capture/ring.py reads this layout; tests/unit/test_record_layout.py checks
- * that the two agree. */
+/* The one definition of what the kernel hands to user space. capture/ring.py reads these
+ * layouts; tests/unit/test_record_layout.py checks that the two agree.
+ *
+ * Each ring buffer record holds one complete pcapng Enhanced Packet Block, built in the kernel,
+ * so that writing a file costs user space one slice per packet: head, data zero-padded to 4,
+ * tail. The record itself may be longer than the block (size classes, see ebcap.c); the block's
+ * total_length says where it ends. */
 #ifndef EBCAP_RECORD_H
 #define EBCAP_RECORD_H
 
@@ -11,20 +15,35 @@ enum ebcap_direction {
 	EBCAP_DIR_OUT = 2,
 };
 
-/* Per-CPU counters per interface (BPF_PERCPU_HASH "counters", keyed by ifindex). */
-struct ebcap_counters {
+#define EBCAP_BT_EPB 6
+#define EBCAP_OPT_EPB_FLAGS 2
+
+struct ebcap_epb_head {
+	__u32 block_type;	/* EBCAP_BT_EPB */
+	__u32 total_length;
+	__u32 interface_id;	/* the pcapng interface id user space gave this ifindex */
+	__u32 ts_high;		/* wall clock in ns (if_tsresol 9), high and low words */
+	__u32 ts_low;
+	__u32 caplen;
+	__u32 wirelen;		/* length of the packet (with a VLAN tag put back, see ebcap.c) */
+};
+
+struct ebcap_epb_tail {
+	__u16 flags_code;	/* EBCAP_OPT_EPB_FLAGS */
+	__u16 flags_length;	/* 4 */
+	__u32 flags;		/* enum ebcap_direction */
+	__u32 end_of_options;	/* opt_endofopt: code 0, length 0 */
+	__u32 total_length;
+};
+
+/* Per-CPU, per-interface state (BPF_PERCPU_HASH "interfaces", keyed by ifindex). User space
+ * creates each entry with the interface id; the kernel counts. */
+struct ebcap_iface {
 	__u64 seen;		/* packets that reached the hook */
 	__u64 matched;		/* packets the filter accepted */
 	__u64 lost;		/* accepted, but the ring buffer was full */
-};
-
-struct ebcap_record {
-	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u32 ifindex;
-	__u32 wirelen;		/* length of the packet (with a VLAN tag put back, see ebcap.c) */
-	__u32 caplen;		/* bytes of data[] that are valid */
-	__u32 direction;	/* enum ebcap_direction */
-	__u8 data[];
+	__u32 interface_id;
+	__u32 reserved;
 };
 
 #endif

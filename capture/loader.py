@@ -23,7 +23,6 @@ from capture.packet import LinkType
 from capture.pcapfilter import Insn
 
 PROGRAM_SOURCE = SOURCE_DIR / "ebcap.c"
-RECORD_HEADER = SOURCE_DIR / "record.h"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_RING_BYTES = 8 << 20
 INGRESS, EGRESS = "ebcap_ingress", "ebcap_egress"
@@ -147,10 +146,21 @@ class KernelProgram:
     def ring_fd(self) -> int:
         return self.bpf["events"].map_fd
 
+    def register_interface(self, ifindex: int, interface_id: int) -> None:
+        """Tell the kernel which pcapng interface id its blocks carry for this ifindex."""
+        table = self.bpf["interfaces"]
+        table[table.Key(ifindex)] = table.Leaf(
+            *[table.sLeaf(interface_id=interface_id) for _ in range(table.total_cpu)])
+
+    def set_wall_clock(self, offset_ns: int) -> None:
+        """CLOCK_REALTIME - CLOCK_MONOTONIC, which the kernel adds to bpf_ktime_get_ns()."""
+        table = self.bpf["wall_clock"]
+        table[table.Key(0)] = table.Leaf(offset_ns & 0xFFFFFFFFFFFFFFFF)
+
     def counters(self) -> dict[int, tuple[int, int, int]]:
         """ifindex -> (seen, matched, lost), summed over CPUs."""
         totals = {}
-        for key, per_cpu in self.bpf["counters"].items():
+        for key, per_cpu in self.bpf["interfaces"].items():
             totals[key.value] = (sum(c.seen for c in per_cpu), sum(c.matched for c in per_cpu),
                                  sum(c.lost for c in per_cpu))
         return totals

@@ -26,7 +26,7 @@ from capture.packet import Interface, LinkType, Packet
 from capture.pcapfilter import compile_filter, offline_match
 from capture.pcapng import InterfaceStats
 from capture.pcapread import CaptureFileReader
-from capture.ring import RingReader
+from capture.ring import RingReader, parse_epb
 from capture.stats import print_statistics
 
 ETH_HLEN = 14
@@ -67,10 +67,6 @@ class _KernelFilter:
         self.ring = RingReader(self.kernel.ring_fd, OFFLINE_RING_BYTES)
         stack.callback(self.ring.close)
         self.matched = 0
-        self._data = None
-
-    def _keep(self, _ts, _ifindex, _wirelen, _direction, data) -> None:
-        self._data = data
 
     def run(self, packet: Packet) -> bytes | None:
         """The bytes to keep when the packet matches, else None."""
@@ -83,12 +79,11 @@ class _KernelFilter:
             bpfsys.test_run(self.fd, packet.data, packet.wirelen)
         except OSError as exc:
             raise KernelFeatureError(f"BPF_PROG_TEST_RUN failed: {os.strerror(exc.errno)}") from exc
-        self._data = None
-        self.ring.drain(self._keep)
-        if self._data is None:
+        blocks: list[bytes] = []
+        if not self.ring.drain_blocks(blocks):
             return None
         self.matched += 1
-        return self._data
+        return parse_epb(blocks[0])[4]
 
 
 def run_offline(config: CaptureConfig) -> int:

@@ -8,8 +8,9 @@ import sys
 
 from capture.config import CaptureConfig
 from capture.errors import OutputError
-from capture.packet import Interface, Packet
+from capture.packet import Direction, Interface, Packet
 from capture.pcapng import InterfaceStats, PcapngWriter
+from capture.ring import parse_epb
 
 
 def open_output_file(path: str):
@@ -58,6 +59,15 @@ class Sinks:
             self.writer.write(packet)
             self._print(packet)
         return both
+
+    def blocks(self, batch: list[bytes]) -> None:
+        """Kernel-built EPBs (capture/ring.py): written as they are, printed once parsed."""
+        if self.writer:
+            self.writer.write_blocks(batch)
+        if self.printer:
+            for block in batch:
+                iid, ts, wirelen, direction, data = parse_epb(block)
+                self._print(Packet(ts, iid, Direction(direction), wirelen, data))
 
     def _print(self, packet: Packet) -> None:
         self.printer.print(packet)

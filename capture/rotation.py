@@ -79,13 +79,17 @@ class RotatingWriter:
         self.writer.add_interface(iface)
 
     def write(self, packet: Packet) -> None:
-        if self.seconds and time.monotonic() - self._started >= self.seconds:
-            self._rotate(by_time=True)
-        if self.size_limit and self.size > self.size_limit:
-            self._rotate(by_time=False)
-        block = encode_epb(packet)
-        self.size += len(block)
-        self.writer.write_blocks([block])
+        self.write_blocks([encode_epb(packet)])
+
+    def write_blocks(self, blocks: list[bytes]) -> None:
+        """tcpdump's order: before each packet, rotate if the file is due, then write it."""
+        for block in blocks:
+            if self.seconds and time.monotonic() - self._started >= self.seconds:
+                self._rotate(by_time=True)
+            if self.size_limit and self.size > self.size_limit:
+                self._rotate(by_time=False)
+            self.size += len(block)
+            self.writer.write_blocks([block])
 
     def flush(self) -> None:
         self.writer.flush()

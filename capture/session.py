@@ -17,7 +17,7 @@ from capture.config import CaptureConfig
 from capture.errors import EbcapError, InterfaceError, KernelFeatureError, PrivilegeError
 from capture.loader import EGRESS, INGRESS, KernelProgram, ProgramSpec, ring_size
 from capture.output import open_sinks
-from capture.packet import Direction, Interface, Packet
+from capture.packet import Interface
 from capture.pcapfilter import compile_filter
 from capture.pcapng import InterfaceStats
 from capture.ring import RingReader
@@ -109,6 +109,7 @@ class LiveSession:
             ring = RingReader(kernel.ring_fd, spec.ring_bytes)
             self.stack.callback(ring.close)
             self.epoll.register(kernel.ring_fd, select.EPOLLIN)
+            kernel.set_wall_clock(monotonic_to_wall_offset())
             self.programs[linktype] = (kernel, ring)
         return self.programs[linktype]
 
@@ -116,6 +117,7 @@ class LiveSession:
         index = interfaces.ifindex(name)
         dlt = interfaces.linktype(name)
         kernel, _ring = self.program(dlt)
+        kernel.register_interface(index, len(self.interfaces))
         for program, attach_type in _hooks(self.config.direction, interfaces.is_loopback(name)):
             link = _tcx_attach(kernel.program_fd(program), index, attach_type)
             self.stack.callback(os.close, link)
@@ -139,6 +141,11 @@ class LiveSession:
                 self.add(name)
             except InterfaceError:
                 continue            # gone again, or a link type ebcap does not capture
+
+    def refresh_clock(self) -> None:
+        offset = monotonic_to_wall_offset()
+        for kernel, _ring in self.programs.values():
+            kernel.set_wall_clock(offset)
 
     def statistics(self) -> list[InterfaceStats]:
         now = time.time_ns()
@@ -223,23 +230,26 @@ def _describe(config: CaptureConfig, session: LiveSession) -> str:
 
 def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
                 watch_new: bool) -> int:
-    offset = monotonic_to_wall_offset()
     sinks = session.sinks
-    packet = sinks.packet
-    iface_id = session.iface_id
     delivered = session.delivered
-
-    def handle(ts: int, ifindex: int, wirelen: int, direction: int, data: bytes) -> None:
-        iid = iface_id.get(ifindex, 0)
-        packet(Packet(ts + offset, iid, Direction(direction), wirelen, data))
-        delivered[iid] = delivered.get(iid, 0) + 1
+    rings = [ring for _kernel, ring in session.programs.values()]
 
     def drain_all(limit: int) -> int:
         got = 0
-        for _kernel, ring in list(session.programs.values()):
-            got += ring.drain(handle, limit - got if limit else 0)
-            if limit and got >= limit:
-                break
+        for ring in rings:
+            batch: list[bytes] = []
+            n = ring.drain_blocks(batch, limit - got if limit else 0)
+            if n:
+                sinks.blocks(batch)
+                if len(session.interfaces) == 1:
+                    delivered[0] = delivered.get(0, 0) + n
+                else:
+                    for block in batch:
+                        iid = _interface_id(block)
+                        delivered[iid] = delivered.get(iid, 0) + 1
+                got += n
+                if limit and got >= limit:
+                    break
         return got
 
     written = 0
@@ -254,12 +264,14 @@ def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
             now = time.monotonic()
             if config.packet_buffered and got or now - last_flush >= FLUSH_SECONDS:
                 sinks.flush()
+                session.refresh_clock()
                 last_flush = now
             if show_progress and now - last_report >= 1.0:
                 print(f"\rGot {written}", end="", file=sys.stderr, flush=True)
                 last_report = now
             if watch_new and session.privileged and now - last_scan >= RESCAN_SECONDS:
                 session.add_new_interfaces()
+                rings[:] = [ring for _kernel, ring in session.programs.values()]
                 last_scan = now
             if not got:
                 try:
@@ -277,6 +289,10 @@ def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
     if show_progress:
         print(f"\rGot {written}", file=sys.stderr, flush=True)
     return written
+
+
+def _interface_id(block: bytes) -> int:
+    return int.from_bytes(block[8:12], "little")
 
 
 def _default_interface() -> str:
