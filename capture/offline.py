@@ -5,19 +5,22 @@ matches, writes its record (headers only or -s bytes) into the ring buffer exact
 interface. So offline and live filtering share one code path. This needs root (or CAP_BPF and
 CAP_NET_ADMIN); without it ebcap says so and stops rather than filtering differently.
 
-Frames shorter than an Ethernet header cannot be test-run (the kernel refuses them); for those
-alone libpcap's own interpreter decides, with the same compiled program.
+The kernel refuses to test-run frames shorter than an Ethernet header and frames that do not
+fit one page with the skb's overhead (about 3,700 bytes: jumbo frames). For those alone libpcap's
+own interpreter decides, with the same compiled program, and the copy is cut at -s (or at
+HEADERS_MAX bytes in headers-only mode).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
 from contextlib import ExitStack
 
 from capture import bpfsys
-from capture.config import CaptureConfig
+from capture.config import HEADERS_MAX, CaptureConfig
 from capture.errors import InputError, KernelFeatureError, PrivilegeError
 from capture.interfaces import describe_linktype
 from capture.loader import INGRESS, KernelProgram, ProgramSpec, check_bpf_privileges
@@ -30,6 +33,7 @@ from capture.ring import RingReader, parse_epb
 from capture.stats import print_statistics
 
 ETH_HLEN = 14
+TEST_RUN_SURE_SIZE = 1518          # test runs always take a full-size Ethernet frame
 OFFLINE_RING_BYTES = 1 << 20        # holds one record at a time, up to 262144 bytes
 
 
@@ -71,19 +75,25 @@ class _KernelFilter:
     def run(self, packet: Packet) -> bytes | None:
         """The bytes to keep when the packet matches, else None."""
         if len(packet.data) < ETH_HLEN:
-            if not offline_match(self.insns, packet.data, packet.wirelen):
-                return None
-            self.matched += 1
-            return packet.data if self.snaplen == 0 else packet.data[:self.snaplen]
+            return self._libpcap_decides(packet)
         try:
             bpfsys.test_run(self.fd, packet.data, packet.wirelen)
         except OSError as exc:
+            if exc.errno == errno.EINVAL and len(packet.data) > TEST_RUN_SURE_SIZE:
+                return self._libpcap_decides(packet)
             raise KernelFeatureError(f"BPF_PROG_TEST_RUN failed: {os.strerror(exc.errno)}") from exc
         blocks: list[bytes] = []
         if not self.ring.drain_blocks(blocks):
             return None
         self.matched += 1
         return parse_epb(blocks[0])[4]
+
+
+    def _libpcap_decides(self, packet: Packet) -> bytes | None:
+        if not offline_match(self.insns, packet.data, packet.wirelen):
+            return None
+        self.matched += 1
+        return packet.data[:self.snaplen or HEADERS_MAX]
 
 
 def run_offline(config: CaptureConfig) -> int:

@@ -29,6 +29,8 @@ EPB_TAIL = struct.Struct("<HHIII")
 
 _u32 = struct.Struct("<I").unpack_from
 _u64 = struct.Struct("<Q").unpack_from
+# the ring header's len word and the EPB's total_length (4 bytes into the payload), in one call
+_len_and_block = struct.Struct("<I8xI").unpack_from
 
 
 class RingReader:
@@ -53,29 +55,45 @@ class RingReader:
         """Append each record's EPB (bytes) to `out`; returns how many. Stops after `limit`
         when limit > 0. The consumer position is published once, after the batch.
 
-        This is the per-packet path of `ebcap -w`: one header read and one slice per packet,
-        measured at ~0.3 µs a packet here, against ~3.8 µs when each record became a Packet and
-        was encoded again in Python.
+        This is the per-packet path of `ebcap -w`, so it is written for CPython's speed: locals
+        only, one unpack (ring header and EPB length together) and one slice per record, the
+        rare busy/discard cases off the main path. Measured ~0.5 µs a record here, against
+        ~3.8 µs when each record became a Packet and was encoded again in Python.
         """
         pages, mask, base = self._pages, self._mask, self._data_base
         cons = self._consumer.value
         prod = _u64(pages, 0)[0]
+        if limit:
+            prod = min(prod, self._limit_position(cons, prod, limit))
+        unpack = _len_and_block
         append = out.append
-        count = 0
+        before = len(out)
+        special = RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT
+        busy = RINGBUF_BUSY_BIT
         while cons < prod:
             off = base + (cons & mask)
-            header = _u32(pages, off)[0]
+            header, block_len = unpack(pages, off)
+            if header & special:
+                if header & busy:
+                    break
+                cons += ((header & _LEN_MASK) + 15) & ~7      # discarded: skip
+                continue
+            append(pages[off + 8:off + 8 + block_len])
+            cons += (header + 15) & ~7                        # 8-byte header, 8-aligned
+        self._consumer.value = cons
+        return len(out) - before
+
+    def _limit_position(self, cons: int, prod: int, limit: int) -> int:
+        """The position after the first `limit` committed records (for -c)."""
+        pages, mask, base = self._pages, self._mask, self._data_base
+        while cons < prod and limit:
+            header = _u32(pages, base + (cons & mask))[0]
             if header & RINGBUF_BUSY_BIT:
                 break
             if not header & RINGBUF_DISCARD_BIT:
-                start = off + RINGBUF_HDR_SZ
-                append(pages[start:start + _u32(pages, start + 4)[0]])
-                count += 1
-            cons += ((header & _LEN_MASK) + RINGBUF_HDR_SZ + 7) & ~7
-            if count == limit != 0:
-                break
-        self._consumer.value = cons
-        return count
+                limit -= 1
+            cons += ((header & _LEN_MASK) + 15) & ~7
+        return cons
 
     def drain(self, handle: Callable[[bytes], None], limit: int = 0) -> int:
         """Like drain_blocks, calling handle(epb) per record."""

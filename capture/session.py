@@ -24,7 +24,9 @@ from capture.ring import RingReader
 from capture.rotation import CaptureComplete
 from capture.stats import print_statistics
 
-POLL_SECONDS = 0.1          # longest wait for data: bounds the reaction time to signals
+# The kernel wakes the reader only when its ring is 1/16 full (bpf/ebcap.c); otherwise records
+# wait for this poll timeout, which also bounds the latency of a trickle of packets.
+POLL_SECONDS = 0.02
 FLUSH_SECONDS = 1.0         # the file is complete up to its last block at least this often
 RESCAN_SECONDS = 1.0        # -i any: how often to look for interfaces that appeared
 ANY = "any"
@@ -108,7 +110,10 @@ class LiveSession:
             self.stack.callback(kernel.close)
             ring = RingReader(kernel.ring_fd, spec.ring_bytes)
             self.stack.callback(ring.close)
-            self.epoll.register(kernel.ring_fd, select.EPOLLIN)
+            # Edge-triggered: the ring reports readable while any record waits, so a level-
+            # triggered poll would return at once and the loop would spin on a few records at
+            # a time. Edges come only from the kernel's wake-ups (ring 1/16 full, bpf/ebcap.c).
+            self.epoll.register(kernel.ring_fd, select.EPOLLIN | select.EPOLLET)
             kernel.set_wall_clock(monotonic_to_wall_offset())
             self.programs[linktype] = (kernel, ring)
         return self.programs[linktype]
@@ -273,11 +278,10 @@ def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
                 session.add_new_interfaces()
                 rings[:] = [ring for _kernel, ring in session.programs.values()]
                 last_scan = now
-            if not got:
-                try:
-                    session.epoll.poll(POLL_SECONDS)
-                except InterruptedError:
-                    pass
+            try:
+                session.epoll.poll(POLL_SECONDS)
+            except InterruptedError:
+                pass
         if not (config.count and written >= config.count):
             written += drain_all(config.count - written if config.count else 0)
     except CaptureComplete:
