@@ -6,7 +6,7 @@
  *   EBCAP_SNAPLEN      bytes to copy at most; 0 = headers only (up to the transport header)
  *   EBCAP_RING_PAGES   ring buffer size in pages (a power of two)
  *   EBCAP_OFFLINE      1 when run by BPF_PROG_TEST_RUN on packets from a file
- * and the filter, `static int ebcap_filter(struct __sk_buff *)`, from a generated header given
+ * and the filter, `ebcap_filter(struct __sk_buff *, __u32 direction)`, from a generated header given
  * with -include (capture/cbpf.py). Nothing else about the filter is known here. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
@@ -145,7 +145,7 @@ static __always_inline __u32 headers_end(struct __sk_buff *skb)
 #define EBCAP_TAG_SLACK (EBCAP_VLAN_OFF + EBCAP_VLAN_LEN)
 
 static __always_inline void copy_packet(struct __sk_buff *skb, __u8 *data, __u64 n, const __u64 room,
-					int tagged)
+					int tagged, __u32 vlan_tag)
 {
 	if (n > room)
 		n = room;
@@ -158,7 +158,7 @@ static __always_inline void copy_packet(struct __sk_buff *skb, __u8 *data, __u64
 	if (n <= EBCAP_TAG_SLACK)
 		return;
 	bpf_skb_load_bytes(skb, 0, data, EBCAP_VLAN_OFF);
-	__u32 tag = bpf_htonl(((__u32)bpf_ntohs(skb->vlan_proto) << 16) | skb->vlan_tci);
+	__u32 tag = bpf_htonl(vlan_tag);
 	__builtin_memcpy(data + EBCAP_VLAN_OFF, &tag, EBCAP_VLAN_LEN);
 	/* rest < room, so the mask keeps its value; the slack keeps it inside the record */
 	__u64 rest = n - EBCAP_TAG_SLACK;
@@ -185,7 +185,7 @@ static __always_inline __u64 wakeup_flags(void)
  * classes (`room`, a constant once inlined) and carry their real length in caplen. */
 static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_iface *iface,
 					__u32 direction, __u32 wirelen, __u32 caplen, int tagged,
-					const __u64 room)
+					__u32 vlan_tag, const __u64 room)
 {
 	struct ebcap_epb_head *head = events.ringbuf_reserve(
 		sizeof(*head) + room + EBCAP_TAG_SLACK + sizeof(struct ebcap_epb_tail));
@@ -215,7 +215,7 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_ifac
 	/* zero the pad bytes first (ring memory is not cleared); the copy then overwrites
 	 * the packet's part of that word */
 	*(__u32 *)(data + (len & ~3ULL)) = 0;
-	copy_packet(skb, data, len, room, tagged);
+	copy_packet(skb, data, len, room, tagged, vlan_tag);
 	struct ebcap_epb_tail *tail = (struct ebcap_epb_tail *)(data + padded);
 	tail->flags_code = EBCAP_OPT_EPB_FLAGS;
 	tail->flags_length = 4;
@@ -227,13 +227,14 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_ifac
 
 #define EMIT_IN(ROOM)								\
 	if (caplen <= (ROOM))							\
-		return emit_record(skb, iface, direction, wirelen, caplen, tagged, (ROOM));
+		return emit_record(skb, iface, direction, wirelen, caplen, tagged, view.tag, (ROOM));
 
 static __always_inline void emit(struct __sk_buff *skb, struct ebcap_iface *iface,
 				 __u32 direction)
 {
-	int tagged = ebcap_has_meta_vlan(skb);
-	__u32 wirelen = ebcap_packet_len(skb);
+	const struct ebcap_view view = ebcap_view_of(skb);
+	int tagged = view.tagged;
+	__u32 wirelen = ebcap_packet_len(skb, &view);
 	__u32 caplen;
 
 #if EBCAP_SNAPLEN == 0
@@ -274,7 +275,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 	struct ebcap_iface *iface = iface_of(skb);
 	if (iface)
 		iface->seen++;
-	if (!ebcap_filter(skb))
+	if (!ebcap_filter(skb, direction))
 		return TC_ACT_UNSPEC;
 	if (iface)
 		iface->matched++;

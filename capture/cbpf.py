@@ -1,7 +1,7 @@
 """Classic BPF (from libpcap) translated into one C function for the eBPF program.
 
-The output is a header that defines `ebcap_filter(struct __sk_buff *skb)`, returning non-zero for
-a match. Only numbers from the instructions reach the C text, never the user's expression.
+The output is a header that defines `ebcap_filter(struct __sk_buff *skb, __u32 direction)`,
+returning non-zero for a match (direction: which hook runs it, for `inbound`/`outbound`). Only numbers from the instructions reach the C text, never the user's expression.
 Packet loads go through bpf/filter_api.h, which gives the filter libpcap's view of the packet.
 
 Semantics follow the kernel's cBPF (and libpcap's interpreter): a load outside the packet, or a
@@ -27,7 +27,7 @@ SKF_AD_OFF = -0x1000                         # Linux ancillary-data loads
 # Linux ancillary data (SKF_AD_*) mapped to __sk_buff fields or helpers.
 _ANCILLARY = {
     0: "bpf_ntohs(skb->protocol)",           # SKF_AD_PROTOCOL
-    4: "skb->pkt_type",                      # SKF_AD_PKTTYPE
+    4: "ebcap_pkt_type(skb, direction)",     # SKF_AD_PKTTYPE
     8: "skb->ifindex",                       # SKF_AD_IFINDEX
     20: "skb->mark",                         # SKF_AD_MARK
     24: "skb->queue_mapping",                # SKF_AD_QUEUE
@@ -35,7 +35,7 @@ _ANCILLARY = {
     36: "bpf_get_smp_processor_id()",        # SKF_AD_CPU
     40: "A ^ X",                             # SKF_AD_ALU_XOR_X
     44: "skb->vlan_tci",                     # SKF_AD_VLAN_TAG
-    48: "(ebcap_has_meta_vlan(skb) ? 1 : 0)",  # SKF_AD_VLAN_TAG_PRESENT
+    48: "(view.tagged ? 1 : 0)",             # SKF_AD_VLAN_TAG_PRESENT
     56: "bpf_get_prandom_u32()",             # SKF_AD_RANDOM
     60: "bpf_ntohs(skb->vlan_proto)",        # SKF_AD_VLAN_TPID
 }
@@ -54,7 +54,8 @@ _JA = 0x00
 # and the walk gives up (no match) after this many, which keeps the loop provably bounded.
 MAX_BACKWARD_JUMPS = 8
 
-FILTER_SIGNATURE = "static __always_inline int ebcap_filter(struct __sk_buff *skb)"
+FILTER_SIGNATURE = ("static __always_inline int ebcap_filter(struct __sk_buff *skb, "
+                    "__u32 direction)")
 
 
 def _signed(k: int) -> int:
@@ -93,7 +94,7 @@ class _Translator:
         return f"M[{k}]"
 
     def load(self, pc: int, size: int, offset_expr: str, dest: str) -> str:
-        return f"if ({_LOADERS[size]}(skb, {offset_expr}, &{dest})) return 0;"
+        return f"if ({_LOADERS[size]}(skb, &view, {offset_expr}, &{dest})) return 0;"
 
     def ancillary(self, pc: int, k: int) -> str:
         index = _signed(k) - SKF_AD_OFF
@@ -121,14 +122,14 @@ class _Translator:
             if mode == BPF_MEM:
                 return f"A = {self.mem(pc, k)};"
             if mode == BPF_LEN:
-                return "A = ebcap_packet_len(skb);"
+                return "A = ebcap_packet_len(skb, &view);"
         elif cls == BPF_LDX:
             if mode == BPF_IMM:
                 return f"X = {_u32(k)};"
             if mode == BPF_MEM:
                 return f"X = {self.mem(pc, k)};"
             if mode == BPF_LEN:
-                return "X = ebcap_packet_len(skb);"
+                return "X = ebcap_packet_len(skb, &view);"
             if mode == BPF_MSH and size == BPF_B:
                 return f"{self.load(pc, BPF_B, _u32(k), 'X')} X = (X & 0xf) << 2;"
         elif cls == BPF_ST:
@@ -187,6 +188,7 @@ class _Translator:
             "",
             FILTER_SIGNATURE,
             "{",
+            "\tconst struct ebcap_view view = ebcap_view_of(skb);",
             "\t__u32 A = 0, X = 0;",
             f"\t__u32 M[{BPF_MEMWORDS}] = {{}};",
         ]

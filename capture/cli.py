@@ -92,6 +92,9 @@ def _print_options(o: dict):
 @click.option("--print", "print_packets", is_flag=True, help="Print packets while writing -w.")
 @click.option("--time-stamp-precision", type=click.Choice(["micro", "nano"]), default="micro",
               help="Printed timestamp precision.")
+@click.option("--filters-from", metavar="LIST",
+              help="With -r and --out-dir: run every expression in LIST (one a line).")
+@click.option("--out-dir", metavar="DIR", help="Where --filters-from writes NNNN.pcapng.")
 @click.option("--doctor", is_flag=True, help="Show what this host supports for ebcap, and exit.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and BPF build logs on errors.")
 @click.version_option(__version__, "--version", prog_name="ebcap")
@@ -121,6 +124,8 @@ def capture_command(**o) -> int:
         rotate_size=o["rotate_size"] * 1_000_000 if o["rotate_size"] else None,
         rotate_seconds=o["rotate_seconds"], max_files=o["max_files"], user=o["user"],
         netns=o["netns"],
+        extra={"filters_from": o["filters_from"], "out_dir": o["out_dir"]}
+        if o["filters_from"] else {},
         print_options=_print_options(o) if (o["write_to"] is None or o["print_packets"]) else None,
     )
     try:
@@ -141,11 +146,16 @@ def program(config: CaptureConfig) -> int:
             dlt = linktype(config.interfaces[0]) if config.interfaces else 1
         print(dump_program(compile_filter(config.expression, dlt), config.dump_level))
         return 0
+    if config.extra.get("filters_from") and not (config.read_from and config.extra["out_dir"]):
+        raise EbcapError("--filters-from needs -r FILE and --out-dir DIR")
     if (config.rotate_size or config.rotate_seconds) and not config.write_to:
         raise EbcapError("-C and -G need -w FILE")
     if config.max_files and not (config.rotate_size or config.rotate_seconds):
         raise EbcapError("-W needs -C or -G")
     if config.read_from is not None:
+        if config.extra.get("filters_from"):
+            from capture.offline import run_filter_batch
+            return run_filter_batch(config, config.extra["filters_from"], config.extra["out_dir"])
         from capture.offline import run_offline
         return run_offline(config)
     from capture.loader import check_bpf_privileges

@@ -5,8 +5,9 @@ matches, writes its record (headers only or -s bytes) into the ring buffer exact
 interface. So offline and live filtering share one code path. This needs root (or CAP_BPF and
 CAP_NET_ADMIN); without it ebcap says so and stops rather than filtering differently.
 
-The kernel refuses to test-run frames shorter than an Ethernet header and frames that do not
-fit one page with the skb's overhead (about 3,700 bytes: jumbo frames). For those alone libpcap's
+The kernel refuses to test-run frames shorter than an Ethernet header, frames whose ethertype
+promises an IP header they are too short to hold, and frames that do not fit one page with the
+skb's overhead (about 3,700 bytes: jumbo frames). For those alone libpcap's
 own interpreter decides, with the same compiled program, and the copy is cut at -s (or at
 HEADERS_MAX bytes in headers-only mode).
 """
@@ -18,10 +19,11 @@ import os
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 from capture import bpfsys
 from capture.config import HEADERS_MAX, CaptureConfig
-from capture.errors import InputError, KernelFeatureError, PrivilegeError
+from capture.errors import EbcapError, InputError, KernelFeatureError, PrivilegeError
 from capture.interfaces import describe_linktype
 from capture.loader import INGRESS, KernelProgram, ProgramSpec, check_bpf_privileges
 from capture.output import open_sinks
@@ -33,7 +35,9 @@ from capture.ring import RingReader, parse_epb
 from capture.stats import print_statistics
 
 ETH_HLEN = 14
-TEST_RUN_SURE_SIZE = 1518          # test runs always take a full-size Ethernet frame
+# Test runs always take frames in this range; outside it the kernel may refuse one (too short for
+# the IP header its ethertype announces, or too long for a page).
+TEST_RUN_SURE_MIN, TEST_RUN_SURE_MAX = 14 + 40, 1518
 OFFLINE_RING_BYTES = 1 << 20        # holds one record at a time, up to 262144 bytes
 
 
@@ -57,11 +61,19 @@ def file_linktype(path: str) -> int:
 class _KernelFilter:
     """The compiled program for one link type, run on one packet at a time."""
 
-    def __init__(self, config: CaptureConfig, linktype: int, stack: ExitStack):
+    def __init__(self, config: CaptureConfig, linktype: int, stack: ExitStack,
+                 savefile: str | None):
+        # libpcap first, as tcpdump: a bad expression is reported without root, and with
+        # libpcap's words for the file (e.g. `inbound` cannot be answered from a file).
+        self.insns = compile_filter(config.expression, linktype, savefile=savefile)
         if linktype not in (LinkType.ETHERNET, LinkType.RAW):
             raise KernelFeatureError(f"link type {describe_linktype(linktype)} is not supported "
                                      "by ebcap's kernel program")
-        self.insns = compile_filter(config.expression, linktype)
+        try:
+            check_bpf_privileges()
+        except PrivilegeError:
+            raise PrivilegeError("-r runs the filter in the kernel (BPF_PROG_TEST_RUN), which "
+                                 "needs root (CAP_BPF and CAP_NET_ADMIN)") from None
         self.snaplen = config.snaplen
         self.kernel = KernelProgram(self.insns, ProgramSpec(
             linktype=linktype, snaplen=config.snaplen, ring_bytes=OFFLINE_RING_BYTES,
@@ -79,7 +91,8 @@ class _KernelFilter:
         try:
             bpfsys.test_run(self.fd, packet.data, packet.wirelen)
         except OSError as exc:
-            if exc.errno == errno.EINVAL and len(packet.data) > TEST_RUN_SURE_SIZE:
+            if exc.errno == errno.EINVAL and not (TEST_RUN_SURE_MIN <= len(packet.data)
+                                                  <= TEST_RUN_SURE_MAX):
                 return self._libpcap_decides(packet)
             raise KernelFeatureError(f"BPF_PROG_TEST_RUN failed: {os.strerror(exc.errno)}") from exc
         blocks: list[bytes] = []
@@ -96,25 +109,29 @@ class _KernelFilter:
         return packet.data[:self.snaplen or HEADERS_MAX]
 
 
-def run_offline(config: CaptureConfig) -> int:
-    try:
-        check_bpf_privileges()
-    except PrivilegeError:
-        raise PrivilegeError("-r runs the filter in the kernel (BPF_PROG_TEST_RUN), which needs "
-                             "root (CAP_BPF and CAP_NET_ADMIN)") from None
+def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
     with ExitStack() as stack:
         stream = stack.enter_context(_open_input(config.read_from))
         reader = CaptureFileReader(stream, config.read_from)
         first = reader.interfaces[0] if reader.interfaces else Interface(config.read_from)
-        print(f"reading from file {config.read_from}, link-type "
-              f"{describe_linktype(first.linktype)}, snapshot length {first.snaplen}",
-              file=sys.stderr, flush=True)
+        if not quiet:
+            print(f"reading from file {config.read_from}, link-type "
+                  f"{describe_linktype(first.linktype)}, snapshot length {first.snaplen}",
+                  file=sys.stderr, flush=True)
+        savefile = None if config.read_from == "-" else config.read_from
         filters: dict[int, _KernelFilter] = {}
+
+        def kernel_filter(linktype: int) -> _KernelFilter:
+            if linktype not in filters:
+                filters[linktype] = _KernelFilter(
+                    config, linktype, stack, savefile if linktype == first.linktype else None)
+            return filters[linktype]
+
+        kernel_filter(first.linktype)       # a bad expression fails before any output
         sinks = None
         start_ns = time.time_ns()
         seen = written = 0
         for packet in reader:
-            iface = reader.interfaces[packet.interface]
             if sinks is None or len(sinks_ifaces) < len(reader.interfaces):
                 if sinks is not None:
                     raise InputError(f"{config.read_from}: interfaces declared after the first "
@@ -122,11 +139,8 @@ def run_offline(config: CaptureConfig) -> int:
                 sinks_ifaces = [_output_interface(i, config) for i in reader.interfaces]
                 sinks = open_sinks(config, sinks_ifaces)
                 stack.callback(sinks.abort)
-            kfilter = filters.get(iface.linktype)
-            if kfilter is None:
-                kfilter = filters[iface.linktype] = _KernelFilter(config, iface.linktype, stack)
             seen += 1
-            data = kfilter.run(packet)
+            data = kernel_filter(reader.interfaces[packet.interface].linktype).run(packet)
             if data is None:
                 continue
             sinks.packet(packet._replace(data=data))
@@ -140,8 +154,40 @@ def run_offline(config: CaptureConfig) -> int:
         end_ns = time.time_ns()
         sinks.close([InterfaceStats(start_ns, end_ns, seen, matched, 0, written)]
                     + [InterfaceStats(start_ns, end_ns, 0, 0, 0, 0)] * (len(sinks_ifaces) - 1))
-        if config.write_to is not None:
+        if config.write_to is not None and not quiet:
             print_statistics(written, matched, 0)
+    return 0
+
+
+def _one_of_batch(config: CaptureConfig) -> str | None:
+    try:
+        run_offline(config, quiet=True)
+    except EbcapError as exc:
+        return f"ebcap: {exc}"
+    return None
+
+
+def run_filter_batch(config: CaptureConfig, list_path: str, out_dir: str) -> int:
+    """--filters-from LIST --out-dir DIR: each expression in LIST (one a line, # comments) over
+    the same file, into DIR/NNNN.pcapng, or DIR/NNNN.error holding the one stderr line ebcap
+    would print. For checking many filters at once (fixtures/filters): each still gets its own
+    compiled kernel program; the processes are reused, spread over the CPUs."""
+    from concurrent.futures import ProcessPoolExecutor
+    import dataclasses
+    try:
+        lines = Path(list_path).read_text().splitlines()
+    except OSError as exc:
+        raise InputError(f"{list_path}: {exc.strerror}") from None
+    expressions = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    configs = [dataclasses.replace(config, expression=e, write_to=str(out / f"{n:04d}.pcapng"))
+               for n, e in enumerate(expressions)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for n, error in enumerate(pool.map(_one_of_batch, configs)):
+            if error is not None:
+                (out / f"{n:04d}.error").write_text(error + "\n")
+    print(f"{len(expressions)} expressions from {list_path} into {out}", file=sys.stderr)
     return 0
 
 

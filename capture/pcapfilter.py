@@ -51,6 +51,8 @@ def _libpcap() -> ctypes.CDLL:
     lib = ctypes.CDLL(name)
     lib.pcap_open_dead.restype = ctypes.c_void_p
     lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.pcap_open_offline.restype = ctypes.c_void_p
+    lib.pcap_open_offline.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     lib.pcap_compile.argtypes = [ctypes.c_void_p, ctypes.POINTER(_BpfProgram), ctypes.c_char_p,
                                  ctypes.c_int, ctypes.c_uint32]
     lib.pcap_geterr.restype = ctypes.c_char_p
@@ -62,23 +64,48 @@ def _libpcap() -> ctypes.CDLL:
     lib.pcap_offline_filter.argtypes = [ctypes.POINTER(_BpfProgram), ctypes.POINTER(_PcapPkthdr),
                                         ctypes.c_char_p]
     lib.pcap_lib_version.restype = ctypes.c_char_p
+    lib.pcap_lookupnet.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint32),
+                                   ctypes.POINTER(ctypes.c_uint32), ctypes.c_char_p]
     return lib
+
+
+def interface_netmask(ifname: str) -> int:
+    """The netmask tcpdump compiles with on this interface: pcap_lookupnet's, or 0."""
+    net, mask = ctypes.c_uint32(), ctypes.c_uint32()
+    errbuf = ctypes.create_string_buffer(256)
+    if _libpcap().pcap_lookupnet(ifname.encode(), ctypes.byref(net), ctypes.byref(mask),
+                                 errbuf) != 0:
+        return 0
+    return mask.value
 
 
 def libpcap_version() -> str:
     return _libpcap().pcap_lib_version().decode()
 
 
-def compile_filter(expression: str, linktype: int, snaplen: int = MAXIMUM_SNAPLEN) -> list[Insn]:
-    """Compile `expression` as tcpdump would; an empty expression accepts everything."""
+def compile_filter(expression: str, linktype: int, snaplen: int = MAXIMUM_SNAPLEN, *,
+                   netmask: int = 0, savefile: str | None = None) -> list[Insn]:
+    """Compile `expression` as tcpdump would; an empty expression accepts everything.
+
+    `netmask` is the interface's IPv4 netmask (tcpdump passes 0 when it has none, and for
+    files), which `ip broadcast` needs. With `savefile`, the handle is libpcap's own for that
+    file, as in `tcpdump -r`: libpcap then refuses what a file cannot answer (`inbound`,
+    `ifindex`) with tcpdump's messages.
+    """
     lib = _libpcap()
-    handle = lib.pcap_open_dead(_DLT_FOR_LINKTYPE.get(linktype, linktype), snaplen)
+    if savefile is not None:
+        errbuf = ctypes.create_string_buffer(256)
+        handle = lib.pcap_open_offline(savefile.encode(), errbuf)
+        if not handle:
+            raise FilterError(errbuf.value.decode(errors="replace"))
+    else:
+        handle = lib.pcap_open_dead(_DLT_FOR_LINKTYPE.get(linktype, linktype), snaplen)
     if not handle:
         raise FilterError(f"libpcap cannot open a handle for link type {linktype}")
     program = _BpfProgram()
     try:
         if lib.pcap_compile(handle, ctypes.byref(program), expression.encode(), 1,
-                            PCAP_NETMASK_UNKNOWN) != 0:
+                            netmask) != 0:
             raise FilterError(lib.pcap_geterr(handle).decode(errors="replace"))
         insns = [Insn(i.code, i.jt, i.jf, i.k) for i in program.bf_insns[:program.bf_len]]
         lib.pcap_freecode(ctypes.byref(program))

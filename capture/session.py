@@ -18,7 +18,7 @@ from capture.errors import EbcapError, InterfaceError, KernelFeatureError, Privi
 from capture.loader import EGRESS, INGRESS, KernelProgram, ProgramSpec, ring_size
 from capture.output import open_sinks
 from capture.packet import Interface
-from capture.pcapfilter import compile_filter
+from capture.pcapfilter import compile_filter, interface_netmask
 from capture.pcapng import InterfaceStats
 from capture.ring import RingReader
 from capture.rotation import CaptureComplete
@@ -101,12 +101,14 @@ class LiveSession:
         stack.callback(self.epoll.close)
         self.sinks = None
         self.privileged = True
+        self.netmask = 0            # set from the first interface, as tcpdump does
 
     def program(self, linktype: int) -> tuple[KernelProgram, RingReader]:
         if linktype not in self.programs:
             spec = ProgramSpec(linktype=linktype, snaplen=self.config.snaplen,
                                ring_bytes=ring_size(self.config.buffer_kib))
-            kernel = KernelProgram(compile_filter(self.config.expression, linktype), spec)
+            kernel = KernelProgram(compile_filter(self.config.expression, linktype,
+                                                  netmask=self.netmask), spec)
             self.stack.callback(kernel.close)
             ring = RingReader(kernel.ring_fd, spec.ring_bytes)
             self.stack.callback(ring.close)
@@ -185,6 +187,8 @@ def run_live(config: CaptureConfig) -> int:
     with ExitStack() as stack:
         session = LiveSession(config, stack)
         names = _interface_names(config)
+        if len(names) == 1:
+            session.netmask = interface_netmask(names[0])
         for name in names:
             try:
                 session.add(name)

@@ -161,10 +161,39 @@ class DiffRunner:
         self._workdir = workdir
         self._runs: dict[tuple[str, Case], Run] = {}
         self._count = 0
-        jobs = [(TCPDUMP, case) for case in wanted] + [(str(TOOL), case) for case in wanted if TOOL.exists()]
+        jobs = [(TCPDUMP, case) for case in wanted]
+        if TOOL.exists() and TOOL.name != "ebcap":
+            jobs += [(str(TOOL), case) for case in wanted]
         with ThreadPoolExecutor(max_workers=JOBS) as pool:
             futures = {(program, case): pool.submit(run_filter, program, case, self._output(program)) for program, case in jobs}
         self._runs.update({key: future.result() for key, future in futures.items()})
+        if TOOL.exists() and TOOL.name == "ebcap":
+            self._runs.update(self._ebcap_batches(wanted))
+
+    def _ebcap_batches(self, wanted: list[Case]) -> dict[tuple[str, Case], Run]:
+        """ebcap runs each corpus file's expressions in one process (--filters-from), which
+        spreads the per-expression compilation over the CPUs without a process start each."""
+        runs = {}
+        for corpus in sorted({case.corpus for case in wanted}):
+            cases = [case for case in wanted if case.corpus == corpus]
+            self._count += 1
+            outdir = self._workdir / f"{self._count:04d}-ebcap-batch"
+            outdir.mkdir()
+            listing = outdir / "expressions.txt"
+            listing.write_text("".join(case.expression + "\n" for case in cases))
+            argv = (str(TOOL), "-r", str(corpus), "--filters-from", str(listing),
+                    "--out-dir", str(outdir))
+            proc = subprocess.run(argv, capture_output=True, text=True,
+                                  timeout=TIMEOUT_SECONDS * 10)
+            assert proc.returncode == 0, proc.stderr
+            for n, case in enumerate(cases):
+                error, out = outdir / f"{n:04d}.error", outdir / f"{n:04d}.pcapng"
+                one = (str(TOOL), "-r", str(corpus), "-w", str(out), "--", case.expression)
+                if error.exists():
+                    runs[str(TOOL), case] = Run(one, 1, error.read_text(), None, None)
+                else:
+                    runs[str(TOOL), case] = Run(one, 0, "", *read_capture(out))
+        return runs
 
     def _output(self, program: str) -> Path:
         self._count += 1

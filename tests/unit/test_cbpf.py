@@ -14,16 +14,16 @@ def body(insns):
 
 
 @pytest.mark.parametrize("insn, c", [
-    ((0x20, 0, 0, 12), "ebcap_load_u32(skb, 0xcU, &A)"),          # ld [12]
-    ((0x28, 0, 0, 12), "ebcap_load_u16(skb, 0xcU, &A)"),          # ldh [12]
-    ((0x30, 0, 0, 23), "ebcap_load_u8(skb, 0x17U, &A)"),          # ldb [23]
-    ((0x48, 0, 0, 14), "ebcap_load_u16(skb, X + 0xeU, &A)"),      # ldh [x + 14]
+    ((0x20, 0, 0, 12), "ebcap_load_u32(skb, &view, 0xcU, &A)"),          # ld [12]
+    ((0x28, 0, 0, 12), "ebcap_load_u16(skb, &view, 0xcU, &A)"),          # ldh [12]
+    ((0x30, 0, 0, 23), "ebcap_load_u8(skb, &view, 0x17U, &A)"),          # ldb [23]
+    ((0x48, 0, 0, 14), "ebcap_load_u16(skb, &view, X + 0xeU, &A)"),      # ldh [x + 14]
     ((0x00, 0, 0, 7), "A = 0x7U;"),                               # ld #7
-    ((0x80, 0, 0, 0), "A = ebcap_packet_len(skb);"),              # ld len
+    ((0x80, 0, 0, 0), "A = ebcap_packet_len(skb, &view);"),              # ld len
     ((0x60, 0, 0, 3), "A = M[3];"),                               # ld M[3]
     ((0x01, 0, 0, 40), "X = 0x28U;"),                             # ldx #40
     ((0x61, 0, 0, 2), "X = M[2];"),                               # ldx M[2]
-    ((0x81, 0, 0, 0), "X = ebcap_packet_len(skb);"),              # ldx len
+    ((0x81, 0, 0, 0), "X = ebcap_packet_len(skb, &view);"),              # ldx len
     ((0xB1, 0, 0, 14), "X = (X & 0xf) << 2;"),                    # ldxb 4*([14]&0xf)
     ((0x02, 0, 0, 5), "M[5] = A;"),                               # st M[5]
     ((0x03, 0, 0, 6), "M[6] = X;"),                               # stx M[6]
@@ -45,7 +45,7 @@ def body(insns):
     ((0x87, 0, 0, 0), "A = X;"),                                  # txa
     ((0x20, 0, 0, 0xFFFFF000), "A = bpf_ntohs(skb->protocol);"),  # ld #proto (SKF_AD_PROTOCOL)
     ((0x20, 0, 0, 0xFFFFF02C), "A = skb->vlan_tci;"),             # SKF_AD_VLAN_TAG
-    ((0x20, 0, 0, 0xFFFFF030), "A = (ebcap_has_meta_vlan(skb) ? 1 : 0);"),
+    ((0x20, 0, 0, 0xFFFFF030), "A = (view.tagged ? 1 : 0);"),
 ])
 def test_instruction(insn, c):
     assert c in body([insn, (RET_A, 0, 0, 0)])
