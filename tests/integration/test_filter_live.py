@@ -113,3 +113,16 @@ def test_very_long_expression_loads_and_matches_tcpdump(tmp_path):
     want = read_packets(theirs)
     assert len(want) > 0
     assert [p[3] for p in read_packets(ours)] == [p[3] for p in want]
+
+
+@pytest.mark.parametrize("qualifier, direction", [("inbound", 1), ("outbound", 2)])
+def test_inbound_outbound_follow_the_hook(testbed, tmp_path, qualifier, direction):
+    """libpcap compiles inbound/outbound to the packet type; at TC egress ebcap reports
+    PACKET_OUTGOING as an AF_PACKET tap would see it."""
+    tb = testbed
+    out = tmp_path / "d.pcapng"
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(out), f"{qualifier} and icmp")
+    tb.ping(tb.left, tb.right.ipv4, count=2)
+    time.sleep(0.3)
+    cap.stop()
+    assert [p[4] for p in read_packets(out)] == [direction] * 2
