@@ -58,6 +58,10 @@ def _print_options(o: dict):
 @click.option("-Q", "--direction", type=click.Choice(DIRECTIONS), default="inout",
               help="Capture direction, chosen in the kernel.")
 @click.option("-D", "--list-interfaces", is_flag=True, help="List interfaces and exit.")
+@click.option("-L", "--list-data-link-types", "list_dlts", is_flag=True,
+              help="List the interface's data link types and exit.")
+@click.option("-y", "--linktype", metavar="TYPE",
+              help="Data link type (only the interface's own: EN10MB, or RAW on tun).")
 @click.option("-d", "dump", count=True, help="Print the compiled classic BPF and exit (-dd, -ddd).")
 @click.option("--dump-c", is_flag=True, help="Print the exact C program that is compiled, and exit.")
 @click.option("-U", "--packet-buffered", is_flag=True, help="Write each packet as it arrives.")
@@ -107,6 +111,10 @@ def capture_command(**o) -> int:
         from capture.interfaces import list_interfaces
         print("\n".join(list_interfaces()))
         return 0
+    if o["list_dlts"] or o["linktype"]:
+        _check_linktype(o)
+        if o["list_dlts"]:
+            return 0
     expression = " ".join(o["expression"])
     if o["filter_file"]:
         expression = _read_filter_file(o["filter_file"])
@@ -132,6 +140,30 @@ def capture_command(**o) -> int:
         return program(config)
     except BrokenPipeError:
         raise _ReaderGone from None
+
+
+def _check_linktype(o: dict) -> None:
+    """-L lists, -y checks: at TC a packet starts with the interface's own link layer, so that is
+    the one link type ebcap offers (tcpdump offers more only where the driver does)."""
+    from capture.interfaces import LINKTYPE_NAMES, describe_linktype, linktype
+    if o["netns"]:
+        from capture.netns import enter
+        enter(o["netns"])
+    name = (o["interfaces"] or ("",))[0]
+    if not name:
+        raise EbcapError("-L and -y need -i INTERFACE")
+    dlt = linktype(name)
+    if o["list_dlts"]:
+        # tcpdump prints this list on stderr
+        print(f"Data link types for {name} (use option -y to set):", file=sys.stderr)
+        print(f"  {describe_linktype(dlt)}", file=sys.stderr)
+    if o["linktype"]:
+        wanted = o["linktype"].upper()
+        known = {short: value for value, (short, _long) in LINKTYPE_NAMES.items()}
+        if wanted not in known:
+            raise EbcapError(f"invalid data link type {o['linktype']}")
+        if known[wanted] != dlt:
+            raise EbcapError(f"{wanted} is not one of the DLTs supported by this device")
 
 
 def program(config: CaptureConfig) -> int:

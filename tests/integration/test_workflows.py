@@ -184,3 +184,14 @@ def test_filter_from_file(testbed, tmp_path):
     time.sleep(0.3)
     cap.stop()
     assert len(read_packets(out)) == 2
+
+
+def test_list_and_choose_link_types_like_tcpdump(testbed):
+    tb = testbed
+    for argv in (["-L", "-i", tb.left.ifname], ["-y", "FOO", "-i", tb.left.ifname, "-d", "ip"],
+                 ["-y", "LINUX_SLL", "-i", tb.left.ifname, "-d", "ip"]):
+        ours = tb.run(tb.left, [str(EBCAP), *argv], check=False, capture_output=True, text=True)
+        theirs = tb.run(tb.left, ["tcpdump", *argv], check=False, capture_output=True, text=True)
+        assert ours.returncode == theirs.returncode
+        assert ours.stdout == theirs.stdout
+        assert ours.stderr.replace("ebcap:", "tcpdump:") == theirs.stderr
