@@ -145,7 +145,7 @@ def capture_command(**o) -> int:
 def _check_linktype(o: dict) -> None:
     """-L lists, -y checks: at TC a packet starts with the interface's own link layer, so that is
     the one link type ebcap offers (tcpdump offers more only where the driver does)."""
-    from capture.interfaces import LINKTYPE_NAMES, describe_linktype, linktype
+    from capture.interfaces import describe_linktype, linktype
     if o["netns"]:
         from capture.netns import enter
         enter(o["netns"])
@@ -158,12 +158,12 @@ def _check_linktype(o: dict) -> None:
         print(f"Data link types for {name} (use option -y to set):", file=sys.stderr)
         print(f"  {describe_linktype(dlt)}", file=sys.stderr)
     if o["linktype"]:
-        wanted = o["linktype"].upper()
-        known = {short: value for value, (short, _long) in LINKTYPE_NAMES.items()}
-        if wanted not in known:
+        from capture.pcapfilter import datalink_value, dlt_of
+        wanted = datalink_value(o["linktype"])
+        if wanted is None:
             raise EbcapError(f"invalid data link type {o['linktype']}")
-        if known[wanted] != dlt:
-            raise EbcapError(f"{wanted} is not one of the DLTs supported by this device")
+        if wanted != dlt_of(dlt):
+            raise EbcapError(f"{o['linktype']} is not one of the DLTs supported by this device")
 
 
 def program(config: CaptureConfig) -> int:

@@ -69,6 +69,18 @@ def _libpcap() -> ctypes.CDLL:
     return lib
 
 
+def datalink_value(name: str) -> int | None:
+    """libpcap's DLT value for a name such as EN10MB (None when libpcap knows no such name)."""
+    lib = _libpcap()
+    lib.pcap_datalink_name_to_val.argtypes = [ctypes.c_char_p]
+    value = lib.pcap_datalink_name_to_val(name.encode())
+    return None if value < 0 else value
+
+
+def dlt_of(linktype: int) -> int:
+    return _DLT_FOR_LINKTYPE.get(linktype, linktype)
+
+
 def interface_netmask(ifname: str) -> int:
     """The netmask tcpdump compiles with on this interface: pcap_lookupnet's, or 0."""
     net, mask = ctypes.c_uint32(), ctypes.c_uint32()
@@ -99,7 +111,7 @@ def compile_filter(expression: str, linktype: int, snaplen: int = MAXIMUM_SNAPLE
         if not handle:
             raise FilterError(errbuf.value.decode(errors="replace"))
     else:
-        handle = lib.pcap_open_dead(_DLT_FOR_LINKTYPE.get(linktype, linktype), snaplen)
+        handle = lib.pcap_open_dead(dlt_of(linktype), snaplen)
     if not handle:
         raise FilterError(f"libpcap cannot open a handle for link type {linktype}")
     program = _BpfProgram()
