@@ -79,7 +79,7 @@ class _KernelFilter:
             linktype=linktype, snaplen=config.snaplen, ring_bytes=OFFLINE_RING_BYTES,
             offline=True))
         stack.callback(self.kernel.close)
-        self.fd = self.kernel.program_fd(INGRESS)
+        self.runner = bpfsys.TestRunner(self.kernel.program_fd(INGRESS))
         self.ring = RingReader(self.kernel.ring_fd, OFFLINE_RING_BYTES)
         stack.callback(self.ring.close)
         self.matched = 0
@@ -89,7 +89,7 @@ class _KernelFilter:
         if len(packet.data) < ETH_HLEN:
             return self._libpcap_decides(packet)
         try:
-            bpfsys.test_run(self.fd, packet.data, packet.wirelen)
+            self.runner.run(packet.data, packet.wirelen)
         except OSError as exc:
             if exc.errno == errno.EINVAL and not (TEST_RUN_SURE_MIN <= len(packet.data)
                                                   <= TEST_RUN_SURE_MAX):
