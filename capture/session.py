@@ -74,6 +74,20 @@ def _hooks(direction: str, loopback: bool) -> list[tuple[str, int]]:
     return [ingress, egress]
 
 
+def use_tcx() -> bool:
+    """tcx links from Linux 6.6 on; clsact filters before (or with EBCAP_ATTACH=clsact, which the
+    tests use to cover the fallback on a kernel that has tcx)."""
+    if os.environ.get("EBCAP_ATTACH") == "clsact":
+        return False
+    if os.environ.get("EBCAP_ATTACH") == "tcx":
+        return True
+    release = os.uname().release.split(".")
+    try:
+        return (int(release[0]), int(release[1].split("-")[0])) >= (6, 6)
+    except (ValueError, IndexError):
+        return True
+
+
 def _tcx_attach(prog_fd: int, index: int, attach_type: int) -> int:
     try:
         return bpfsys.tcx_attach(prog_fd, index, attach_type)
@@ -125,9 +139,18 @@ class LiveSession:
         dlt = interfaces.linktype(name)
         kernel, _ring = self.program(dlt)
         kernel.register_interface(index, len(self.interfaces))
-        for program, attach_type in _hooks(self.config.direction, interfaces.is_loopback(name)):
-            link = _tcx_attach(kernel.program_fd(program), index, attach_type)
-            self.stack.callback(os.close, link)
+        hooks = _hooks(self.config.direction, interfaces.is_loopback(name))
+        if use_tcx():
+            for program, attach_type in hooks:
+                link = _tcx_attach(kernel.program_fd(program), index, attach_type)
+                self.stack.callback(os.close, link)
+        else:
+            from capture import clsact
+            parents = {bpfsys.BPF_TCX_INGRESS: clsact.INGRESS_PARENT,
+                       bpfsys.BPF_TCX_EGRESS: clsact.EGRESS_PARENT}
+            guard = clsact.attach(index, [(parents[attach_type], kernel.program_fd(program))
+                                          for program, attach_type in hooks])
+            self.stack.callback(os.close, guard)
         if self.config.promiscuous and not interfaces.is_loopback(name):
             promisc = interfaces.Promiscuous(index)
             self.stack.callback(promisc.close)

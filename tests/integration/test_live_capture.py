@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import struct
 import subprocess
@@ -222,3 +223,34 @@ def test_disk_full_leaves_valid_file(testbed, tmp_path):
         assert len(proc.stdout.splitlines()) > 10
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL])
+def test_clsact_fallback_cleans_up_even_after_sigkill(testbed, tmp_path, stop):
+    """Kernels before 6.6 have no tcx: clsact filters, removed by a guard process when ebcap
+    ends however it ends. EBCAP_ATTACH=clsact takes that path on this kernel."""
+    tb = testbed
+
+    def tc_state():
+        filters = tb.run(tb.left, ["tc", "filter", "show", "dev", tb.left.ifname, "ingress"],
+                         capture_output=True, text=True).stdout
+        qdiscs = tb.run(tb.left, ["tc", "qdisc", "show", "dev", tb.left.ifname],
+                        capture_output=True, text=True).stdout
+        return "ebcap_ingress" in filters, "clsact" in qdiscs
+
+    out = tmp_path / "c.pcapng"
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(out), "icmp",
+                env={**os.environ, "EBCAP_ATTACH": "clsact"})
+    assert tc_state() == (True, True)
+    tb.ping(tb.left, tb.right.ipv4, count=2)
+    time.sleep(1.5)
+    if stop == signal.SIGKILL:
+        cap.proc.send_signal(stop)
+        cap.proc.wait()
+    else:
+        assert cap.stop(stop)[0] == 0
+    deadline = time.monotonic() + 5
+    while tc_state() != (False, False) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tc_state() == (False, False)
+    assert len(read_packets(out)) == 4
