@@ -48,6 +48,8 @@ class Sinks:
             self._out = out
             self._line_buffered = config.line_buffered
         self.writes_file = self.writer is not None and config.write_to != "-"
+        # blocks go to one file untouched: no printing, no rotation checks per packet
+        self.plain_file = isinstance(self.writer, PcapngWriter) and self.printer is None
         self.packet = self._choose_packet_path()
 
     def _choose_packet_path(self):

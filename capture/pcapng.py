@@ -27,6 +27,10 @@ OPT_IF_NAME, OPT_IF_DESCRIPTION, OPT_IF_TSRESOL, OPT_IF_FILTER, OPT_IF_OS = 2, 3
 OPT_EPB_FLAGS = 2
 ISB_STARTTIME, ISB_ENDTIME, ISB_IFRECV, ISB_FILTERACCEPT, ISB_OSDROP, ISB_USRDELIV = 2, 3, 4, 6, 7, 8
 TSRESOL_NS = 9                      # if_tsresol: 10^-9 s
+# Pending blocks are written once they reach this size (and at least once a second): written
+# while still in the CPU cache, 88 MB cost ~0.1 s of system time; in 15 MB once-a-second
+# batches, 0.27 s (strace -c, 1M headers-only packets).
+WRITE_CHUNK = 256 * 1024
 
 # EPB: type, total length, interface id, ts high, ts low, caplen, wirelen | data, pad |
 #      epb_flags option (code 2, length 4, value), end of options, total length.
@@ -61,6 +65,18 @@ def encode_epb(packet: Packet) -> bytes:
         data, _PADS[caplen & 3],
         _EPB_TAIL.pack(OPT_EPB_FLAGS, 4, packet.direction, OPT_ENDOFOPT, total),
     ))
+
+
+def split_blocks(chunk: bytes) -> list[bytes]:
+    """The blocks in a run of whole pcapng blocks (the ring can hand over a batch joined)."""
+    blocks, offset = [], 0
+    while offset + 8 <= len(chunk):
+        total = struct.unpack_from("<I", chunk, offset + 4)[0]
+        if total < 12 or offset + total > len(chunk):
+            break
+        blocks.append(chunk[offset:offset + total])
+        offset += total
+    return blocks
 
 
 @dataclass
@@ -123,6 +139,7 @@ class PcapngWriter:
         self.name = name
         self.interfaces = list(interfaces)
         self._pending: list[bytes] = []
+        self._pending_bytes = 0
         try:
             self._good = stream.tell() if stream.seekable() else None
         except OSError:
@@ -156,20 +173,23 @@ class PcapngWriter:
                 pass
 
     def write(self, packet: Packet) -> None:
-        self._pending.append(encode_epb(packet))
+        self.write_blocks([encode_epb(packet)])
 
     def add_interface(self, iface: Interface) -> None:
         """An IDB for an interface that appeared during the capture (-i any)."""
         self.interfaces.append(iface)
-        self._pending.append(encode_idb(iface))
+        self.write_blocks([encode_idb(iface)])
 
     def write_blocks(self, blocks: list[bytes]) -> None:
         self._pending.extend(blocks)
+        self._pending_bytes += sum(map(len, blocks))
+        if self._pending_bytes >= WRITE_CHUNK:
+            self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        blocks, self._pending = self._pending, []
+        blocks, self._pending, self._pending_bytes = self._pending, [], 0
         try:
             self._write_all(b"".join(blocks))
         except BrokenPipeError:
@@ -177,8 +197,9 @@ class PcapngWriter:
         except OSError:
             # Disk full (or similar) part-way through a batch: keep every block that still fits.
             self._cut_back()
-            for block in blocks:
-                self._write_now(block)
+            for chunk in blocks:
+                for block in split_blocks(chunk):
+                    self._write_now(block)
 
     def close(self, stats: list[InterfaceStats] | None = None) -> None:
         """Flush, append one ISB per interface. Leaves the stream open."""

@@ -267,10 +267,12 @@ def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
     rings = [ring for _kernel, ring in session.programs.values()]
 
     def drain_all(limit: int) -> int:
+        # Only written, never looked at one by one: the batch may come as one joined bytes.
+        joined = sinks.plain_file and len(session.interfaces) == 1
         got = 0
         for ring in rings:
             batch: list[bytes] = []
-            n = ring.drain_blocks(batch, limit - got if limit else 0)
+            n = ring.drain_blocks(batch, limit - got if limit else 0, joined=joined)
             if n:
                 sinks.blocks(batch)
                 if len(session.interfaces) == 1:

@@ -91,3 +91,9 @@ def test_pcap_files_are_read_with_their_resolution(tmp_path):
     reader = CaptureFileReader(io.BytesIO(out.getvalue()), "n")
     (packet,) = list(reader)
     assert packet.ts_ns == 1_500_000_000 and packet.data == FRAME
+
+
+def test_split_blocks_recovers_each_block_of_a_joined_batch():
+    from capture.pcapng import split_blocks
+    blocks = [encode_epb(p) for p in PACKETS]
+    assert split_blocks(b"".join(blocks)) == blocks

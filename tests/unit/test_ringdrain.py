@@ -1,0 +1,192 @@
+"""capture._ringdrain (C) walks the ring exactly as RingReader.drain_blocks' Python loop does.
+
+The rings are synthetic, laid out as the kernel maps them (capture/ring.py): the producer page,
+then the data area twice, so that a record that wraps is contiguous.
+"""
+
+import ctypes
+import mmap
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import capture.ring as ring
+from capture.packet import Direction, Packet
+from capture.pcapng import encode_epb
+from capture.ring import RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RingReader, parse_epb
+
+PAGE = 4096
+SIZE = 4096                 # the data area; a power of two, as the kernel requires
+
+needs_c = pytest.mark.skipif(ring._ringdrain is None, reason="capture._ringdrain not built")
+
+
+class SyntheticRing:
+    """Records written at increasing positions from `start`, as a producer would."""
+
+    def __init__(self, start: int = 0):
+        self.data = bytearray(SIZE)
+        self.start = self.prod = start
+
+    def put(self, epb: bytes, spare: int = 0, flags: int = 0) -> None:
+        """One record whose payload is `epb` and `spare` bytes more (the kernel's size classes)."""
+        length = len(epb) + spare
+        record = struct.pack("<II", length | flags, 0) + epb + b"\xee" * spare
+        record += b"\0" * (-len(record) % 8)
+        for i, byte in enumerate(record):
+            self.data[(self.prod + i) % SIZE] = byte
+        self.prod += len(record)
+
+    def buffer(self) -> bytes:
+        page = struct.pack("<Q", self.prod).ljust(PAGE, b"\0")
+        return page + bytes(self.data) * 2
+
+    def reader(self, pages=None) -> RingReader:
+        reader = RingReader.__new__(RingReader)
+        reader._pages = self.buffer() if pages is None else pages
+        reader._mask = SIZE - 1
+        reader._data_base = PAGE
+        reader._consumer = ctypes.c_uint64(self.start)
+        return reader
+
+
+def epb(n: int, size: int) -> bytes:
+    return encode_epb(Packet(1_700_000_000_000_000_000 + n, n % 3, Direction.IN, size + 4,
+                             bytes((n + i) % 256 for i in range(size))))
+
+
+def python_drain(synthetic: SyntheticRing, limit: int, monkeypatch):
+    monkeypatch.setattr(ring, "_ringdrain", None)
+    reader = synthetic.reader()
+    blocks: list[bytes] = []
+    count = reader.drain_blocks(blocks, limit)
+    joined: list[bytes] = []
+    assert synthetic.reader().drain_blocks(joined, limit, joined=True) == count
+    assert joined == ([b"".join(blocks)] if count else [])
+    monkeypatch.undo()
+    return blocks, reader._consumer.value, count
+
+
+def c_drain(synthetic: SyntheticRing, limit: int):
+    reader = synthetic.reader()
+    out: list[bytes] = []
+    count = reader.drain_blocks(out, limit, joined=True)
+    assert len(out) == (1 if count else 0)
+    return (out[0] if out else b""), reader._consumer.value, count
+
+
+def assert_same(synthetic: SyntheticRing, limit: int, monkeypatch) -> list[bytes]:
+    blocks, cons, count = python_drain(synthetic, limit, monkeypatch)
+    assert count == len(blocks)
+    if ring._ringdrain is not None:
+        assert c_drain(synthetic, limit) == (b"".join(blocks), cons, count)
+    return blocks
+
+
+def test_sizes_and_size_classes(monkeypatch):
+    synthetic = SyntheticRing()
+    sizes = [0, 1, 3, 4, 14, 60, 96, 257, 1500]
+    for n, size in enumerate(sizes):
+        synthetic.put(epb(n, size), spare=(n * 13) % 40)
+    blocks = assert_same(synthetic, 0, monkeypatch)
+    assert [len(parse_epb(b)[4]) for b in blocks] == sizes
+
+
+def test_discarded_records_are_skipped(monkeypatch):
+    synthetic = SyntheticRing()
+    for n in range(8):
+        synthetic.put(epb(n, 40 + n), flags=RINGBUF_DISCARD_BIT if n % 3 == 1 else 0)
+    blocks = assert_same(synthetic, 0, monkeypatch)
+    assert [parse_epb(b)[2] - 4 for b in blocks] == [40, 42, 43, 45, 46]
+
+
+def test_stops_at_a_busy_record(monkeypatch):
+    synthetic = SyntheticRing()
+    synthetic.put(epb(0, 60))
+    synthetic.put(epb(1, 60), flags=RINGBUF_DISCARD_BIT)
+    busy_at = synthetic.prod
+    synthetic.put(epb(2, 60), flags=RINGBUF_BUSY_BIT)
+    synthetic.put(epb(3, 60))
+    assert len(assert_same(synthetic, 0, monkeypatch)) == 1
+    assert python_drain(synthetic, 0, monkeypatch)[1] == busy_at
+
+
+def test_record_that_wraps(monkeypatch):
+    synthetic = SyntheticRing(start=3 * SIZE - 56)
+    for n in range(4):
+        synthetic.put(epb(n, 70))
+    assert synthetic.start % SIZE > synthetic.prod % SIZE
+    blocks = assert_same(synthetic, 0, monkeypatch)
+    assert [parse_epb(b)[4] for b in blocks] == [parse_epb(epb(n, 70))[4] for n in range(4)]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 6, 100])
+def test_limit(limit, monkeypatch):
+    synthetic = SyntheticRing()
+    for n in range(6):
+        synthetic.put(epb(n, 20), flags=RINGBUF_DISCARD_BIT if n in (1, 3) else 0)
+        synthetic.put(epb(n, 30))
+    assert len(assert_same(synthetic, limit, monkeypatch)) == min(limit, 10)
+
+
+def test_empty_ring(monkeypatch):
+    synthetic = SyntheticRing(start=SIZE + 8)
+    assert assert_same(synthetic, 0, monkeypatch) == []
+    synthetic.put(epb(0, 10), flags=RINGBUF_DISCARD_BIT)
+    assert assert_same(synthetic, 0, monkeypatch) == []
+
+
+@needs_c
+def test_read_only_mmap(tmp_path, monkeypatch):
+    synthetic = SyntheticRing()
+    for n in range(3):
+        synthetic.put(epb(n, 50))
+    path = tmp_path / "ring"
+    path.write_bytes(synthetic.buffer())
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as pages:
+        out: list[bytes] = []
+        assert synthetic.reader(pages).drain_blocks(out, 0, joined=True) == 3
+        pages.close()       # the extension released its view of the mapping
+    assert out == [b"".join(python_drain(synthetic, 0, monkeypatch)[0])]
+
+
+@needs_c
+@pytest.mark.parametrize("corrupt", ["epb_longer_than_record", "record_past_buffer",
+                                     "record_shorter_than_epb_head"])
+def test_corrupt_lengths_raise(corrupt):
+    synthetic = SyntheticRing()
+    synthetic.put(epb(0, 50))
+    if corrupt == "epb_longer_than_record":
+        synthetic.data[8 + 4:8 + 8] = struct.pack("<I", 200)
+    elif corrupt == "record_past_buffer":
+        synthetic.data[0:4] = struct.pack("<I", 3 * SIZE)
+    else:
+        synthetic.data[0:4] = struct.pack("<I", 4)
+    with pytest.raises(ValueError):
+        ring._ringdrain.drain(synthetic.buffer(), PAGE, SIZE - 1, 0, synthetic.prod, 0)
+
+
+@needs_c
+def test_data_base_outside_buffer():
+    with pytest.raises(ValueError):
+        ring._ringdrain.drain(b"\0" * 64, 128, 63, 0, 8, 0)
+
+
+records = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 24),
+                             st.sampled_from([0, 0, 0, RINGBUF_DISCARD_BIT])), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.integers(0, 2**40), recs=records, limit=st.integers(0, 14),
+       busy=st.booleans())
+def test_random_rings_agree(start, recs, limit, busy):
+    start -= start % 8
+    synthetic = SyntheticRing(start)
+    for n, (size, spare, flags) in enumerate(recs):
+        synthetic.put(epb(n, size), spare=spare, flags=flags)
+    if busy:
+        synthetic.put(epb(99, 10), flags=RINGBUF_BUSY_BIT)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_same(synthetic, limit, monkeypatch)
