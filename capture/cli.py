@@ -229,4 +229,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"ebcap: internal error: {type(exc).__name__}: {exc} (run with --debug for "
               "details)", file=sys.stderr)
         status = 2
-    sys.exit(status if isinstance(status, int) else 0)
+    status = status if isinstance(status, int) else 0
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+    # Skip the interpreter's teardown (BCC's atexit clean-up walks every table and module): the
+    # kernel drops programs, maps and links with the fds. Measured: 0.07 s of CPU per exit.
+    os._exit(status)
