@@ -273,14 +273,7 @@ def _domain(msg: bytes, length: int, verbose: int, out: list[str]) -> None:
         out.append(" %u/%u/%u" % (an, ns, ar))
         off = _section(msg, off, end, out, verbose, an, "")
         if verbose > 1:
-            if off < end and ns:
-                off = _section(msg, off, end, out, verbose, ns, " ns:")
-            elif ns:
-                raise _Stop
-            if off < end and ar:
-                off = _section(msg, off, end, out, verbose, ar, " ar:")
-            elif ar:
-                raise _Stop
+            _authority_and_additional(msg, off, end, out, verbose, ns, ar)
     else:
         out.append("%u%s%s%s" % (ident, OPCODES[opcode], "+" if flags & _RD else "", "%" if flags & _CD else ""))
         if flags & 0x6CF:
@@ -310,15 +303,20 @@ def _domain(msg: bytes, length: int, verbose: int, out: list[str]) -> None:
             raise _Stop
         if verbose > 1:
             off = _section(msg, off, end, out, verbose, an, "") if an else off
-            if off < end and ns:
-                off = _section(msg, off, end, out, verbose, ns, " ns:")
-            elif ns:
-                raise _Stop
-            if off < end and ar:
-                off = _section(msg, off, end, out, verbose, ar, " ar:")
-            elif ar:
-                raise _Stop
+            _authority_and_additional(msg, off, end, out, verbose, ns, ar)
     out.append(" (%u)" % length)
+
+
+def _authority_and_additional(msg, off, end, out, verbose, ns, ar) -> None:
+    """-vv: the ns and ar sections after the answers, as tcpdump prints them."""
+    if off < end and ns:
+        off = _section(msg, off, end, out, verbose, ns, " ns:")
+    elif ns:
+        raise _Stop
+    if off < end and ar:
+        _section(msg, off, end, out, verbose, ar, " ar:")
+    elif ar:
+        raise _Stop
 
 
 def _section(msg, off, end, out, verbose, count, title) -> int:
