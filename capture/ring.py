@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import mmap
 import struct
-from typing import Callable
 
 try:
     from capture import _ringdrain          # the loop of drain_blocks in C (setup.py, optional)
@@ -52,9 +51,6 @@ class RingReader:
                                 offset=page)
         # One aligned 8-byte store publishes consumer_pos, as the kernel expects.
         self._consumer = ctypes.c_uint64.from_buffer(self._consumer_page)
-
-    def pending(self) -> bool:
-        return self._consumer.value < _u64(self._pages, 0)[0]
 
     def drain_blocks(self, out: list, limit: int = 0, joined: bool = False) -> int:
         """Append each record's EPB (bytes) to `out`; returns how many. Stops after `limit`
@@ -111,14 +107,6 @@ class RingReader:
                 limit -= 1
             cons += ((header & _LEN_MASK) + 15) & ~7
         return cons
-
-    def drain(self, handle: Callable[[bytes], None], limit: int = 0) -> int:
-        """Like drain_blocks, calling handle(epb) per record."""
-        blocks: list[bytes] = []
-        count = self.drain_blocks(blocks, limit)
-        for block in blocks:
-            handle(block)
-        return count
 
     def close(self) -> None:
         del self._consumer
