@@ -186,14 +186,6 @@ class LiveSession:
                                self.delivered.get(n, 0))
                 for n, i in enumerate(self.interfaces)]
 
-    def totals(self) -> tuple[int, int]:
-        matched = lost = 0
-        for kernel, _ring in self.programs.values():
-            for _seen, m, l in kernel.counters().values():
-                matched, lost = matched + m, lost + l
-        return matched, lost
-
-
 def _interface_names(config: CaptureConfig) -> list[str]:
     names = list(config.interfaces) or [_default_interface()]
     if ANY in names:
@@ -238,9 +230,9 @@ def run_live(config: CaptureConfig) -> int:
         stack.callback(stop.restore)
         print(f"ebcap: listening on {_describe(config, session)}", file=sys.stderr, flush=True)
         written = _drain_loop(config, session, stop, watch_new)
-        matched, lost = session.totals()
-        sinks.close(session.statistics())
-        print_statistics(written, matched, lost)
+        stats = session.statistics()
+        sinks.close(stats)
+        print_statistics(written, sum(s.accepted for s in stats), sum(s.dropped for s in stats))
     return 0
 
 
