@@ -97,3 +97,66 @@ def test_split_blocks_recovers_each_block_of_a_joined_batch():
     from capture.pcapng import split_blocks
     blocks = [encode_epb(p) for p in PACKETS]
     assert split_blocks(b"".join(blocks)) == blocks
+
+
+class FullDisk(io.FileIO):
+    """A file that takes `room` bytes, then fails as a full disk does (a short write, then
+    ENOSPC); truncating and seeking work as on a real disk."""
+
+    def __init__(self, path, room):
+        super().__init__(path, "w+")
+        self.room = room
+
+    def write(self, data):
+        if self.tell() >= self.room:
+            raise OSError(28, "No space left on device")
+        return super().write(bytes(data)[:self.room - self.tell()])
+
+
+def ring_fill(blocks):
+    """A stand-in for RingReader.drain_into: whole blocks while they fit, in order."""
+    pending = list(blocks)
+
+    def fill(buffer, offset, limit):
+        count = 0
+        while pending and len(pending[0]) <= len(buffer) - offset and not (limit and count >= limit):
+            block = pending.pop(0)
+            buffer[offset:offset + len(block)] = block
+            offset += len(block)
+            count += 1
+        return offset, count
+    return fill
+
+
+def epbs(n, size):
+    return [encode_epb(Packet(1_764_000_000_000_000_000 + i, 0, Direction.IN, size,
+                              bytes([i % 256]) * size)) for i in range(n)]
+
+
+def test_fill_from_writes_every_block_in_order_across_chunks():
+    from capture.pcapng import WRITE_CHUNK
+    blocks = epbs(3000, 200) + epbs(2, 262144) + epbs(5, 60)
+    out = io.BytesIO()
+    writer = PcapngWriter(out, [Interface("veth0")])
+    header = out.getvalue()
+    assert writer.fill_from(ring_fill(blocks[:10]), limit=4) == 4
+    assert writer.fill_from(ring_fill(blocks[4:])) == len(blocks) - 4
+    assert len(out.getvalue()) - len(header) >= len(b"".join(blocks)) - WRITE_CHUNK
+    writer.close()
+    assert out.getvalue() == header + b"".join(blocks)
+
+
+def test_fill_from_on_a_full_disk_keeps_whole_blocks(tmp_path):
+    from capture.errors import OutputError
+    from capture.pcapng import split_blocks
+    blocks = epbs(5000, 100)
+    with FullDisk(tmp_path / "out.pcapng", room=300_000) as out:
+        writer = PcapngWriter(out, [Interface("veth0")])
+        with pytest.raises(OutputError, match="No space left on device"):
+            writer.fill_from(ring_fill(blocks))
+            writer.flush()
+    data = (tmp_path / "out.pcapng").read_bytes()
+    written = split_blocks(data)
+    assert len(b"".join(written)) == len(data)                # ends on a block boundary
+    assert written[2:] == blocks[:len(written) - 2]           # after SHB and IDB, in order
+    assert len(written) - 2 == (300_000 - len(b"".join(written[:2]))) // len(blocks[0])

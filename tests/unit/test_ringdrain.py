@@ -1,4 +1,5 @@
-"""capture._ringdrain (C) walks the ring exactly as RingReader.drain_blocks' Python loop does.
+"""RingReader.drain_into (capture._ringdrain in C, or its Python fallback) walks the ring exactly
+as RingReader.drain_blocks' Python loop does.
 
 The rings are synthetic, laid out as the kernel maps them (capture/ring.py): the producer page,
 then the data area twice, so that a record that wraps is contiguous.
@@ -57,31 +58,31 @@ def epb(n: int, size: int) -> bytes:
                              bytes((n + i) % 256 for i in range(size))))
 
 
-def python_drain(synthetic: SyntheticRing, limit: int, monkeypatch):
-    monkeypatch.setattr(ring, "_ringdrain", None)
+def python_drain(synthetic: SyntheticRing, limit: int):
     reader = synthetic.reader()
     blocks: list[bytes] = []
     count = reader.drain_blocks(blocks, limit)
-    joined: list[bytes] = []
-    assert synthetic.reader().drain_blocks(joined, limit, joined=True) == count
-    assert joined == ([b"".join(blocks)] if count else [])
-    monkeypatch.undo()
     return blocks, reader._consumer.value, count
 
 
-def c_drain(synthetic: SyntheticRing, limit: int):
-    reader = synthetic.reader()
-    out: list[bytes] = []
-    count = reader.drain_blocks(out, limit, joined=True)
-    assert len(out) == (1 if count else 0)
-    return (out[0] if out else b""), reader._consumer.value, count
+def drain_into(synthetic: SyntheticRing, limit: int, room: int = 1 << 16, pages=None):
+    """drain_into with `room` bytes free after 5 bytes already in the buffer."""
+    reader = synthetic.reader(pages)
+    out = bytearray(b"\xaa" * (5 + room))
+    end, count = reader.drain_into(out, 5, limit)
+    assert out[:5] == b"\xaa" * 5 and out[end:] == b"\xaa" * (len(out) - end)
+    return bytes(out[5:end]), reader._consumer.value, count
 
 
 def assert_same(synthetic: SyntheticRing, limit: int, monkeypatch) -> list[bytes]:
-    blocks, cons, count = python_drain(synthetic, limit, monkeypatch)
+    blocks, cons, count = python_drain(synthetic, limit)
     assert count == len(blocks)
+    expected = (b"".join(blocks), cons, count)
     if ring._ringdrain is not None:
-        assert c_drain(synthetic, limit) == (b"".join(blocks), cons, count)
+        assert drain_into(synthetic, limit) == expected
+    with monkeypatch.context() as patched:
+        patched.setattr(ring, "_ringdrain", None)
+        assert drain_into(synthetic, limit) == expected
     return blocks
 
 
@@ -110,7 +111,7 @@ def test_stops_at_a_busy_record(monkeypatch):
     synthetic.put(epb(2, 60), flags=RINGBUF_BUSY_BIT)
     synthetic.put(epb(3, 60))
     assert len(assert_same(synthetic, 0, monkeypatch)) == 1
-    assert python_drain(synthetic, 0, monkeypatch)[1] == busy_at
+    assert python_drain(synthetic, 0)[1] == busy_at
 
 
 def test_record_that_wraps(monkeypatch):
@@ -138,18 +139,42 @@ def test_empty_ring(monkeypatch):
     assert assert_same(synthetic, 0, monkeypatch) == []
 
 
+@pytest.mark.parametrize("c", [True, False])
+def test_stops_where_the_next_block_does_not_fit(c, monkeypatch):
+    if c and ring._ringdrain is None:
+        pytest.skip("capture._ringdrain not built")
+    if not c:
+        monkeypatch.setattr(ring, "_ringdrain", None)
+    synthetic = SyntheticRing()
+    for n in range(4):
+        synthetic.put(epb(n, 50), flags=RINGBUF_DISCARD_BIT if n == 1 else 0)
+    blocks, _cons, _count = python_drain(synthetic, 0)
+    size = len(blocks[0])
+    for room, fits in [(0, 0), (size - 1, 0), (size, 1), (2 * size + 7, 2), (3 * size, 3)]:
+        data, cons, count = drain_into(synthetic, 0, room)
+        assert (data, count) == (b"".join(blocks[:fits]), fits)
+        # the consumer stops at the first block not taken: the next call starts there
+        assert python_drain(_from(synthetic, cons), 0)[0] == blocks[fits:]
+
+
+def _from(synthetic: SyntheticRing, cons: int) -> SyntheticRing:
+    moved = SyntheticRing(cons)
+    moved.data, moved.prod = synthetic.data, synthetic.prod
+    return moved
+
+
 @needs_c
-def test_read_only_mmap(tmp_path, monkeypatch):
+def test_read_only_mmap(tmp_path):
     synthetic = SyntheticRing()
     for n in range(3):
         synthetic.put(epb(n, 50))
     path = tmp_path / "ring"
     path.write_bytes(synthetic.buffer())
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as pages:
-        out: list[bytes] = []
-        assert synthetic.reader(pages).drain_blocks(out, 0, joined=True) == 3
+        data, _cons, count = drain_into(synthetic, 0, pages=pages)
         pages.close()       # the extension released its view of the mapping
-    assert out == [b"".join(python_drain(synthetic, 0, monkeypatch)[0])]
+    assert count == 3
+    assert data == b"".join(python_drain(synthetic, 0)[0])
 
 
 @needs_c
@@ -165,13 +190,22 @@ def test_corrupt_lengths_raise(corrupt):
     else:
         synthetic.data[0:4] = struct.pack("<I", 4)
     with pytest.raises(ValueError):
-        ring._ringdrain.drain(synthetic.buffer(), PAGE, SIZE - 1, 0, synthetic.prod, 0)
+        ring._ringdrain.drain_into(synthetic.buffer(), PAGE, SIZE - 1, 0, synthetic.prod, 0,
+                                   bytearray(4096), 0)
 
 
 @needs_c
-def test_data_base_outside_buffer():
+def test_offsets_outside_buffers():
     with pytest.raises(ValueError):
-        ring._ringdrain.drain(b"\0" * 64, 128, 63, 0, 8, 0)
+        ring._ringdrain.drain_into(b"\0" * 64, 128, 63, 0, 8, 0, bytearray(64), 0)
+    with pytest.raises(ValueError):
+        ring._ringdrain.drain_into(b"\0" * 64, 0, 63, 0, 8, 0, bytearray(64), 65)
+
+
+@needs_c
+def test_read_only_output_refused():
+    with pytest.raises(TypeError):
+        ring._ringdrain.drain_into(b"\0" * 64, 0, 63, 0, 0, 0, b"\0" * 64, 0)
 
 
 records = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 24),
