@@ -6,8 +6,12 @@
  *   EBCAP_SNAPLEN      bytes to copy at most; 0 = headers only (up to the transport header)
  *   EBCAP_RING_PAGES   ring buffer size in pages (a power of two)
  *   EBCAP_OFFLINE      1 when run by BPF_PROG_TEST_RUN on packets from a file
- * and the filter, `ebcap_filter(struct __sk_buff *, __u32 direction)`, from a generated header given
- * with -include (capture/cbpf.py). Nothing else about the filter is known here. */
+ * and the filter, `ebcap_filter(skb, direction, view)`, from a generated header given with -include
+ * (capture/cbpf.py). Nothing else about the filter is known here.
+ *
+ * Per packet: the first EBCAP_PEEK bytes are copied once into a per-CPU buffer (the peek); the
+ * filter and the header parser read them there; a matching packet's EPB is finished around them
+ * and copied into the ring at its exact size. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
 #include <uapi/linux/in.h>
@@ -29,9 +33,17 @@ BPF_PERCPU_HASH(interfaces, __u32, struct ebcap_iface, EBCAP_MAX_INTERFACES);
  * is set or slewed). */
 BPF_ARRAY(wall_clock, __u64, 1);
 
-/* An empty asm the compiler must assume changes `var`: stops it from optimizing a bounds check
- * away when the verifier needs to see it on this very register. */
-#define barrier_var(var) asm volatile("" : "+r"(var))
+/* Room a copy needs past its length, for a VLAN tag put back (copy_packet) */
+#define EBCAP_TAG_SLACK (EBCAP_VLAN_OFF + EBCAP_VLAN_LEN)
+
+/* Per CPU, one for each hook (ingress and egress never nest on a CPU, but cost nothing to keep
+ * apart): the peek, and the EPB around it when the record is built from the peek. */
+struct ebcap_scratch {
+	struct ebcap_epb_head head;
+	__u8 data[EBCAP_PEEK + EBCAP_TAG_SLACK + sizeof(struct ebcap_epb_tail)];
+	__u32 peek_len;		/* how much of data is the peek */
+};
+BPF_PERCPU_ARRAY(scratch, struct ebcap_scratch, 2);
 
 /* Headers-only copies stop here even when the headers are longer (IPv6 extension chains). */
 #define EBCAP_HEADERS_MAX 256
@@ -53,78 +65,78 @@ static __always_inline __u64 wall_clock_ns(void)
 	return bpf_ktime_get_ns() + (offset ? *offset : 0);
 }
 
-/* Offset of the end of the transport header in the packet's bytes (not counting a tag held in
- * metadata), or of the last header ebcap understands. */
-static __always_inline __u32 headers_end(struct __sk_buff *skb)
+/* Offset of the end of the transport header in the virtual packet (a VLAN tag held in metadata
+ * counts, as it is put back), or of the last header ebcap understands. The headers are read from
+ * the peek only: a header that starts past it ends the walk there (the peek holds 128 bytes, so
+ * only long IPv6 extension chains get there). Reading on from the skb made clang emit code the
+ * verifier refused (an uninitialized register spilled on a merged error path). */
+static __always_inline __u32 headers_end(const struct ebcap_view *v, __u32 vlen)
 {
-	__u32 off = 0;
-	__u16 proto;
-	__u8 l4 = 0;
+	__u32 off = 0, a;
+	__u32 proto;
+	__u32 l4 = 0;
 
 #if EBCAP_L2_ETHERNET
-	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
-		return skb->len;
+	if (ebcap_peek_u16(v, 12, &proto))
+		return vlen;
 	off = ETH_HLEN;
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+		if (proto != ETH_P_8021Q && proto != ETH_P_8021AD)
 			break;
-		if (bpf_skb_load_bytes(skb, off + 2, &proto, 2))
+		if (ebcap_peek_u16(v, off + 2, &proto))
 			return off;
 		off += 4;
 	}
 #else
-	__u8 version;
-	if (bpf_skb_load_bytes(skb, 0, &version, 1))
+	if (ebcap_peek_u8(v, 0, &a))
 		return 0;
-	proto = (version >> 4) == 6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
+	proto = (a >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP;
 #endif
 
-	if (proto == bpf_htons(ETH_P_IP)) {
-		__u8 vihl;
-		__u16 frag;
-		if (bpf_skb_load_bytes(skb, off, &vihl, 1) ||
-		    bpf_skb_load_bytes(skb, off + 6, &frag, 2) ||
-		    bpf_skb_load_bytes(skb, off + 9, &l4, 1))
+	if (proto == ETH_P_IP) {
+		__u32 vihl, frag;
+		if (ebcap_peek_u8(v, off, &vihl) || ebcap_peek_u16(v, off + 6, &frag) ||
+		    ebcap_peek_u8(v, off + 9, &l4))
 			return off;
 		off += (vihl & 0xf) * 4;
-		if (bpf_ntohs(frag) & 0x1fff)	/* not the first fragment: no transport header */
+		if (frag & 0x1fff)	/* not the first fragment: no transport header */
 			return off;
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, off + 6, &l4, 1))
+	} else if (proto == ETH_P_IPV6) {
+		if (ebcap_peek_u8(v, off + 6, &l4))
 			return off;
 		off += 40;
 #pragma unroll
 		for (int i = 0; i < EBCAP_IPV6_EXT_MAX; i++) {
-			__u8 ext[2];
+			__u32 next, len;
 			if (l4 != IPPROTO_HOPOPTS && l4 != IPPROTO_ROUTING && l4 != IPPROTO_DSTOPTS &&
 			    l4 != IPPROTO_FRAGMENT && l4 != IPPROTO_AH)
 				break;
-			if (bpf_skb_load_bytes(skb, off, ext, 2))
+			if (ebcap_peek_u8(v, off, &next) || ebcap_peek_u8(v, off + 1, &len))
 				return off;
 			if (l4 == IPPROTO_FRAGMENT) {
-				__u16 frag;
-				if (bpf_skb_load_bytes(skb, off + 2, &frag, 2))
+				__u32 frag;
+				if (ebcap_peek_u16(v, off + 2, &frag))
 					return off;
 				off += 8;
-				if (bpf_ntohs(frag) & 0xfff8)
+				if (frag & 0xfff8)
 					return off;
 			} else if (l4 == IPPROTO_AH) {
-				off += (ext[1] + 2) * 4;
+				off += (len + 2) * 4;
 			} else {
-				off += (ext[1] + 1) * 8;
+				off += (len + 1) * 8;
 			}
-			l4 = ext[0];
+			l4 = next;
 		}
-	} else if (proto == bpf_htons(ETH_P_ARP) || proto == bpf_htons(ETH_P_RARP)) {
+	} else if (proto == ETH_P_ARP || proto == ETH_P_RARP) {
 		return off + 28;
 	} else {
 		return off + 64;	/* unknown network layer: its first bytes, to show something */
 	}
 
 	if (l4 == IPPROTO_TCP) {
-		__u8 doff;
-		if (bpf_skb_load_bytes(skb, off + 12, &doff, 1))
+		__u32 doff;
+		if (ebcap_peek_u8(v, off + 12, &doff))
 			return off;
 		return off + (doff >> 4) * 4;
 	}
@@ -139,36 +151,35 @@ static __always_inline __u32 headers_end(struct __sk_buff *skb)
 }
 
 /* Copy `n` bytes of the virtual packet (tag put back when held in metadata) into `data`, which
- * has room for `room` (a power of two) + EBCAP_TAG_SLACK bytes. The masks look redundant after
- * the clamps: they are there because the verifier must see 1 <= length <= room on the very
- * register passed to the helper, and clang tends to test a copy. */
-#define EBCAP_TAG_SLACK (EBCAP_VLAN_OFF + EBCAP_VLAN_LEN)
-
-static __always_inline void copy_packet(struct __sk_buff *skb, __u8 *data, __u64 n, const __u64 room,
-					int tagged, __u32 vlan_tag)
+ * has room for `room` (a power of two) + EBCAP_TAG_SLACK bytes; returns n, or 0 when nothing
+ * could be copied. The masks look redundant after the clamps: they are there because the
+ * verifier must see 1 <= length <= room on the very register passed to the helper, and clang
+ * tends to test a copy. */
+static __always_inline __u32 copy_packet(struct __sk_buff *skb, __u8 *data, __u64 n,
+					 const __u64 room, int tagged, __u32 vlan_tag)
 {
 	if (n > room)
 		n = room;
 	if (n == 0)
-		return;
-	if (!tagged) {
-		bpf_skb_load_bytes(skb, 0, data, ((n - 1) & (room - 1)) + 1);
-		return;
-	}
-	if (n <= EBCAP_TAG_SLACK)
-		return;
-	bpf_skb_load_bytes(skb, 0, data, EBCAP_VLAN_OFF);
+		return 0;
+	if (!tagged || n <= EBCAP_VLAN_OFF)
+		return bpf_skb_load_bytes(skb, 0, data, ((n - 1) & (room - 1)) + 1) ? 0 : n;
+	if (bpf_skb_load_bytes(skb, 0, data, EBCAP_VLAN_OFF))
+		return 0;
 	__u32 tag = bpf_htonl(vlan_tag);
 	__builtin_memcpy(data + EBCAP_VLAN_OFF, &tag, EBCAP_VLAN_LEN);
+	if (n <= EBCAP_TAG_SLACK)
+		return n;
 	/* rest < room, so the mask keeps its value; the slack keeps it inside the record */
 	__u64 rest = n - EBCAP_TAG_SLACK;
-	bpf_skb_load_bytes(skb, EBCAP_VLAN_OFF, data + EBCAP_TAG_SLACK, ((rest - 1) & (room - 1)) + 1);
+	return bpf_skb_load_bytes(skb, EBCAP_VLAN_OFF, data + EBCAP_TAG_SLACK,
+				  ((rest - 1) & (room - 1)) + 1) ? 0 : n;
 }
 
 /* Waking the reader for every record that finds it idle costs the sending CPU an irq_work and the
  * reader a wake-up per handful of packets (measured: ~5 packets per wake-up at 200 kpps). So the
  * reader is woken only once the ring holds EBCAP_WAKEUP_BYTES; below that it collects what
- * arrived when its poll times out (capture/session.py POLL_SECONDS). */
+ * arrived when its poll times out (capture/session.py). */
 #define EBCAP_WAKEUP_BYTES (EBCAP_RING_PAGES * 4096 / 16)
 
 static __always_inline __u64 wakeup_flags(void)
@@ -181,8 +192,55 @@ static __always_inline __u64 wakeup_flags(void)
 #endif
 }
 
-/* The verifier wants a constant size for bpf_ringbuf_reserve(), so records come in a few size
- * classes (`room`, a constant once inlined) and carry their real length in caplen. */
+static __always_inline void fill_head(struct ebcap_epb_head *head, struct ebcap_iface *iface,
+				      __u32 total, __u32 caplen, __u32 wirelen)
+{
+	__u64 ts = wall_clock_ns();
+
+	head->block_type = EBCAP_BT_EPB;
+	head->total_length = total;
+	head->interface_id = iface ? iface->interface_id : 0;
+	head->ts_high = ts >> 32;
+	head->ts_low = (__u32)ts;
+	head->caplen = caplen;
+	head->wirelen = wirelen;
+}
+
+static __always_inline void fill_tail(struct ebcap_epb_tail *tail, __u32 direction, __u32 total)
+{
+	tail->flags_code = EBCAP_OPT_EPB_FLAGS;
+	tail->flags_length = 4;
+	tail->flags = direction;
+	tail->end_of_options = 0;
+	tail->total_length = total;
+}
+
+/* The usual case: the record's bytes are all in the peek. The block is finished there and
+ * copied into the ring at its exact size (bpf_ringbuf_output takes a variable length; reserve
+ * wants a constant, which made every headers-only record 128 bytes of packet room). */
+static __always_inline void emit_peeked(struct ebcap_scratch *s, struct ebcap_iface *iface,
+					__u32 direction, __u32 wirelen, __u32 caplen)
+{
+	__u64 len = caplen;
+	barrier_var(len);
+	if (len > EBCAP_PEEK)
+		len = EBCAP_PEEK;
+	__u64 padded = (len + 3) & ~3ULL;
+	__u64 total = sizeof(s->head) + padded + sizeof(struct ebcap_epb_tail);
+
+	fill_head(&s->head, iface, total, len, wirelen);
+	/* zero the pad bytes; whatever of these three lies past the padding, the tail overwrites */
+	s->data[len] = 0;
+	s->data[len + 1] = 0;
+	s->data[len + 2] = 0;
+	fill_tail((struct ebcap_epb_tail *)(s->data + padded), direction, total);
+	if (events.ringbuf_output(s, total, wakeup_flags()) && iface)
+		iface->lost++;
+}
+
+/* Records longer than the peek are copied from the skb straight into the ring. The verifier
+ * wants a constant size for bpf_ringbuf_reserve(), so these come in a few size classes (`room`,
+ * a constant once inlined) and carry their real length in caplen. */
 static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_iface *iface,
 					__u32 direction, __u32 wirelen, __u32 caplen, int tagged,
 					__u32 vlan_tag, const __u64 room)
@@ -202,55 +260,42 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_ifac
 		len = room;
 	__u64 padded = (len + 3) & ~3ULL;
 	__u32 total = sizeof(*head) + padded + sizeof(struct ebcap_epb_tail);
-	__u64 ts = wall_clock_ns();
 	__u8 *data = (__u8 *)(head + 1);
 
-	head->block_type = EBCAP_BT_EPB;
-	head->total_length = total;
-	head->interface_id = iface ? iface->interface_id : 0;
-	head->ts_high = ts >> 32;
-	head->ts_low = (__u32)ts;
-	head->caplen = len;
-	head->wirelen = wirelen;
+	fill_head(head, iface, total, len, wirelen);
 	/* zero the pad bytes first (ring memory is not cleared); the copy then overwrites
 	 * the packet's part of that word */
 	*(__u32 *)(data + (len & ~3ULL)) = 0;
 	copy_packet(skb, data, len, room, tagged, vlan_tag);
-	struct ebcap_epb_tail *tail = (struct ebcap_epb_tail *)(data + padded);
-	tail->flags_code = EBCAP_OPT_EPB_FLAGS;
-	tail->flags_length = 4;
-	tail->flags = direction;
-	tail->end_of_options = 0;
-	tail->total_length = total;
+	fill_tail((struct ebcap_epb_tail *)(data + padded), direction, total);
 	events.ringbuf_submit(head, wakeup_flags());
 }
 
 #define EMIT_IN(ROOM)								\
 	if (caplen <= (ROOM))							\
-		return emit_record(skb, iface, direction, wirelen, caplen, tagged, view.tag, (ROOM));
+		return emit_record(skb, iface, direction, wirelen, caplen, view->tagged, \
+				   view->tag, (ROOM));
 
-static __always_inline void emit(struct __sk_buff *skb, struct ebcap_iface *iface,
-				 __u32 direction)
+static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
+				 struct ebcap_iface *iface, __u32 direction,
+				 const struct ebcap_view *view, __u32 vlen)
 {
-	const struct ebcap_view view = ebcap_view_of(skb);
-	int tagged = view.tagged;
-	__u32 wirelen = ebcap_packet_len(skb, &view);
+	__u32 wirelen = ebcap_packet_len(skb, view);
 	__u32 caplen;
 
 #if EBCAP_SNAPLEN == 0
-	caplen = headers_end(skb);
-	if (caplen > skb->len)
-		caplen = skb->len;
-	if (tagged)
-		caplen += EBCAP_VLAN_LEN;
+	caplen = headers_end(view, vlen);
+	if (caplen > vlen)
+		caplen = vlen;
 	if (caplen > EBCAP_HEADERS_MAX)
 		caplen = EBCAP_HEADERS_MAX;
-	EMIT_IN(128)
+	if (caplen <= view->peek_len)
+		return emit_peeked(s, iface, direction, wirelen, caplen);
 	EMIT_IN(EBCAP_HEADERS_MAX)
 #else
-	caplen = skb->len + (tagged ? EBCAP_VLAN_LEN : 0);
-	if (caplen > EBCAP_SNAPLEN)
-		caplen = EBCAP_SNAPLEN;
+	caplen = vlen < EBCAP_SNAPLEN ? vlen : EBCAP_SNAPLEN;
+	if (caplen <= view->peek_len)
+		return emit_peeked(s, iface, direction, wirelen, caplen);
 	EMIT_IN(128)
 #if EBCAP_SNAPLEN > 128
 	EMIT_IN(512)
@@ -275,11 +320,26 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 	struct ebcap_iface *iface = iface_of(skb);
 	if (iface)
 		iface->seen++;
-	if (!ebcap_filter(skb, direction))
+	__u32 slot = direction == EBCAP_DIR_OUT;
+	struct ebcap_scratch *s = scratch.lookup(&slot);
+	if (!s)
+		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
+	struct ebcap_view view = ebcap_view_of(skb);
+	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
+	view.peek = s->data;
+	view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
+	s->peek_len = view.peek_len;
+	if (!ebcap_filter(skb, direction, view))
 		return TC_ACT_UNSPEC;
 	if (iface)
 		iface->matched++;
-	emit(skb, iface, direction);
+	/* The filter's every matching path reaches this point knowing something else about
+	 * peek_len (each load in the peek narrows its range), and the verifier would check emit()
+	 * once per path (a 300-term filter: too complex). Read back from memory, peek_len is just
+	 * "some number" again, and the filter's copy is dead: the paths are pruned as one. */
+	struct ebcap_view after = view;
+	after.peek_len = *(volatile __u32 *)&s->peek_len;
+	emit(skb, s, iface, direction, &after, vlen);
 	return TC_ACT_UNSPEC;	/* TCX_NEXT: let the packet and any other program go on */
 }
 

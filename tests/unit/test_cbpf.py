@@ -14,9 +14,12 @@ def body(insns):
 
 
 @pytest.mark.parametrize("insn, c", [
-    ((0x20, 0, 0, 12), "ebcap_load_u32(skb, &view, 0xcU, &A)"),          # ld [12]
-    ((0x28, 0, 0, 12), "ebcap_load_u16(skb, &view, 0xcU, &A)"),          # ldh [12]
-    ((0x30, 0, 0, 23), "ebcap_load_u8(skb, &view, 0x17U, &A)"),          # ldb [23]
+    ((0x20, 0, 0, 12), "ebcap_peek_u32(&view, 0xcU, &A)"),               # ld [12]
+    ((0x28, 0, 0, 12), "ebcap_peek_u16(&view, 0xcU, &A)"),               # ldh [12]
+    ((0x30, 0, 0, 23), "ebcap_peek_u8(&view, 0x17U, &A)"),               # ldb [23]
+    ((0x28, 0, 0, 126), "ebcap_peek_u16(&view, 0x7eU, &A)"),             # ldh [126]: last in peek
+    ((0x28, 0, 0, 127), "ebcap_skb_u16(skb, &view, 0x7fU, &A)"),         # ldh [127]: past it
+    ((0x20, 0, 0, 1000), "ebcap_skb_u32(skb, &view, 0x3e8U, &A)"),       # ld [1000]
     ((0x48, 0, 0, 14), "ebcap_load_u16(skb, &view, X + 0xeU, &A)"),      # ldh [x + 14]
     ((0x00, 0, 0, 7), "A = 0x7U;"),                               # ld #7
     ((0x80, 0, 0, 0), "A = ebcap_packet_len(skb, &view);"),              # ld len
@@ -25,6 +28,7 @@ def body(insns):
     ((0x61, 0, 0, 2), "X = M[2];"),                               # ldx M[2]
     ((0x81, 0, 0, 0), "X = ebcap_packet_len(skb, &view);"),              # ldx len
     ((0xB1, 0, 0, 14), "X = (X & 0xf) << 2;"),                    # ldxb 4*([14]&0xf)
+    ((0xB1, 0, 0, 14), "ebcap_peek_u8(&view, 0xeU, &X)"),
     ((0x02, 0, 0, 5), "M[5] = A;"),                               # st M[5]
     ((0x03, 0, 0, 6), "M[6] = X;"),                               # stx M[6]
     ((0x04, 0, 0, 1), "A += 0x1U;"),
@@ -49,6 +53,23 @@ def body(insns):
 ])
 def test_instruction(insn, c):
     assert c in body([insn, (RET_A, 0, 0, 0)])
+
+
+def test_peek_size_agrees_with_the_kernel_side():
+    import re
+    from capture.bpf import SOURCE_DIR
+    from capture.cbpf import PEEK_BYTES
+    header = (SOURCE_DIR / "filter_api.h").read_text()
+    assert re.search(r"#define EBCAP_PEEK (\d+)", header).group(1) == str(PEEK_BYTES)
+
+
+def test_a_looping_filter_loads_indirectly_from_the_skb_only():
+    ldh_x, ja_back = (0x48, 0, 0, 14), (0x05, 0, 0, 0xFFFFFFFE)
+    loops = body([(0x28, 0, 0, 12), ldh_x, (0x15, 0, 1, 6), ja_back, (RET_A, 0, 0, 0)])
+    assert "ebcap_skb_u16(skb, &view, X + 0xeU, &A)" in loops
+    assert "ebcap_peek_u16(&view, 0xcU, &A)" in loops              # constant loads: the peek
+    straight = body([(0x28, 0, 0, 12), ldh_x, (RET_A, 0, 0, 0)])
+    assert "ebcap_load_u16(skb, &view, X + 0xeU, &A)" in straight
 
 
 @pytest.mark.parametrize("code, cond", [(0x15, "A == 0x6U"), (0x25, "A > 0x6U"),
