@@ -162,8 +162,8 @@ def _child_setup(parent: int) -> None:
 
 def _compile(source: Path, cflags: list[str], filter_header: str,
              functions: tuple[str, ...]) -> dict:
-    """BCC compiles and creates the maps; we keep the instructions and the maps' specs, as
-    plain JSON data."""
+    """BCC compiles and creates the maps; we keep the instructions and the maps' specs. The
+    result is plain JSON data (also the cache's format, capture/progcache.py)."""
     try:
         from bcc import BPF
         from bcc.libbcc import lib

@@ -49,6 +49,17 @@ def _bcc() -> str:
     return f"{getattr(bcc, '__version__', 'unknown version')} ({Path(bcc.__file__).parent})"
 
 
+def _program_cache() -> str:
+    from capture.progcache import ProgramCache
+    cache = ProgramCache.default()
+    if cache is None:
+        return "off (EBCAP_NO_CACHE)"
+    refusal = cache.refusal()
+    if refusal is not None:
+        return f"not used: {refusal}"
+    return f"{cache.dir} ({len(cache.entries())} compiled programs)"
+
+
 def _headers() -> str:
     from capture.kheaders import kernel_headers
     try:
@@ -70,6 +81,7 @@ def run_doctor() -> int:
         ("clsact", "yes" if version >= (4, 5) else "no"),
         ("BCC", _bcc()),
         ("kernel headers for BCC", _headers()),
+        ("compiled program cache", _program_cache()),
         ("libpcap", libpcap_version()),
     ]
     width = max(len(name) for name, _ in rows)

@@ -4,7 +4,8 @@ The filter arrives as a generated header (capture/cbpf.py) given to clang with -
 configuration as -D constants. `source_text()` is exactly what is compiled.
 
 BCC compiles, but never in this process: a forked child does and reports each program's
-instructions and each map's spec (capture/bpfcompile.py). Here the maps are made again with BPF_MAP_CREATE, the instructions'
+instructions and each map's spec (capture/bpfcompile.py), or the cache has them from an earlier
+run (capture/progcache.py). Here the maps are made again with BPF_MAP_CREATE, the instructions'
 map references pointed at them, and the programs loaded with BPF_PROG_LOAD. Nothing is pinned:
 the kernel frees programs and maps with the last fd, when ebcap exits at the latest.
 """
@@ -28,6 +29,7 @@ from capture.errors import KernelFeatureError, PrivilegeError, TranslateError
 from capture.kheaders import point_bcc_at_headers
 from capture.packet import LinkType
 from capture.pcapfilter import Insn
+from capture.progcache import ProgramCache, cache_key
 
 PROGRAM_SOURCE = SOURCE_DIR / "ebcap.c"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -95,6 +97,15 @@ def relocate(insns: bytes, fds: dict[int, int]) -> bytes:
     return bytes(out)
 
 
+def program_text(source_text: str, kernel_headers: str) -> str:
+    """All the text the bytecode depends on, for the cache key: what is compiled, every header
+    in bpf/ (more than ebcap.c includes costs a needless compile at worst; fewer, a stale
+    program) and the kernel headers tree BCC compiles against."""
+    headers = "".join(f"// ---- {path.name} ----\n{path.read_text()}"
+                      for path in sorted(SOURCE_DIR.glob("*.h")))
+    return f"// kernel headers: {kernel_headers}\n{source_text}{headers}"
+
+
 def _create_map(spec: MapSpec) -> int:
     try:
         return map_create(spec)
@@ -137,8 +148,20 @@ class KernelProgram:
             raise
 
     def _compiled(self) -> CompiledProgram:
+        """From the cache when it has this exact program, else from BCC (then cached)."""
+        cache = ProgramCache.default()
+        tree = os.environ.get("BCC_KERNEL_SOURCE") or self.headers
+        key = cache_key(program_text(self.source_text(), tree)) if cache is not None else None
+        if cache is not None:
+            compiled = cache.load(key)
+            if compiled is not None and set(PROGRAMS) <= compiled.programs.keys():
+                debug.note(f"BPF program from the cache, no compiler ({cache.dir}/{key}.json)")
+                return compiled
         compiled = compile_program(PROGRAM_SOURCE, self._cflags, self.filter_header, PROGRAMS)
-        debug.note("BPF program compiled by BCC")
+        debug.note("BPF program compiled by BCC"
+                   + (f", cached as {cache.dir}/{key}.json" if cache is not None else ""))
+        if cache is not None:
+            cache.store(key, compiled)
         return compiled
 
     def log(self) -> str:
