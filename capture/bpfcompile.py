@@ -1,6 +1,6 @@
 """BCC, kept out of the capture process: a forked child compiles the C program and reports what
 loading it takes (each program's instructions, each map's spec and the fd it had in the child),
-then exits, taking LLVM's ~170 MB and its tear-down with it. The capture process never imports
+then exits, taking LLVM's ~130 MB and their tear-down with it. The capture process never imports
 bcc; capture/loader.py makes the maps and loads the programs itself.
 
 `ebcap -r --filters-from` compiles hundreds of filters in pool workers: `compile_in_process()`

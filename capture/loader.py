@@ -150,19 +150,23 @@ class KernelProgram:
     def _compiled(self) -> CompiledProgram:
         """From the cache when it has this exact program, else from BCC (then cached)."""
         cache = ProgramCache.default()
+        if cache is None:
+            debug.note("BPF program compiled by BCC (no cache)")
+            return self._compile()
         tree = os.environ.get("BCC_KERNEL_SOURCE") or self.headers
-        key = cache_key(program_text(self.source_text(), tree)) if cache is not None else None
-        if cache is not None:
-            compiled = cache.load(key)
-            if compiled is not None and set(PROGRAMS) <= compiled.programs.keys():
-                debug.note(f"BPF program from the cache, no compiler ({cache.dir}/{key}.json)")
-                return compiled
-        compiled = compile_program(PROGRAM_SOURCE, self._cflags, self.filter_header, PROGRAMS)
-        debug.note("BPF program compiled by BCC"
-                   + (f", cached as {cache.dir}/{key}.json" if cache is not None else ""))
-        if cache is not None:
-            cache.store(key, compiled)
+        key = cache_key(program_text(self.source_text(), tree))
+        entry = f"{cache.dir}/{key}.json"
+        compiled = cache.load(key)
+        if compiled is not None and set(PROGRAMS) <= compiled.programs.keys():
+            debug.note(f"BPF program from the cache, no compiler ({entry})")
+            return compiled
+        compiled = self._compile()
+        debug.note(f"BPF program compiled by BCC (cache: {entry})")
+        cache.store(key, compiled)
         return compiled
+
+    def _compile(self) -> CompiledProgram:
+        return compile_program(PROGRAM_SOURCE, self._cflags, self.filter_header, PROGRAMS)
 
     def log(self) -> str:
         return "".join(self._log)
