@@ -1,16 +1,46 @@
-"""The few bpf(2) commands BCC does not wrap: tcx links and BPF_PROG_TEST_RUN."""
+"""ebcap's bpf(2) calls: maps, program loading, tcx links and BPF_PROG_TEST_RUN.
+
+Everything goes through raw syscalls on `union bpf_attr` (uapi/linux/bpf.h), so the capture
+process needs neither BCC nor libbpf: BCC only compiles, in a child (capture/bpfcompile.py).
+"""
 
 from __future__ import annotations
 
 import ctypes
+import errno
+import functools
 import os
 import platform
 import struct
+from dataclasses import dataclass
+from pathlib import Path
 
 _SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
+BPF_MAP_CREATE = 0
+BPF_MAP_LOOKUP_ELEM = 1
+BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_GET_NEXT_KEY = 4
+BPF_PROG_LOAD = 5
 BPF_PROG_TEST_RUN = 10
+BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_LINK_CREATE = 28
 BPF_TCX_INGRESS, BPF_TCX_EGRESS = 46, 47
+
+BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY = 5, 6
+BPF_MAP_TYPE_LRU_PERCPU_HASH = 10
+BPF_MAP_TYPE_RINGBUF = 27
+# Their lookups and updates carry one value per possible CPU, each padded to 8 bytes.
+PERCPU_MAP_TYPES = {BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY,
+                    BPF_MAP_TYPE_LRU_PERCPU_HASH}
+BPF_PROG_TYPE_SCHED_CLS = 3
+BPF_ANY = 0
+BPF_OBJ_NAME_LEN = 16
+
+# A failed load is retried with the verifier's log (as libbpf does), first this big; a log that
+# does not fit returns ENOSPC and the size it needed, up to the cap (a 1M-instruction refusal
+# logs far more: the rotating log then keeps its end, where the reason is).
+VERIFIER_LOG_BYTES = 256 << 10
+VERIFIER_LOG_MAX_BYTES = 16 << 20
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -39,6 +69,174 @@ def tcx_attach(prog_fd: int, ifindex: int, attach_type: int) -> int:
     attr = ctypes.create_string_buffer(64)
     struct.pack_into("<IIII", attr, 0, prog_fd, ifindex, attach_type, 0)
     return _bpf(BPF_LINK_CREATE, attr)
+
+
+def _name_bytes(name: str) -> bytes:
+    """A BPF object name as the kernel accepts it (and as BCC gives it): at most 15 characters
+    of [A-Za-z0-9_.]."""
+    cleaned = "".join(c if c.isalnum() or c in "_." else "_" for c in name)
+    return cleaned[:BPF_OBJ_NAME_LEN - 1].encode("ascii", "replace")
+
+
+@functools.cache
+def possible_cpus() -> int:
+    """How many values a per-CPU map holds: one per possible CPU ("0-1", "0,2-5"...)."""
+    count = 0
+    for part in Path("/sys/devices/system/cpu/possible").read_text().strip().split(","):
+        first, _, last = part.partition("-")
+        count += int(last or first) - int(first) + 1
+    return count
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """What BPF_MAP_CREATE needs to make a map again; `name` is the C name (BCC's table)."""
+
+    name: str
+    type: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int = 0
+    extra: int = 0                  # map_extra (bloom filters' hash count)
+
+    @property
+    def per_cpu(self) -> bool:
+        return self.type in PERCPU_MAP_TYPES
+
+    @property
+    def value_stride(self) -> int:
+        """Bytes per CPU in a per-CPU value."""
+        return (self.value_size + 7) & ~7
+
+
+def map_info(fd: int, name: str) -> MapSpec:
+    """The spec of an existing map (BPF_OBJ_GET_INFO_BY_FD; struct bpf_map_info)."""
+    info = ctypes.create_string_buffer(88)
+    attr = ctypes.create_string_buffer(16)
+    struct.pack_into("<IIQ", attr, 0, fd, len(info), ctypes.addressof(info))
+    _bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+    map_type, _id, key_size, value_size, max_entries, flags = struct.unpack_from("<6I", info, 0)
+    extra = struct.unpack_from("<Q", info, 80)[0]
+    return MapSpec(name, map_type, key_size, value_size, max_entries, flags, extra)
+
+
+def map_create(spec: MapSpec) -> int:
+    """A new map; the fd holds it (no pinning: it goes away with the last fd)."""
+    attr = ctypes.create_string_buffer(72)
+    struct.pack_into("<5I", attr, 0, spec.type, spec.key_size, spec.value_size,
+                     spec.max_entries, spec.flags)
+    struct.pack_into("16s", attr, 28, _name_bytes(spec.name))
+    struct.pack_into("<Q", attr, 64, spec.extra)
+    return _bpf(BPF_MAP_CREATE, attr)
+
+
+class BpfMap:
+    """Element access to one map by fd. Values of per-CPU maps are lists, one bytes per CPU."""
+
+    def __init__(self, fd: int, spec: MapSpec):
+        self.fd = fd
+        self.spec = spec
+        self._value_bytes = (spec.value_stride * possible_cpus() if spec.per_cpu
+                             else spec.value_size)
+
+    def _elem(self, cmd: int, key: bytes | None, out: ctypes.Array, flags: int = 0) -> int:
+        attr = ctypes.create_string_buffer(32)
+        key_buf = ctypes.create_string_buffer(key, len(key)) if key is not None else None
+        struct.pack_into("<IIQQQ", attr, 0, self.fd, 0,
+                         ctypes.addressof(key_buf) if key_buf is not None else 0,
+                         ctypes.addressof(out), flags)
+        return _bpf(cmd, attr)
+
+    def update(self, key: bytes, value: bytes | list[bytes], flags: int = BPF_ANY) -> None:
+        if self.spec.per_cpu:
+            stride = self.spec.value_stride
+            value = b"".join(v.ljust(stride, b"\0") for v in value)
+        if len(key) != self.spec.key_size or len(value) != self._value_bytes:
+            raise ValueError(f"map {self.spec.name}: key or value of the wrong size")
+        self._elem(BPF_MAP_UPDATE_ELEM, key, ctypes.create_string_buffer(value, len(value)),
+                   flags)
+
+    def lookup(self, key: bytes) -> bytes | list[bytes] | None:
+        out = ctypes.create_string_buffer(self._value_bytes)
+        try:
+            self._elem(BPF_MAP_LOOKUP_ELEM, key, out)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
+        if not self.spec.per_cpu:
+            return out.raw
+        stride, size = self.spec.value_stride, self.spec.value_size
+        return [out.raw[i:i + size] for i in range(0, len(out.raw), stride)]
+
+    def keys(self):
+        """Every key, by BPF_MAP_GET_NEXT_KEY. (Should the last key seen be deleted meanwhile,
+        a hash map starts again from its first key; ebcap never deletes.)"""
+        key = None
+        while True:
+            out = ctypes.create_string_buffer(self.spec.key_size)
+            try:
+                self._elem(BPF_MAP_GET_NEXT_KEY, key, out)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    return
+                raise
+            key = out.raw
+            yield key
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class ProgramRefused(OSError):
+    """BPF_PROG_LOAD failed. `errno` is the first attempt's; `log` the verifier's words from
+    the retry with a log (empty when the kernel wrote none, e.g. for lack of privileges)."""
+
+    def __init__(self, err: int, log: str):
+        super().__init__(err, os.strerror(err))
+        self.log = log
+
+
+def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
+               log: ctypes.Array | None) -> tuple[int, int]:
+    """(fd or -errno, log_true_size)."""
+    insn_buf = ctypes.create_string_buffer(insns, len(insns))
+    license_buf = ctypes.create_string_buffer(license)
+    attr = ctypes.create_string_buffer(144)          # up to log_true_size
+    struct.pack_into("<IIQQ", attr, 0, prog_type, len(insns) // 8,
+                     ctypes.addressof(insn_buf), ctypes.addressof(license_buf))
+    if log is not None:
+        struct.pack_into("<IIQ", attr, 24, 1, len(log), ctypes.addressof(log))
+    struct.pack_into("16s", attr, 48, _name_bytes(name))
+    ret = _libc.syscall(_SYS_BPF, BPF_PROG_LOAD, ctypes.byref(attr), ctypes.sizeof(attr))
+    if ret < 0:
+        ret = -ctypes.get_errno()
+    return ret, struct.unpack_from("<I", attr, 140)[0]
+
+
+def prog_load(insns: bytes, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS,
+              license: bytes = b"GPL") -> int:
+    """Load a program; returns its fd, or raises ProgramRefused.
+
+    The first attempt has no log, which spares the verifier from writing one for every
+    instruction it walks; only a refusal is verified again, with a log to explain it."""
+    fd, _ = _prog_load(prog_type, insns, license, name, None)
+    if fd >= 0:
+        return fd
+    first_errno = -fd
+    size = VERIFIER_LOG_BYTES
+    while True:
+        log = ctypes.create_string_buffer(size)
+        fd, needed = _prog_load(prog_type, insns, license, name, log)
+        if fd >= 0:
+            return fd                   # refused once, accepted now: keep it
+        if -fd == errno.ENOSPC and size < VERIFIER_LOG_MAX_BYTES:
+            size = min(max(needed, size * 2), VERIFIER_LOG_MAX_BYTES)
+            continue
+        raise ProgramRefused(first_errno, log.value.decode(errors="replace"))
 
 
 class TestRunner:

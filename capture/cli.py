@@ -199,6 +199,9 @@ def program(config: CaptureConfig) -> int:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    if debug:
+        from capture import debug as debug_notes
+        debug_notes.enabled = True
     try:
         if argv and argv[0] == "bench":
             from capture.bench.cli import bench

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import struct
@@ -10,8 +9,6 @@ from pathlib import Path
 
 from capture.errors import EbcapError
 
-BPF_MAP_CREATE = 0
-BPF_MAP_TYPE_RINGBUF = 27
 CAPS = {"CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21, "CAP_PERFMON": 38, "CAP_BPF": 39}
 
 
@@ -20,16 +17,21 @@ def _kernel_version() -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
-def _probe_ringbuf() -> str:
-    from capture.bpfsys import _bpf
-    attr = ctypes.create_string_buffer(72)
-    struct.pack_into("<IIII", attr, 0, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)
+def _probe_bpf() -> str:
+    """The calls the capture process makes itself: a ring buffer map and a SCHED_CLS program
+    (`r0 = 0; exit`), both freed at once."""
+    from capture.bpfsys import (BPF_MAP_TYPE_RINGBUF, MapSpec, ProgramRefused, map_create,
+                                prog_load)
     try:
-        fd = _bpf(BPF_MAP_CREATE, attr)
+        os.close(map_create(MapSpec("ebcap_probe", BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)))
     except OSError as exc:
         return f"no ({exc.strerror})"
-    os.close(fd)
-    return "yes (BPF_MAP_TYPE_RINGBUF)"
+    try:
+        os.close(prog_load(struct.pack("<BBhiBBhi", 0xb7, 0, 0, 0, 0x95, 0, 0, 0),
+                           "ebcap_probe"))
+    except ProgramRefused as exc:
+        return f"maps only: loading a SCHED_CLS program failed ({exc.strerror})"
+    return "yes (BPF_MAP_TYPE_RINGBUF, BPF_PROG_TYPE_SCHED_CLS)"
 
 
 def _capabilities() -> str:
@@ -47,6 +49,17 @@ def _bcc() -> str:
     return f"{getattr(bcc, '__version__', 'unknown version')} ({Path(bcc.__file__).parent})"
 
 
+def _program_cache() -> str:
+    from capture.progcache import ProgramCache
+    cache = ProgramCache.default()
+    if cache is None:
+        return "off (EBCAP_NO_CACHE)"
+    refusal = cache.refusal()
+    if refusal is not None:
+        return f"not used: {refusal}"
+    return f"{cache.dir} ({len(cache.entries())} compiled programs)"
+
+
 def _headers() -> str:
     from capture.kheaders import kernel_headers
     try:
@@ -60,7 +73,7 @@ def run_doctor() -> int:
     version = _kernel_version()
     rows = [
         ("kernel", os.uname().release),
-        ("bpf syscall", _probe_ringbuf() if os.geteuid() == 0 else "not probed (not root)"),
+        ("bpf syscall", _probe_bpf() if os.geteuid() == 0 else "not probed (not root)"),
         ("capabilities", _capabilities()),
         ("BTF", "yes (/sys/kernel/btf/vmlinux)" if Path("/sys/kernel/btf/vmlinux").exists()
          else "no"),
@@ -68,6 +81,7 @@ def run_doctor() -> int:
         ("clsact", "yes" if version >= (4, 5) else "no"),
         ("BCC", _bcc()),
         ("kernel headers for BCC", _headers()),
+        ("compiled program cache", _program_cache()),
         ("libpcap", libpcap_version()),
     ]
     width = max(len(name) for name, _ in rows)

@@ -23,7 +23,8 @@ from capture.errors import KernelFeatureError
 SRC_ROOT = Path("/usr/src")
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
+    """ebcap's cache directory: /var/cache/ebcap for root, else under XDG_CACHE_HOME."""
     if os.geteuid() == 0:
         return Path("/var/cache/ebcap")
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebcap"
@@ -89,7 +90,7 @@ def kernel_headers() -> tuple[Path | None, str]:
             f"no kernel headers for BCC: install linux-headers-{release} or, if the distribution "
             f"has none for this kernel, linux-headers-{arch} (apt-get install linux-headers-{arch})")
     build = builds[0]
-    dest = _cache_root() / "kheaders" / build.name
+    dest = cache_root() / "kheaders" / build.name
     if not (dest / "include/generated/autoconf.h").is_file():
         _merge(build, _common_dir(build), dest)
     return dest, f"{dest} (merged from {build})"

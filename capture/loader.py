@@ -1,32 +1,51 @@
-"""Builds the kernel program with BCC and hands out its programs, ring buffer and counters.
+"""Builds the kernel program and hands out its programs, ring buffer and counters.
 
 The filter arrives as a generated header (capture/cbpf.py) given to clang with -include; the
 configuration as -D constants. `source_text()` is exactly what is compiled.
+
+BCC compiles, but never in this process: a forked child does and reports each program's
+instructions and each map's spec (capture/bpfcompile.py), or the cache has them from an earlier
+run (capture/progcache.py). Here the maps are made again with BPF_MAP_CREATE, the instructions'
+map references pointed at them, and the programs loaded with BPF_PROG_LOAD. Nothing is pinned:
+the kernel frees programs and maps with the last fd, when ebcap exits at the latest.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import errno
 import os
 import re
-import tempfile
+import resource
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from capture import debug
 from capture.bpf import SOURCE_DIR
+from capture.bpfcompile import FILTER_HEADER_NAME, CompiledProgram, compile_program, first_error
+from capture.bpfsys import BpfMap, MapSpec, ProgramRefused, map_create, possible_cpus, prog_load
 from capture.cbpf import translate
 from capture.errors import KernelFeatureError, PrivilegeError, TranslateError
 from capture.kheaders import point_bcc_at_headers
 from capture.packet import LinkType
 from capture.pcapfilter import Insn
+from capture.progcache import ProgramCache, cache_key
 
 PROGRAM_SOURCE = SOURCE_DIR / "ebcap.c"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_RING_BYTES = 8 << 20
 INGRESS, EGRESS = "ebcap_ingress", "ebcap_egress"
-FILTER_HEADER_NAME = "ebcap_filter.h"
+PROGRAMS = (INGRESS, EGRESS)
+# The maps ebcap itself reads or writes (bpf/ebcap.c); any others are only made and handed over.
+EVENTS, INTERFACES, WALL_CLOCK = "events", "interfaces", "wall_clock"
+# struct ebcap_iface (bpf/record.h; tests/unit/test_record_layout.py compares the two):
+# seen, matched, lost, interface_id, reserved
+IFACE = struct.Struct("<QQQII")
+_u32 = struct.Struct("<I")
+_u64 = struct.Struct("<Q")
+
+LD_IMM64 = 0x18                 # BPF_LD | BPF_IMM | BPF_DW: a 64-bit constant over two slots
+BPF_PSEUDO_MAP_FD = 1           # ... whose imm is a map fd
 
 
 @dataclass(frozen=True)
@@ -58,57 +77,96 @@ def ring_size(kib: int | None) -> int:
     return 1 << (size - 1).bit_length()
 
 
-@contextlib.contextmanager
-def _stderr_captured(log: list[str]):
-    """clang and libbpf print straight to fd 2: keep that out of the user's terminal, and
-    append it to `log` for error messages and --debug."""
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            log.append(sink.read().decode(errors="replace"))
+def relocate(insns: bytes, fds: dict[int, int]) -> bytes:
+    """`insns` with every map reference (ld_imm64 with src_reg BPF_PSEUDO_MAP_FD, imm the fd)
+    moved from the compiler child's fd to ours. Whatever else would need relocating (a map
+    value's address, BTF ids...) this loader cannot provide: refused, never loaded half right.
+    (The second slot of an ld_imm64 has code 0, so scanning every slot is safe.)"""
+    out = bytearray(insns)
+    for index, (code, regs, _off, imm) in enumerate(struct.iter_unpack("<BBhi", insns)):
+        if code != LD_IMM64 or regs >> 4 == 0:
+            continue
+        if regs >> 4 != BPF_PSEUDO_MAP_FD:
+            raise KernelFeatureError(f"the compiled BPF program needs a relocation ebcap does not "
+                                     f"make (ld_imm64 with src_reg {regs >> 4}, instruction "
+                                     f"{index})")
+        if imm not in fds:
+            raise KernelFeatureError(f"the compiled BPF program refers to map fd {imm}, which is "
+                                     f"not one of its maps (instruction {index})")
+        struct.pack_into("<i", out, index * 8 + 4, fds[imm])
+    return bytes(out)
 
 
-def _first_error(log: str) -> str:
-    for line in log.splitlines():
-        if "error:" in line or "invalid" in line.lower() or "too large" in line or "limit" in line:
-            return line.strip()
-    lines = [line for line in log.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "no message"
+def program_text(source_text: str, kernel_headers: str) -> str:
+    """All the text the bytecode depends on, for the cache key: what is compiled, every header
+    in bpf/ (more than ebcap.c includes costs a needless compile at worst; fewer, a stale
+    program) and the kernel headers tree BCC compiles against."""
+    headers = "".join(f"// ---- {path.name} ----\n{path.read_text()}"
+                      for path in sorted(SOURCE_DIR.glob("*.h")))
+    return f"// kernel headers: {kernel_headers}\n{source_text}{headers}"
+
+
+def _create_map(spec: MapSpec) -> int:
+    try:
+        return map_create(spec)
+    except OSError as exc:
+        if exc.errno == errno.EPERM:
+            # Kernels before 5.11 charge maps to RLIMIT_MEMLOCK, as BCC and libbpf know.
+            try:
+                resource.setrlimit(resource.RLIMIT_MEMLOCK,
+                                   (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+                return map_create(spec)
+            except (OSError, ValueError):
+                raise PrivilegeError("loading BPF programs needs root (CAP_BPF and "
+                                     "CAP_NET_ADMIN)") from exc
+        raise KernelFeatureError(f"creating the BPF map {spec.name} failed: "
+                                 f"{os.strerror(exc.errno)}") from exc
 
 
 class KernelProgram:
-    """The compiled BPF module. Close it to free programs and maps (links hold their own refs)."""
+    """The loaded BPF module. Close it to free programs and maps (links hold their own refs)."""
 
     def __init__(self, insns: list[Insn], spec: ProgramSpec):
         self.spec = spec
         self.filter_header = translate(insns)
         self.headers = point_bcc_at_headers()
+        # The header's real path exists only in the compiler child (capture/bpfcompile.py).
+        self._cflags = [f"-I{SOURCE_DIR}", "-include", FILTER_HEADER_NAME, *spec.cflags()]
         self._log: list[str] = []
-        try:
-            from bcc import BPF
-        except ImportError as exc:
-            raise KernelFeatureError("BCC's Python module is missing (apt-get install "
-                                     "python3-bpfcc)") from exc
-        self._BPF = BPF
-        # The generated header exists only while clang runs: nothing is left on disk, and
-        # nothing needs removing after -Z has dropped root.
-        with tempfile.TemporaryDirectory(prefix="ebcap-") as tmp:
-            filter_path = Path(tmp) / FILTER_HEADER_NAME
-            filter_path.write_text(self.filter_header)
-            self._cflags = [f"-I{SOURCE_DIR}", "-include", str(filter_path), *spec.cflags()]
-            try:
-                with _stderr_captured(self._log):
-                    self.bpf = BPF(src_file=str(PROGRAM_SOURCE).encode(), cflags=self._cflags)
-            except Exception as exc:
-                raise KernelFeatureError(f"compiling the BPF program failed: "
-                                         f"{_first_error(self.log())}") from exc
         self._fds: dict[str, int] = {}
+        self._maps: dict[str, BpfMap] = {}
+        compiled = self._compiled()
+        self._log.append(compiled.log)
+        try:
+            ours = {}
+            for child_fd, map_spec in compiled.maps.items():
+                self._maps[map_spec.name] = BpfMap(_create_map(map_spec), map_spec)
+                ours[child_fd] = self._maps[map_spec.name].fd
+            self._insns = {name: relocate(code, ours) for name, code in compiled.programs.items()}
+        except BaseException:
+            self.close()
+            raise
+
+    def _compiled(self) -> CompiledProgram:
+        """From the cache when it has this exact program, else from BCC (then cached)."""
+        cache = ProgramCache.default()
+        if cache is None:
+            debug.note("BPF program compiled by BCC (no cache)")
+            return self._compile()
+        tree = os.environ.get("BCC_KERNEL_SOURCE") or self.headers
+        key = cache_key(program_text(self.source_text(), tree))
+        entry = f"{cache.dir}/{key}.json"
+        compiled = cache.load(key)
+        if compiled is not None and set(PROGRAMS) <= compiled.programs.keys():
+            debug.note(f"BPF program from the cache, no compiler ({entry})")
+            return compiled
+        compiled = self._compile()
+        debug.note(f"BPF program compiled by BCC (cache: {entry})")
+        cache.store(key, compiled)
+        return compiled
+
+    def _compile(self) -> CompiledProgram:
+        return compile_program(PROGRAM_SOURCE, self._cflags, self.filter_header, PROGRAMS)
 
     def log(self) -> str:
         return "".join(self._log)
@@ -126,48 +184,62 @@ class KernelProgram:
     def program_fd(self, name: str) -> int:
         """Load one of the hook programs (SCHED_CLS) into the kernel and return its fd."""
         if name not in self._fds:
+            if name not in self._insns:
+                raise KernelFeatureError(f"the BPF program has no function {name}")
             try:
-                with _stderr_captured(self._log):
-                    fn = self.bpf.load_func(name, self._BPF.SCHED_CLS)
-            except Exception as exc:
-                text = self.log()
-                if "Permission denied" in str(exc) and "processed" not in text:
+                self._fds[name] = prog_load(self._insns[name], name)
+            except ProgramRefused as exc:
+                self._log.append(exc.log)
+                text = exc.log
+                if exc.errno in (errno.EPERM, errno.EACCES) and "processed" not in text:
                     raise PrivilegeError("loading BPF programs needs root "
                                          "(CAP_BPF and CAP_NET_ADMIN)") from exc
-                if "too large" in text or "complexity" in text:
+                if "too large" in text or "too complex" in text or "complexity" in text:
                     raise TranslateError("the filter is too complex for the kernel's BPF "
-                                         f"verifier: {_first_error(text)}") from exc
-                raise KernelFeatureError(f"the kernel refused the BPF program: "
-                                         f"{_first_error(text)}") from exc
-            self._fds[name] = fn.fd
+                                         f"verifier: {first_error(text)}") from exc
+                reason = first_error(text) if text.strip() else os.strerror(exc.errno)
+                raise KernelFeatureError(f"the kernel refused the BPF program: {reason}") from exc
         return self._fds[name]
+
+    def _map(self, name: str) -> BpfMap:
+        try:
+            return self._maps[name]
+        except KeyError:
+            raise KernelFeatureError(f"the BPF program has no map {name}") from None
 
     @property
     def ring_fd(self) -> int:
-        return self.bpf["events"].map_fd
+        return self._map(EVENTS).fd
 
     def register_interface(self, ifindex: int, interface_id: int) -> None:
         """Tell the kernel which pcapng interface id its blocks carry for this ifindex."""
-        table = self.bpf["interfaces"]
-        table[table.Key(ifindex)] = table.Leaf(
-            *[table.sLeaf(interface_id=interface_id) for _ in range(table.total_cpu)])
+        value = IFACE.pack(0, 0, 0, interface_id, 0)
+        self._map(INTERFACES).update(_u32.pack(ifindex), [value] * possible_cpus())
 
     def set_wall_clock(self, offset_ns: int) -> None:
         """CLOCK_REALTIME - CLOCK_MONOTONIC, which the kernel adds to bpf_ktime_get_ns()."""
-        table = self.bpf["wall_clock"]
-        table[table.Key(0)] = table.Leaf(offset_ns & 0xFFFFFFFFFFFFFFFF)
+        self._map(WALL_CLOCK).update(_u32.pack(0), _u64.pack(offset_ns & 0xFFFFFFFFFFFFFFFF))
 
     def counters(self) -> dict[int, tuple[int, int, int]]:
         """ifindex -> (seen, matched, lost), summed over CPUs."""
+        table = self._map(INTERFACES)
         totals = {}
-        for key, per_cpu in self.bpf["interfaces"].items():
-            totals[key.value] = (sum(c.seen for c in per_cpu), sum(c.matched for c in per_cpu),
-                                 sum(c.lost for c in per_cpu))
+        for key in table.keys():
+            per_cpu = table.lookup(key)
+            if per_cpu is None:
+                continue
+            rows = [IFACE.unpack(value) for value in per_cpu]
+            totals[_u32.unpack(key)[0]] = (sum(r[0] for r in rows), sum(r[1] for r in rows),
+                                           sum(r[2] for r in rows))
         return totals
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.bpf.cleanup()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        for table in self._maps.values():
+            table.close()
+        self._maps.clear()
 
 
 def check_bpf_privileges() -> None:

@@ -72,6 +72,10 @@ def _transport_end(data: bytes) -> int:
         proto, l4 = data[23], 14 + ihl
     else:
         proto, l4 = data[20], 54
+        # Hop-by-hop, routing and destination options (the kernel's MLD reports carry a
+        # hop-by-hop header; a capture that starts soon after the veth comes up sees them)
+        while proto in (0, 43, 60) and l4 + 2 <= len(data):
+            proto, l4 = data[l4], l4 + (data[l4 + 1] + 1) * 8
     if proto == 6:
         return l4 + (data[l4 + 12] >> 4) * 4
     return l4 + 8

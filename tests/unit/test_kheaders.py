@@ -18,7 +18,7 @@ def fake_tree(tmp_path, monkeypatch):
     (arch / "Makefile").write_text(f"include {common}/Makefile\n")
     (arch / "scripts").symlink_to("../../lib/linux-kbuild-9.9/scripts")
     monkeypatch.setattr(kheaders, "SRC_ROOT", src)
-    monkeypatch.setattr(kheaders, "_cache_root", lambda: tmp_path / "cache")
+    monkeypatch.setattr(kheaders, "cache_root", lambda: tmp_path / "cache")
     monkeypatch.delenv("BCC_KERNEL_SOURCE", raising=False)
     monkeypatch.setattr(kheaders.Path, "is_dir", _no_lib_modules(kheaders.Path.is_dir))
     monkeypatch.setattr(kheaders.Path, "exists", _no_lib_modules(kheaders.Path.exists))

@@ -44,3 +44,11 @@ def test_python_encoder_and_kernel_layout_agree():
     packet = Packet(0x1234_5678_9ABC, 3, Direction.OUT, 99, b"\x01\x02\x03\x04\x05")
     block = encode_epb(packet)
     assert parse_epb(block) == (3, 0x1234_5678_9ABC, 99, 2, b"\x01\x02\x03\x04\x05")
+
+
+def test_interface_state_matches_header():
+    """capture/loader.py writes and reads struct ebcap_iface in the per-CPU `interfaces` map."""
+    from capture.loader import IFACE
+    fmt, names = struct_format("ebcap_iface")
+    assert IFACE.format == fmt
+    assert names == ["seen", "matched", "lost", "interface_id", "reserved"]

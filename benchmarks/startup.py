@@ -1,0 +1,93 @@
+"""What starting and stopping a capture costs: time to `listening on`, the capture process's RSS
+while it captures, and the CPU it spends from SIGINT to exit. On an idle veth of a throwaway
+testbed; run as root from the repository:
+
+    .venv/bin/python benchmarks/startup.py --runs 5            # cold (empty cache) and warm
+    PYTHONPATH=/other/checkout .venv/bin/python benchmarks/startup.py --no-cache   # another tree
+
+Exit CPU is measured two ways: os.wait4's rusage minus /proc/PID/task/*/schedstat summed just
+before SIGINT ("wait4"), and the zombie's own /proc/PID/schedstat (read after waitid(WNOWAIT),
+before reaping) minus the same sum ("zombie"). wait4's rusage also holds the CPU of children the
+process reaped, such as the compiler child of a cold start, so only "zombie" is right there; for a
+single-threaded process without children the two agree. Only ratios measured in one run on one
+host mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from capture.testbed import Testbed  # noqa: E402
+
+LAUNCH = "import sys; from capture.cli import main; sys.argv[0] = 'ebcap'; main()"
+
+
+def _threads_cpu_ns(pid: int) -> int:
+    return sum(int((task / "schedstat").read_text().split()[0])
+               for task in Path(f"/proc/{pid}/task").iterdir())
+
+
+def one_run(tb: Testbed, env: dict, out: Path, idle: float) -> dict:
+    argv = tb.argv(tb.left, [sys.executable, "-c", LAUNCH, "-i", tb.left.ifname,
+                             "-w", str(out), "tcp port 443"])
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)   # ip netns exec: same pid
+    err = b""
+    while b"listening on" not in err:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ebcap exited: {err + proc.stderr.read()!r}")
+        if select.select([proc.stderr], [], [], 0.05)[0]:
+            err += os.read(proc.stderr.fileno(), 4096)
+    ready = time.monotonic() - start
+    time.sleep(idle)
+    status = Path(f"/proc/{proc.pid}/status").read_text()
+    rss_kib = int(status.split("VmRSS:")[1].split()[0])
+    threads = int(status.split("Threads:")[1].split()[0])
+    before = _threads_cpu_ns(proc.pid)
+    os.kill(proc.pid, signal.SIGINT)
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    zombie = int(Path(f"/proc/{proc.pid}/schedstat").read_text().split()[0])
+    _pid, code, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(code)
+    proc.stderr.close()
+    after = int((usage.ru_utime + usage.ru_stime) * 1e9)
+    return {"ready_s": ready, "rss_mib": rss_kib / 1024, "threads": threads,
+            "exit_cpu_ms": (zombie - before) / 1e6, "wait4_exit_cpu_ms": (after - before) / 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--idle", type=float, default=1.0, help="seconds captured before SIGINT")
+    parser.add_argument("--no-cache", action="store_true", help="EBCAP_NO_CACHE=1 on every run")
+    args = parser.parse_args()
+    results: dict[str, list[dict]] = {}
+    with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
+        for n in range(args.runs):
+            cache = Path(tmp) / f"cache{n}"
+            env = dict(os.environ, EBCAP_CACHE_DIR=str(cache))
+            if args.no_cache:
+                env["EBCAP_NO_CACHE"] = "1"
+            for kind in ("cold", "warm"):
+                results.setdefault(kind, []).append(one_run(tb, env, Path(tmp) / "x.pcapng",
+                                                            args.idle))
+    for kind, runs in results.items():
+        medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"{kind}: ready {medians['ready_s']:.3f} s  RSS {medians['rss_mib']:.1f} MiB  "
+              f"threads {medians['threads']:.0f}  exit CPU {medians['exit_cpu_ms']:.1f} ms "
+              f"(wait4: {medians['wait4_exit_cpu_ms']:.1f} ms)  medians of {len(runs)}; "
+              f"exit CPU runs: {', '.join(format(r['exit_cpu_ms'], '.1f') for r in runs)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""BCC, kept out of the capture process: a forked child compiles the C program and reports what
+loading it takes (each program's instructions, each map's spec and the fd it had in the child),
+then exits, taking LLVM's ~130 MB and their tear-down with it. The capture process never imports
+bcc; capture/loader.py makes the maps and loads the programs itself.
+
+`ebcap -r --filters-from` compiles hundreds of filters in pool workers: `compile_in_process()`
+makes a worker compile without a child (workers are short-lived; their size does not matter).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from capture.bpfsys import MapSpec, map_info
+from capture.errors import KernelFeatureError
+
+FILTER_HEADER_NAME = "ebcap_filter.h"
+_in_process = False
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class CompiledProgram:
+    """BCC's output, as loading needs it."""
+
+    programs: dict[str, bytes]      # function -> instructions; map references hold child fds
+    maps: dict[int, MapSpec]        # the child's map fd -> what to create instead
+    log: str = ""                   # what clang printed (warnings)
+
+    def to_json(self) -> dict:
+        return {"programs": {name: base64.b64encode(insns).decode()
+                             for name, insns in self.programs.items()},
+                "maps": [{"fd": fd, **vars(spec)} for fd, spec in self.maps.items()],
+                "log": self.log}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CompiledProgram":
+        """The inverse of to_json; raises (KeyError, TypeError, ValueError...) on anything
+        malformed, which callers treat as no result at all."""
+        programs = {str(name): base64.b64decode(text, validate=True)
+                    for name, text in data["programs"].items()}
+        if any(len(insns) % 8 for insns in programs.values()):
+            raise ValueError("instructions are 8 bytes each")
+        maps = {}
+        for entry in data["maps"]:
+            entry = dict(entry)
+            fd = int(entry.pop("fd"))
+            spec = MapSpec(**entry)
+            if not isinstance(spec.name, str) or not all(
+                    isinstance(getattr(spec, field), int) for field in
+                    ("type", "key_size", "value_size", "max_entries", "flags", "extra")):
+                raise ValueError("bad map spec")
+            maps[fd] = spec
+        return cls(programs, maps, str(data.get("log", "")))
+
+
+@contextlib.contextmanager
+def _stderr_captured(log: list[str]):
+    """clang and libbpf print straight to fd 2: keep that out of the user's terminal, and
+    append it to `log` for error messages and --debug."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            log.append(sink.read().decode(errors="replace"))
+
+
+def first_error(log: str) -> str:
+    """The line of a compiler or verifier log that says what went wrong."""
+    for line in log.splitlines():
+        if ("error:" in line or "invalid" in line.lower() or "too large" in line
+                or "too complex" in line or "limit" in line):
+            return line.strip()
+    lines = [line for line in log.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no message"
+
+
+def compile_in_process() -> None:
+    """Compile in this process from now on (pool workers of --filters-from); imports bcc now,
+    so that the work itself starts at once."""
+    global _in_process
+    _in_process = True
+    with contextlib.suppress(ImportError):
+        import bcc  # noqa: F401
+
+
+def compile_program(source: Path, cflags: list[str], filter_header: str,
+                    functions: tuple[str, ...]) -> CompiledProgram:
+    """Compile `source` with `cflags`, the generated filter header given as -include.
+
+    Raises KernelFeatureError with the compiler's first error line, as ebcap always has."""
+    result = _compile(source, cflags, filter_header, functions, clean_up=True) if _in_process \
+        else _compile_in_child(source, cflags, filter_header, functions)
+    if result.get("error") == "no-bcc":
+        raise KernelFeatureError("BCC's Python module is missing (apt-get install python3-bpfcc)")
+    if "error" in result:
+        raise KernelFeatureError(f"compiling the BPF program failed: "
+                                 f"{first_error(result.get('log', ''))}")
+    return CompiledProgram.from_json(result)
+
+
+def _compile_in_child(source: Path, cflags: list[str], filter_header: str,
+                      functions: tuple[str, ...]) -> dict:
+    parent = os.getpid()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                    # the child: never returns
+        status = 1
+        try:
+            os.close(read_end)
+            _child_setup(parent)
+            try:
+                # No clean-up: exiting frees the module faster than BCC's walk of it.
+                result = _compile(source, cflags, filter_header, functions, clean_up=False)
+            except Exception as exc:
+                result = {"error": "compile", "log": f"error: {type(exc).__name__}: {exc}"}
+            data = json.dumps(result).encode()
+            with open(write_end, "wb") as pipe:
+                pipe.write(data)
+            status = 0
+        finally:
+            os._exit(status)    # no atexit, no flushing of the parent's buffers
+    os.close(write_end)
+    try:
+        with open(read_end, "rb") as pipe:
+            data = pipe.read()
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)                # e.g. ^C while it compiles
+        raise
+    finally:
+        _pid, status = os.waitpid(pid, 0)
+    try:
+        return json.loads(data)
+    except ValueError:
+        how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit status {os.waitstatus_to_exitcode(status)}")
+        return {"error": "compile", "log": f"error: the compiler process ended ({how})"}
+
+
+def _child_setup(parent: int) -> None:
+    """Die with ebcap (its maps must not outlive it); leave signals to ebcap, which kills the
+    child when it gives up."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _compile(source: Path, cflags: list[str], filter_header: str,
+             functions: tuple[str, ...], clean_up: bool) -> dict:
+    """BCC compiles and creates the maps; we keep the instructions and the maps' specs. The
+    result is plain JSON data (also the cache's format, capture/progcache.py)."""
+    try:
+        from bcc import BPF
+        from bcc.libbcc import lib
+    except ImportError:
+        return {"error": "no-bcc"}
+    log: list[str] = []
+    # The generated header exists only while clang runs: nothing is left on disk.
+    with tempfile.TemporaryDirectory(prefix="ebcap-") as tmp:
+        header = Path(tmp) / FILTER_HEADER_NAME
+        header.write_text(filter_header)
+        flags = [str(header) if flag == FILTER_HEADER_NAME else flag for flag in cflags]
+        try:
+            with _stderr_captured(log):
+                bpf = BPF(src_file=str(source).encode(), cflags=flags)
+        except Exception as exc:
+            return {"error": "compile", "log": "".join(log) or str(exc)}
+    try:
+        programs = {}
+        for name in functions:
+            try:
+                programs[name] = bpf.dump_func(name)
+            except Exception:
+                return {"error": "compile", "log": f"error: no function {name} in {source}"}
+        return CompiledProgram(programs, _maps(lib, bpf.module), "".join(log)).to_json()
+    finally:
+        if clean_up:
+            bpf.cleanup()
+
+
+def _maps(lib, module) -> dict[int, MapSpec]:
+    """Every map BCC made for the module, by the fd the instructions refer to it with."""
+    lib.bpf_num_tables.restype = ctypes.c_ulonglong
+    lib.bpf_num_tables.argtypes = [ctypes.c_void_p]
+    lib.bpf_table_name.restype = ctypes.c_char_p
+    lib.bpf_table_name.argtypes = [ctypes.c_void_p, ctypes.c_ulonglong]
+    lib.bpf_table_fd_id.restype = ctypes.c_int
+    lib.bpf_table_fd_id.argtypes = [ctypes.c_void_p, ctypes.c_ulonglong]
+    maps = {}
+    for i in range(lib.bpf_num_tables(module)):
+        fd = lib.bpf_table_fd_id(module, i)
+        if fd >= 0:
+            maps[fd] = map_info(fd, lib.bpf_table_name(module, i).decode())
+    return maps

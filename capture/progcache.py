@@ -1,0 +1,193 @@
+"""Compiled programs kept between runs, so that a capture starts without BCC at all.
+
+An entry is what the compiler child reports (capture/bpfcompile.py: instructions and map specs),
+stored as DIR/<key>.json. The key is a sha256 of everything that shapes the bytecode: the exact
+compiled text (flags, generated filter header, program, the headers in bpf/), the kernel release
+and headers tree, BCC's version and the format version below.
+
+ebcap loads what it finds here into the kernel as root, so it uses the cache only where nobody
+else could have written: the directory and every entry must belong to the effective user and be
+writable by nobody else, and no directory above it may be writable by others (unless sticky, as
+/tmp). Entries are written whole (temp file, then rename) and carry a digest; anything unreadable
+or malformed is a miss and gets compiled again. When the cache cannot be written (read-only file
+system, full disk...) ebcap simply runs without it.
+
+    EBCAP_CACHE_DIR=DIR   use DIR (the tests use their own)
+    EBCAP_NO_CACHE=1      neither read nor write the cache
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from capture.bpfcompile import CompiledProgram
+from capture.kheaders import cache_root
+
+FORMAT_VERSION = 1
+MAX_ENTRIES = 512                   # the oldest (by last use) go first
+STALE_TEMP_SECONDS = 600            # a temp file this old was left by a crash
+_SUFFIX = ".json"
+
+
+def bcc_version() -> str:
+    """BCC's version, read without importing it (the import alone maps LLVM)."""
+    try:
+        spec = importlib.util.find_spec("bcc")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return "none"
+    try:
+        text = (Path(spec.origin).parent / "version.py").read_text()
+    except OSError:
+        return "unknown"
+    match = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", text)
+    return match.group(1) if match else "unknown"
+
+
+def cache_key(text: str) -> str:
+    """The entry name for a program compiled from `text` (see the module's docstring)."""
+    digest = hashlib.sha256()
+    for part in (f"ebcap program cache {FORMAT_VERSION}", os.uname().release, bcc_version(),
+                 text):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _owned_and_private(st: os.stat_result) -> bool:
+    return st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+class ProgramCache:
+    """One cache directory. Every method fails soft: a cache is never a reason to fail."""
+
+    def __init__(self, directory: Path):
+        self.dir = Path(directory).resolve()
+
+    @classmethod
+    def default(cls) -> "ProgramCache | None":
+        """The cache this process should use, or None when EBCAP_NO_CACHE is set."""
+        if os.environ.get("EBCAP_NO_CACHE", "") not in ("", "0"):
+            return None
+        configured = os.environ.get("EBCAP_CACHE_DIR")
+        return cls(Path(configured) if configured else cache_root() / "programs")
+
+    def refusal(self) -> str | None:
+        """Why the directory may not be used (None: it may, or it does not exist yet)."""
+        try:
+            st = os.lstat(self.dir)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            return f"{self.dir}: {exc.strerror}"
+        if st is not None:
+            if not stat.S_ISDIR(st.st_mode):
+                return f"{self.dir} is not a directory"
+            if not _owned_and_private(st):
+                return f"{self.dir} is not owned by uid {os.geteuid()} alone"
+        for parent in self.dir.parents:
+            try:
+                st = os.stat(parent)
+            except OSError:
+                continue                    # made later, with our own permissions
+            if st.st_uid not in (0, os.geteuid()) or (
+                    st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and
+                    not st.st_mode & stat.S_ISVTX):
+                return f"{parent} is writable by other users"
+        return None
+
+    def load(self, key: str) -> CompiledProgram | None:
+        if self.refusal() is not None:
+            return None
+        path = self.dir / (key + _SUFFIX)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        with open(fd, "rb") as entry:
+            st = os.fstat(entry.fileno())
+            if not stat.S_ISREG(st.st_mode) or not _owned_and_private(st):
+                return None
+            data = entry.read()
+        try:
+            head, payload = data.split(b"\n", 1)
+            header = json.loads(head)
+            if (header["format"] != FORMAT_VERSION or header["key"] != key
+                    or header["sha256"] != hashlib.sha256(payload).hexdigest()):
+                return None
+            program = CompiledProgram.from_json(json.loads(payload))
+        except Exception:               # corrupt or foreign: compile again
+            return None
+        try:
+            os.utime(path)              # last use, for pruning
+        except OSError:
+            pass
+        return program
+
+    def store(self, key: str, program: CompiledProgram) -> None:
+        try:
+            self._make_dir()
+            if self.refusal() is not None:
+                return
+            payload = json.dumps(program.to_json(), separators=(",", ":")).encode()
+            header = json.dumps({"format": FORMAT_VERSION, "key": key,
+                                 "sha256": hashlib.sha256(payload).hexdigest()}).encode()
+            fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.dir)
+            try:
+                with open(fd, "wb") as entry:
+                    entry.write(header + b"\n" + payload)
+                os.replace(temp, self.dir / (key + _SUFFIX))
+            except BaseException:
+                os.unlink(temp)
+                raise
+            self._prune()
+        except OSError:
+            pass
+
+    def entries(self) -> list[Path]:
+        try:
+            return [p for p in self.dir.iterdir()
+                    if p.name.endswith(_SUFFIX) and not p.name.startswith(".")]
+        except OSError:
+            return []
+
+    def _make_dir(self) -> None:
+        if not self.dir.is_dir():
+            self.dir.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.mkdir(self.dir, 0o700)
+            except FileExistsError:
+                pass
+
+    def _prune(self) -> None:
+        now = time.time()
+        for path in self.dir.glob(".tmp-*"):
+            try:
+                if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                    path.unlink()
+            except OSError:
+                pass
+        entries = self.entries()
+        if len(entries) <= MAX_ENTRIES:
+            return
+        aged = []
+        for path in entries:
+            try:
+                aged.append((path.stat().st_mtime, path))
+            except OSError:
+                pass
+        aged.sort()
+        for _mtime, path in aged[:len(aged) - MAX_ENTRIES]:
+            try:
+                path.unlink()
+            except OSError:
+                pass
