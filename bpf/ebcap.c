@@ -178,19 +178,34 @@ static __always_inline __u32 copy_packet(struct __sk_buff *skb, __u8 *data, __u6
 
 /* Waking the reader for every record that finds it idle costs the sending CPU an irq_work and the
  * reader a wake-up per handful of packets (measured: ~5 packets per wake-up at 200 kpps). So the
- * reader is woken only once the ring holds EBCAP_WAKEUP_BYTES; below that it collects what
- * arrived when its poll times out (capture/session.py). */
-#define EBCAP_WAKEUP_BYTES (EBCAP_RING_PAGES * 4096 / 16)
+ * reader is woken when a record takes the ring's unread bytes past EBCAP_WAKEUP_BYTES; below that
+ * it collects what arrived when its poll times out (capture/session.py). Only the record that
+ * crosses wakes it: forcing a wake-up for every record above the mark (as ebcap did) raised an
+ * irq_work, a self-IPI, per packet until the reader had drained, ~10 % of the program's cost in
+ * perf. Two CPUs crossing together can both miss the mark; past half the ring every record wakes
+ * the reader again, so a missed crossing costs latency, not packets. */
+#define EBCAP_RING_BYTES (EBCAP_RING_PAGES * 4096ULL)
+#define EBCAP_WAKEUP_BYTES (EBCAP_RING_BYTES / 16)
 
-static __always_inline __u64 wakeup_flags(void)
+/* The flags for a record that brings the ring's unread bytes from `before` to `after`. */
+static __always_inline __u64 wakeup_flags(__u64 before, __u64 after)
 {
 #if EBCAP_OFFLINE
 	return BPF_RB_NO_WAKEUP;
 #else
-	return bpf_ringbuf_query(EBCAP_EVENTS_MAP, BPF_RB_AVAIL_DATA) >= EBCAP_WAKEUP_BYTES ?
-	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (before < EBCAP_WAKEUP_BYTES && after >= EBCAP_WAKEUP_BYTES)
+		return BPF_RB_FORCE_WAKEUP;
+	return after >= EBCAP_RING_BYTES / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 #endif
 }
+
+static __always_inline __u64 unread_bytes(void)
+{
+	return bpf_ringbuf_query(EBCAP_EVENTS_MAP, BPF_RB_AVAIL_DATA);
+}
+
+/* What a record takes in the ring: its 8-byte header, and the payload padded to 8. */
+#define EBCAP_RING_RECORD(size) ((((size) + 7) & ~7ULL) + 8)
 
 static __always_inline void fill_head(struct ebcap_epb_head *head, struct ebcap_iface *iface,
 				      __u32 total, __u32 caplen, __u32 wirelen)
@@ -234,7 +249,9 @@ static __always_inline void emit_peeked(struct ebcap_scratch *s, struct ebcap_if
 	s->data[len + 1] = 0;
 	s->data[len + 2] = 0;
 	fill_tail((struct ebcap_epb_tail *)(s->data + padded), direction, total);
-	if (events.ringbuf_output(s, total, wakeup_flags()) && iface)
+	__u64 before = unread_bytes();
+	if (events.ringbuf_output(s, total, wakeup_flags(before, before + EBCAP_RING_RECORD(total))) &&
+	    iface)
 		iface->lost++;
 }
 
@@ -245,8 +262,9 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_ifac
 					__u32 direction, __u32 wirelen, __u32 caplen, int tagged,
 					__u32 vlan_tag, const __u64 room)
 {
-	struct ebcap_epb_head *head = events.ringbuf_reserve(
-		sizeof(*head) + room + EBCAP_TAG_SLACK + sizeof(struct ebcap_epb_tail));
+	const __u64 reserved = sizeof(struct ebcap_epb_head) + room + EBCAP_TAG_SLACK +
+			       sizeof(struct ebcap_epb_tail);
+	struct ebcap_epb_head *head = events.ringbuf_reserve(reserved);
 	if (!head) {
 		if (iface)
 			iface->lost++;
@@ -268,7 +286,9 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_ifac
 	*(__u32 *)(data + (len & ~3ULL)) = 0;
 	copy_packet(skb, data, len, room, tagged, vlan_tag);
 	fill_tail((struct ebcap_epb_tail *)(data + padded), direction, total);
-	events.ringbuf_submit(head, wakeup_flags());
+	__u64 after = unread_bytes();	/* the reservation already counts */
+	__u64 taken = EBCAP_RING_RECORD(reserved);
+	events.ringbuf_submit(head, wakeup_flags(after > taken ? after - taken : 0, after));
 }
 
 #define EMIT_IN(ROOM)								\
