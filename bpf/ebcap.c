@@ -72,7 +72,7 @@ static __always_inline __u64 wall_clock_ns(void)
  * verifier refused (an uninitialized register spilled on a merged error path). */
 static __always_inline __u32 headers_end(const struct ebcap_view *v, __u32 vlen)
 {
-	__u32 off = 0, a;
+	__u32 off = 0;
 	__u32 proto;
 	__u32 l4 = 0;
 
@@ -89,9 +89,10 @@ static __always_inline __u32 headers_end(const struct ebcap_view *v, __u32 vlen)
 		off += 4;
 	}
 #else
-	if (ebcap_peek_u8(v, 0, &a))
+	__u32 version;
+	if (ebcap_peek_u8(v, 0, &version))
 		return 0;
-	proto = (a >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP;
+	proto = (version >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP;
 #endif
 
 	if (proto == ETH_P_IP) {

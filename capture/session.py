@@ -296,9 +296,12 @@ def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
                 n = ring.drain_blocks(batch, left)
                 if n:
                     sinks.blocks(batch)
-                    for block in batch:
-                        iid = _interface_id(block)
-                        delivered[iid] = delivered.get(iid, 0) + 1
+                    if len(session.interfaces) == 1:
+                        delivered[0] = delivered.get(0, 0) + n
+                    else:
+                        for block in batch:
+                            iid = _interface_id(block)
+                            delivered[iid] = delivered.get(iid, 0) + 1
             got += n
             if limit and got >= limit:
                 break
