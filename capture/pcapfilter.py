@@ -7,7 +7,6 @@ The expression is compiled on a dead handle of the interface's link type with th
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from functools import cache
 from typing import NamedTuple
 
@@ -43,12 +42,28 @@ class _PcapPkthdr(ctypes.Structure):
                 ("caplen", ctypes.c_uint32), ("len", ctypes.c_uint32)]
 
 
-@cache
-def _libpcap() -> ctypes.CDLL:
-    name = ctypes.util.find_library("pcap")
+# libpcap's sonames: Debian's, then upstream's. ctypes.util.find_library() would find either,
+# but it runs `ldconfig -p` in a child process: ~1.5 ms of CPU and a fork of the whole
+# interpreter at every start, so it is only the last resort.
+_SONAMES = ("libpcap.so.0.8", "libpcap.so.1")
+
+
+def _load_libpcap() -> ctypes.CDLL:
+    for soname in _SONAMES:
+        try:
+            return ctypes.CDLL(soname)
+        except OSError:
+            continue
+    from ctypes.util import find_library
+    name = find_library("pcap")
     if name is None:
         raise KernelFeatureError("libpcap not found (install libpcap0.8)")
-    lib = ctypes.CDLL(name)
+    return ctypes.CDLL(name)
+
+
+@cache
+def _libpcap() -> ctypes.CDLL:
+    lib = _load_libpcap()
     lib.pcap_open_dead.restype = ctypes.c_void_p
     lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
     lib.pcap_open_offline.restype = ctypes.c_void_p

@@ -5,8 +5,9 @@ One measurement (a scenario with one tool) goes:
   2. once the tool prints "listening on", and a settling pause later, the ticker stops;
   3. counters are read, trafgen sends the main traffic for `duration` seconds (bounded in count);
   4. counters are read again; after a pause to drain, the tool gets SIGINT and its exit statistics
-     and rusage are taken; the tool's CPU time counts from 3 to its exit (draining and writing
-     included), the whole machine's only while the traffic ran (the machine has other users);
+     are taken; the tool's CPU time counts from 3 to the end of its exit (draining, writing and
+     tearing down included), the whole machine's only while the traffic ran (the machine has
+     other users);
   5. its file is counted: main-traffic frames against those the filter should have let through,
      and the first packet's timestamp against the tool's start (the ticker's job).
 Every figure comes from the same run; rate ratios compare with "no capture" in the same round.
@@ -25,8 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from capture.bench.measure import (count_capture_file, machine_cpu_seconds, parse_exit_stats,
-                                   process_cpu_seconds)
+from capture.bench.measure import (CpuGroup, children_cpu_seconds, count_capture_file,
+                                   machine_cpu_seconds, parse_exit_stats, process_cpu_seconds)
 from capture.bench.scenarios import NO_CAPTURE, Scenario, Tool
 from capture.bench.traffic import (BLACKHOLE_DST, MAIN_SPORT, TICKER_GAP, TICKER_SPORT, Flow,
                                    LinkCounters, Trafgen, add_blackhole)
@@ -106,6 +107,36 @@ class _StderrWatcher:
         return " | ".join(line.strip() for line in self.text().splitlines()[-3:])
 
 
+class _CaptureClock:
+    """The capture tool's CPU clock. From a cgroup of its own where the machine has cgroup v2:
+    that counts the tool's exit to its end and nothing from before step 3. Else its threads'
+    schedstat plus its reaped children's ticks at the start, wait4()'s rusage (which holds the
+    reaped children) at the end."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.pid = proc.pid
+        self.group = CpuGroup.create(f"ebcap-bench-{os.getpid()}")
+        if self.group is not None and not self.group.add(proc.pid):
+            self.group.remove()
+            self.group = None
+
+    def now(self) -> float | None:
+        if self.group is not None:
+            return self.group.cpu_seconds()
+        own = process_cpu_seconds(self.pid)
+        return None if own is None else own + children_cpu_seconds(self.pid)
+
+    def after_exit(self, rusage_total: float | None) -> float | None:
+        """The clock once the tool has been reaped (`rusage_total`: wait4's user+sys)."""
+        if rusage_total is None:
+            return None
+        return self.group.cpu_seconds() if self.group is not None else rusage_total
+
+    def close(self) -> None:
+        if self.group is not None:
+            self.group.remove()
+
+
 def _wait_rusage(proc: subprocess.Popen, timeout: float) -> float | None:
     """Reap `proc` ourselves (os.wait4) to get its user+sys seconds; kill it after `timeout`."""
     deadline = time.monotonic() + timeout
@@ -155,13 +186,13 @@ class Bench:
         return result
 
     def _measure_traffic(self, scenario: Scenario, duration: float, result: dict,
-                         capture_pid: int | None = None) -> float | None:
+                         clock: _CaptureClock | None = None) -> float | None:
         """Send the main traffic and fill in the rate, count and machine CPU figures. Returns
         the capture process's CPU clock at the start: its window closes only when it exits."""
         flow, tb = self.flow(scenario.frame_len), self.testbed
         before = LinkCounters.read(tb.left), LinkCounters.read(tb.right)
         machine0 = machine_cpu_seconds()
-        capture0 = process_cpu_seconds(capture_pid) if capture_pid is not None else None
+        capture0 = clock.now() if clock is not None else None
         start = time.monotonic()
         sender = Trafgen(tb, flow, sport=MAIN_SPORT, spread=True,
                          count=max(1, int(duration * RATE_CAP)))
@@ -203,11 +234,12 @@ class Bench:
         argv = tool.argv(host.ifname, path, scenario.filter)
         ticker = Trafgen(tb, self.flow(scenario.frame_len), sport=TICKER_SPORT, spread=False,
                          count=int(READY_TIMEOUT * 1000) + 1000, gap=TICKER_GAP)
-        proc = None
+        proc = clock = None
         try:
             started = time.time()
             proc = tb.popen(host, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, errors="replace")
+            clock = _CaptureClock(proc)
             watcher = _StderrWatcher(proc)
             deadline = time.monotonic() + READY_TIMEOUT
             while not watcher.ready.wait(0.05):
@@ -218,10 +250,10 @@ class Bench:
             time.sleep(SETTLE)
             ticker.stop()
             ticker = None
-            capture0 = self._measure_traffic(scenario, duration, result, capture_pid=proc.pid)
+            capture0 = self._measure_traffic(scenario, duration, result, clock=clock)
             time.sleep(DRAIN)
             proc.send_signal(signal.SIGINT)
-            self._close_cpu(result, capture0, _wait_rusage(proc, STOP_TIMEOUT))
+            self._close_cpu(result, capture0, clock.after_exit(_wait_rusage(proc, STOP_TIMEOUT)))
             result.update(parse_exit_stats(watcher.text()))
             if proc.returncode not in (0, -signal.SIGINT):
                 raise RuntimeError(f"{tool.name} exited with {proc.returncode}: {watcher.tail()}")
@@ -232,6 +264,8 @@ class Bench:
                 proc.wait()
             if ticker is not None:
                 ticker.stop()
+            if clock is not None:
+                clock.close()
             if os.path.exists(path):
                 os.unlink(path)
 

@@ -11,13 +11,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import dpkt
 import pytest
 from click.testing import CliRunner
 
 from capture.bench.cli import bench
-from capture.bench.measure import count_capture_file, parse_exit_stats
+from capture.bench.measure import CpuGroup, count_capture_file, parse_exit_stats
 from capture.bench.runner import FIGURES
 from capture.bench.scenarios import all_scenarios, parse_scenario, parse_tool
 from capture.bench.traffic import MAIN_SPORT, TICKER_SPORT
@@ -104,6 +105,33 @@ def test_leaves_no_namespace_and_no_file(tiny_run):
     # Only this process's testbeds: other tests may run their own at the same time.
     assert not [ns for ns in _netns() if ns.startswith(f"ebcap-bench-{os.getpid()}-")]
     assert list(files.iterdir()) == []
+    groups = [os.path.join(root, name) for root in _CGROUP_ROOTS if os.path.isdir(root)
+              for name in os.listdir(root) if name == f"ebcap-bench-{os.getpid()}"]
+    assert groups == []
+
+
+_CGROUP_ROOTS = ("/sys/fs/cgroup", "/sys/fs/cgroup/unified")
+
+
+@pytest.mark.kernel
+def test_cpu_group_counts_what_the_process_started_and_its_exit(tmp_path):
+    """The bench's clock for a tool: CPU burnt by a child the process reaped counts (wait4's
+    rusage holds it, the process's own schedstat does not), and the group goes away after."""
+    group = CpuGroup.create(f"ebcap-test-{os.getpid()}")
+    if group is None:
+        pytest.skip("no writable cgroup v2 on this machine")
+    try:
+        burn = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.1: pass')"
+        proc = subprocess.Popen([sys.executable, "-c",
+                                 "import subprocess, sys, time; time.sleep(0.2); "
+                                 f"subprocess.run([sys.executable, '-c', {burn!r}])"])
+        assert group.add(proc.pid)
+        before = group.cpu_seconds()
+        proc.wait()
+        assert group.cpu_seconds() - before >= 0.1
+    finally:
+        group.remove()
+    assert not os.path.exists(group.path)
 
 
 # --- the pure parts, on files and text made here --------------------------------------------
