@@ -24,12 +24,15 @@ static __always_inline int ebcap_has_meta_vlan(struct __sk_buff *skb)
 #endif
 }
 
-/* How many bytes of the virtual packet bpf/ebcap.c copies into a per-CPU buffer (the "peek")
- * before the filter runs. The filter and the header parser read those with plain loads; only
- * loads beyond them call bpf_skb_load_bytes(). Measured on the bench's veth (frames whose
- * headers sit in page fragments), each helper call cost ~30-50 ns, and a "udp" capture made
- * seven of them per packet. */
-#define EBCAP_PEEK 128
+/* EBCAP_PEEK (a -D from capture/loader.py, which has it from capture/cbpf.py's PEEK_BYTES, as the
+ * translated filter depends on it): how many bytes of the virtual packet bpf/ebcap.c copies
+ * into a per-CPU buffer (the "peek") before the filter runs. The filter and the header parser
+ * read those with plain loads; only loads beyond them call bpf_skb_load_bytes(). Measured on
+ * the bench's veth (frames whose headers sit in page fragments), each helper call cost
+ * ~30-50 ns, and a "udp" capture made seven of them per packet. */
+#ifndef EBCAP_PEEK
+#error "EBCAP_PEEK is given by capture/loader.py"
+#endif
 
 /* What a filter reads from skb metadata, read once when it starts (clang tends to keep
  * &skb->field in a register across a long filter, and the verifier refuses loads through such a

@@ -36,14 +36,15 @@ struct ebcap_epb_tail {
 	__u32 total_length;
 };
 
-/* Per-CPU, per-interface state (BPF_PERCPU_HASH "interfaces", keyed by ifindex). User space
- * creates each entry with the interface id; the kernel counts. */
+/* Per-CPU, per-interface state (bpf/ebcap.c's "slots" array, or its "interfaces" hash for an
+ * interface whose slot another one holds). User space creates each entry with the interface id;
+ * the kernel counts. */
 struct ebcap_iface {
 	__u64 seen;		/* packets that reached the hook */
 	__u64 matched;		/* packets the filter accepted */
 	__u64 lost;		/* accepted, but the ring buffer was full */
 	__u32 interface_id;
-	__u32 reserved;
+	__u32 ifindex;		/* whose entry this is (a slot is shared by ifindexes) */
 };
 
 #endif

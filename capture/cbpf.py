@@ -45,8 +45,8 @@ _ANCILLARY_NAMES = {12: "SKF_AD_NLATTR", 16: "SKF_AD_NLATTR_NEST", 28: "SKF_AD_H
                     52: "SKF_AD_PAY_OFFSET"}
 
 _SIZES = {BPF_W: (4, "u32"), BPF_H: (2, "u16"), BPF_B: (1, "u8")}
-# bpf/filter_api.h's EBCAP_PEEK: the first bytes of the packet, which the kernel program copies
-# once before the filter runs (tests/unit/test_cbpf.py checks that the two agree). A load at a
+# The first bytes of the packet, which the kernel program copies once before the filter runs
+# (bpf/filter_api.h's EBCAP_PEEK, which capture/loader.py gives the compiler). A load at a
 # constant offset inside it reads only the peek: the peek holds min(packet length, PEEK_BYTES)
 # bytes, so bytes it lacks below PEEK_BYTES are past the packet's end, where cBPF fails too.
 PEEK_BYTES = 128

@@ -8,7 +8,7 @@ from typing import Any
 from capture.pcapfilter import MAXIMUM_SNAPLEN
 
 HEADERS_ONLY = 0           # snaplen value meaning "up to the end of the transport header"
-HEADERS_MAX = 256          # bpf/ebcap.c EBCAP_HEADERS_MAX: the most a headers-only copy holds
+HEADERS_MAX = 256          # the most a headers-only copy holds (bpf/ebcap.c gets it as a -D)
 DIRECTIONS = ("in", "out", "inout")
 
 

@@ -24,7 +24,8 @@ from capture import debug
 from capture.bpf import SOURCE_DIR
 from capture.bpfcompile import FILTER_HEADER_NAME, CompiledProgram, compile_program, first_error
 from capture.bpfsys import BpfMap, MapSpec, ProgramRefused, map_create, possible_cpus, prog_load
-from capture.cbpf import translate
+from capture.cbpf import PEEK_BYTES, translate
+from capture.config import HEADERS_MAX
 from capture.errors import KernelFeatureError, PrivilegeError, TranslateError
 from capture.kheaders import point_bcc_at_headers
 from capture.packet import LinkType
@@ -37,10 +38,11 @@ DEFAULT_RING_BYTES = 8 << 20
 INGRESS, EGRESS = "ebcap_ingress", "ebcap_egress"
 PROGRAMS = (INGRESS, EGRESS)
 # The maps ebcap itself reads or writes (bpf/ebcap.c); any others are only made and handed over.
-EVENTS, INTERFACES, WALL_CLOCK = "events", "interfaces", "wall_clock"
+EVENTS, SLOTS, INTERFACES, WALL_CLOCK = "events", "slots", "interfaces", "wall_clock"
 # struct ebcap_iface (bpf/record.h; tests/unit/test_record_layout.py compares the two):
-# seen, matched, lost, interface_id, reserved
+# seen, matched, lost, interface_id, ifindex
 IFACE = struct.Struct("<QQQII")
+IFACE_SLOTS = 256               # bpf/ebcap.c's direct-mapped interface table (a power of two)
 _u32 = struct.Struct("<I")
 _u64 = struct.Struct("<Q")
 
@@ -65,6 +67,9 @@ class ProgramSpec:
             f"-DEBCAP_SNAPLEN={self.snaplen}",
             f"-DEBCAP_RING_PAGES={self.ring_bytes // PAGE_SIZE}",
             f"-DEBCAP_OFFLINE={int(self.offline)}",
+            f"-DEBCAP_PEEK={PEEK_BYTES}",
+            f"-DEBCAP_HEADERS_MAX={HEADERS_MAX}",
+            f"-DEBCAP_IFACE_SLOTS={IFACE_SLOTS}",
         ]
 
 
@@ -133,6 +138,7 @@ class KernelProgram:
         # The header's real path exists only in the compiler child (capture/bpfcompile.py).
         self._cflags = [f"-I{SOURCE_DIR}", "-include", FILTER_HEADER_NAME, *spec.cflags()]
         self._log: list[str] = []
+        self._slot_owners: dict[int, int] = {}          # slot -> ifindex
         self._fds: dict[str, int] = {}
         self._maps: dict[str, BpfMap] = {}
         compiled = self._compiled()
@@ -212,9 +218,14 @@ class KernelProgram:
         return self._map(EVENTS).fd
 
     def register_interface(self, ifindex: int, interface_id: int) -> None:
-        """Tell the kernel which pcapng interface id its blocks carry for this ifindex."""
-        value = IFACE.pack(0, 0, 0, interface_id, 0)
-        self._map(INTERFACES).update(_u32.pack(ifindex), [value] * possible_cpus())
+        """Tell the kernel which pcapng interface id its blocks carry for this ifindex: in the
+        ifindex's slot, or in the hash when another interface holds the slot."""
+        value = [IFACE.pack(0, 0, 0, interface_id, ifindex)] * possible_cpus()
+        slot = ifindex % IFACE_SLOTS
+        if self._slot_owners.setdefault(slot, ifindex) == ifindex:
+            self._map(SLOTS).update(_u32.pack(slot), value)
+        else:
+            self._map(INTERFACES).update(_u32.pack(ifindex), value)
 
     def set_wall_clock(self, offset_ns: int) -> None:
         """CLOCK_REALTIME - CLOCK_MONOTONIC, which the kernel adds to bpf_ktime_get_ns()."""
@@ -222,15 +233,17 @@ class KernelProgram:
 
     def counters(self) -> dict[int, tuple[int, int, int]]:
         """ifindex -> (seen, matched, lost), summed over CPUs."""
-        table = self._map(INTERFACES)
+        slots, table = self._map(SLOTS), self._map(INTERFACES)
+        entries = [(ifindex, slots, _u32.pack(slot)) for slot, ifindex in self._slot_owners.items()]
+        entries += [(_u32.unpack(key)[0], table, key) for key in table.keys()]
         totals = {}
-        for key in table.keys():
-            per_cpu = table.lookup(key)
+        for ifindex, entries_map, key in entries:
+            per_cpu = entries_map.lookup(key)
             if per_cpu is None:
                 continue
             rows = [IFACE.unpack(value) for value in per_cpu]
-            totals[_u32.unpack(key)[0]] = (sum(r[0] for r in rows), sum(r[1] for r in rows),
-                                           sum(r[2] for r in rows))
+            totals[ifindex] = (sum(r[0] for r in rows), sum(r[1] for r in rows),
+                               sum(r[2] for r in rows))
         return totals
 
     def close(self) -> None:

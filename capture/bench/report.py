@@ -15,6 +15,7 @@ _COLUMNS = (
     ("rate", "rate_ratio", lambda v: f"{v:.2f}"),
     ("Mbit/s", "bits_per_s", lambda v: f"{v / 1e6:.0f}"),
     ("cap CPU s/Mpkt", "cpu_capture_per_mpkt", lambda v: f"{v:.3f}"),
+    ("exit ms", "cpu_exit_s", lambda v: f"{v * 1e3:.1f}"),
     ("all CPU s/Mpkt", "cpu_machine_per_mpkt", lambda v: f"{v:.2f}"),
     ("kernel drops", "dropped_by_kernel", lambda v: f"{v:,.0f}"),
     ("missing in file", "missing_in_file", lambda v: f"{v:,.0f}"),

@@ -43,6 +43,8 @@ FIGURES = {
     "bit_rate_ratio": "bits_per_s as a share of the no-capture run's",
     "cpu_capture_s": "capture process user+sys, from traffic start to its exit, s",
     "cpu_capture_per_mpkt": "cpu_capture_s per million packets_sent",
+    "cpu_exit_s": "the part of cpu_capture_s from SIGINT to the end of the exit: a fixed cost "
+                  "per run, not per packet (statistics, closing, tearing the process down), s",
     "cpu_machine_s": "whole machine busy time (user, sys, irq, softirq) while the traffic ran, s",
     "cpu_machine_per_mpkt": "cpu_machine_s per million packets_sent",
     "captured": "the tool's own exit statistics: packets captured",
@@ -252,8 +254,12 @@ class Bench:
             ticker = None
             capture0 = self._measure_traffic(scenario, duration, result, clock=clock)
             time.sleep(DRAIN)
+            stopping = clock.now()
             proc.send_signal(signal.SIGINT)
-            self._close_cpu(result, capture0, clock.after_exit(_wait_rusage(proc, STOP_TIMEOUT)))
+            ended = clock.after_exit(_wait_rusage(proc, STOP_TIMEOUT))
+            self._close_cpu(result, capture0, ended)
+            if ended is not None and stopping is not None:
+                result["cpu_exit_s"] = ended - stopping
             result.update(parse_exit_stats(watcher.text()))
             if proc.returncode not in (0, -signal.SIGINT):
                 raise RuntimeError(f"{tool.name} exited with {proc.returncode}: {watcher.tail()}")

@@ -25,7 +25,7 @@ from capture.bench.traffic import MAIN_SPORT, TICKER_SPORT
 
 SCENARIOS = ("egress all 64B", "ingress 1% 1400B")
 # The figures only a capture has: null for the no-capture baseline.
-CAPTURE_ONLY = {"cpu_capture_s", "cpu_capture_per_mpkt", "captured", "received_by_filter",
+CAPTURE_ONLY = {"cpu_capture_s", "cpu_capture_per_mpkt", "cpu_exit_s", "captured", "received_by_filter",
                 "dropped_by_kernel", "packets_in_file", "missing_in_file", "file_bytes",
                 "bytes_per_packet", "ready_s", "first_packet_s"}
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from capture.pcapng import BT_ISB, ISB_FILTERACCEPT, ISB_IFRECV, ISB_USRDELIV
 from tests.integration.conftest import (bpf_ids_held_by, ebcap, ebcap_programs, read_packets, tcpdump, tcx_links,
                                         tshark)
 
@@ -138,6 +139,58 @@ def test_snaplen_count_and_direction(testbed, tmp_path):
     assert [p[4] for p in read_packets(inbound)] == [1] * 4
     assert [p[4] for p in read_packets(outbound)] == [2] * 4
     assert "5 packets captured" in err.decode()
+
+
+def test_interfaces_sharing_a_counter_slot_keep_their_ids_and_counts(testbed, tmp_path):
+    """The kernel finds an interface's pcapng id and counters in slot ifindex % IFACE_SLOTS, or
+    in a hash when another captured interface holds that slot: here a second veth whose ifindex
+    is the first one's plus IFACE_SLOTS."""
+    import json
+    from capture.loader import IFACE_SLOTS
+    tb = testbed
+    out = tb.run(tb.left, ["ip", "-j", "link", "show", tb.left.ifname],
+                 capture_output=True, text=True).stdout
+    index = json.loads(out)[0]["ifindex"] + IFACE_SLOTS
+    subprocess.run(["ip", "-n", tb.left.netns, "link", "add", "slot-a", "index", str(index),
+                    "type", "veth", "peer", "name", "slot-b", "netns", tb.right.netns], check=True)
+    for host, name, addr in ((tb.left, "slot-a", "198.18.77.1"), (tb.right, "slot-b", "198.18.77.2")):
+        subprocess.run(["ip", "-n", host.netns, "addr", "add", f"{addr}/24", "dev", name], check=True)
+        subprocess.run(["ip", "-n", host.netns, "link", "set", name, "up"], check=True)
+    path = tmp_path / "two.pcapng"
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-i", "slot-a", "-w", str(path), "icmp")
+    tb.ping(tb.left, tb.right.ipv4, count=2)
+    tb.ping(tb.left, "198.18.77.2", count=3)
+    code, err = cap.stop()
+    assert code == 0, err
+    fields = tshark("-r", str(path), "-T", "fields", "-e", "frame.interface_name", "-e", "ip.dst")
+    rows = sorted(tuple(line.split("\t")) for line in fields.stdout.splitlines())
+    assert rows == sorted([(tb.left.ifname, tb.right.ipv4), (tb.left.ifname, tb.left.ipv4)] * 2
+                          + [("slot-a", "198.18.77.2"), ("slot-a", "198.18.77.1")] * 3)
+    assert "10 packets captured" in err and "10 packets received by filter" in err
+    stats = _isb_counts(path.read_bytes())
+    assert [stats[i][ISB_FILTERACCEPT] for i in (0, 1)] == [4, 6]
+    assert [stats[i][ISB_USRDELIV] for i in (0, 1)] == [4, 6]
+    assert stats[0][ISB_IFRECV] >= 4 and stats[1][ISB_IFRECV] >= 6
+
+
+def _isb_counts(data: bytes) -> dict[int, dict[int, int]]:
+    """interface id -> {isb option code: value} for the 64-bit counters of each ISB."""
+    out, at = {}, 0
+    while at + 12 <= len(data):
+        btype, blen = struct.unpack_from("<II", data, at)
+        if btype == BT_ISB:
+            (iid,) = struct.unpack_from("<I", data, at + 8)
+            opts, opt = {}, at + 20
+            while opt + 4 <= at + blen - 4:
+                code, olen = struct.unpack_from("<HH", data, opt)
+                if code == 0:
+                    break
+                if olen == 8:
+                    opts[code] = struct.unpack_from("<Q", data, opt + 4)[0]
+                opt += 4 + (olen + 3) // 4 * 4
+            out[iid] = opts
+        at += blen
+    return out
 
 
 def test_promiscuous_mode_reverts(testbed, tmp_path):
