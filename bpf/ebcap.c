@@ -52,6 +52,7 @@ struct ebcap_scratch {
 	struct ebcap_epb_head head;
 	__u8 data[EBCAP_PEEK + EBCAP_TAG_SLACK + sizeof(struct ebcap_epb_tail)];
 	__u32 peek_len;		/* how much of data is the peek */
+	__u32 forget;		/* see forget() */
 };
 BPF_PERCPU_ARRAY(scratch, struct ebcap_scratch, 2);
 
@@ -77,12 +78,26 @@ static __always_inline __u64 wall_clock_ns(void)
 	return bpf_ktime_get_ns() + (offset ? *offset : 0);
 }
 
+/* `value`, as the verifier knows nothing of it: passed through map memory, whose contents it does
+ * not track. The header walk below ends each combination of header types with another `off`,
+ * and the verifier cannot take two states that differ in a value used as an offset for one: it
+ * walked what follows once per combination. Forgetting `off` where the paths meet (every load
+ * checks its own bounds, so nothing needs the exact value) cut a headers-only "udp" program from
+ * 41,000 to 11,000 instructions verified, with the NULL checks on the interface entry gone as
+ * well: from ~90 to ~16 ms of CPU per program loaded, twice per capture (ingress and egress). */
+static __always_inline __u32 forget(struct ebcap_scratch *s, __u32 value)
+{
+	s->forget = value;
+	return *(volatile __u32 *)&s->forget;
+}
+
 /* Offset of the end of the transport header in the virtual packet (a VLAN tag held in metadata
  * counts, as it is put back), or of the last header ebcap understands. The headers are read from
  * the peek only: a header that starts past it ends the walk there (the peek holds 128 bytes, so
  * only long IPv6 extension chains get there). Reading on from the skb made clang emit code the
  * verifier refused (an uninitialized register spilled on a merged error path). */
-static __always_inline __u32 headers_end(const struct ebcap_view *v, __u32 vlen)
+static __always_inline __u32 headers_end(struct ebcap_scratch *s, const struct ebcap_view *v,
+					 __u32 vlen)
 {
 	__u32 off = 0;
 	__u32 proto;
@@ -106,6 +121,7 @@ static __always_inline __u32 headers_end(const struct ebcap_view *v, __u32 vlen)
 		return 0;
 	proto = (version >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP;
 #endif
+	off = forget(s, off);
 
 	if (proto == ETH_P_IP) {
 		__u32 vihl, frag;
@@ -139,6 +155,7 @@ static __always_inline __u32 headers_end(const struct ebcap_view *v, __u32 vlen)
 			} else {
 				off += (len + 1) * 8;
 			}
+			off = forget(s, off);
 			l4 = next;
 		}
 	} else if (proto == ETH_P_ARP || proto == ETH_P_RARP) {
@@ -146,6 +163,7 @@ static __always_inline __u32 headers_end(const struct ebcap_view *v, __u32 vlen)
 	} else {
 		return off + 64;	/* unknown network layer: its first bytes, to show something */
 	}
+	off = forget(s, off);
 
 	if (l4 == IPPROTO_TCP) {
 		__u32 doff;
@@ -227,7 +245,7 @@ static __always_inline void fill_head(struct ebcap_epb_head *head, struct ebcap_
 
 	head->block_type = EBCAP_BT_EPB;
 	head->total_length = total;
-	head->interface_id = iface ? iface->interface_id : 0;
+	head->interface_id = iface->interface_id;
 	head->ts_high = ts >> 32;
 	head->ts_low = (__u32)ts;
 	head->caplen = caplen;
@@ -263,8 +281,7 @@ static __always_inline void emit_peeked(struct ebcap_scratch *s, struct ebcap_if
 	s->data[len + 2] = 0;
 	fill_tail((struct ebcap_epb_tail *)(s->data + padded), direction, total);
 	__u64 before = unread_bytes();
-	if (events.ringbuf_output(s, total, wakeup_flags(before, before + EBCAP_RING_RECORD(total))) &&
-	    iface)
+	if (events.ringbuf_output(s, total, wakeup_flags(before, before + EBCAP_RING_RECORD(total))))
 		iface->lost++;
 }
 
@@ -279,8 +296,7 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_ifac
 			       sizeof(struct ebcap_epb_tail);
 	struct ebcap_epb_head *head = events.ringbuf_reserve(reserved);
 	if (!head) {
-		if (iface)
-			iface->lost++;
+		iface->lost++;
 		return;
 	}
 	/* clang knows caplen <= room from the caller and drops this clamp, but tests a copy of
@@ -317,7 +333,7 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
 	__u32 caplen;
 
 #if EBCAP_SNAPLEN == 0
-	caplen = headers_end(view, vlen);
+	caplen = forget(s, headers_end(s, view, vlen));
 	if (caplen > vlen)
 		caplen = vlen;
 	if (caplen > EBCAP_HEADERS_MAX)
@@ -350,9 +366,13 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
 
 static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 {
+	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots): such a
+	 * packet could be neither counted nor given its interface id. Leaving the NULL checks out
+	 * of what follows also halves the paths the verifier walks. */
 	struct ebcap_iface *iface = iface_of(skb);
-	if (iface)
-		iface->seen++;
+	if (!iface)
+		return TC_ACT_UNSPEC;
+	iface->seen++;
 	__u32 slot = direction == EBCAP_DIR_OUT;
 	struct ebcap_scratch *s = scratch.lookup(&slot);
 	if (!s)
@@ -364,8 +384,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 	s->peek_len = view.peek_len;
 	if (!ebcap_filter(skb, direction, view))
 		return TC_ACT_UNSPEC;
-	if (iface)
-		iface->matched++;
+	iface->matched++;
 	/* The filter's every matching path reaches this point knowing something else about
 	 * peek_len (each load in the peek narrows its range), and the verifier would check emit()
 	 * once per path (a 300-term filter: too complex). Read back from memory, peek_len is just
