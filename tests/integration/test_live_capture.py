@@ -141,6 +141,27 @@ def test_snaplen_count_and_direction(testbed, tmp_path):
     assert "5 packets captured" in err.decode()
 
 
+def test_file_holds_a_trickle_of_packets_while_the_capture_runs(testbed, tmp_path):
+    """Below the ring's wake-up mark nothing wakes the reader: a -w capture drains and flushes
+    once a second (capture/session.py), so a few packets are in the file, whole, within about
+    a second, with ebcap still running."""
+    tb = testbed
+    path = tmp_path / "trickle.pcapng"
+    cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(path), "udp port 9999")
+    tb.udp_packets(tb.left, tb.right.ipv4, 9999, count=3)
+    deadline = time.monotonic() + 3.0
+    packets = []
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if path.stat().st_size > 0:
+            packets = read_packets(path)
+            if len(packets) == 3:
+                break
+    assert cap.proc.poll() is None
+    assert len(packets) == 3
+    assert cap.stop()[0] == 0
+
+
 def test_interfaces_sharing_a_counter_slot_keep_their_ids_and_counts(testbed, tmp_path):
     """The kernel finds an interface's pcapng id and counters in slot ifindex % IFACE_SLOTS, or
     in a hash when another captured interface holds that slot: here a second veth whose ifindex
