@@ -7,8 +7,9 @@
  * (setup.py marks the extension optional).
  *
  * `buffer` is the read-only mmap of the ring from the producer page on: the data area starts at
- * `data_base` and is mapped twice, so a record that wraps is contiguous. The layout is the
- * kernel's (kernel/bpf/ringbuf.c): u32 len (bit 31 busy, bit 30 discard), u32 page offset,
+ * `data_base` and is mapped once (capture/ring.py says why), so the payload of a record near its
+ * end wraps to its start; the 8-byte header never does (records are 8-aligned). The layout is
+ * the kernel's (kernel/bpf/ringbuf.c): u32 len (bit 31 busy, bit 30 discard), u32 page offset,
  * payload, padded to 8. Each payload is a pcapng EPB (bpf/record.h) whose total_length, 4 bytes
  * in, says how much of the record is the block. */
 #define PY_SSIZE_T_CLEAN
@@ -22,9 +23,8 @@
 
 struct walk {
 	const char *buf;
-	Py_ssize_t buf_len;
 	Py_ssize_t data_base;
-	uint64_t mask;
+	uint64_t mask;		/* the data area's size - 1 (a power of two) */
 };
 
 static uint32_t read_u32(const char *p)
@@ -37,36 +37,51 @@ static uint32_t read_u32(const char *p)
 
 /* The ring header of the record at `cons`, read as libbpf does (smp_load_acquire): nothing of
  * the payload may be read before the header says the record is committed. */
-static int read_header(const struct walk *w, uint64_t cons, Py_ssize_t *off, uint32_t *header)
+/* Where ring position `pos` is in the buffer. */
+static const char *at(const struct walk *w, uint64_t pos)
 {
-	*off = w->data_base + (Py_ssize_t)(cons & w->mask);
-	if (*off < 0 || *off > w->buf_len - (Py_ssize_t)RINGBUF_HDR_SZ) {
-		PyErr_SetString(PyExc_ValueError, "ring record header outside the buffer");
-		return -1;
-	}
-	*header = read_u32(w->buf + *off);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return 0;
+	return w->buf + w->data_base + (Py_ssize_t)(pos & w->mask);
 }
 
-/* The EPB's length, checked against its record and the buffer. */
-static int read_block_len(const struct walk *w, Py_ssize_t off, uint32_t header, uint32_t *len)
+static uint32_t read_header(const struct walk *w, uint64_t cons)
+{
+	uint32_t header = read_u32(at(w, cons));
+
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return header;
+}
+
+/* The EPB's length, checked against its record and the ring. */
+static int read_block_len(const struct walk *w, uint64_t cons, uint32_t header, uint32_t *len)
 {
 	uint32_t record_len = header & (RINGBUF_DISCARD_BIT - 1);
-	Py_ssize_t payload = off + RINGBUF_HDR_SZ;
 
-	if (record_len < 8 || payload > w->buf_len - (Py_ssize_t)record_len) {
-		PyErr_Format(PyExc_ValueError, "corrupt ring record of %u bytes at offset %zd",
-			     record_len, off);
+	if (record_len < 8 || record_len > w->mask + 1 - RINGBUF_HDR_SZ) {
+		PyErr_Format(PyExc_ValueError, "corrupt ring record of %u bytes at position %llu",
+			     record_len, (unsigned long long)cons);
 		return -1;
 	}
-	*len = read_u32(w->buf + payload + 4);
+	/* the payload is 8-aligned: its first 8 bytes do not wrap */
+	*len = read_u32(at(w, cons + RINGBUF_HDR_SZ) + 4);
 	if (*len > record_len) {
 		PyErr_Format(PyExc_ValueError, "EPB of %u bytes in a ring record of %u bytes",
 			     *len, record_len);
 		return -1;
 	}
 	return 0;
+}
+
+/* Copy `len` bytes from ring position `pos` on, in two pieces if they wrap. */
+static void copy_out(const struct walk *w, uint64_t pos, char *dst, uint32_t len)
+{
+	uint64_t to_end = w->mask + 1 - (pos & w->mask);
+
+	if (len <= to_end) {
+		memcpy(dst, at(w, pos), len);
+		return;
+	}
+	memcpy(dst, at(w, pos), to_end);
+	memcpy(dst + to_end, w->buf + w->data_base, len - to_end);
 }
 
 static uint64_t record_size(uint32_t header)
@@ -93,27 +108,30 @@ static PyObject *drain_into(PyObject *self, PyObject *args)
 			      &prod, &limit, &out, &out_off))
 		return NULL;
 
-	struct walk w = { view.buf, view.len, data_base, mask };
+	struct walk w = { view.buf, data_base, mask };
 	char *dst = out.buf;
 	uint64_t pos = cons;
-	Py_ssize_t packets = 0, off;
+	Py_ssize_t packets = 0;
 	uint32_t header, len;
 
 	if (data_base < 0 || data_base > view.len || out_off < 0 || out_off > out.len) {
 		PyErr_SetString(PyExc_ValueError, "offset outside the buffer");
 		goto out;
 	}
+	if (mask < 7 || (mask & (mask + 1)) || mask >= (unsigned long long)(view.len - data_base)) {
+		PyErr_SetString(PyExc_ValueError, "the data area is not a power of two inside the buffer");
+		goto out;
+	}
 	while (pos < prod && (limit <= 0 || packets < limit)) {
-		if (read_header(&w, pos, &off, &header) < 0)
-			goto out;
+		header = read_header(&w, pos);
 		if (header & RINGBUF_BUSY_BIT)
 			break;
 		if (!(header & RINGBUF_DISCARD_BIT)) {
-			if (read_block_len(&w, off, header, &len) < 0)
+			if (read_block_len(&w, pos, header, &len) < 0)
 				goto out;
 			if (len > (uint64_t)(out.len - out_off))
 				break;			/* no room: the caller writes out and comes back */
-			memcpy(dst + out_off, w.buf + off + RINGBUF_HDR_SZ, len);
+			copy_out(&w, pos + RINGBUF_HDR_SZ, dst + out_off, len);
 			out_off += len;
 			packets++;
 		}

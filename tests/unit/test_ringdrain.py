@@ -1,8 +1,8 @@
 """RingReader.drain_into (capture._ringdrain in C, or its Python fallback) walks the ring exactly
 as RingReader.drain_blocks' Python loop does.
 
-The rings are synthetic, laid out as the kernel maps them (capture/ring.py): the producer page,
-then the data area twice, so that a record that wraps is contiguous.
+The rings are synthetic, laid out as ebcap maps them (capture/ring.py): the producer page, then
+the data area once, so that the payload of a record near its end wraps to its start.
 """
 
 import ctypes
@@ -42,7 +42,7 @@ class SyntheticRing:
 
     def buffer(self) -> bytes:
         page = struct.pack("<Q", self.prod).ljust(PAGE, b"\0")
-        return page + bytes(self.data) * 2
+        return page + bytes(self.data)
 
     def reader(self, pages=None) -> RingReader:
         reader = RingReader.__new__(RingReader)
@@ -121,6 +121,18 @@ def test_record_that_wraps(monkeypatch):
     assert synthetic.start % SIZE > synthetic.prod % SIZE
     blocks = assert_same(synthetic, 0, monkeypatch)
     assert [parse_epb(b)[4] for b in blocks] == [parse_epb(epb(n, 70))[4] for n in range(4)]
+
+
+@pytest.mark.parametrize("before_end", [8, 16, 24, 64, 72])
+@pytest.mark.parametrize("size", [0, 3, 20, 61])
+def test_payload_that_wraps_at_every_point(before_end, size, monkeypatch):
+    """The header in the data area's last 8 bytes (the payload, its length word included, at
+    its start), or the payload cut anywhere: every block comes out whole."""
+    synthetic = SyntheticRing(start=5 * SIZE - before_end)
+    for n in range(3):
+        synthetic.put(epb(n, size + n))
+    blocks = assert_same(synthetic, 0, monkeypatch)
+    assert blocks == [epb(n, size + n) for n in range(3)]
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 5, 6, 100])
