@@ -35,14 +35,14 @@ static uint32_t read_u32(const char *p)
 	return v;
 }
 
-/* The ring header of the record at `cons`, read as libbpf does (smp_load_acquire): nothing of
- * the payload may be read before the header says the record is committed. */
 /* Where ring position `pos` is in the buffer. */
 static const char *at(const struct walk *w, uint64_t pos)
 {
 	return w->buf + w->data_base + (Py_ssize_t)(pos & w->mask);
 }
 
+/* The ring header of the record at `cons`, read as libbpf does (smp_load_acquire): nothing of
+ * the payload may be read before the header says the record is committed. */
 static uint32_t read_header(const struct walk *w, uint64_t cons)
 {
 	uint32_t header = read_u32(at(w, cons));

@@ -76,10 +76,10 @@ class RingReader:
         before = len(out)
         special = RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT
         busy = RINGBUF_BUSY_BIT
-        last = base + mask + 1 - 16       # a record from here on may wrap
+        data_end = base + mask + 1
         while cons < prod:
             off = base + (cons & mask)
-            if off > last:
+            if off + 16 > data_end:        # the EPB's length word wrapped to the start
                 header, block_len = _u32(pages, off)[0], self._u32_at(cons + 12)
             else:
                 header, block_len = unpack(pages, off)
@@ -89,7 +89,7 @@ class RingReader:
                 cons += ((header & _LEN_MASK) + 15) & ~7      # discarded: skip
                 continue
             end = off + 8 + block_len
-            append(pages[off + 8:end] if end <= last + 16 else self._read(cons + 8, block_len))
+            append(pages[off + 8:end] if end <= data_end else self._read(cons + 8, block_len))
             cons += (header + 15) & ~7                        # 8-byte header, 8-aligned
         self._consumer.value = cons
         return len(out) - before

@@ -41,7 +41,8 @@ FIGURES = {
     "bits_per_s": "bit/s the receiver got (frame bytes, no FCS)",
     "rate_ratio": "packets_per_s as a share of the no-capture run's",
     "bit_rate_ratio": "bits_per_s as a share of the no-capture run's",
-    "cpu_capture_s": "capture process user+sys, from traffic start to its exit, s",
+    "cpu_capture_s": "CPU of the capture process and anything it starts, from traffic start "
+                     "to the end of its exit, s",
     "cpu_capture_per_mpkt": "cpu_capture_s per million packets_sent",
     "cpu_exit_s": "the part of cpu_capture_s from SIGINT to the end of the exit: a fixed cost "
                   "per run, not per packet (statistics, closing, tearing the process down), s",

@@ -196,20 +196,15 @@ def test_interfaces_sharing_a_counter_slot_keep_their_ids_and_counts(testbed, tm
 
 def _isb_counts(data: bytes) -> dict[int, dict[int, int]]:
     """interface id -> {isb option code: value} for the 64-bit counters of each ISB."""
+    from capture.pcapread import _options
     out, at = {}, 0
     while at + 12 <= len(data):
         btype, blen = struct.unpack_from("<II", data, at)
         if btype == BT_ISB:
-            (iid,) = struct.unpack_from("<I", data, at + 8)
-            opts, opt = {}, at + 20
-            while opt + 4 <= at + blen - 4:
-                code, olen = struct.unpack_from("<HH", data, opt)
-                if code == 0:
-                    break
-                if olen == 8:
-                    opts[code] = struct.unpack_from("<Q", data, opt + 4)[0]
-                opt += 4 + (olen + 3) // 4 * 4
-            out[iid] = opts
+            body = data[at + 8:at + blen - 4]      # interface id, timestamp, options
+            out[struct.unpack_from("<I", body)[0]] = {
+                code: struct.unpack("<Q", value)[0]
+                for code, value in _options(body, 12, "<") if len(value) == 8}
         at += blen
     return out
 
