@@ -1,9 +1,11 @@
 """Only the C extension; everything else about the distribution is in pyproject.toml.
 
-capture._ringdrain is optional: where it cannot be built (no compiler, no Python headers:
-Debian's python3-dev), the install still succeeds and capture/ring.py uses its Python loop.
+ebcap.capture.kernel._ringdrain is optional: where it cannot be built (no compiler, no Python
+headers: Debian's python3-dev), the install still succeeds and capture/kernel/ring.py uses its
+Python loop.
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("capture._ringdrain", ["capture/_ringdrain.c"], optional=True)])
+setup(ext_modules=[Extension("ebcap.capture.kernel._ringdrain", ["capture/kernel/_ringdrain.c"],
+                             optional=True)])

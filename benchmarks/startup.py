@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from capture.testbed import Testbed  # noqa: E402
+from ebcap.capture.bench.testbed import Testbed  # noqa: E402
 
-LAUNCH = "import sys; from capture.cli import main; sys.argv[0] = 'ebcap'; main()"
+LAUNCH = "import sys; from ebcap.capture.cli.main import main; sys.argv[0] = 'ebcap'; main()"
 
 
 def _threads_cpu_ns(pid: int) -> int:

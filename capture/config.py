@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from capture.pcapfilter import MAXIMUM_SNAPLEN
+from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
 
 HEADERS_ONLY = 0           # snaplen value meaning "up to the end of the transport header"
 HEADERS_MAX = 256          # the most a headers-only copy holds (bpf/ebcap.c gets it as a -D)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from dissectors.options import PrintOptions, TimestampMode
+from ebcap.dissectors.options import PrintOptions, TimestampMode
 
 if TYPE_CHECKING:
-    from capture.packet import Interface, Packet
+    from ebcap.capture.packet import Interface, Packet
 
 
 class Printer(Protocol):
@@ -22,12 +22,12 @@ class Printer(Protocol):
 def make_printer(options: PrintOptions, interfaces: "list[Interface]", stream: TextIO) -> Printer:
     """The printer for these options; `interfaces` is indexed by Packet.interface."""
     if options.json:
-        from dissectors.tree import JsonPrinter
+        from ebcap.dissectors.tree import JsonPrinter
         return JsonPrinter(options, interfaces, stream)
     if options.tree:
-        from dissectors.tree import TreePrinter
+        from ebcap.dissectors.tree import TreePrinter
         return TreePrinter(options, interfaces, stream)
-    from dissectors.line import LinePrinter
+    from ebcap.dissectors.line import LinePrinter
     return LinePrinter(options, interfaces, stream)
 
 

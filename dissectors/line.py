@@ -17,11 +17,11 @@ import socket
 import struct
 from typing import TextIO
 
-from capture.packet import Direction, Interface, LinkType, Packet
-from dissectors import dns, hexdump, http, tls
-from dissectors.errors import Truncated
-from dissectors.options import PrintOptions
-from dissectors.timefmt import TimestampFormatter
+from ebcap.capture.packet import Direction, Interface, LinkType, Packet
+from ebcap.dissectors import dns, hexdump, http, tls
+from ebcap.dissectors.errors import Truncated
+from ebcap.dissectors.options import PrintOptions
+from ebcap.dissectors.timefmt import TimestampFormatter
 
 _u16 = struct.Struct("!H").unpack_from
 _u32 = struct.Struct("!I").unpack_from

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from dissectors.options import PrintOptions, TimestampMode
+from ebcap.dissectors.options import PrintOptions, TimestampMode
 
 _ERROR = "[Error converting time]"
 

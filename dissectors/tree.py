@@ -11,9 +11,9 @@ import ipaddress
 import json
 from typing import Any, TextIO
 
-from capture.packet import Direction, Interface, LinkType, Packet
-from dissectors.options import PrintOptions
-from dissectors.timefmt import TimestampFormatter
+from ebcap.capture.packet import Direction, Interface, LinkType, Packet
+from ebcap.dissectors.options import PrintOptions
+from ebcap.dissectors.timefmt import TimestampFormatter
 
 
 def _scapy_class(linktype: int):
@@ -78,7 +78,7 @@ class TreePrinter(_Base):
             tree = "###[ Undecodable ]###\n  error     = %s\n  load      = %r\n" % (exc, packet.data)
         parts = [head, "\n", tree.rstrip("\n"), "\n"]
         if self._o.hex or self._o.hex_ascii:
-            from dissectors.hexdump import hex_ascii_dump, hex_dump
+            from ebcap.dissectors.hexdump import hex_ascii_dump, hex_dump
             dump = hex_ascii_dump if self._o.hex_ascii else hex_dump
             parts.append(dump(packet.data).lstrip("\n") + "\n")
         parts.append("\n")

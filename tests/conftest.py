@@ -1,13 +1,8 @@
 import os
-import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "fixtures"
-EBCAP = Path(sys.executable).parent / "ebcap"
 
 
 def pytest_configure(config):
@@ -32,8 +27,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "kernel" in item.keywords:
             item.add_marker(skip)
-
-
-@pytest.fixture
-def ebcap_bin() -> Path:
-    return EBCAP

@@ -10,8 +10,8 @@ import time
 
 import click
 
-from capture.bench.scenarios import DEFAULT_TOOLS, all_scenarios, parse_scenario, parse_tool
-from capture.errors import EbcapError
+from ebcap.capture.bench.scenarios import DEFAULT_TOOLS, all_scenarios, parse_scenario, parse_tool
+from ebcap.capture.errors import EbcapError
 
 QUICK_DURATION, QUICK_ROUNDS = 0.8, 1      # 32 measurements in under two minutes
 FULL_DURATION, FULL_ROUNDS = 5.0, 3
@@ -78,9 +78,9 @@ def _raise_interrupt(signum, frame):
 @click.option("--dir", "workdir", type=click.Path(file_okay=False, exists=True),
               help="Where the capture files are written (one at a time) [$TMPDIR].")
 def bench(quick, json_path, plot_path, duration, rounds, scenario_names, tool_specs, workdir):
-    from capture.bench.report import document, plot, table, write_json
-    from capture.bench.runner import BenchConfig, run_bench
-    from capture.bench.traffic import trafgen_argv
+    from ebcap.capture.bench.report import document, plot, table, write_json
+    from ebcap.capture.bench.runner import BenchConfig, run_bench
+    from ebcap.capture.bench.traffic import trafgen_argv
 
     if os.geteuid() != 0:
         raise EbcapError("bench needs root (it creates network namespaces)")

@@ -20,9 +20,9 @@ import sys
 import tempfile
 import time
 
-from capture.bench.traffic import (BLACKHOLE_DST, MAIN_SPORT, Flow, LinkCounters, add_blackhole,
+from ebcap.capture.bench.traffic import (BLACKHOLE_DST, MAIN_SPORT, Flow, LinkCounters, add_blackhole,
                                    trafgen_argv, trafgen_config)
-from capture.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed
 
 PAYLOAD = 22
 MAX_PACKETS = 20_000_000

@@ -8,6 +8,10 @@ import re
 import struct
 from dataclasses import dataclass
 
+from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_SHB, BT_SPB, OPT_IF_TSRESOL,
+                                         PCAP_FILE_HEADER, PCAP_MAGICS, PCAP_RECORD, iter_options,
+                                         scan_blocks, tsresol_units)
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice.
@@ -139,8 +143,6 @@ class FileCount:
     size: int = 0
 
 
-_PCAP_MAGIC = {0xA1B2C3D4: 1e-6, 0xA1B23C4D: 1e-9}
-_PCAPNG_SHB = 0x0A0D0D0A
 _UDP_SPORT_AT = 14 + 20  # Ethernet + option-less IPv4 header: the bench's own frames
 
 
@@ -155,30 +157,25 @@ def count_capture_file(path: str, sport: int) -> FileCount:
     if count.size < 24:
         return count
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        (magic,) = struct.unpack_from("<I", data, 0)
-        if magic == _PCAPNG_SHB:
-            _walk_pcapng(data, sport, count)
+        pcap = PCAP_MAGICS.get(data[:4])
+        if pcap is not None:
+            _walk_pcap(data, pcap, sport, count)
         else:
-            _walk_pcap(data, sport, count)
+            _walk_pcapng(data, sport, count)
     return count
 
 
-def _walk_pcap(data: mmap.mmap, sport: int, count: FileCount) -> None:
-    for endian in "<>":
-        (magic,) = struct.unpack_from(endian + "I", data, 0)
-        if magic in _PCAP_MAGIC:
-            break
-    else:
-        raise ValueError("not a pcap or pcapng file")
-    unit, record = _PCAP_MAGIC[magic], struct.Struct(endian + "IIII")
-    at, end = 24, len(data)
-    while at + 16 <= end:
+def _walk_pcap(data: mmap.mmap, pcap: tuple[str, int], sport: int, count: FileCount) -> None:
+    order, ns_per_unit = pcap
+    record = struct.Struct(order + PCAP_RECORD)
+    at, end = 4 + struct.calcsize(PCAP_FILE_HEADER), len(data)
+    while at + record.size <= end:
         sec, frac, caplen, _ = record.unpack_from(data, at)
-        at += 16
+        at += record.size
         if at + caplen > end:  # a record cut short by the tool being stopped
             break
         if count.first_ts is None:
-            count.first_ts = sec + frac * unit
+            count.first_ts = sec + frac * ns_per_unit / 1e9
         count.packets += 1
         if _is_udp_from(data, at, caplen, sport):
             count.packets_from_port += 1
@@ -186,41 +183,23 @@ def _walk_pcap(data: mmap.mmap, sport: int, count: FileCount) -> None:
 
 
 def _walk_pcapng(data: mmap.mmap, sport: int, count: FileCount) -> None:
-    endian, units, at, end = "<", [], 0, len(data)
-    while at + 12 <= end:
-        btype, blen = struct.unpack_from(endian + "II", data, at)
-        if btype == _PCAPNG_SHB:
-            endian = "<" if struct.unpack_from("<I", data, at + 8)[0] == 0x1A2B3C4D else ">"
-            btype, blen = struct.unpack_from(endian + "II", data, at)
+    units: list[tuple[int, int]] = []
+    for btype, body, end, order in scan_blocks(data):
+        if btype == BT_SHB:
             units = []
-        if blen < 12 or at + blen > end:
-            break
-        if btype == 1:
-            units.append(_if_tsresol(data, at, blen, endian))
-        elif btype == 6:
-            ifid, ts_hi, ts_lo, caplen = struct.unpack_from(endian + "IIII", data, at + 8)
+        elif btype == BT_IDB:
+            resol = dict(iter_options(data[body:end], 8, order)).get(OPT_IF_TSRESOL, b"")
+            units.append(tsresol_units(resol))
+        elif btype == BT_EPB:
+            ifid, ts_hi, ts_lo, caplen = struct.unpack_from(order + "IIII", data, body)
             if count.first_ts is None:
-                unit = units[ifid] if ifid < len(units) else 1e-6
-                count.first_ts = ((ts_hi << 32) | ts_lo) * unit
+                mult, div = units[ifid] if ifid < len(units) else tsresol_units(b"")
+                count.first_ts = ((ts_hi << 32) | ts_lo) * mult / div / 1e9
             count.packets += 1
-            if _is_udp_from(data, at + 28, caplen, sport):
+            if _is_udp_from(data, body + 20, caplen, sport):
                 count.packets_from_port += 1
-        elif btype == 3:
+        elif btype == BT_SPB:
             count.packets += 1  # simple packet block: no timestamp, no interface
-            (orig,) = struct.unpack_from(endian + "I", data, at + 8)
-            if _is_udp_from(data, at + 12, min(orig, blen - 16), sport):
+            (orig,) = struct.unpack_from(order + "I", data, body)
+            if _is_udp_from(data, body + 4, min(orig, end - body - 4), sport):
                 count.packets_from_port += 1
-        at += blen
-
-
-def _if_tsresol(data: mmap.mmap, at: int, blen: int, endian: str) -> float:
-    opt, end = at + 16, at + blen - 4
-    while opt + 4 <= end:
-        code, olen = struct.unpack_from(endian + "HH", data, opt)
-        if code == 0:
-            break
-        if code == 9 and olen >= 1:
-            res = data[opt + 4]
-            return 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0 ** -res
-        opt += 4 + (olen + 3) // 4 * 4
-    return 1e-6

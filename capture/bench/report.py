@@ -6,8 +6,8 @@ import json
 import os
 import platform
 
-from capture.bench.runner import FIGURES, BenchConfig
-from capture.bench.scenarios import NO_CAPTURE, Scenario
+from ebcap.capture.bench.runner import FIGURES, BenchConfig
+from ebcap.capture.bench.scenarios import NO_CAPTURE, Scenario
 
 # (heading, figure, format): the terminal table's columns after scenario and tool.
 _COLUMNS = (

@@ -26,12 +26,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from capture.bench.measure import (CpuGroup, children_cpu_seconds, count_capture_file,
+from ebcap.capture.bench.measure import (CpuGroup, children_cpu_seconds, count_capture_file,
                                    machine_cpu_seconds, parse_exit_stats, process_cpu_seconds)
-from capture.bench.scenarios import NO_CAPTURE, Scenario, Tool
-from capture.bench.traffic import (BLACKHOLE_DST, MAIN_SPORT, TICKER_GAP, TICKER_SPORT, Flow,
+from ebcap.capture.bench.scenarios import NO_CAPTURE, Scenario, Tool
+from ebcap.capture.bench.traffic import (BLACKHOLE_DST, MAIN_SPORT, TICKER_GAP, TICKER_SPORT, Flow,
                                    LinkCounters, Trafgen, add_blackhole)
-from capture.testbed import Host, Testbed
+from ebcap.capture.bench.testbed import Host, Testbed
 
 # Every result has exactly these keys (None where a figure does not apply): the JSON's schema.
 FIGURES = {

@@ -8,7 +8,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 
-from capture.bench.traffic import DPORT_BASE, DPORT_SPREAD
+from ebcap.capture.bench.traffic import DPORT_BASE, DPORT_SPREAD
 
 SIDES = ("egress", "ingress")  # capture on the sender's interface, or on the receiver's
 FILTERS = {

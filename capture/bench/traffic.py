@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
-from capture.testbed import Host, Testbed
+from ebcap.capture.bench.testbed import Host, Testbed
 
 MAIN_SPORT = 4321      # source port of the measured traffic
 TICKER_SPORT = 4322    # source port of the slow ticker that times a capture's start-up

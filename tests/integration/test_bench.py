@@ -17,11 +17,11 @@ import dpkt
 import pytest
 from click.testing import CliRunner
 
-from capture.bench.cli import bench
-from capture.bench.measure import CpuGroup, count_capture_file, parse_exit_stats
-from capture.bench.runner import FIGURES
-from capture.bench.scenarios import all_scenarios, parse_scenario, parse_tool
-from capture.bench.traffic import MAIN_SPORT, TICKER_SPORT
+from ebcap.capture.bench.cli import bench
+from ebcap.capture.bench.measure import CpuGroup, count_capture_file, parse_exit_stats
+from ebcap.capture.bench.runner import FIGURES
+from ebcap.capture.bench.scenarios import all_scenarios, parse_scenario, parse_tool
+from ebcap.capture.bench.traffic import MAIN_SPORT, TICKER_SPORT
 
 SCENARIOS = ("egress all 64B", "ingress 1% 1400B")
 # The figures only a capture has: null for the no-capture baseline.

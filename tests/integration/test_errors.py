@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import EBCAP, ebcap_programs, tcx_links
+from tests.helpers.kernel_state import ebcap_programs, tcx_links
+from tests.helpers.paths import EBCAP
 
 pytestmark = pytest.mark.kernel
 

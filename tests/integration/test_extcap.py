@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ebcap_programs, tshark
+from ebcap.capture.pcapng.format import split_blocks
+
+from tests.helpers.processes import tshark
+from tests.helpers.kernel_state import ebcap_programs
 
 pytestmark = pytest.mark.kernel
 
-EXTCAP = [sys.executable, "-m", "capture.extcap"]
+EXTCAP = [sys.executable, "-I", "-m", "ebcap.capture.extcap.command"]
 BLOCK_EPB = 6
 
 
@@ -69,14 +72,7 @@ class FifoReader:
 
 def block_types(data: bytes) -> list[int]:
     """pcapng block types of the complete blocks in `data` (little-endian, as ebcap writes)."""
-    types, offset = [], 0
-    while offset + 12 <= len(data):
-        kind, length = struct.unpack_from("<II", data, offset)
-        if length < 12 or offset + length > len(data):
-            break
-        types.append(kind)
-        offset += length
-    return types
+    return [struct.unpack_from("<I", block)[0] for block in split_blocks(data)]
 
 
 def children_of(pid: int) -> list[int]:

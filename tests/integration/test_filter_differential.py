@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
-import sys
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import dpkt
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+from ebcap.capture.pcapng.reader import CaptureFileReader
+from tests.helpers.paths import EBCAP, FIXTURES
+
 CORPUS = FIXTURES / "corpus"
 FILTERS = FIXTURES / "filters"
-TOOL = Path(os.environ.get("EBCAP_DIFF_TOOL") or Path(sys.executable).parent / "ebcap")
+TOOL = Path(os.environ.get("EBCAP_DIFF_TOOL") or EBCAP)
 TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
 JOBS = int(os.environ.get("EBCAP_DIFF_JOBS") or os.cpu_count() or 1)
 TIMEOUT_SECONDS = 120
@@ -40,9 +39,6 @@ LINKTYPE_RAW = 101
 FILTER_LIST_FOR_LINKTYPE = {LINKTYPE_ETHERNET: "accepted.txt", LINKTYPE_RAW: "raw.txt"}
 REJECTED_CORPUS = CORPUS / "ethernet.pcap"
 
-PCAPNG_SHB = 0x0A0D0D0A
-PCAPNG_PACKET_BLOCKS = (2, 6)   # obsolete Packet Block, Enhanced Packet Block: orig len at +24
-PCAP_LITTLE_ENDIAN_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
 
 
 # ---------------------------------------------------------------------------- fixtures on disk
@@ -69,8 +65,7 @@ def read_rejected(path: Path) -> list[tuple[str, str]]:
 
 
 def file_linktype(path: Path) -> int:
-    with path.open("rb") as f:
-        return dpkt.pcap.UniversalReader(f).datalink()
+    return read_capture(path)[0]
 
 
 def accepted_cases() -> list[Case]:
@@ -97,36 +92,13 @@ class Record:
         return f"<packet ts={self.ts_usec}us wirelen={self.wirelen} caplen={len(self.data)} crc={zlib.crc32(self.data):08x}>"
 
 
-def wire_lengths(blob: bytes) -> list[int]:
-    """Original lengths, which dpkt's readers do not return, from a pcap or pcapng file."""
-    lengths = []
-    if blob[:4] == struct.pack("<I", PCAPNG_SHB):
-        offset, order = 0, "<"
-        while offset + 12 <= len(blob):
-            if struct.unpack_from("<I", blob, offset)[0] == PCAPNG_SHB:
-                order = "<" if blob[offset + 8:offset + 12] == b"\x4d\x3c\x2b\x1a" else ">"
-            block_type, block_len = struct.unpack_from(order + "II", blob, offset)
-            if block_type in PCAPNG_PACKET_BLOCKS:
-                lengths.append(struct.unpack_from(order + "I", blob, offset + 24)[0])
-            offset += block_len
-    else:
-        order = "<" if blob[:4] in PCAP_LITTLE_ENDIAN_MAGICS else ">"
-        offset = 24
-        while offset + 16 <= len(blob):
-            _, _, caplen, wirelen = struct.unpack_from(order + "IIII", blob, offset)
-            lengths.append(wirelen)
-            offset += 16 + caplen
-    return lengths
-
-
 def read_capture(path: Path) -> tuple[int, list[Record]]:
+    """Both tools' outputs through ebcap's reader (tests/unit/test_pcapng.py checks it against
+    dpkt and tshark): dpkt's readers do not return original lengths."""
     with path.open("rb") as f:
-        reader = dpkt.pcap.UniversalReader(f)
-        linktype = reader.datalink()
-        packets = [(round(ts * 1_000_000), bytes(buf)) for ts, buf in reader]
-    lengths = wire_lengths(path.read_bytes())
-    assert len(lengths) == len(packets), f"{path}: cannot pair original lengths with packets"
-    return linktype, [Record(ts, wirelen, data) for (ts, data), wirelen in zip(packets, lengths)]
+        reader = CaptureFileReader(f, str(path))
+        records = [Record(p.ts_ns // 1000, p.wirelen, p.data) for p in reader]
+        return reader.interfaces[0].linktype, records
 
 
 # ---------------------------------------------------------------------------- running both programs
@@ -188,11 +160,12 @@ class DiffRunner:
             assert proc.returncode == 0, proc.stderr
             for n, case in enumerate(cases):
                 error, out = outdir / f"{n:04d}.error", outdir / f"{n:04d}.pcapng"
-                one = (str(TOOL), "-r", str(corpus), "-w", str(out), "--", case.expression)
+                # the command that ran, and which of its expressions this is
+                ran = (*argv, f"(expression {n + 1} of {listing.name}, output {out.name})")
                 if error.exists():
-                    runs[str(TOOL), case] = Run(one, 1, error.read_text(), None, None)
+                    runs[str(TOOL), case] = Run(ran, 1, error.read_text(), None, None)
                 else:
-                    runs[str(TOOL), case] = Run(one, 0, "", *read_capture(out))
+                    runs[str(TOOL), case] = Run(ran, 0, "", *read_capture(out))
         return runs
 
     def _output(self, program: str) -> Path:

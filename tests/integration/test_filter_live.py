@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import ebcap, read_packets, tcpdump
+from tests.helpers.processes import ebcap, read_packets, tcpdump
 
 pytestmark = pytest.mark.kernel
 
@@ -100,8 +100,8 @@ def test_loopback(testbed, tmp_path):
 def test_very_long_expression_loads_and_matches_tcpdump(tmp_path):
     """~1,800 classic BPF instructions: within the verifier's limits, same packets as tcpdump.
     (libpcap's optimizer itself needs ~90 s for 1,000 hosts, in tcpdump too.)"""
-    from tests.conftest import FIXTURES
-    from tests.integration.conftest import EBCAP
+    from tests.helpers.paths import FIXTURES
+    from tests.helpers.paths import EBCAP
     corpus = FIXTURES / "corpus" / "ethernet.pcap"
     expression = " or ".join(f"host 10.{i // 250}.{i % 250}.1" for i in range(300))
     expression += " or host 10.0.0.1"

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from capture.pcapng import BT_ISB, ISB_FILTERACCEPT, ISB_IFRECV, ISB_USRDELIV
-from tests.integration.conftest import (bpf_ids_held_by, ebcap, ebcap_programs, read_packets, tcpdump, tcx_links,
-                                        tshark)
+from ebcap.capture.pcapng.format import (BT_ISB, ISB_FILTERACCEPT, ISB_IFRECV, ISB_USRDELIV,
+                                         iter_options, walk_blocks)
+from tests.helpers.processes import ebcap, read_packets, tcpdump, tshark
+from tests.helpers.kernel_state import bpf_ids_held_by, ebcap_programs, tcx_links
 
 pytestmark = pytest.mark.kernel
 
@@ -167,7 +168,7 @@ def test_interfaces_sharing_a_counter_slot_keep_their_ids_and_counts(testbed, tm
     in a hash when another captured interface holds that slot: here a second veth whose ifindex
     is the first one's plus IFACE_SLOTS."""
     import json
-    from capture.loader import IFACE_SLOTS
+    from ebcap.capture.kernel.program import IFACE_SLOTS
     tb = testbed
     out = tb.run(tb.left, ["ip", "-j", "link", "show", tb.left.ifname],
                  capture_output=True, text=True).stdout
@@ -196,16 +197,12 @@ def test_interfaces_sharing_a_counter_slot_keep_their_ids_and_counts(testbed, tm
 
 def _isb_counts(data: bytes) -> dict[int, dict[int, int]]:
     """interface id -> {isb option code: value} for the 64-bit counters of each ISB."""
-    from capture.pcapread import _options
-    out, at = {}, 0
-    while at + 12 <= len(data):
-        btype, blen = struct.unpack_from("<II", data, at)
-        if btype == BT_ISB:
-            body = data[at + 8:at + blen - 4]      # interface id, timestamp, options
-            out[struct.unpack_from("<I", body)[0]] = {
+    out = {}
+    for block in walk_blocks(data):
+        if block.type == BT_ISB:                # interface id, timestamp, options
+            out[struct.unpack_from("<I", block.body)[0]] = {
                 code: struct.unpack("<Q", value)[0]
-                for code, value in _options(body, 12, "<") if len(value) == 8}
-        at += blen
+                for code, value in iter_options(block.body, 12) if len(value) == 8}
     return out
 
 

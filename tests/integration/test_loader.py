@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from capture import bpfsys
+from ebcap.capture.kernel import bpfsys
 
 pytestmark = pytest.mark.kernel
 
@@ -44,8 +44,8 @@ def test_verifier_refusal_comes_with_its_log(monkeypatch):
 
 @pytest.fixture(scope="module")
 def kernel_program():
-    from capture.loader import KernelProgram, ProgramSpec
-    from capture.pcapfilter import compile_filter
+    from ebcap.capture.kernel.program import KernelProgram, ProgramSpec
+    from ebcap.capture.filter.libpcap import compile_filter
     program = KernelProgram(compile_filter("tcp", 1), ProgramSpec())
     yield program
     program.close()
@@ -68,7 +68,8 @@ def kernel_program():
                                              "argument"),
 ])
 def test_refusals_become_one_line_errors(kernel_program, monkeypatch, err, log, error, message):
-    from capture import errors, loader
+    from ebcap.capture import errors
+    from ebcap.capture.kernel import program as loader
 
     def refuse(insns, name):
         raise bpfsys.ProgramRefused(err, log)
@@ -81,7 +82,7 @@ def test_refusals_become_one_line_errors(kernel_program, monkeypatch, err, log, 
 
 
 def test_program_loads_and_counts(kernel_program):
-    from capture.loader import INGRESS
+    from ebcap.capture.kernel.program import INGRESS
     fd = kernel_program.program_fd(INGRESS)
     assert kernel_program.program_fd(INGRESS) == fd
     kernel_program.register_interface(42, 3)

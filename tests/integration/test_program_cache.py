@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES
-from tests.integration.conftest import EBCAP, ebcap, read_packets, tcpdump, tshark
+from tests.helpers.paths import FIXTURES
+from tests.helpers.processes import ebcap, read_packets, tcpdump, tshark
+from tests.helpers.paths import EBCAP
 
 pytestmark = pytest.mark.kernel
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import re
 import struct
 import subprocess
-import sys
 import time
 
 import pytest
 
-from capture.pcapread import CaptureFileReader
-from tests.integration.conftest import EBCAP, Capturer, ebcap, read_packets, tcpdump, tshark
+from ebcap.capture.pcapng.reader import CaptureFileReader
+from tests.helpers.processes import ebcap, read_packets, tcpdump, tshark
+from tests.helpers.paths import EBCAP
 
 pytestmark = pytest.mark.kernel
 

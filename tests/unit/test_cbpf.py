@@ -2,9 +2,9 @@
 
 import pytest
 
-from capture.cbpf import MAX_BACKWARD_JUMPS, translate
-from capture.errors import TranslateError
-from capture.pcapfilter import Insn, compile_filter
+from ebcap.capture.filter.translate import MAX_BACKWARD_JUMPS, translate
+from ebcap.capture.errors import TranslateError
+from ebcap.capture.filter.libpcap import Insn, compile_filter
 
 RET_A, RET_K = 0x16, 0x06
 
@@ -59,10 +59,10 @@ def test_sizes_both_sides_depend_on_are_given_to_the_kernel_side_by_python():
     """The peek (the translated filter relies on it) and the headers-only length (the offline
     runner and the IDBs do) are defined in Python only and reach the C as -D flags."""
     import re
-    from capture.bpf import SOURCE_DIR
-    from capture.cbpf import PEEK_BYTES
-    from capture.config import HEADERS_MAX
-    from capture.loader import ProgramSpec
+    from ebcap.bpf import SOURCE_DIR
+    from ebcap.capture.filter.translate import PEEK_BYTES
+    from ebcap.capture.config import HEADERS_MAX
+    from ebcap.capture.kernel.program import ProgramSpec
     flags = ProgramSpec().cflags()
     assert f"-DEBCAP_PEEK={PEEK_BYTES}" in flags
     assert f"-DEBCAP_HEADERS_MAX={HEADERS_MAX}" in flags

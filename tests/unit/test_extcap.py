@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from capture import __version__, extcap
-from capture.config import DIRECTIONS
-from capture.errors import FilterError, InterfaceError
-from capture.pcapfilter import compile_filter
+from ebcap.capture import __version__
+from ebcap.capture.extcap import command as extcap
+from ebcap.capture.config import DIRECTIONS
+from ebcap.capture.errors import FilterError, InterfaceError
+from ebcap.capture.filter.libpcap import compile_filter
 
 # One {key=value} field; Wireshark's parser splits on braces, so values may not contain them.
 FIELD = r"\{[a-z]+=[^{}\n]*\}"
@@ -59,7 +60,7 @@ def test_version_alone(capsys):
 def test_dlts(capsys, monkeypatch):
     status, lines, _ = run_main(capsys, "--extcap-interface", "ebcap-lo", "--extcap-dlts")
     assert status == 0 and lines == ["dlt {number=1}{name=EN10MB}{display=Ethernet}"]
-    monkeypatch.setattr("capture.interfaces.linktype", lambda name: 101)     # a tun device
+    monkeypatch.setattr("ebcap.capture.net.interfaces.linktype", lambda name: 101)     # a tun device
     assert extcap.dlt_lines("ebcap-tun0") == ["dlt {number=101}{name=RAW}{display=Raw IP}"]
 
 

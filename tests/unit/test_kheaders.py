@@ -2,8 +2,8 @@
 
 import pytest
 
-from capture import kheaders
-from capture.errors import KernelFeatureError
+from ebcap.capture.kernel import kheaders
+from ebcap.capture.errors import KernelFeatureError
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from capture import loader
-from capture.errors import KernelFeatureError
+from ebcap.capture.kernel import program as loader
+from ebcap.capture.errors import KernelFeatureError
 
 
 def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:

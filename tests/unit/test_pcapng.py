@@ -7,9 +7,9 @@ import subprocess
 import dpkt
 import pytest
 
-from capture.packet import Direction, Interface, Packet
-from capture.pcapng import InterfaceStats, PcapngWriter, encode_epb
-from capture.pcapread import CaptureFileReader
+from ebcap.capture.packet import Direction, Interface, Packet
+from ebcap.capture.pcapng.writer import InterfaceStats, PcapngWriter, encode_epb
+from ebcap.capture.pcapng.reader import CaptureFileReader
 
 FRAME = bytes.fromhex("ffffffffffff0200000000010800") + bytes(range(47))   # 61 bytes: padding
 
@@ -64,21 +64,10 @@ def test_tshark_reads_it_without_warnings(tmp_path):
 
 def test_isb_carries_the_kernel_counters():
     import struct
-    data = write(PACKETS)
-    offset, isbs = 0, []
-    while offset < len(data):
-        btype, total = struct.unpack_from("<II", data, offset)
-        if btype == 5:
-            isbs.append(data[offset + 20:offset + total - 4])
-        offset += total
+    from ebcap.capture.pcapng.format import BT_ISB, iter_options, walk_blocks
+    isbs = [block.body for block in walk_blocks(write(PACKETS)) if block.type == BT_ISB]
     assert len(isbs) == 2
-    options, pos = {}, 0
-    while True:
-        code, length = struct.unpack_from("<HH", isbs[0], pos)
-        if code == 0:
-            break
-        options[code] = isbs[0][pos + 4:pos + 4 + length]
-        pos += 4 + length + (-length % 4)
+    options = dict(iter_options(isbs[0], 12))       # after interface id and timestamp
     counters = {code: struct.unpack("<Q", options[code])[0] for code in (4, 6, 7, 8)}
     assert counters == {4: 10, 6: 5, 7: 1, 8: 4}   # ifrecv, filteraccept, osdrop, usrdeliv
     assert set(options) == {2, 3, 4, 6, 7, 8}
@@ -94,7 +83,7 @@ def test_pcap_files_are_read_with_their_resolution(tmp_path):
 
 
 def test_split_blocks_recovers_each_block_of_a_joined_batch():
-    from capture.pcapng import split_blocks
+    from ebcap.capture.pcapng.format import split_blocks
     blocks = [encode_epb(p) for p in PACKETS]
     assert split_blocks(b"".join(blocks)) == blocks
 
@@ -134,7 +123,7 @@ def epbs(n, size):
 
 
 def test_fill_from_writes_every_block_in_order_across_chunks():
-    from capture.pcapng import WRITE_CHUNK
+    from ebcap.capture.pcapng.writer import WRITE_CHUNK
     blocks = epbs(3000, 200) + epbs(2, 262144) + epbs(5, 60)
     out = io.BytesIO()
     writer = PcapngWriter(out, [Interface("veth0")])
@@ -147,8 +136,8 @@ def test_fill_from_writes_every_block_in_order_across_chunks():
 
 
 def test_fill_from_on_a_full_disk_keeps_whole_blocks(tmp_path):
-    from capture.errors import OutputError
-    from capture.pcapng import split_blocks
+    from ebcap.capture.errors import OutputError
+    from ebcap.capture.pcapng.format import split_blocks
     blocks = epbs(5000, 100)
     with FullDisk(tmp_path / "out.pcapng", room=300_000) as out:
         writer = PcapngWriter(out, [Interface("veth0")])

@@ -13,9 +13,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from capture.packet import Direction, Interface, LinkType, Packet
-from dissectors import PrintOptions, TimestampMode, make_printer
-from tests.unit.test_print_line import CORPUS, read_pcap
+from ebcap.capture.packet import Direction, Interface, LinkType, Packet
+from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
+from tests.helpers.paths import PRINT_CORPUS as CORPUS
+from tests.helpers.printing import read_pcap
 
 SEEDS = [p.data for fam in ("tcp", "udp", "icmp", "icmp6", "arp", "ipv6", "vlan", "truncated")
          for p in read_pcap(CORPUS / f"{fam}.pcap")[1]]

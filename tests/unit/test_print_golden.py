@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import io
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-from capture.packet import Interface
-from dissectors import PrintOptions, TimestampMode, make_printer
+from ebcap.capture.packet import Interface
+from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures" / "print"))
-from make_print_corpus import GOLDEN_FLAGS, golden_name  # noqa: E402
+from tests.helpers.paths import PRINT_CORPUS as CORPUS
+from tests.helpers.printing import FAMILIES, corpus_script, group_by_packet, read_pcap
 
-from tests.unit.test_print_line import CORPUS, FAMILIES, group_by_packet, read_pcap  # noqa: E402
+GOLDEN_FLAGS, golden_name = corpus_script().GOLDEN_FLAGS, corpus_script().golden_name
 
 FLAG_OPTIONS = {
     "-e": dict(link_header=True), "-v": dict(verbose=1), "-vv": dict(verbose=2), "-vvv": dict(verbose=3),
@@ -60,8 +58,8 @@ def test_matches_tcpdump_golden(family, flags):
 
 
 def test_timestamp_modes():
-    from capture.packet import Direction, Packet
-    from dissectors.timefmt import TimestampFormatter
+    from ebcap.capture.packet import Direction, Packet
+    from ebcap.dissectors.timefmt import TimestampFormatter
 
     ts = [1764000000_123456789, 1764000001_223456789, 1764000000_000000000]
     def run(**kw):
@@ -76,7 +74,7 @@ def test_timestamp_modes():
 
 
 def test_show_interface_prefix():
-    from capture.packet import Direction, Packet
+    from ebcap.capture.packet import Direction
     linktype, packets = read_pcap(CORPUS / "arp.pcap")
     out = io.StringIO()
     printer = make_printer(PrintOptions(numeric=True, timestamp_mode=1, show_interface=True),

@@ -6,40 +6,21 @@ import io
 import os
 import re
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from capture.packet import Direction, Interface, Packet
-from dissectors import PrintOptions, TimestampMode, make_printer
+from ebcap.capture.packet import Interface
+from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
+from tests.helpers.paths import PRINT_CORPUS as CORPUS
+from tests.helpers.printing import FAMILIES, read_pcap
 
-CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "print"
-FAMILIES = ["tcp", "udp", "icmp", "icmp6", "arp", "ipv6", "vlan", "truncated", "raw"]
 TCPDUMP = shutil.which("tcpdump")
 
 # Lines where ebcap is known to differ from tcpdump: (family, packet index) -> reason.
 # Empty means identity is asserted for every packet of the listed families.
 KNOWN_DIFFERENCES: dict[tuple[str, int], str] = {}
-
-
-def read_pcap(path: Path) -> tuple[int, list[Packet]]:
-    """Classic pcap (µs or ns) into Packets; returns (linktype, packets)."""
-    raw = path.read_bytes()
-    magic = struct.unpack_from("<I", raw)[0]
-    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    nano = struct.unpack_from(endian + "I", raw)[0] == 0xA1B23C4D
-    linktype = struct.unpack_from(endian + "I", raw, 20)[0]
-    packets = []
-    off = 24
-    while off + 16 <= len(raw):
-        sec, frac, caplen, wirelen = struct.unpack_from(endian + "IIII", raw, off)
-        off += 16
-        ts = sec * 1_000_000_000 + (frac if nano else frac * 1000)
-        packets.append(Packet(ts, 0, Direction.UNKNOWN, wirelen, raw[off:off + caplen]))
-        off += caplen
-    return linktype, packets
 
 
 def ebcap_lines(path: Path, options: PrintOptions) -> list[str]:
@@ -55,17 +36,6 @@ def tcpdump_lines(path: Path, *flags: str) -> list[str]:
     res = subprocess.run([TCPDUMP, "-r", str(path), *flags], capture_output=True, text=True,
                          env={**os.environ, "TZ": "UTC"}, check=True)
     return res.stdout.splitlines()
-
-
-def group_by_packet(lines: list[str]) -> list[str]:
-    """Join continuation lines (-v, -x) so one entry is one packet."""
-    packets: list[str] = []
-    for line in lines:
-        if packets and (line.startswith("\t") or line.startswith("    ") or not line[:1].isdigit()):
-            packets[-1] += "\n" + line
-        else:
-            packets.append(line)
-    return packets
 
 
 EBCAP_EXTRA = re.compile(r" TLS ClientHello.*$")

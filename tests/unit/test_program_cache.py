@@ -8,10 +8,11 @@ import os
 
 import pytest
 
-from capture import loader, progcache
-from capture.bpfcompile import CompiledProgram
-from capture.bpfsys import BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_RINGBUF, MapSpec
-from capture.progcache import ProgramCache, cache_key
+from ebcap.capture.kernel import program as loader
+from ebcap.capture.kernel import cache as progcache
+from ebcap.capture.kernel.build import CompiledProgram
+from ebcap.capture.kernel.bpfsys import BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_RINGBUF, MapSpec
+from ebcap.capture.kernel.cache import ProgramCache, cache_key
 
 PROGRAM = CompiledProgram(
     programs={"ebcap_ingress": bytes(range(24)), "ebcap_egress": b"\x95" + bytes(7)},

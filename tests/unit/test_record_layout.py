@@ -2,11 +2,12 @@
 
 import re
 
-from capture.bpf import SOURCE_DIR
-from capture.packet import Direction
-from capture.pcapng import OPT_EPB_FLAGS, encode_epb
-from capture.packet import Packet
-from capture.ring import EPB_HEAD, EPB_TAIL, parse_epb
+from ebcap.bpf import SOURCE_DIR
+from ebcap.capture.packet import Direction
+from ebcap.capture.pcapng.format import OPT_EPB_FLAGS
+from ebcap.capture.pcapng.writer import encode_epb
+from ebcap.capture.packet import Packet
+from ebcap.capture.pcapng.format import EPB_HEAD, EPB_TAIL, parse_epb
 
 C_TYPES = {"__u64": "Q", "__u32": "I", "__u16": "H", "__u8": "B"}
 
@@ -49,7 +50,7 @@ def test_python_encoder_and_kernel_layout_agree():
 def test_interface_state_matches_header():
     """capture/loader.py writes and reads struct ebcap_iface in the per-CPU `slots` and
     `interfaces` maps."""
-    from capture.loader import IFACE
+    from ebcap.capture.kernel.program import IFACE
     fmt, names = struct_format("ebcap_iface")
     assert IFACE.format == fmt
     assert names == ["seen", "matched", "lost", "interface_id", "ifindex"]

@@ -13,15 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import capture.ring as ring
-from capture.packet import Direction, Packet
-from capture.pcapng import encode_epb
-from capture.ring import RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RingReader, parse_epb
+import ebcap.capture.kernel.ring as ring
+from ebcap.capture.packet import Direction, Packet
+from ebcap.capture.pcapng.writer import encode_epb
+from ebcap.capture.kernel.ring import RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RingReader
+from ebcap.capture.pcapng.format import parse_epb
 
 PAGE = 4096
 SIZE = 4096                 # the data area; a power of two, as the kernel requires
 
-needs_c = pytest.mark.skipif(ring._ringdrain is None, reason="capture._ringdrain not built")
+needs_c = pytest.mark.skipif(ring._ringdrain is None, reason="ebcap.capture.kernel._ringdrain not built")
 
 
 class SyntheticRing:
@@ -154,7 +155,7 @@ def test_empty_ring(monkeypatch):
 @pytest.mark.parametrize("c", [True, False])
 def test_stops_where_the_next_block_does_not_fit(c, monkeypatch):
     if c and ring._ringdrain is None:
-        pytest.skip("capture._ringdrain not built")
+        pytest.skip("ebcap.capture.kernel._ringdrain not built")
     if not c:
         monkeypatch.setattr(ring, "_ringdrain", None)
     synthetic = SyntheticRing()

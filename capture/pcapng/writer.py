@@ -17,21 +17,21 @@ import os
 import platform
 import struct
 from dataclasses import dataclass
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import BinaryIO
 
-from capture import __version__
-from capture.errors import OutputError
-from capture.packet import Interface, Packet
+from ebcap.capture import __version__
+from ebcap.capture.errors import OutputError
+from ebcap.capture.packet import Interface, Packet
+from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_ISB, BT_SHB, BYTE_ORDER_MAGIC,
+                                         EPB_FIXED, EPB_HEAD, EPB_TAIL, ISB_ENDTIME,
+                                         ISB_FILTERACCEPT, ISB_IFRECV, ISB_OSDROP,
+                                         ISB_STARTTIME, ISB_USRDELIV, OPT_ENDOFOPT,
+                                         OPT_EPB_FLAGS, OPT_IF_DESCRIPTION, OPT_IF_FILTER,
+                                         OPT_IF_NAME, OPT_IF_OS, OPT_IF_TSRESOL, OPT_SHB_OS,
+                                         OPT_SHB_USERAPPL, PADS, TSRESOL_NS, encode_block,
+                                         encode_option, encode_options, split_blocks, ts_words)
 
-BT_SHB, BT_IDB, BT_ISB = 0x0A0D0D0A, 1, 5
-BYTE_ORDER_MAGIC = 0x1A2B3C4D
-OPT_ENDOFOPT = 0
-OPT_SHB_OS, OPT_SHB_USERAPPL = 3, 4
-OPT_IF_NAME, OPT_IF_DESCRIPTION, OPT_IF_TSRESOL, OPT_IF_FILTER, OPT_IF_OS = 2, 3, 9, 11, 12
-OPT_EPB_FLAGS = 2
-ISB_STARTTIME, ISB_ENDTIME, ISB_IFRECV, ISB_FILTERACCEPT, ISB_OSDROP, ISB_USRDELIV = 2, 3, 4, 6, 7, 8
-TSRESOL_NS = 9                      # if_tsresol: 10^-9 s
 # Pending blocks are written once they reach this size (and at least once a second): written
 # while still in the CPU cache, 88 MB cost ~0.1 s of system time; in 15 MB once-a-second
 # batches, 0.27 s (strace -c, 1M headers-only packets).
@@ -40,55 +40,19 @@ WRITE_CHUNK = 256 * 1024
 # snapshot), so that a buffer too full to take the next block always holds WRITE_CHUNK.
 CHUNK_CAPACITY = WRITE_CHUNK + 262144 + 4096
 
-# EPB: type, total length, interface id, ts high, ts low, caplen, wirelen | data, pad |
-#      epb_flags option (code 2, length 4, value), end of options, total length.
-_EPB_HEAD = struct.Struct("<IIIIIII")
-_EPB_TAIL = struct.Struct("<HHIII")
-_EPB_FIXED = _EPB_HEAD.size + _EPB_TAIL.size
-_PADS = [b"", b"\0\0\0", b"\0\0", b"\0"]
-
-
-def _option(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
-
-
-def _options(pairs: Iterable[tuple[int, bytes]]) -> bytes:
-    return b"".join(_option(code, value) for code, value in pairs) + _option(OPT_ENDOFOPT, b"")
-
-
-def _block(block_type: int, body: bytes) -> bytes:
-    total = 12 + len(body)
-    return struct.pack("<II", block_type, total) + body + struct.pack("<I", total)
-
-
-def _ts_words(ts_ns: int) -> tuple[int, int]:
-    return ts_ns >> 32, ts_ns & 0xFFFFFFFF
-
 
 def encode_epb(packet: Packet) -> bytes:
     """One Enhanced Packet Block, timestamp in nanoseconds (all IDBs say if_tsresol = 9)."""
     data = packet.data
     caplen = len(data)
-    total = _EPB_FIXED + caplen + (-caplen % 4)
+    total = EPB_FIXED + caplen + (-caplen % 4)
     ts = packet.ts_ns
     return b"".join((
-        _EPB_HEAD.pack(6, total, packet.interface, ts >> 32, ts & 0xFFFFFFFF, caplen,
+        EPB_HEAD.pack(BT_EPB, total, packet.interface, ts >> 32, ts & 0xFFFFFFFF, caplen,
                        packet.wirelen),
-        data, _PADS[caplen & 3],
-        _EPB_TAIL.pack(OPT_EPB_FLAGS, 4, packet.direction, OPT_ENDOFOPT, total),
+        data, PADS[caplen & 3],
+        EPB_TAIL.pack(OPT_EPB_FLAGS, 4, packet.direction, OPT_ENDOFOPT, total),
     ))
-
-
-def split_blocks(chunk: bytes) -> list[bytes]:
-    """The blocks in a run of whole pcapng blocks (the writer's pending buffer)."""
-    blocks, offset = [], 0
-    while offset + 8 <= len(chunk):
-        total = struct.unpack_from("<I", chunk, offset + 4)[0]
-        if total < 12 or offset + total > len(chunk):
-            break
-        blocks.append(chunk[offset:offset + total])
-        offset += total
-    return blocks
 
 
 @dataclass
@@ -104,16 +68,16 @@ class InterfaceStats:
 
 
 def encode_isb(interface_id: int, stats: InterfaceStats) -> bytes:
-    high, low = _ts_words(stats.end_ns)
+    high, low = ts_words(stats.end_ns)
     body = struct.pack("<III", interface_id, high, low) + b"".join(
-        _option(code, struct.pack("<II", *_ts_words(ts)))
+        encode_option(code, struct.pack("<II", *ts_words(ts)))
         for code, ts in ((ISB_STARTTIME, stats.start_ns), (ISB_ENDTIME, stats.end_ns))
     ) + b"".join(
-        _option(code, struct.pack("<Q", value))
+        encode_option(code, struct.pack("<Q", value))
         for code, value in ((ISB_IFRECV, stats.received), (ISB_FILTERACCEPT, stats.accepted),
                             (ISB_OSDROP, stats.dropped), (ISB_USRDELIV, stats.delivered))
-    ) + _option(OPT_ENDOFOPT, b"")
-    return _block(BT_ISB, body)
+    ) + encode_option(OPT_ENDOFOPT, b"")
+    return encode_block(BT_ISB, body)
 
 
 def encode_idb(iface: Interface) -> bytes:
@@ -125,13 +89,13 @@ def encode_idb(iface: Interface) -> bytes:
         opts.append((OPT_IF_FILTER, b"\0" + iface.filter.encode()))   # 0: libpcap syntax
     opts.append((OPT_IF_OS, f"{platform.system()} {platform.release()}".encode()))
     # link type, reserved, snaplen
-    return _block(BT_IDB, struct.pack("<HHI", iface.linktype, 0, iface.snaplen) + _options(opts))
+    return encode_block(BT_IDB, struct.pack("<HHI", iface.linktype, 0, iface.snaplen) + encode_options(opts))
 
 
 def encode_header(interfaces: list[Interface]) -> bytes:
     """SHB followed by one IDB per interface."""
     # byte-order magic, version 1.0, section length not given (-1)
-    shb = _block(BT_SHB, struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + _options([
+    shb = encode_block(BT_SHB, struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + encode_options([
         (OPT_SHB_OS, f"{platform.system()} {platform.release()}".encode()),
         (OPT_SHB_USERAPPL, f"ebcap {__version__}".encode()),
     ]))

@@ -20,17 +20,17 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from capture import debug
-from capture.bpf import SOURCE_DIR
-from capture.bpfcompile import FILTER_HEADER_NAME, CompiledProgram, compile_program, first_error
-from capture.bpfsys import BpfMap, MapSpec, ProgramRefused, map_create, possible_cpus, prog_load
-from capture.cbpf import PEEK_BYTES, translate
-from capture.config import HEADERS_MAX
-from capture.errors import KernelFeatureError, PrivilegeError, TranslateError
-from capture.kheaders import point_bcc_at_headers
-from capture.packet import LinkType
-from capture.pcapfilter import Insn
-from capture.progcache import ProgramCache, cache_key
+from ebcap.capture import debug
+from ebcap.bpf import SOURCE_DIR
+from ebcap.capture.kernel.build import FILTER_HEADER_NAME, CompiledProgram, compile_program, first_error
+from ebcap.capture.kernel.bpfsys import BpfMap, MapSpec, ProgramRefused, map_create, possible_cpus, prog_load
+from ebcap.capture.filter.translate import PEEK_BYTES, translate
+from ebcap.capture.config import HEADERS_MAX
+from ebcap.capture.errors import KernelFeatureError, PrivilegeError, TranslateError
+from ebcap.capture.kernel.kheaders import point_bcc_at_headers
+from ebcap.capture.packet import LinkType
+from ebcap.capture.filter.libpcap import Insn
+from ebcap.capture.kernel.cache import ProgramCache, cache_key
 
 PROGRAM_SOURCE = SOURCE_DIR / "ebcap.c"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

@@ -10,41 +10,19 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, Iterator
 
-from capture.errors import InputError
-from capture.packet import Direction, Interface, Packet
+from ebcap.capture.errors import InputError
+from ebcap.capture.packet import Direction, Interface, Packet
+from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_PB, BT_SHB, BT_SPB, OPT_EPB_FLAGS,
+                                         OPT_IF_DESCRIPTION, OPT_IF_NAME, OPT_IF_TSRESOL,
+                                         PCAP_FILE_HEADER, PCAP_MAGICS, PCAP_RECORD,
+                                         iter_options, read_blocks, tsresol_units)
 
-PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),       # microseconds
-    b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1),             # nanoseconds
-}
-SHB_TYPE = 0x0A0D0D0A
-BT_IDB, BT_PB, BT_SPB, BT_EPB = 1, 2, 3, 6
-OPT_IF_NAME, OPT_IF_DESCRIPTION, OPT_IF_TSRESOL = 2, 3, 9
-OPT_EPB_FLAGS = 2
+_SHB_MAGIC = struct.pack("<I", BT_SHB)
 
 
 def _read(stream: BinaryIO, n: int) -> bytes:
     data = stream.read(n)
     return data if data is not None else b""
-
-
-def _options(body: bytes, offset: int, order: str) -> Iterator[tuple[int, bytes]]:
-    while offset + 4 <= len(body):
-        code, length = struct.unpack_from(order + "HH", body, offset)
-        if code == 0:
-            return
-        yield code, body[offset + 4:offset + 4 + length]
-        offset += 4 + length + (-length % 4)
-
-
-def _tsresol_ns(value: bytes) -> tuple[int, int]:
-    """(multiplier, divisor) turning timestamp units into ns."""
-    raw = value[0] if value else 6
-    if raw & 0x80:
-        units = 2 ** (raw & 0x7F)
-    else:
-        units = 10 ** raw
-    return (10 ** 9 // units, 1) if units <= 10 ** 9 else (1, units // 10 ** 9)
 
 
 class CaptureFileReader:
@@ -58,8 +36,8 @@ class CaptureFileReader:
         magic = _read(stream, 4)
         if magic in PCAP_MAGICS:
             self._packets = self._pcap(magic)
-        elif magic == struct.pack("<I", SHB_TYPE):
-            self._packets = self._pcapng()
+        elif magic == _SHB_MAGIC:
+            self._packets = self._pcapng(magic)
         elif not magic:
             raise InputError(f"{name}: file is empty")
         else:
@@ -80,10 +58,10 @@ class CaptureFileReader:
         header = _read(self.stream, 20)
         if len(header) < 20:
             raise self._truncated()
-        _vmaj, _vmin, _zone, _sigfigs, snaplen, linktype = struct.unpack(order + "HHiIII", header)
+        _vmaj, _vmin, _zone, _sigfigs, snaplen, linktype = struct.unpack(order + PCAP_FILE_HEADER, header)
         self.interfaces.append(Interface(name=self.name, linktype=linktype & 0xFFFF,
                                          snaplen=snaplen))
-        record = struct.Struct(order + "IIII")
+        record = struct.Struct(order + PCAP_RECORD)
         while True:
             head = _read(self.stream, 16)
             if not head:
@@ -96,55 +74,23 @@ class CaptureFileReader:
                 raise self._truncated()
             yield Packet(sec * 10 ** 9 + frac * ts_mult, 0, Direction.UNKNOWN, wirelen, data)
 
-    def _pcapng(self) -> Iterator[Packet]:
-        order = "<"
-        block_type = SHB_TYPE
-        first = True
-        while True:
-            if first:
-                head = b"\x0a\x0d\x0d\x0a" + _read(self.stream, 4)
-                first = False
-            else:
-                head = _read(self.stream, 8)
-                if not head:
-                    return
-            if len(head) < 8:
-                raise self._truncated()
-            if block_type == SHB_TYPE or head[:4] == b"\x0a\x0d\x0d\x0a":
-                bom = _read(self.stream, 4)
-                if bom == b"\x4d\x3c\x2b\x1a":
-                    order = "<"
-                elif bom == b"\x1a\x2b\x3c\x4d":
-                    order = ">"
-                else:
-                    raise InputError(f"{self.name}: bad pcapng byte-order magic")
-                total = struct.unpack(order + "I", head[4:])[0]
-                body = _read(self.stream, total - 12)
-                if len(body) < total - 12:
-                    raise self._truncated()
-                block_type = None
+    def _pcapng(self, magic: bytes) -> Iterator[Packet]:
+        for block in read_blocks(self.stream, self.name, first=magic):
+            if block.type == BT_SHB:
                 self.interfaces, self._ts_units = [], []        # a new section
-                continue
-            btype, total = struct.unpack(order + "II", head)
-            if total < 12:
-                raise InputError(f"{self.name}: bad pcapng block length {total}")
-            body = _read(self.stream, total - 8)
-            if len(body) < total - 8:
-                raise self._truncated()
-            body = body[:-4]
-            if btype == BT_IDB:
-                self._idb(body, order)
-            elif btype in (BT_EPB, BT_PB):
-                yield self._epb(body, order, btype)
-            elif btype == BT_SPB:
-                wirelen = struct.unpack_from(order + "I", body, 0)[0]
+            elif block.type == BT_IDB:
+                self._idb(block.body, block.order)
+            elif block.type in (BT_EPB, BT_PB):
+                yield self._epb(block.body, block.order, block.type)
+            elif block.type == BT_SPB:
+                wirelen = struct.unpack_from(block.order + "I", block.body, 0)[0]
                 caplen = min(wirelen, self.interfaces[0].snaplen or wirelen)
-                yield Packet(0, 0, Direction.UNKNOWN, wirelen, body[4:4 + caplen])
+                yield Packet(0, 0, Direction.UNKNOWN, wirelen, block.body[4:4 + caplen])
 
     def _idb(self, body: bytes, order: str) -> None:
         linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
         name, description, resol = f"{self.name}#{len(self.interfaces)}", "", b"\x06"
-        for code, value in _options(body, 8, order):
+        for code, value in iter_options(body, 8, order):
             if code == OPT_IF_NAME:
                 name = value.decode(errors="replace").rstrip("\0")
             elif code == OPT_IF_DESCRIPTION:
@@ -153,7 +99,7 @@ class CaptureFileReader:
                 resol = value
         self.interfaces.append(Interface(name=name, linktype=linktype, snaplen=snaplen,
                                          description=description))
-        self._ts_units.append(_tsresol_ns(resol))
+        self._ts_units.append(tsresol_units(resol))
 
     def _epb(self, body: bytes, order: str, btype: int) -> Packet:
         if btype == BT_PB:      # obsolete Packet Block: u16 interface, u16 drops
@@ -165,7 +111,7 @@ class CaptureFileReader:
         mult, div = self._ts_units[iface]
         data = body[20:20 + caplen]
         direction = Direction.UNKNOWN
-        for code, value in _options(body, 20 + caplen + (-caplen % 4), order):
+        for code, value in iter_options(body, 20 + caplen + (-caplen % 4), order):
             if code == OPT_EPB_FLAGS and len(value) >= 4:
                 bits = struct.unpack(order + "I", value[:4])[0] & 3
                 direction = Direction(bits) if bits < 3 else Direction.UNKNOWN

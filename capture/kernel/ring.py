@@ -12,8 +12,8 @@ The kernel lets a reader map the data twice in a row, so that a record that wrap
 page mapped is a page-table entry the kernel fills at mmap() and clears at munmap(), and with
 the second copy of the default 8 MiB ring a capture's exit took 5.6 ms of CPU against 4.0 ms
 without it, and its RSS was 39 MB against 31 (benchmarks/startup.py, medians of 5 warm runs).
-The payload is a complete pcapng EPB built by the kernel (bpf/record.h): EPB_HEAD and EPB_TAIL
-below are its layout (tests/unit/test_record_layout.py compares them with the header).
+The payload is a complete pcapng EPB built by the kernel (bpf/record.h), whose layout is
+capture/pcapng/format.py's (tests/unit/test_record_layout.py compares the two).
 epoll on the map fd reports readable when records are waiting (the session polls all rings).
 """
 
@@ -24,7 +24,7 @@ import mmap
 import struct
 
 try:
-    from capture import _ringdrain          # the loop of drain_into in C (setup.py, optional)
+    from ebcap.capture.kernel import _ringdrain         # the loop of drain_into in C (setup.py, optional)
 except ImportError:
     _ringdrain = None
 
@@ -32,10 +32,6 @@ RINGBUF_BUSY_BIT = 1 << 31
 RINGBUF_DISCARD_BIT = 1 << 30
 RINGBUF_HDR_SZ = 8
 _LEN_MASK = RINGBUF_DISCARD_BIT - 1
-
-# struct ebcap_epb_head and struct ebcap_epb_tail
-EPB_HEAD = struct.Struct("<IIIIIII")
-EPB_TAIL = struct.Struct("<HHIII")
 
 _u32 = struct.Struct("<I").unpack_from
 _u64 = struct.Struct("<Q").unpack_from
@@ -98,7 +94,7 @@ class RingReader:
         """Copy the records' EPBs back to back into out[offset:] while whole blocks fit;
         returns (the new offset, how many). Stops after `limit` when limit > 0.
 
-        The per-packet path of `ebcap -w`: the walk is capture._ringdrain when it was built
+        The per-packet path of `ebcap -w`: the walk is ebcap.capture.kernel._ringdrain when it was built
         (this Python loop costs 0.6-0.76 µs a record here, the C one a few ns).
         """
         pages, mask, base = self._pages, self._mask, self._data_base
@@ -155,10 +151,3 @@ class RingReader:
         self._consumer_page.close()
         self._pages.close()
 
-
-def parse_epb(block: bytes) -> tuple[int, int, int, int, bytes]:
-    """(interface_id, ts_ns, wirelen, direction, data) of a kernel-built EPB."""
-    _type, _total, iid, high, low, caplen, wirelen = EPB_HEAD.unpack_from(block)
-    data = block[EPB_HEAD.size:EPB_HEAD.size + caplen]
-    flags = EPB_TAIL.unpack_from(block, EPB_HEAD.size + ((caplen + 3) & ~3))[2]
-    return iid, (high << 32) | low, wirelen, flags & 3, data

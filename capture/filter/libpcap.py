@@ -10,7 +10,7 @@ import ctypes
 from functools import cache
 from typing import NamedTuple
 
-from capture.errors import FilterError, KernelFeatureError
+from ebcap.capture.errors import FilterError, KernelFeatureError
 
 PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
 # pcap_open_dead() takes DLT_ values; files and IDBs carry LINKTYPE_ values. They differ for raw

@@ -12,8 +12,8 @@ division or modulo by X = 0, ends the filter with 0 (no match).
 
 from __future__ import annotations
 
-from capture.errors import TranslateError
-from capture.pcapfilter import Insn
+from ebcap.capture.errors import TranslateError
+from ebcap.capture.filter.libpcap import Insn
 
 # Instruction classes, sizes, modes, operations (linux/filter.h, pcap/bpf.h).
 BPF_LD, BPF_LDX, BPF_ST, BPF_STX, BPF_ALU, BPF_JMP, BPF_RET, BPF_MISC = range(8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 
-from capture.errors import EbcapError
+from ebcap.capture.errors import EbcapError
 
 
 def drop_to(user: str) -> None:

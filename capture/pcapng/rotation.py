@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from capture.errors import EbcapError
-from capture.packet import Interface, Packet
-from capture.pcapng import InterfaceStats, PcapngWriter, encode_epb
+from ebcap.capture.errors import EbcapError
+from ebcap.capture.packet import Interface, Packet
+from ebcap.capture.pcapng.writer import InterfaceStats, PcapngWriter, encode_epb
 
 
 class CaptureComplete(Exception):

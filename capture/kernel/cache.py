@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from capture.bpfcompile import CompiledProgram
-from capture.kheaders import cache_root
+from ebcap.capture.kernel.build import CompiledProgram
+from ebcap.capture.kernel.kheaders import cache_root
 
 FORMAT_VERSION = 1
 MAX_ENTRIES = 512                   # the oldest (by last use) go first

@@ -6,7 +6,7 @@ import ctypes
 import os
 from pathlib import Path
 
-from capture.errors import InterfaceError, PrivilegeError
+from ebcap.capture.errors import InterfaceError, PrivilegeError
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = Path("/run/netns")

@@ -9,9 +9,9 @@ import traceback
 
 import click
 
-from capture import __version__
-from capture.config import DIRECTIONS, CaptureConfig, parse_snaplen
-from capture.errors import EbcapError
+from ebcap.capture import __version__
+from ebcap.capture.config import DIRECTIONS, CaptureConfig, parse_snaplen
+from ebcap.capture.errors import EbcapError
 
 class _ReaderGone(Exception):
     """stdout's reader went away. Raised instead of BrokenPipeError, which click turns into a
@@ -32,7 +32,7 @@ def _read_filter_file(path: str) -> str:
 
 
 def _print_options(o: dict):
-    from dissectors.options import PrintOptions, TimestampMode
+    from ebcap.dissectors.options import PrintOptions, TimestampMode
     return PrintOptions(
         numeric=o["n"] > 0, timestamp_mode=TimestampMode(min(o["t"], TimestampMode.DELTA_FIRST)), link_header=o["e"], quiet=o["q"],
         verbose=o["v"], hex=o["x"], hex_ascii=o["X"], ascii=int(o["A"]), absolute_seq=o["S"],
@@ -105,10 +105,10 @@ def _print_options(o: dict):
 @click.argument("expression", nargs=-1)
 def capture_command(**o) -> int:
     if o["doctor"]:
-        from capture.doctor import run_doctor
+        from ebcap.capture.cli.doctor import run_doctor
         return run_doctor()
     if o["list_interfaces"]:
-        from capture.interfaces import list_interfaces
+        from ebcap.capture.net.interfaces import list_interfaces
         print("\n".join(list_interfaces()))
         return 0
     if o["list_dlts"] or o["linktype"]:
@@ -145,9 +145,9 @@ def capture_command(**o) -> int:
 def _check_linktype(o: dict) -> None:
     """-L lists, -y checks: at TC a packet starts with the interface's own link layer, so that is
     the one link type ebcap offers (tcpdump offers more only where the driver does)."""
-    from capture.interfaces import describe_linktype, linktype
+    from ebcap.capture.net.interfaces import describe_linktype, linktype
     if o["netns"]:
-        from capture.netns import enter
+        from ebcap.capture.net.netns import enter
         enter(o["netns"])
     name = (o["interfaces"] or ("",))[0]
     if not name:
@@ -158,7 +158,7 @@ def _check_linktype(o: dict) -> None:
         print(f"Data link types for {name} (use option -y to set):", file=sys.stderr)
         print(f"  {describe_linktype(dlt)}", file=sys.stderr)
     if o["linktype"]:
-        from capture.pcapfilter import datalink_value, dlt_of
+        from ebcap.capture.filter.libpcap import datalink_value, dlt_of
         wanted = datalink_value(o["linktype"])
         if wanted is None:
             raise EbcapError(f"invalid data link type {o['linktype']}")
@@ -169,10 +169,10 @@ def _check_linktype(o: dict) -> None:
 def program(config: CaptureConfig) -> int:
     """Do the work; errors go up to main()."""
     if config.dump_level:
-        from capture.pcapfilter import compile_filter, dump_program
-        from capture.interfaces import linktype
+        from ebcap.capture.filter.libpcap import compile_filter, dump_program
+        from ebcap.capture.net.interfaces import linktype
         if config.read_from:
-            from capture.offline import file_linktype
+            from ebcap.capture.session.offline import file_linktype
             dlt = file_linktype(config.read_from)
         else:
             dlt = linktype(config.interfaces[0]) if config.interfaces else 1
@@ -186,13 +186,13 @@ def program(config: CaptureConfig) -> int:
         raise EbcapError("-W needs -C or -G")
     if config.read_from is not None:
         if config.extra.get("filters_from"):
-            from capture.offline import run_filter_batch
+            from ebcap.capture.session.offline import run_filter_batch
             return run_filter_batch(config, config.extra["filters_from"], config.extra["out_dir"])
-        from capture.offline import run_offline
+        from ebcap.capture.session.offline import run_offline
         return run_offline(config)
-    from capture.loader import check_bpf_privileges
+    from ebcap.capture.kernel.program import check_bpf_privileges
     check_bpf_privileges()
-    from capture.session import run_live
+    from ebcap.capture.session.live import run_live
     return run_live(config)
 
 
@@ -200,11 +200,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     if debug:
-        from capture import debug as debug_notes
+        from ebcap.capture import debug as debug_notes
         debug_notes.enabled = True
     try:
         if argv and argv[0] == "bench":
-            from capture.bench.cli import bench
+            from ebcap.capture.bench.cli import bench
             status = bench.main(argv[1:], prog_name="ebcap bench", standalone_mode=False)
         else:
             status = capture_command.main(argv, prog_name="ebcap", standalone_mode=False)

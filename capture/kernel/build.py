@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from capture.bpfsys import MapSpec, map_info
-from capture.errors import KernelFeatureError
+from ebcap.capture.kernel.bpfsys import MapSpec, map_info
+from ebcap.capture.errors import KernelFeatureError
 
 FILTER_HEADER_NAME = "ebcap_filter.h"
 _in_process = False

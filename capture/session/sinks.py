@@ -6,11 +6,11 @@ import io
 import os
 import sys
 
-from capture.config import CaptureConfig
-from capture.errors import OutputError
-from capture.packet import Direction, Interface, Packet
-from capture.pcapng import InterfaceStats, PcapngWriter
-from capture.ring import parse_epb
+from ebcap.capture.config import CaptureConfig
+from ebcap.capture.errors import OutputError
+from ebcap.capture.packet import Direction, Interface, Packet
+from ebcap.capture.pcapng.writer import InterfaceStats, PcapngWriter
+from ebcap.capture.pcapng.format import parse_epb
 
 
 def open_output_file(path: str):
@@ -31,7 +31,7 @@ class Sinks:
         self.printer = None
         self._file = None
         if config.write_to is not None and (config.rotate_size or config.rotate_seconds):
-            from capture.rotation import RotatingWriter
+            from ebcap.capture.pcapng.rotation import RotatingWriter
             self.writer = RotatingWriter(
                 config.write_to, interfaces, size_limit=config.rotate_size,
                 seconds=config.rotate_seconds, max_files=config.max_files,
@@ -40,8 +40,8 @@ class Sinks:
             self._file = open_output_file(config.write_to)
             self.writer = PcapngWriter(self._file, interfaces, config.write_to)
         if config.write_to is None or config.print_packets:
-            from dissectors import make_printer
-            from dissectors.options import PrintOptions
+            from ebcap.dissectors import make_printer
+            from ebcap.dissectors.options import PrintOptions
             out = sys.stdout if config.write_to != "-" else sys.stderr
             options = config.print_options or PrintOptions()
             self.printer = make_printer(options, interfaces, out)

@@ -32,14 +32,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from capture import __version__
-from capture.config import DIRECTIONS
-from capture.errors import EbcapError, FilterError, InterfaceError, OutputError, TranslateError
-from capture.pcapfilter import MAXIMUM_SNAPLEN
+from ebcap.capture import __version__
+from ebcap.capture.config import DIRECTIONS
+from ebcap.capture.errors import EbcapError, FilterError, InterfaceError, OutputError, TranslateError
+from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
 
 PREFIX = "ebcap-"                   # Wireshark's interface name is PREFIX + the kernel's name
 WRAPPER_NAME = "ebcap"              # the executable --install puts into Wireshark's extcap folder
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "extcap.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "extcap.md"
 STOP_GRACE_SECONDS = 10.0           # SIGTERM to the child, then SIGKILL
 POLL_MILLISECONDS = 200             # how soon a stop request starts the grace period
 FIFO_RETRY_SECONDS = 0.05           # how often to retry opening the fifo before its reader exists
@@ -111,7 +111,7 @@ def version_line() -> str:
 
 def interface_lines() -> list[str]:
     """One line per local interface whose link type ebcap captures, in ifindex order."""
-    from capture.interfaces import linktype
+    from ebcap.capture.net.interfaces import linktype
     lines = []
     for _index, name in sorted(socket.if_nameindex()):
         try:
@@ -131,7 +131,7 @@ def kernel_name(interface: str) -> str:
 
 
 def dlt_lines(interface: str) -> list[str]:
-    from capture.interfaces import LINKTYPE_NAMES, linktype
+    from ebcap.capture.net.interfaces import LINKTYPE_NAMES, linktype
     dlt = linktype(kernel_name(interface))
     short, display = LINKTYPE_NAMES[dlt]
     return [f"dlt {{number={int(dlt)}}}{{name={short}}}{{display={display}}}"]
@@ -150,9 +150,9 @@ def config_lines(reload_option: str | None = None) -> list[str]:
 def filter_problem(expression: str, interface: str) -> str | None:
     """None if ebcap can run `expression` on `interface`, else the message to show: libpcap's,
     or the translator's for a filter libpcap accepts but the kernel program cannot express."""
-    from capture.cbpf import translate
-    from capture.interfaces import linktype
-    from capture.pcapfilter import compile_filter
+    from ebcap.capture.filter.translate import translate
+    from ebcap.capture.net.interfaces import linktype
+    from ebcap.capture.filter.libpcap import compile_filter
     dlt = linktype(kernel_name(interface))
     try:
         translate(compile_filter(expression, dlt))
@@ -331,8 +331,8 @@ def extcap_folder(folders: dict[str, str], system: bool) -> Path:
 
 def wrapper_text(python: str) -> str:
     return ("#!/bin/sh\n"
-            "# Wireshark extcap for ebcap, written by `python -m capture.extcap --install`.\n"
-            f"exec {shlex.quote(python)} -m capture.extcap \"$@\"\n")
+            "# Wireshark extcap for ebcap, written by `python -I -m ebcap.capture.extcap.command --install`.\n"
+            f"exec {shlex.quote(python)} -I -m ebcap.capture.extcap.command \"$@\"\n")
 
 
 def install(folder: Path, python: str = sys.executable) -> Path:
@@ -370,7 +370,7 @@ def _boolean(text: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m capture.extcap", allow_abbrev=False, description=(
+    p = _Parser(prog="python -I -m ebcap.capture.extcap.command", allow_abbrev=False, description=(
         "Wireshark extcap for ebcap. Install with --install; Wireshark then runs this itself."))
     p.add_argument("--extcap-interfaces", action="store_true")
     p.add_argument("--extcap-version", nargs="?", const="", metavar="WIRESHARK_VERSION")

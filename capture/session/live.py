@@ -13,17 +13,19 @@ import sys
 import time
 from contextlib import ExitStack
 
-from capture import bpfsys, interfaces
-from capture.config import CaptureConfig
-from capture.errors import EbcapError, InterfaceError, KernelFeatureError, PrivilegeError
-from capture.loader import EGRESS, INGRESS, KernelProgram, ProgramSpec, ring_size
-from capture.output import open_sinks
-from capture.packet import Interface
-from capture.pcapfilter import compile_filter, interface_netmask
-from capture.pcapng import InterfaceStats
-from capture.ring import RingReader
-from capture.rotation import CaptureComplete
-from capture.stats import print_statistics
+from ebcap.capture.kernel import bpfsys
+from ebcap.capture.net import interfaces
+from ebcap.capture.config import CaptureConfig
+from ebcap.capture.errors import EbcapError, InterfaceError, KernelFeatureError, PrivilegeError
+from ebcap.capture.kernel.program import EGRESS, INGRESS, KernelProgram, ProgramSpec, ring_size
+from ebcap.capture.session.sinks import open_sinks
+from ebcap.capture.packet import Interface
+from ebcap.capture.filter.libpcap import compile_filter, interface_netmask
+from ebcap.capture.pcapng.format import epb_interface_id
+from ebcap.capture.pcapng.writer import InterfaceStats
+from ebcap.capture.kernel.ring import RingReader
+from ebcap.capture.pcapng.rotation import CaptureComplete
+from ebcap.capture.session.stats import print_statistics
 
 # The kernel wakes the reader only when its ring is 1/16 full (bpf/ebcap.c); otherwise records
 # wait for the poll timeout, which bounds the latency of a trickle of packets. Printed packets
@@ -169,7 +171,7 @@ class LiveSession:
                 link = _tcx_attach(kernel.program_fd(program), index, attach_type)
                 self.stack.callback(os.close, link)
         else:
-            from capture import clsact
+            from ebcap.capture.kernel import clsact
             parents = {bpfsys.BPF_TCX_INGRESS: clsact.INGRESS_PARENT,
                        bpfsys.BPF_TCX_EGRESS: clsact.EGRESS_PARENT}
             guard = clsact.attach(index, [(parents[attach_type], kernel.program_fd(program))
@@ -219,7 +221,7 @@ def _interface_names(config: CaptureConfig) -> list[str]:
 
 def run_live(config: CaptureConfig) -> int:
     if config.netns:
-        from capture.netns import enter
+        from ebcap.capture.net.netns import enter
         enter(config.netns)
     watch_new = ANY in config.interfaces
     stop = _StopFlag()
@@ -241,7 +243,7 @@ def run_live(config: CaptureConfig) -> int:
             sys.stdout.write(kernel.source_text())
             return 0
         if config.user:
-            from capture.privileges import drop_to
+            from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
             session.privileged = False
         session.start_ns = time.time_ns()
@@ -302,7 +304,7 @@ def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
                         delivered[0] = delivered.get(0, 0) + n
                     else:
                         for block in batch:
-                            iid = _interface_id(block)
+                            iid = epb_interface_id(block)
                             delivered[iid] = delivered.get(iid, 0) + 1
             got += n
             if limit and got >= limit:
@@ -346,10 +348,6 @@ def _drain_loop(config: CaptureConfig, session: LiveSession, stop: _StopFlag,
     if show_progress:
         print(f"\rGot {written}", file=sys.stderr, flush=True)
     return written
-
-
-def _interface_id(block: bytes) -> int:
-    return int.from_bytes(block[8:12], "little")
 
 
 def _default_interface() -> str:

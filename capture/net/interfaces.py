@@ -6,8 +6,8 @@ import fcntl
 import socket
 import struct
 
-from capture.errors import InterfaceError
-from capture.packet import LinkType
+from ebcap.capture.errors import InterfaceError
+from ebcap.capture.packet import LinkType
 
 ARPHRD_ETHER, ARPHRD_LOOPBACK, ARPHRD_NONE = 1, 772, 0xFFFE
 IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x8, 0x40

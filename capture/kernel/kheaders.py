@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from capture.errors import KernelFeatureError
+from ebcap.capture.errors import KernelFeatureError
 
 SRC_ROOT = Path("/usr/src")
 

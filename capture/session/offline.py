@@ -21,18 +21,19 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from capture import bpfsys
-from capture.config import HEADERS_MAX, CaptureConfig
-from capture.errors import EbcapError, InputError, KernelFeatureError, PrivilegeError
-from capture.interfaces import describe_linktype
-from capture.loader import INGRESS, KernelProgram, ProgramSpec, check_bpf_privileges
-from capture.output import open_sinks
-from capture.packet import Interface, LinkType, Packet
-from capture.pcapfilter import compile_filter, offline_match
-from capture.pcapng import InterfaceStats
-from capture.pcapread import CaptureFileReader
-from capture.ring import RingReader, parse_epb
-from capture.stats import print_statistics
+from ebcap.capture.kernel import bpfsys
+from ebcap.capture.config import HEADERS_MAX, CaptureConfig
+from ebcap.capture.errors import EbcapError, InputError, KernelFeatureError, PrivilegeError
+from ebcap.capture.net.interfaces import describe_linktype
+from ebcap.capture.kernel.program import INGRESS, KernelProgram, ProgramSpec, check_bpf_privileges
+from ebcap.capture.session.sinks import open_sinks
+from ebcap.capture.packet import Interface, LinkType, Packet
+from ebcap.capture.filter.libpcap import compile_filter, offline_match
+from ebcap.capture.pcapng.writer import InterfaceStats
+from ebcap.capture.pcapng.reader import CaptureFileReader
+from ebcap.capture.kernel.ring import RingReader
+from ebcap.capture.pcapng.format import parse_epb
+from ebcap.capture.session.stats import print_statistics
 
 ETH_HLEN = 14
 # Test runs always take frames in this range; outside it the kernel may refuse one (too short for
@@ -175,7 +176,7 @@ def run_filter_batch(config: CaptureConfig, list_path: str, out_dir: str) -> int
     from concurrent.futures import ProcessPoolExecutor
     import dataclasses
 
-    from capture.bpfcompile import compile_in_process
+    from ebcap.capture.kernel.build import compile_in_process
     try:
         lines = Path(list_path).read_text().splitlines()
     except OSError as exc:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from capture.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed
 
 EBCAP = str(Path(sys.executable).parent / "ebcap")
 OUTPUT = Path("demo.pcapng")

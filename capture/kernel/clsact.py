@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from capture.errors import KernelFeatureError
+from ebcap.capture.errors import KernelFeatureError
 
 INGRESS_PARENT, EGRESS_PARENT = "ffff:fff2", "ffff:fff3"
 PRIORITY = 0xEBCA & 0x7FFF            # a priority of ebcap's own, for adding and deleting
@@ -44,7 +44,8 @@ def attach(ifindex: int, hooks: list[tuple[str, int]]) -> int:
         read_end, write_end = os.pipe()
         spec = json.dumps({"ifindex": ifindex, "parents": [parent for parent, _fd in hooks],
                            "qdisc": created})
-        guard = subprocess.Popen([sys.executable, "-m", "capture.clsact", str(read_end), spec],
+        guard = subprocess.Popen([sys.executable, "-I", "-m", "ebcap.capture.kernel.clsact",
+                                  str(read_end), spec],
                                  pass_fds=(read_end,), stdin=subprocess.DEVNULL,
                                  start_new_session=True)
         os.close(read_end)

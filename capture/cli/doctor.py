@@ -7,7 +7,7 @@ import re
 import struct
 from pathlib import Path
 
-from capture.errors import EbcapError
+from ebcap.capture.errors import EbcapError
 
 CAPS = {"CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21, "CAP_PERFMON": 38, "CAP_BPF": 39}
 
@@ -20,7 +20,7 @@ def _kernel_version() -> tuple[int, int]:
 def _probe_bpf() -> str:
     """The calls the capture process makes itself: a ring buffer map and a SCHED_CLS program
     (`r0 = 0; exit`), both freed at once."""
-    from capture.bpfsys import (BPF_MAP_TYPE_RINGBUF, MapSpec, ProgramRefused, map_create,
+    from ebcap.capture.kernel.bpfsys import (BPF_MAP_TYPE_RINGBUF, MapSpec, ProgramRefused, map_create,
                                 prog_load)
     try:
         os.close(map_create(MapSpec("ebcap_probe", BPF_MAP_TYPE_RINGBUF, 0, 0, 4096)))
@@ -50,7 +50,7 @@ def _bcc() -> str:
 
 
 def _program_cache() -> str:
-    from capture.progcache import ProgramCache
+    from ebcap.capture.kernel.cache import ProgramCache
     cache = ProgramCache.default()
     if cache is None:
         return "off (EBCAP_NO_CACHE)"
@@ -61,7 +61,7 @@ def _program_cache() -> str:
 
 
 def _headers() -> str:
-    from capture.kheaders import kernel_headers
+    from ebcap.capture.kernel.kheaders import kernel_headers
     try:
         return kernel_headers()[1]
     except EbcapError as exc:
@@ -69,7 +69,7 @@ def _headers() -> str:
 
 
 def run_doctor() -> int:
-    from capture.pcapfilter import libpcap_version
+    from ebcap.capture.filter.libpcap import libpcap_version
     version = _kernel_version()
     rows = [
         ("kernel", os.uname().release),
