@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
@@ -35,8 +35,9 @@ class CaptureConfig:
     max_files: int | None = None          # -W
     user: str | None = None               # -Z
     netns: str | None = None              # --netns
+    filters_from: str | None = None       # --filters-from LIST (with -r and --out-dir)
+    out_dir: str | None = None            # --out-dir
     debug: bool = False
-    extra: dict = field(default_factory=dict)
 
     @property
     def headers_only(self) -> bool:

@@ -1,10 +1,9 @@
-"""ebcap's errors. Each one is a single line for stderr; capture/cli.py maps them to exit codes."""
+"""ebcap's errors. Each one is a single line for stderr; capture/cli/main.py's run() prints it and
+exits with ExitStatus.ERROR (capture/cli/exit.py)."""
 
 
 class EbcapError(Exception):
     """A failure the user can act on: printed as `ebcap: <message>`, exit status 1."""
-
-    exit_status = 1
 
 
 class FilterError(EbcapError):

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 _serial = itertools.count()
 
-# Traffic programs run with this Python inside a namespace: an echo server and its client.
+# Traffic programs run with this Python inside a namespace: an echo server and its client. They
+# run isolated (-I): a child started by root imports nothing from the working directory.
 _SERVER = r"""
 import socket, sys
 family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
@@ -131,17 +132,17 @@ class Testbed:
     def tcp_exchange(self, server: Host, client: Host, addr: str, port: int,
                      rounds: int = 3) -> None:
         """One real TCP connection (handshake, `rounds` echoes, FIN) from client to server."""
-        proc = self.popen(server, [sys.executable, "-c", _SERVER, addr, str(port), "1"],
+        proc = self.popen(server, [sys.executable, "-I", "-c", _SERVER, addr, str(port), "1"],
                           stdout=subprocess.PIPE)
         if proc.stdout.readline().strip() != b"ready":
             raise RuntimeError(f"echo server on port {port} did not start")
-        self.run(client, [sys.executable, "-c", _CLIENT, addr, str(port), str(rounds)],
+        self.run(client, [sys.executable, "-I", "-c", _CLIENT, addr, str(port), str(rounds)],
                  timeout=20)
         proc.wait(timeout=10)
 
     def udp_packets(self, host: Host, addr: str, port: int, count: int = 3,
                     size: int = 100) -> None:
-        self.run(host, [sys.executable, "-c", _UDP, addr, str(port), str(count), str(size)])
+        self.run(host, [sys.executable, "-I", "-c", _UDP, addr, str(port), str(count), str(size)])
 
     def ping(self, host: Host, addr: str, count: int = 2) -> None:
         self.run(host, ["ping", "-c", str(count), "-i", "0.05", "-W", "1", addr],

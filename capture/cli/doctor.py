@@ -35,8 +35,8 @@ def _probe_bpf() -> str:
 
 
 def _capabilities() -> str:
-    text = Path("/proc/self/status").read_text()
-    eff = int(re.search(r"CapEff:\s*([0-9a-f]+)", text).group(1), 16)
+    from ebcap.capture.net.privileges import effective_capabilities
+    eff = effective_capabilities()
     have = [name for name, bit in CAPS.items() if eff & (1 << bit)]
     return ", ".join(have) if have else "none (run as root)"
 

@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 from ebcap.capture.errors import FilterError, KernelFeatureError
 
-PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
 # pcap_open_dead() takes DLT_ values; files and IDBs carry LINKTYPE_ values. They differ for raw
 # IP: LINKTYPE_RAW (101) is DLT_RAW, which is 12 on Linux.
 _DLT_FOR_LINKTYPE = {101: 12}

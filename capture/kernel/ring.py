@@ -30,7 +30,6 @@ except ImportError:
 
 RINGBUF_BUSY_BIT = 1 << 31
 RINGBUF_DISCARD_BIT = 1 << 30
-RINGBUF_HDR_SZ = 8
 _LEN_MASK = RINGBUF_DISCARD_BIT - 1
 
 _u32 = struct.Struct("<I").unpack_from

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
+from dataclasses import dataclass
 
 from ebcap.capture.errors import InterfaceError
 from ebcap.capture.packet import LinkType
@@ -69,19 +70,55 @@ def describe_linktype(dlt: int) -> str:
     return f"{short} ({long})"
 
 
+@dataclass(frozen=True)
+class InterfaceInfo:
+    """One interface of this network namespace, as -D and the default choice see it."""
+
+    index: int
+    name: str
+    flags: int
+
+    @property
+    def up(self) -> bool:
+        return bool(self.flags & IFF_UP)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.flags & IFF_RUNNING)
+
+    @property
+    def loopback(self) -> bool:
+        return bool(self.flags & IFF_LOOPBACK)
+
+
+def interface_records() -> list[InterfaceInfo]:
+    """Every interface that still exists, in ifindex order."""
+    records = []
+    for index, name in sorted(socket.if_nameindex()):
+        try:
+            records.append(InterfaceInfo(index, name, flags(name)))
+        except InterfaceError:
+            continue                # gone meanwhile
+    return records
+
+
+def default_interface() -> str:
+    """tcpdump's choice without -i: the first interface that is up, running and not loopback."""
+    for record in interface_records():
+        if record.up and record.running and not record.loopback:
+            return record.name
+    raise InterfaceError("no suitable device found")
+
+
 def list_interfaces() -> list[str]:
     """tcpdump -D lines: `1.eth0 [Up, Running, Connected]`."""
     lines = []
-    for number, (_index, name) in enumerate(sorted(socket.if_nameindex()), start=1):
-        try:
-            f = flags(name)
-        except InterfaceError:
-            continue
-        words = [w for bit, w in ((IFF_UP, "Up"), (IFF_RUNNING, "Running"),
-                                  (IFF_LOOPBACK, "Loopback")) if f & bit]
-        if not f & IFF_LOOPBACK:
-            words.append("Connected" if f & IFF_RUNNING else "Disconnected")
-        lines.append(f"{number}.{name} [{', '.join(words)}]")
+    for number, record in enumerate(interface_records(), start=1):
+        words = [w for present, w in ((record.up, "Up"), (record.running, "Running"),
+                                      (record.loopback, "Loopback")) if present]
+        if not record.loopback:
+            words.append("Connected" if record.running else "Disconnected")
+        lines.append(f"{number}.{record.name} [{', '.join(words)}]")
     return lines
 
 

@@ -25,7 +25,9 @@ from ebcap.capture.kernel import bpfsys
 from ebcap.capture.config import HEADERS_MAX, CaptureConfig
 from ebcap.capture.errors import EbcapError, InputError, KernelFeatureError, PrivilegeError
 from ebcap.capture.net.interfaces import describe_linktype
-from ebcap.capture.kernel.program import INGRESS, KernelProgram, ProgramSpec, check_bpf_privileges
+from ebcap.capture.kernel.program import load_program
+from ebcap.capture.kernel.source import INGRESS, ProgramSpec
+from ebcap.capture.net.privileges import check_bpf_privileges
 from ebcap.capture.session.sinks import open_sinks
 from ebcap.capture.packet import Interface, LinkType, Packet
 from ebcap.capture.filter.libpcap import compile_filter, offline_match
@@ -76,12 +78,12 @@ class _KernelFilter:
             raise PrivilegeError("-r runs the filter in the kernel (BPF_PROG_TEST_RUN), which "
                                  "needs root (CAP_BPF and CAP_NET_ADMIN)") from None
         self.snaplen = config.snaplen
-        self.kernel = KernelProgram(self.insns, ProgramSpec(
+        self.kernel = load_program(self.insns, ProgramSpec(
             linktype=linktype, snaplen=config.snaplen, ring_bytes=OFFLINE_RING_BYTES,
             offline=True))
         stack.callback(self.kernel.close)
-        self.runner = bpfsys.TestRunner(self.kernel.program_fd(INGRESS))
-        self.ring = RingReader(self.kernel.ring_fd, OFFLINE_RING_BYTES)
+        self.runner = bpfsys.TestRunner(self.kernel.loaded.program_fd(INGRESS))
+        self.ring = RingReader(self.kernel.maps.ring_fd, OFFLINE_RING_BYTES)
         stack.callback(self.ring.close)
         self.matched = 0
 
@@ -168,13 +170,15 @@ def _one_of_batch(config: CaptureConfig) -> str | None:
     return None
 
 
-def run_filter_batch(config: CaptureConfig, list_path: str, out_dir: str) -> int:
+def run_filter_batch(config: CaptureConfig) -> int:
     """--filters-from LIST --out-dir DIR: each expression in LIST (one a line, # comments) over
     the same file, into DIR/NNNN.pcapng, or DIR/NNNN.error holding the one stderr line ebcap
     would print. For checking many filters at once (fixtures/filters): each still gets its own
     compiled kernel program; the processes are reused, spread over the CPUs."""
     from concurrent.futures import ProcessPoolExecutor
     import dataclasses
+
+    list_path, out_dir = config.filters_from, config.out_dir
 
     from ebcap.capture.kernel.build import compile_in_process
     try:

@@ -122,9 +122,9 @@ def test_cpu_group_counts_what_the_process_started_and_its_exit(tmp_path):
         pytest.skip("no writable cgroup v2 on this machine")
     try:
         burn = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.1: pass')"
-        proc = subprocess.Popen([sys.executable, "-c",
+        proc = subprocess.Popen([sys.executable, "-I", "-c",
                                  "import subprocess, sys, time; time.sleep(0.2); "
-                                 f"subprocess.run([sys.executable, '-c', {burn!r}])"])
+                                 f"subprocess.run([sys.executable, '-I', '-c', {burn!r}])"])
         assert group.add(proc.pid)
         before = group.cpu_seconds()
         proc.wait()

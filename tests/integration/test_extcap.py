@@ -8,7 +8,6 @@ import select
 import signal
 import struct
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from ebcap.capture.pcapng.format import split_blocks
+from tests.helpers.paths import EBCAP
 
 from tests.helpers.processes import tshark
 from tests.helpers.kernel_state import ebcap_programs
 
 pytestmark = pytest.mark.kernel
 
-EXTCAP = [sys.executable, "-I", "-m", "ebcap.capture.extcap.command"]
+EXTCAP = [str(EBCAP), "extcap"]
 BLOCK_EPB = 6
 
 

@@ -39,7 +39,7 @@ def test_vlan_tag_in_skb_metadata_matches_like_tcpdump(testbed, tmp_path, expres
                 expression)
     ref = tcpdump(tb, tb.right, "-i", tb.right.ifname, "-Q", "in", "-s", "0", "-w",
                   str(theirs), expression)
-    tb.run(tb.left, [sys.executable, "-c", SEND_TAGGED, tb.mac(tb.right), tb.left.ifname])
+    tb.run(tb.left, [sys.executable, "-I", "-c", SEND_TAGGED, tb.mac(tb.right), tb.left.ifname])
     time.sleep(0.3)
     cap.stop()
     ref.stop()
@@ -60,7 +60,7 @@ time.sleep(float(sys.argv[1]))
 
 def test_raw_ip_tun_interface(testbed, tmp_path):
     tb = testbed
-    holder = tb.popen(tb.left, [sys.executable, "-c", TUN, "30"], stdout=subprocess.PIPE)
+    holder = tb.popen(tb.left, [sys.executable, "-I", "-c", TUN, "30"], stdout=subprocess.PIPE)
     assert holder.stdout.readline().strip() == b"ready"
     tb.run(tb.left, ["ip", "addr", "add", "198.18.9.1/24", "dev", "tun0"])
     tb.run(tb.left, ["ip", "link", "set", "tun0", "up"])

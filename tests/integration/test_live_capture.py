@@ -168,7 +168,7 @@ def test_interfaces_sharing_a_counter_slot_keep_their_ids_and_counts(testbed, tm
     in a hash when another captured interface holds that slot: here a second veth whose ifindex
     is the first one's plus IFACE_SLOTS."""
     import json
-    from ebcap.capture.kernel.program import IFACE_SLOTS
+    from ebcap.capture.kernel.maps import IFACE_SLOTS
     tb = testbed
     out = tb.run(tb.left, ["ip", "-j", "link", "show", tb.left.ifname],
                  capture_output=True, text=True).stdout

@@ -1,5 +1,5 @@
 """ebcap's own loader on the real kernel: maps and programs made with bpf(2), per-CPU values,
-and every kind of refusal as one line (capture/bpfsys.py, capture/loader.py)."""
+and every kind of refusal as one line (capture/kernel/bpfsys.py, capture/kernel/loader.py)."""
 
 from __future__ import annotations
 
@@ -44,9 +44,10 @@ def test_verifier_refusal_comes_with_its_log(monkeypatch):
 
 @pytest.fixture(scope="module")
 def kernel_program():
-    from ebcap.capture.kernel.program import KernelProgram, ProgramSpec
+    from ebcap.capture.kernel.program import load_program
+    from ebcap.capture.kernel.source import ProgramSpec
     from ebcap.capture.filter.libpcap import compile_filter
-    program = KernelProgram(compile_filter("tcp", 1), ProgramSpec())
+    program = load_program(compile_filter("tcp", 1), ProgramSpec())
     yield program
     program.close()
 
@@ -69,28 +70,29 @@ def kernel_program():
 ])
 def test_refusals_become_one_line_errors(kernel_program, monkeypatch, err, log, error, message):
     from ebcap.capture import errors
-    from ebcap.capture.kernel import program as loader
+    from ebcap.capture.kernel import loader
+    from ebcap.capture.kernel.source import EGRESS
 
     def refuse(insns, name):
         raise bpfsys.ProgramRefused(err, log)
 
     monkeypatch.setattr(loader, "prog_load", refuse)
-    kernel_program._fds.pop(loader.EGRESS, None)
+    kernel_program.loaded._fds.pop(EGRESS, None)
     with pytest.raises(getattr(errors, error)) as raised:
-        kernel_program.program_fd(loader.EGRESS)
+        kernel_program.loaded.program_fd(EGRESS)
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_program_loads_and_counts(kernel_program):
-    from ebcap.capture.kernel.program import INGRESS
-    fd = kernel_program.program_fd(INGRESS)
-    assert kernel_program.program_fd(INGRESS) == fd
-    kernel_program.register_interface(42, 3)
-    kernel_program.register_interface(43, 0)
-    kernel_program.set_wall_clock(-5)
-    assert kernel_program.counters() == {42: (0, 0, 0), 43: (0, 0, 0)}
+    from ebcap.capture.kernel.source import INGRESS
+    fd = kernel_program.loaded.program_fd(INGRESS)
+    assert kernel_program.loaded.program_fd(INGRESS) == fd
+    kernel_program.maps.register_interface(42, 3)
+    kernel_program.maps.register_interface(43, 0)
+    kernel_program.maps.set_wall_clock(-5)
+    assert kernel_program.maps.counters() == {42: (0, 0, 0), 43: (0, 0, 0)}
     runner = bpfsys.TestRunner(fd)
     frame = bytes(12) + b"\x08\x00" + bytes(50)         # not TCP: seen, not matched
     assert runner.run(frame, len(frame)) == -1                  # TC_ACT_UNSPEC
-    (counts,) = [c for i, c in kernel_program.counters().items() if i not in (42, 43)]
+    (counts,) = [c for i, c in kernel_program.maps.counters().items() if i not in (42, 43)]
     assert counts == (1, 0, 0)

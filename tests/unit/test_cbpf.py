@@ -62,7 +62,7 @@ def test_sizes_both_sides_depend_on_are_given_to_the_kernel_side_by_python():
     from ebcap.bpf import SOURCE_DIR
     from ebcap.capture.filter.translate import PEEK_BYTES
     from ebcap.capture.config import HEADERS_MAX
-    from ebcap.capture.kernel.program import ProgramSpec
+    from ebcap.capture.kernel.source import ProgramSpec
     flags = ProgramSpec().cflags()
     assert f"-DEBCAP_PEEK={PEEK_BYTES}" in flags
     assert f"-DEBCAP_HEADERS_MAX={HEADERS_MAX}" in flags

@@ -1,5 +1,5 @@
 from ebcap.capture.config import HEADERS_ONLY, parse_snaplen
-from ebcap.capture.kernel.program import PAGE_SIZE, ring_size
+from ebcap.capture.kernel.source import PAGE_SIZE, ring_size
 
 
 def test_snaplen_follows_tcpdump():

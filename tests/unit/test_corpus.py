@@ -31,7 +31,7 @@ def pcap_records(path: Path) -> tuple[int, list[tuple[int, int, int, int]]]:
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp("corpus")
-    subprocess.run([sys.executable, str(SCRIPT), str(outdir)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-I", str(SCRIPT), str(outdir)], check=True, capture_output=True)
     return outdir
 
 
@@ -43,7 +43,7 @@ def test_regeneration_is_byte_identical(regenerated):
 
 
 def test_two_runs_agree(regenerated, tmp_path):
-    subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-I", str(SCRIPT), str(tmp_path)], check=True, capture_output=True)
     for path in regenerated.iterdir():
         assert (tmp_path / path.name).read_bytes() == path.read_bytes()
 

@@ -6,13 +6,15 @@ import os
 import re
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ebcap.capture import __version__
-from ebcap.capture.extcap import command as extcap
+from ebcap.capture.cli.main import run
+from ebcap.capture.extcap import install, protocol, supervise
+from ebcap.capture.extcap.command import build_parser
+from tests.helpers.paths import EBCAP
 from ebcap.capture.config import DIRECTIONS
 from ebcap.capture.errors import FilterError, InterfaceError
 from ebcap.capture.filter.libpcap import compile_filter
@@ -30,10 +32,9 @@ def fields(line: str) -> tuple[str, dict[str, str]]:
 
 
 def run_main(capsys, *argv: str) -> tuple[int, list[str], list[str]]:
-    with pytest.raises(SystemExit) as exit_info:
-        extcap.main(list(argv))
+    status = run(["extcap", *argv])
     out, err = capsys.readouterr()
-    return exit_info.value.code, out.splitlines(), err.splitlines()
+    return status, out.splitlines(), err.splitlines()
 
 
 def test_interfaces_lines_parse(capsys):
@@ -54,14 +55,14 @@ def test_interfaces_lines_parse(capsys):
 
 
 def test_version_alone(capsys):
-    assert run_main(capsys, "--extcap-version") == (0, [extcap.version_line()], [])
+    assert run_main(capsys, "--extcap-version") == (0, [protocol.version_line()], [])
 
 
 def test_dlts(capsys, monkeypatch):
     status, lines, _ = run_main(capsys, "--extcap-interface", "ebcap-lo", "--extcap-dlts")
     assert status == 0 and lines == ["dlt {number=1}{name=EN10MB}{display=Ethernet}"]
     monkeypatch.setattr("ebcap.capture.net.interfaces.linktype", lambda name: 101)     # a tun device
-    assert extcap.dlt_lines("ebcap-tun0") == ["dlt {number=101}{name=RAW}{display=Raw IP}"]
+    assert protocol.dlt_lines("ebcap-tun0") == ["dlt {number=101}{name=RAW}{display=Raw IP}"]
 
 
 def test_config_lines_are_well_formed(capsys):
@@ -91,14 +92,14 @@ def test_config_lines_are_well_formed(capsys):
     # every default, given back the way Wireshark passes it, parses
     for f in args.values():
         if "default" in f:
-            extcap.build_parser().parse_args([f["call"], f["default"]])
+            build_parser().parse_args([f["call"], f["default"]])
 
 
 def test_reload_option_answers_values_only(capsys):
     status, lines, _ = run_main(capsys, "--extcap-interface", "ebcap-lo", "--extcap-config",
                                 "--extcap-reload-option", "direction")
     assert status == 0 and lines and all(line.startswith("value {arg=1}") for line in lines)
-    assert extcap.config_lines("snaplen") == []
+    assert protocol.config_lines("snaplen") == []
 
 
 @pytest.mark.parametrize("expression", ["tcp port 443", "", "icmp or udp"])
@@ -141,11 +142,11 @@ def test_capture_refuses_a_bad_filter_before_opening_the_fifo(capsys, tmp_path):
     assert not (tmp_path / "fifo").exists()
 
 
-def request(*argv: str) -> extcap.CaptureRequest:
-    args = extcap.build_parser().parse_args(["--capture", "--extcap-interface", "ebcap-eth1",
+def request(*argv: str) -> supervise.CaptureRequest:
+    args = build_parser().parse_args(["--capture", "--extcap-interface", "ebcap-eth1",
                                              "--fifo", "/f", *argv])
-    return extcap.CaptureRequest(
-        interface=extcap.kernel_name(args.extcap_interface), fifo=args.fifo,
+    return supervise.CaptureRequest(
+        interface=protocol.kernel_name(args.extcap_interface), fifo=args.fifo,
         expression=args.extcap_capture_filter or "", snaplen=args.snaplen,
         direction=args.direction, promiscuous=args.promiscuous, buffer_kib=args.buffer_kib)
 
@@ -154,13 +155,13 @@ def test_ebcap_command_line_for_wiresharks_defaults():
     # what tshark 4.0 passes when the dialog was never opened
     got = request("--extcap-capture-filter", "tcp port 443", "--snaplen", "0",
                   "--promiscuous", "true", "--buffer-kib", "0")
-    assert got == extcap.CaptureRequest("eth1", "/f", "tcp port 443")
-    assert extcap.ebcap_argv(got) == [str(extcap.ebcap_path()), "-i", "eth1", "-w", "-", "-U",
+    assert got == supervise.CaptureRequest("eth1", "/f", "tcp port 443")
+    assert supervise.ebcap_argv(got) == [str(supervise.ebcap_path()), "-i", "eth1", "-w", "-", "-U",
                                       "-Q", "inout", "--", "tcp port 443"]
 
 
 def test_ebcap_command_line_for_each_option():
-    argv = extcap.ebcap_argv(request("--snaplen", "96", "--direction", "in", "--promiscuous",
+    argv = supervise.ebcap_argv(request("--snaplen", "96", "--direction", "in", "--promiscuous",
                                      "false", "--buffer-kib", "4096"))
     assert argv[1:] == ["-i", "eth1", "-w", "-", "-U", "-Q", "in", "-s", "96", "-p",
                         "-B", "4096"]
@@ -169,7 +170,7 @@ def test_ebcap_command_line_for_each_option():
 
 
 def test_filter_beginning_with_a_dash_stays_the_expression():
-    argv = extcap.ebcap_argv(request("--extcap-capture-filter", "-1 < len"))
+    argv = supervise.ebcap_argv(request("--extcap-capture-filter", "-1 < len"))
     assert argv[-2:] == ["--", "-1 < len"]
 
 
@@ -189,12 +190,12 @@ Global Extcap path:  	/usr/lib/x86_64-linux-gnu/wireshark/extcap
 
 
 def test_extcap_folders_of_wireshark_40_and_42():
-    old, new = extcap.parse_folders(WIRESHARK_40), extcap.parse_folders(WIRESHARK_42)
+    old, new = install.parse_folders(WIRESHARK_40), install.parse_folders(WIRESHARK_42)
     assert old["MaxMind database path"] == "/usr/share/GeoIP"
-    assert extcap.extcap_folder(old, system=False) == Path("/home/u/.config/wireshark/extcap")
-    assert extcap.extcap_folder(new, system=False) == Path("/home/u/.local/lib/wireshark/extcap")
+    assert install.extcap_folder(old, system=False) == Path("/home/u/.config/wireshark/extcap")
+    assert install.extcap_folder(new, system=False) == Path("/home/u/.local/lib/wireshark/extcap")
     for folders in (old, new):
-        assert extcap.extcap_folder(folders, system=True) == Path(
+        assert install.extcap_folder(folders, system=True) == Path(
             "/usr/lib/x86_64-linux-gnu/wireshark/extcap")
 
 
@@ -204,16 +205,16 @@ def test_install_writes_an_executable_wrapper(capsys, tmp_path):
     wrapper = folder / "ebcap"
     assert status == 0 and out == [str(wrapper)]
     assert os.access(wrapper, os.X_OK)
-    assert sys.executable in wrapper.read_text()
+    assert f"{EBCAP} extcap" in wrapper.read_text()
     ran = subprocess.run([str(wrapper), "--extcap-interfaces"], capture_output=True, text=True,
                          cwd="/", timeout=60)
     assert ran.returncode == 0 and ran.stderr == ""
-    assert ran.stdout.splitlines()[0] == extcap.version_line()
+    assert ran.stdout.splitlines()[0] == protocol.version_line()
     assert run_main(capsys, "--uninstall", "--dir", str(folder))[0] == 0
     assert not wrapper.exists()
 
 
 def test_kernel_name():
-    assert extcap.kernel_name("ebcap-veth-l") == "veth-l"
+    assert protocol.kernel_name("ebcap-veth-l") == "veth-l"
     with pytest.raises(InterfaceError):
-        extcap.kernel_name("veth-l")
+        protocol.kernel_name("veth-l")

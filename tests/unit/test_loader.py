@@ -1,5 +1,5 @@
 """The loader's pure part: map references in the compiled instructions moved to the maps ebcap
-made (capture/loader.py)."""
+made (capture/kernel/loader.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from ebcap.capture.kernel import program as loader
+from ebcap.capture.kernel import loader
 from ebcap.capture.errors import KernelFeatureError
 
 

@@ -1,5 +1,5 @@
 """The compiled-program cache: its key, when it may be trusted, and that a damaged entry is only
-a miss (capture/progcache.py, capture/loader.py)."""
+a miss (capture/kernel/cache.py, capture/kernel/source.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ebcap.capture.kernel import program as loader
+from ebcap.capture.kernel import source as loader
 from ebcap.capture.kernel import cache as progcache
 from ebcap.capture.kernel.build import CompiledProgram
 from ebcap.capture.kernel.bpfsys import BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_RINGBUF, MapSpec

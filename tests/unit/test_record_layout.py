@@ -48,9 +48,9 @@ def test_python_encoder_and_kernel_layout_agree():
 
 
 def test_interface_state_matches_header():
-    """capture/loader.py writes and reads struct ebcap_iface in the per-CPU `slots` and
+    """capture/kernel/maps.py writes and reads struct ebcap_iface in the per-CPU `slots` and
     `interfaces` maps."""
-    from ebcap.capture.kernel.program import IFACE
+    from ebcap.capture.kernel.maps import IFACE
     fmt, names = struct_format("ebcap_iface")
     assert IFACE.format == fmt
     assert names == ["seen", "matched", "lost", "interface_id", "ifindex"]

@@ -1,0 +1,111 @@
+"""Loading a compiled program: its maps made again with BPF_MAP_CREATE, the instructions' map
+references pointed at them, the programs loaded with BPF_PROG_LOAD, and the verifier's refusals
+turned into one line. Nothing is pinned: the kernel frees programs and maps with the last fd,
+when ebcap exits at the latest."""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import struct
+
+from ebcap.capture.errors import KernelFeatureError, PrivilegeError, TranslateError
+from ebcap.capture.kernel.bpfsys import BpfMap, MapSpec, ProgramRefused, map_create, prog_load
+from ebcap.capture.kernel.build import CompiledProgram, first_error
+
+LD_IMM64 = 0x18                 # BPF_LD | BPF_IMM | BPF_DW: a 64-bit constant over two slots
+BPF_PSEUDO_MAP_FD = 1           # ... whose imm is a map fd
+
+
+def relocate(insns: bytes, fds: dict[int, int]) -> bytes:
+    """`insns` with every map reference (ld_imm64 with src_reg BPF_PSEUDO_MAP_FD, imm the fd)
+    moved from the compiler child's fd to ours. Whatever else would need relocating (a map
+    value's address, BTF ids...) this loader cannot provide: refused, never loaded half right.
+    (The second slot of an ld_imm64 has code 0, so scanning every slot is safe.)"""
+    out = bytearray(insns)
+    for index, (code, regs, _off, imm) in enumerate(struct.iter_unpack("<BBhi", insns)):
+        if code != LD_IMM64 or regs >> 4 == 0:
+            continue
+        if regs >> 4 != BPF_PSEUDO_MAP_FD:
+            raise KernelFeatureError(f"the compiled BPF program needs a relocation ebcap does not "
+                                     f"make (ld_imm64 with src_reg {regs >> 4}, instruction "
+                                     f"{index})")
+        if imm not in fds:
+            raise KernelFeatureError(f"the compiled BPF program refers to map fd {imm}, which is "
+                                     f"not one of its maps (instruction {index})")
+        struct.pack_into("<i", out, index * 8 + 4, fds[imm])
+    return bytes(out)
+
+
+def _create_map(spec: MapSpec) -> int:
+    try:
+        return map_create(spec)
+    except OSError as exc:
+        if exc.errno == errno.EPERM:
+            # Kernels before 5.11 charge maps to RLIMIT_MEMLOCK, as BCC and libbpf know.
+            try:
+                resource.setrlimit(resource.RLIMIT_MEMLOCK,
+                                   (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+                return map_create(spec)
+            except (OSError, ValueError):
+                raise PrivilegeError("loading BPF programs needs root (CAP_BPF and "
+                                     "CAP_NET_ADMIN)") from exc
+        raise KernelFeatureError(f"creating the BPF map {spec.name} failed: "
+                                 f"{os.strerror(exc.errno)}") from exc
+
+
+class LoadedProgram:
+    """The maps of a compiled program, and its programs loaded on first use. Close it to free
+    them (links hold their own references)."""
+
+    def __init__(self, compiled: CompiledProgram):
+        self._log = [compiled.log]
+        self._fds: dict[str, int] = {}
+        self.maps: dict[str, BpfMap] = {}
+        try:
+            ours = {}
+            for child_fd, map_spec in compiled.maps.items():
+                self.maps[map_spec.name] = BpfMap(_create_map(map_spec), map_spec)
+                ours[child_fd] = self.maps[map_spec.name].fd
+            self._insns = {name: relocate(code, ours) for name, code in compiled.programs.items()}
+        except BaseException:
+            self.close()
+            raise
+
+    def log(self) -> str:
+        """What the compiler and the verifier said."""
+        return "".join(self._log)
+
+    def program_fd(self, name: str) -> int:
+        """Load one of the hook programs (SCHED_CLS) into the kernel and return its fd."""
+        if name not in self._fds:
+            if name not in self._insns:
+                raise KernelFeatureError(f"the BPF program has no function {name}")
+            try:
+                self._fds[name] = prog_load(self._insns[name], name)
+            except ProgramRefused as exc:
+                self._log.append(exc.log)
+                raise _refusal(exc) from exc
+        return self._fds[name]
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        for table in self.maps.values():
+            table.close()
+        self.maps.clear()
+
+
+def _refusal(exc: ProgramRefused) -> Exception:
+    """The error to raise for a refused program: privileges, a filter too complex for the
+    verifier, or the verifier's first error line."""
+    text = exc.log
+    if exc.errno in (errno.EPERM, errno.EACCES) and "processed" not in text:
+        return PrivilegeError("loading BPF programs needs root (CAP_BPF and CAP_NET_ADMIN)")
+    if "too large" in text or "too complex" in text or "complexity" in text:
+        return TranslateError("the filter is too complex for the kernel's BPF verifier: "
+                              f"{first_error(text)}")
+    reason = first_error(text) if text.strip() else os.strerror(exc.errno)
+    return KernelFeatureError(f"the kernel refused the BPF program: {reason}")

@@ -1,0 +1,84 @@
+"""The C that BCC compiles for one capture: bpf/ebcap.c, the filter translated from libpcap's
+classic BPF (a generated header given to clang with -include), and the configuration as -D
+constants. `text()` is exactly what is compiled (`ebcap --dump-c`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ebcap.bpf import SOURCE_DIR
+from ebcap.capture.config import HEADERS_MAX
+from ebcap.capture.errors import KernelFeatureError
+from ebcap.capture.filter.libpcap import Insn
+from ebcap.capture.filter.translate import PEEK_BYTES, translate
+from ebcap.capture.kernel.build import FILTER_HEADER_NAME
+from ebcap.capture.kernel.maps import IFACE_SLOTS
+from ebcap.capture.packet import LinkType
+
+PROGRAM_SOURCE = SOURCE_DIR / "ebcap.c"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+DEFAULT_RING_BYTES = 8 << 20
+INGRESS, EGRESS = "ebcap_ingress", "ebcap_egress"
+PROGRAMS = (INGRESS, EGRESS)
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """Everything that shapes the compiled program besides the filter."""
+
+    linktype: int = LinkType.ETHERNET
+    snaplen: int = 0                 # bytes to copy at most; 0 = headers only
+    ring_bytes: int = DEFAULT_RING_BYTES
+    offline: bool = False            # run by BPF_PROG_TEST_RUN on packets from a file
+
+    def cflags(self) -> list[str]:
+        if self.linktype not in (LinkType.ETHERNET, LinkType.RAW):
+            raise KernelFeatureError(f"link type {self.linktype} is not supported")
+        return [
+            f"-DEBCAP_L2_ETHERNET={int(self.linktype == LinkType.ETHERNET)}",
+            f"-DEBCAP_SNAPLEN={self.snaplen}",
+            f"-DEBCAP_RING_PAGES={self.ring_bytes // PAGE_SIZE}",
+            f"-DEBCAP_OFFLINE={int(self.offline)}",
+            f"-DEBCAP_PEEK={PEEK_BYTES}",
+            f"-DEBCAP_HEADERS_MAX={HEADERS_MAX}",
+            f"-DEBCAP_IFACE_SLOTS={IFACE_SLOTS}",
+        ]
+
+
+def ring_size(kib: int | None) -> int:
+    """-B in KiB (tcpdump's unit) rounded up to what a BPF ring buffer needs: a power-of-two
+    number of pages."""
+    if kib is None:
+        return DEFAULT_RING_BYTES
+    size = max(kib * 1024, PAGE_SIZE)
+    return 1 << (size - 1).bit_length()
+
+
+class ProgramSource:
+    """One filter and one spec, as the text the compiler gets."""
+
+    def __init__(self, insns: list[Insn], spec: ProgramSpec):
+        self.spec = spec
+        self.filter_header = translate(insns)
+        # The header's real path exists only in the compiler child (capture/kernel/build.py).
+        self.cflags = [f"-I{SOURCE_DIR}", "-include", FILTER_HEADER_NAME, *spec.cflags()]
+
+    def text(self) -> str:
+        """The exact C that is compiled: flags, the generated filter header, the program."""
+        return "".join([
+            f"// clang flags: {' '.join(self.cflags)}\n",
+            f"// ---- {FILTER_HEADER_NAME} (generated, given with -include) ----\n",
+            self.filter_header,
+            f"// ---- {PROGRAM_SOURCE} ----\n",
+            PROGRAM_SOURCE.read_text(),
+        ])
+
+
+def program_text(source_text: str, kernel_headers: str) -> str:
+    """All the text the bytecode depends on, for the cache key: what is compiled, every header
+    in bpf/ (more than ebcap.c includes costs a needless compile at worst; fewer, a stale
+    program) and the kernel headers tree BCC compiles against."""
+    headers = "".join(f"// ---- {path.name} ----\n{path.read_text()}"
+                      for path in sorted(SOURCE_DIR.glob("*.h")))
+    return f"// kernel headers: {kernel_headers}\n{source_text}{headers}"
