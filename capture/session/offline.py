@@ -112,6 +112,31 @@ class _KernelFilter:
         return packet.data[:self.snaplen or HEADERS_MAX]
 
 
+# The link types the kernel program is built for: with -Z, a program for each is loaded before
+# privileges are dropped, since a file may declare another interface at any point.
+KERNEL_LINKTYPES = (LinkType.ETHERNET, LinkType.RAW)
+
+
+class _Filters:
+    """The kernel filter of each link type met in the file, made on first use."""
+
+    def __init__(self, config: CaptureConfig, stack: ExitStack, first: int):
+        self.config, self.stack, self.first = config, stack, first
+        self.savefile = None if config.read_from == "-" else config.read_from
+        self.by_linktype: dict[int, _KernelFilter] = {}
+
+    def __call__(self, linktype: int) -> _KernelFilter:
+        if linktype not in self.by_linktype:
+            self.by_linktype[linktype] = _KernelFilter(
+                self.config, linktype, self.stack,
+                self.savefile if linktype == self.first else None)
+        return self.by_linktype[linktype]
+
+    @property
+    def matched(self) -> int:
+        return sum(f.matched for f in self.by_linktype.values())
+
+
 def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
     with ExitStack() as stack:
         stream = stack.enter_context(_open_input(config.read_from))
@@ -121,27 +146,27 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
             print(f"reading from file {config.read_from}, link-type "
                   f"{describe_linktype(first.linktype)}, snapshot length {first.snaplen}",
                   file=sys.stderr, flush=True)
-        savefile = None if config.read_from == "-" else config.read_from
-        filters: dict[int, _KernelFilter] = {}
-
-        def kernel_filter(linktype: int) -> _KernelFilter:
-            if linktype not in filters:
-                filters[linktype] = _KernelFilter(
-                    config, linktype, stack, savefile if linktype == first.linktype else None)
-            return filters[linktype]
-
+        kernel_filter = _Filters(config, stack, first.linktype)
         kernel_filter(first.linktype)       # a bad expression fails before any output
+        if config.user:
+            # docs/security.md: everything that needs root is done before the drop; a test run
+            # of an already loaded program works after setuid (BPF_PROG_TEST_RUN checks the fd).
+            for linktype in KERNEL_LINKTYPES:
+                kernel_filter(linktype)
+            from ebcap.capture.net.privileges import drop_to
+            drop_to(config.user)
         sinks = None
+        sinks_ifaces: list[Interface] = []
         start_ns = time.time_ns()
         seen = written = 0
         for packet in reader:
-            if sinks is None or len(sinks_ifaces) < len(reader.interfaces):
-                if sinks is not None:
-                    raise InputError(f"{config.read_from}: interfaces declared after the first "
-                                     "packet are not supported")
+            if sinks is None:
                 sinks_ifaces = [_output_interface(i, config) for i in reader.interfaces]
                 sinks = open_sinks(config, sinks_ifaces)
                 stack.callback(sinks.abort)
+            elif len(sinks_ifaces) < len(reader.interfaces):
+                raise InputError(f"{config.read_from}: interfaces declared after the first "
+                                 "packet are not supported")
             seen += 1
             data = kernel_filter(reader.interfaces[packet.interface].linktype).run(packet)
             if data is None:
@@ -153,7 +178,7 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
         if sinks is None:
             sinks_ifaces = [_output_interface(i, config) for i in reader.interfaces]
             sinks = open_sinks(config, sinks_ifaces)
-        matched = sum(f.matched for f in filters.values())
+        matched = kernel_filter.matched
         end_ns = time.time_ns()
         sinks.close([InterfaceStats(start_ns, end_ns, seen, matched, 0, written)]
                     + [InterfaceStats(start_ns, end_ns, 0, 0, 0, 0)] * (len(sinks_ifaces) - 1))

@@ -105,3 +105,27 @@ def test_testbed_children_import_nothing_from_the_working_directory(testbed, pla
     testbed.udp_packets(testbed.left, testbed.right.ipv4, 9, count=1)
     testbed.tcp_exchange(testbed.right, testbed.left, testbed.right.ipv4, 7000, rounds=1)
     assert not marker.exists(), marker.read_text()
+
+
+def test_read_with_Z_drops_root_before_output():
+    """tcpdump -r -Z: the file is read and the kernel program loaded as root, the rest (output
+    file, dissection) runs as the user, whose file the output then is."""
+    import pwd
+    import tempfile
+    shared = Path(tempfile.mkdtemp(prefix="ebcap-rZ-"))     # reachable by nobody
+    try:
+        shared.chmod(0o1777)
+        out = shared / "out.pcapng"
+        corpus = FIXTURES / "corpus" / "ethernet.pcap"
+        result = subprocess.run([str(EBCAP), "-r", str(corpus), "-Z", "nobody", "-w", str(out),
+                                 "tcp"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert out.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+        assert "79 packets captured" in result.stderr
+        printed = subprocess.run([str(EBCAP), "-r", str(FIXTURES / "corpus" / "raw.pcap"), "-Z",
+                                  "nobody", "-c", "3", "-V"], capture_output=True, text=True,
+                                 timeout=120)
+        assert printed.returncode == 0, printed.stderr
+        assert printed.stdout.count("###[ IP ]###") == 3
+    finally:
+        subprocess.run(["rm", "-rf", str(shared)], check=False)
