@@ -3,7 +3,7 @@ while it captures, and the CPU it spends from SIGINT to exit. On an idle veth of
 testbed; run as root from the repository:
 
     .venv/bin/python benchmarks/startup.py --runs 5            # cold (empty cache) and warm
-    PYTHONPATH=/other/checkout .venv/bin/python benchmarks/startup.py --no-cache   # another tree
+    /other/checkout/.venv/bin/python benchmarks/startup.py --no-cache   # another checkout
 
 Exit CPU is measured two ways: os.wait4's rusage minus /proc/PID/task/*/schedstat summed just
 before SIGINT ("wait4"), and the zombie's own /proc/PID/schedstat (read after waitid(WNOWAIT),
@@ -26,8 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ebcap.capture.bench.testbed import Testbed  # noqa: E402
+from ebcap.capture.bench.testbed import Testbed
 
 LAUNCH = "import sys; from ebcap.capture.cli.main import main; sys.argv[0] = 'ebcap'; main()"
 
@@ -38,7 +37,7 @@ def _threads_cpu_ns(pid: int) -> int:
 
 
 def one_run(tb: Testbed, env: dict, out: Path, idle: float) -> dict:
-    argv = tb.argv(tb.left, [sys.executable, "-c", LAUNCH, "-i", tb.left.ifname,
+    argv = tb.argv(tb.left, [sys.executable, "-I", "-c", LAUNCH, "-i", tb.left.ifname,
                              "-w", str(out), "tcp port 443"])
     start = time.monotonic()
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)   # ip netns exec: same pid
