@@ -7,6 +7,7 @@ import signal
 import struct
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -328,3 +329,61 @@ def test_clsact_fallback_cleans_up_even_after_sigkill(testbed, tmp_path, stop):
         time.sleep(0.1)
     assert tc_state() == (False, False)
     assert len(read_packets(out)) == 4
+
+
+def _clsact_filters(tb) -> list[str]:
+    """ebcap's clsact filters on the left veth: one `pref ... handle ...` line each."""
+    lines = []
+    for parent in ("ingress", "egress"):
+        out = tb.run(tb.left, ["tc", "filter", "show", "dev", tb.left.ifname, parent],
+                     capture_output=True, text=True).stdout
+        lines += [line for line in out.splitlines() if "ebcap pid=" in line]
+    return lines
+
+
+def _guard_of(pid: int) -> int:
+    """The clsact guard ebcap `pid` started (its only child once attached)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    (guard,) = [int(c) for c in children]
+    return guard
+
+
+def test_clsact_fallback_two_captures_and_orphans(testbed, tmp_path):
+    """With clsact, two ebcaps on one interface both capture everything and each removes only
+    its own filters; filters left by an ebcap killed together with its guard are removed by the
+    next ebcap on that interface, and a live one's never are."""
+    tb = testbed
+    env = {**os.environ, "EBCAP_ATTACH": "clsact"}
+    first = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(tmp_path / "1.pcapng"), "icmp",
+                  env=env)
+    second = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(tmp_path / "2.pcapng"), "icmp",
+                   env=env)
+    assert len(_clsact_filters(tb)) == 4                # two hooks each
+    tb.ping(tb.left, tb.right.ipv4, count=3)
+    time.sleep(1.5)
+    assert second.stop()[0] == 0
+    assert len(_clsact_filters(tb)) == 2                # the first capture's are still there
+    tb.ping(tb.left, tb.right.ipv4, count=2)
+    time.sleep(1.5)
+    # ebcap and its guard die together: their filters stay behind...
+    guard = _guard_of(first.proc.pid)
+    os.kill(guard, signal.SIGKILL)
+    first.proc.kill()
+    first.proc.wait()
+    time.sleep(0.5)
+    assert len(_clsact_filters(tb)) == 2
+    assert len(read_packets(tmp_path / "2.pcapng")) == 6
+    assert len(read_packets(tmp_path / "1.pcapng")) == 10      # flushed before the kill
+    # ...until the next ebcap on the interface removes them, and then its own at exit
+    third = ebcap(tb, tb.left, "-i", tb.left.ifname, "-w", str(tmp_path / "3.pcapng"), "icmp",
+                  env=env)
+    assert len(_clsact_filters(tb)) == 2 and all(
+        f"pid={third.proc.pid} " in line for line in _clsact_filters(tb))
+    tb.ping(tb.left, tb.right.ipv4, count=1)
+    time.sleep(1.5)
+    assert third.stop()[0] == 0
+    assert len(read_packets(tmp_path / "3.pcapng")) == 2
+    deadline = time.monotonic() + 5
+    while _clsact_filters(tb) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _clsact_filters(tb) == []
