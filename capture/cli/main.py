@@ -80,6 +80,9 @@ def capture_command(**o) -> int:
         return run_doctor()
     if o["list_interfaces"]:
         from ebcap.capture.net.interfaces import list_interfaces
+        if o["netns"]:
+            from ebcap.capture.net.netns import enter
+            enter(o["netns"])
         print("\n".join(list_interfaces()))
         return ExitStatus.SUCCESS
     if o["list_dlts"] or o["linktype"]:

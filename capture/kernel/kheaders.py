@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,23 @@ def cache_root() -> Path:
     if os.geteuid() == 0:
         return Path("/var/cache/ebcap")
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebcap"
+
+
+def _writable_by_others(tree: Path) -> str | None:
+    """Why a headers tree given from outside may not be used: it or a folder above it is
+    owned by another user, or writable by others (a sticky folder such as /tmp only above it)."""
+    try:
+        st = os.stat(tree)
+    except OSError as exc:
+        return exc.strerror
+    if st.st_uid not in (0, os.geteuid()) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "owned or writable by another user"
+    for parent in tree.resolve().parents:
+        st = os.stat(parent)
+        if st.st_uid not in (0, os.geteuid()) or (
+                st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX):
+            return f"{parent} is writable by other users"
+    return None
 
 
 def _version_key(name: str) -> list:
@@ -53,10 +71,20 @@ def _common_dir(build: Path) -> Path | None:
     return None
 
 
+def _remove_abandoned(dest: Path) -> None:
+    """Merges cut short (the process killed part-way) leave `.NAME.PID.*` folders of up to
+    ~80 MB: remove those whose process is gone."""
+    for leftover in dest.parent.glob(f".{dest.name}.*.*"):
+        pid = leftover.name[len(dest.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def _merge(build: Path, common: Path | None, dest: Path) -> None:
     """Copy common, then the arch tree over it, into `dest` (made atomically)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    _remove_abandoned(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{os.getpid()}.", dir=dest.parent))
     # scripts/ and tools/ are relative symlinks into kbuild's package; BCC needs neither.
     skip = shutil.ignore_patterns("scripts", "tools")
     try:
@@ -77,7 +105,12 @@ def kernel_headers() -> tuple[Path | None, str]:
     """(tree to hand BCC via BCC_KERNEL_SOURCE or None for BCC's default, description)."""
     release = os.uname().release
     if os.environ.get("BCC_KERNEL_SOURCE"):
-        return Path(os.environ["BCC_KERNEL_SOURCE"]), "BCC_KERNEL_SOURCE"
+        tree = Path(os.environ["BCC_KERNEL_SOURCE"])
+        refusal = _writable_by_others(tree)
+        if refusal:
+            raise KernelFeatureError(f"BCC_KERNEL_SOURCE={tree}: {refusal}: ebcap compiles "
+                                     "what is there into a program it loads as root")
+        return tree, "BCC_KERNEL_SOURCE"
     modules = Path("/lib/modules") / release
     if (modules / "build").is_dir() or (modules / "source").is_dir():
         return None, f"{modules}/build"

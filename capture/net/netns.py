@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 from pathlib import Path
 
 from ebcap.capture.errors import InterfaceError, PrivilegeError
 
 CLONE_NEWNET = 0x40000000
+NS_GET_NSTYPE = 0xB703          # ioctl on a namespace file: its CLONE_NEW* type (Linux 4.11)
 NETNS_RUN_DIR = Path("/run/netns")
 
 
@@ -26,10 +28,17 @@ def enter(spec: str) -> None:
     made afterwards belong to it."""
     path = resolve(spec)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # O_NONBLOCK: a FIFO planted under the name must not block the open
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise InterfaceError(f"network namespace {spec}: {exc.strerror}") from None
     try:
+        try:
+            kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
+        except OSError:
+            kind = None
+        if kind != CLONE_NEWNET:
+            raise InterfaceError(f"network namespace {spec}: {path} is not a network namespace")
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.setns(fd, CLONE_NEWNET) != 0:
             err = ctypes.get_errno()

@@ -77,3 +77,22 @@ def test_bad_option():
     proc = run(None, "--no-such-option")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "ebcap: No such option '--no-such-option'."
+
+
+def test_netns_must_be_a_network_namespace(tmp_path):
+    """--netns opens what it is given without blocking (a FIFO) and checks it is a network
+    namespace before entering it."""
+    import os
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, "/etc/hostname", "/proc/self/ns/uts"):
+        proc = run(None, "--netns", str(path), "-i", "lo", "-c", "1")
+        assert_one_line(proc, f"ebcap: network namespace {path}: {path} is not a network "
+                              "namespace")
+
+
+def test_list_interfaces_in_another_namespace(testbed):
+    proc = run(None, "--netns", testbed.left.netns, "-D")
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split(".", 1)[1].split()[0] for line in proc.stdout.splitlines()]
+    assert names == ["lo", testbed.left.ifname]

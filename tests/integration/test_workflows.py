@@ -145,6 +145,12 @@ def test_Z_drops_privileges_before_opening_files(testbed):
     os.chmod(shared, 0o777)
     out = shared / "z.pcapng"
     cap = ebcap(tb, tb.left, "-i", tb.left.ifname, "-Z", "nobody", "-w", str(out), "icmp")
+    status_lines = dict(line.split(":", 1) for line in
+                        Path(f"/proc/{cap.proc.pid}/status").read_text().splitlines())
+    assert status_lines["Uid"].split() == ["65534"] * 4
+    for capability_set in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status_lines[capability_set], 16) == 0, capability_set
+    assert status_lines["NoNewPrivs"].strip() == "1"
     tb.ping(tb.left, tb.right.ipv4, count=1)
     time.sleep(0.3)
     status, err = cap.stop()

@@ -149,3 +149,13 @@ def test_fill_from_on_a_full_disk_keeps_whole_blocks(tmp_path):
     assert len(b"".join(written)) == len(data)                # ends on a block boundary
     assert written[2:] == blocks[:len(written) - 2]           # after SHB and IDB, in order
     assert len(written) - 2 == (300_000 - len(b"".join(written[:2]))) // len(blocks[0])
+
+
+def test_the_pending_buffer_always_has_room_for_the_largest_block():
+    """The ring is drained into the writer's buffer only while whole blocks fit, and the buffer
+    is written out once it holds WRITE_CHUNK: below that it must take the largest EPB a capture
+    makes, or a record that fits nowhere would stall the capture for good."""
+    from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
+    from ebcap.capture.pcapng.format import EPB_FIXED
+    from ebcap.capture.pcapng.writer import CHUNK_CAPACITY, WRITE_CHUNK
+    assert CHUNK_CAPACITY - WRITE_CHUNK >= EPB_FIXED + MAXIMUM_SNAPLEN + 3
