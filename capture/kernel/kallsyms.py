@@ -3,7 +3,8 @@
 A kfree_skb tracepoint reports where a packet was freed as a bare return address; people read
 `__udp4_lib_rcv+0x8ea`. /proc/kallsyms lists every kernel symbol with its address, but shows the
 addresses as zeros to a reader without CAP_SYSLOG (kernel.kptr_restrict, or perf_event_paranoid
->= 2 as here): load it while ebcap is still root. Its table is a snapshot: symbols of modules and BPF programs loaded later are missing.
+>= 2 as here): load it while ebcap is still root. The table is a snapshot: symbols of modules
+and BPF programs loaded later are missing from it.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ class BpftoolDump:
     """bpftool's raw dump read back: types by id, with their members (or enum values)."""
 
     HEADER = re.compile(r"\[(\d+)\] (\w+) '([^']*)'(.*)")
-    ENTRY = re.compile(r"\t'([^']*)' (?:type_id=(\d+) bits_offset=(\d+)(?: bitfield_size=(\d+))?|val=(-?\d+))")
+    ENTRY = re.compile(r"\t'([^']*)' "
+                       r"(?:type_id=(\d+) bits_offset=(\d+)(?: bitfield_size=(\d+))?|val=(-?\d+))")
 
     def __init__(self, text: str):
         self.types: dict[int, dict] = {}
@@ -202,7 +203,8 @@ def test_bitfields_both_encodings():
     blob = Btf(skb_like(BtfBuilder()).build())
     assert (blob.member("skb", "pkt_type").bit_offset, blob.member("skb", "pkt_type").bit_size) == (160, 3)
     assert blob.member("skb", "cloned").offset == 20
-    with pytest.raises(KernelFeatureError, match=r"skb\.cloned is a 1-bit bitfield at bit 163 \(byte 20 bit 3\)"):
+    with pytest.raises(KernelFeatureError,
+                       match=r"skb\.cloned is a 1-bit bitfield at bit 163 \(byte 20 bit 3\)"):
         blob.struct_member_offset("skb", "cloned")
     # The encoding before kind_flag: the member's INT type carries the bits and their shift.
     builder = BtfBuilder()
