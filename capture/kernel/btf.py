@@ -165,13 +165,13 @@ class Btf:
     def _diagnose(self) -> None:
         """The slow, checked walk that explains why the fast one did not end on the section's end."""
         words, at, type_id = self._words, 0, 1
-        while at < len(words):
-            if at + 3 > len(words):
-                break
+        while at + 3 <= len(words):
             kind = (words[at + 1] >> 24) & 0x1F
             if kind not in _KNOWN_KINDS:
                 raise self._corrupt(f"type {type_id} has unknown kind {kind} (a newer BTF format?)")
             at += _FIXED[kind] + _PER_ENTRY[kind] * (words[at + 1] & 0xFFFF)
+            if at > len(words):
+                break
             type_id += 1
         raise self._corrupt(f"type {type_id} runs past the end of the type section (truncated?)")
 
@@ -248,7 +248,8 @@ class Btf:
 
     # -- structs --------------------------------------------------------------------------------
 
-    def _members(self, type_id: int, base_bits: int = 0) -> list[Member]:
+    def _placed(self, type_id: int, base_bits: int = 0) -> list[tuple[str, int, int, int]]:
+        """(name, type id, bit offset from base_bits, bitfield bits) of the direct members."""
         at, kind, kind_flag, vlen, _size = self._record(type_id)
         words, found = self._words, []
         for entry in range(at + 3, at + 3 + 3 * vlen, 3):
@@ -258,9 +259,12 @@ class Btf:
             else:                   # the older encoding: a bitfield is an INT narrower than its size
                 shift, bit_size = self._int_bitfield(member_type)
                 bit_offset = offset + shift
-            found.append(Member(self._name(name_off), member_type, base_bits + bit_offset,
-                                bit_size, self.type_size(member_type)))
+            found.append((self._name(name_off), member_type, base_bits + bit_offset, bit_size))
         return found
+
+    def _member(self, placed: tuple[str, int, int, int]) -> Member:
+        name, type_id, bit_offset, bit_size = placed
+        return Member(name, type_id, bit_offset, bit_size, self.type_size(type_id))
 
     def _int_bitfield(self, type_id: int) -> tuple[int, int]:
         """(bit shift, bits) when the type is an INT encoded as a bitfield, else (0, 0)."""
@@ -282,36 +286,33 @@ class Btf:
 
     def members(self, name: str) -> list[Member]:
         """The struct's direct members, anonymous ones included (name '')."""
-        return self._members(self.struct_id(name))
+        return [self._member(placed) for placed in self._placed(self.struct_id(name))]
 
     def member(self, struct_name: str, path: str) -> Member:
         """Member `path` of struct `struct_name`: a name found inside anonymous structs and unions
         as C finds it, or a dotted path through named struct members (`headers.mac_header`)."""
-        type_id, base, found = self.struct_id(struct_name), 0, None
+        type_id, found = self.struct_id(struct_name), (struct_name, 0, 0, 0)
         for depth, part in enumerate(path.split(".")):
             if depth:
-                type_id = self._strip(found.type_id)
+                type_id = self._strip(found[1])
                 if self._record(type_id)[1] not in (KIND_STRUCT, KIND_UNION):
                     raise KernelFeatureError(f"{struct_name}.{'.'.join(path.split('.')[:depth])} "
                                              f"is not a struct or union")
-                base = found.bit_offset
-            found = self._search(type_id, part, base)
+            found = self._search(type_id, part, found[2])
             if found is None:
                 raise KernelFeatureError(f"struct {struct_name} has no member {path} in the "
                                          f"kernel's BTF ({self.source})")
-        return found
+        return self._member(found)
 
-    def _search(self, type_id: int, name: str, base_bits: int) -> Member | None:
-        anonymous = []
-        for member in self._members(type_id, base_bits):
-            if member.name == name:
+    def _search(self, type_id: int, name: str, base_bits: int) -> tuple[str, int, int, int] | None:
+        placed = self._placed(type_id, base_bits)
+        for member in placed:
+            if member[0] == name:
                 return member
-            if not member.name:
-                anonymous.append(member)
-        for member in anonymous:      # C forbids a name in two places, so the order is moot
-            inner = self._strip(member.type_id)
-            if self._record(inner)[1] in (KIND_STRUCT, KIND_UNION):
-                hit = self._search(inner, name, member.bit_offset)
+        for member_name, member_type, bit_offset, _bits in placed:
+            inner = self._strip(member_type) if not member_name else 0
+            if inner and self._record(inner)[1] in (KIND_STRUCT, KIND_UNION):
+                hit = self._search(inner, name, bit_offset)   # C allows a name once: order is moot
                 if hit is not None:
                     return hit
         return None
@@ -359,6 +360,15 @@ def struct_size(name: str) -> int:
 
 def enum_values(name: str) -> dict[str, int]:
     return vmlinux().enum_values(name)
+
+
+def offset_cflags(fields: dict[str, str], btf: Btf | None = None) -> list[str]:
+    """-D flags handing a BPF program the running kernel's offsets: {"SKB_HEAD": "sk_buff.head"}
+    gives ["-DSKB_HEAD=192"] here. Being compiler flags, they are part of the compiled text, so a
+    cached program is keyed by them too."""
+    table = btf or vmlinux()
+    return [f"-D{macro}={table.struct_member_offset(*path.split('.', 1))}"
+            for macro, path in fields.items()]
 
 
 def strip_prefixes(values: dict[str, int], *prefixes: str) -> dict[str, int]:

@@ -122,6 +122,17 @@ def test_sk_buff_offsets_are_the_running_kernels(kernel):
 
 
 @needs_vmlinux
+def test_offset_cflags_and_dotted_paths(kernel):
+    flags = btf.offset_cflags({"SKB_HEAD": "sk_buff.head", "SK_NET": "sock.__sk_common.skc_net.net",
+                               "NET_INUM": "net.ns.inum"}, kernel)
+    assert flags[0] == f"-DSKB_HEAD={kernel.struct_member_offset('sk_buff', 'head')}"
+    assert flags[1] == f"-DSK_NET={kernel.struct_member_offset('sock_common', 'skc_net')}"
+    assert [flag.split("=")[0] for flag in flags] == ["-DSKB_HEAD", "-DSK_NET", "-DNET_INUM"]
+    if THIS_KERNEL:
+        assert flags == ["-DSKB_HEAD=192", "-DSK_NET=48", "-DNET_INUM=176"]
+
+
+@needs_vmlinux
 def test_drop_reasons(kernel):
     reasons = btf.drop_reasons(kernel)
     assert reasons["NOT_SPECIFIED"] == 2
@@ -309,7 +320,7 @@ def test_every_truncation_is_a_kernel_feature_error():
 
 
 def test_type_section_ending_mid_record():
-    with pytest.raises(KernelFeatureError, match="runs past the end of the type section"):
+    with pytest.raises(KernelFeatureError, match="type 11 runs past the end of the type section"):
         Btf(skb_like(BtfBuilder()).build(type_len_delta=-8))
 
 
