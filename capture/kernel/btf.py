@@ -55,8 +55,7 @@ _WORDS_PER_ENTRY = {KIND_STRUCT: 3, KIND_UNION: 3, KIND_ENUM: 2, KIND_FUNC_PROTO
 _KNOWN_KINDS = range(KIND_INT, KIND_ENUM64 + 1)
 _NAMED_KINDS = (KIND_INT, KIND_STRUCT, KIND_UNION, KIND_ENUM, KIND_TYPEDEF, KIND_ENUM64)
 _MODIFIERS = (KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG)
-_KIND_NAMES = {KIND_STRUCT: "struct", KIND_UNION: "union", KIND_ENUM: "enum",
-               KIND_ENUM64: "enum", KIND_TYPEDEF: "typedef"}
+_MAX_NESTING = 32   # as the kernel's own BTF check (MAX_RESOLVE_DEPTH): a deeper chain is a loop
 
 
 def _step_tables() -> tuple[list[int], list[int], list[bool]]:
@@ -217,12 +216,12 @@ class Btf:
 
     def _strip(self, type_id: int) -> int:
         """Follow typedefs and qualifiers to the type they name."""
-        for _ in range(64):
+        for _ in range(_MAX_NESTING):
             _at, kind, _flag, _vlen, target = self._record(type_id)
             if kind not in _MODIFIERS:
                 return type_id
             type_id = target
-        raise self._corrupt(f"type {type_id}: a loop of typedefs or qualifiers")
+        raise self._corrupt(f"type {type_id}: typedefs or qualifiers nested too deep (a loop?)")
 
     @functools.cached_property
     def pointer_size(self) -> int:
@@ -234,8 +233,10 @@ class Btf:
                     return size
         return struct.calcsize("P")
 
-    def type_size(self, type_id: int) -> int:
+    def type_size(self, type_id: int, _depth: int = 0) -> int:
         """Bytes a value of the type takes, as sizeof() would say."""
+        if _depth > _MAX_NESTING:
+            raise self._corrupt(f"type {type_id}: arrays nested too deep (a loop?)")
         type_id = self._strip(type_id)
         at, kind, _flag, _vlen, size = self._record(type_id)
         if kind in (KIND_INT, KIND_STRUCT, KIND_UNION, KIND_ENUM, KIND_ENUM64, KIND_FLOAT, KIND_DATASEC):
@@ -243,7 +244,7 @@ class Btf:
         if kind == KIND_PTR:
             return self.pointer_size
         if kind == KIND_ARRAY:
-            return self._words[at + 5] * self.type_size(self._words[at + 3])
+            return self._words[at + 5] * self.type_size(self._words[at + 3], _depth + 1)
         raise KernelFeatureError(f"BTF type {type_id} (kind {kind}) has no size")
 
     # -- structs --------------------------------------------------------------------------------
@@ -304,7 +305,10 @@ class Btf:
                                          f"kernel's BTF ({self.source})")
         return self._member(found)
 
-    def _search(self, type_id: int, name: str, base_bits: int) -> tuple[str, int, int, int] | None:
+    def _search(self, type_id: int, name: str, base_bits: int,
+                depth: int = 0) -> tuple[str, int, int, int] | None:
+        if depth > _MAX_NESTING:
+            raise self._corrupt(f"type {type_id}: anonymous members nested too deep (a loop?)")
         placed = self._placed(type_id, base_bits)
         for member in placed:
             if member[0] == name:
@@ -312,7 +316,7 @@ class Btf:
         for member_name, member_type, bit_offset, _bits in placed:
             inner = self._strip(member_type) if not member_name else 0
             if inner and self._record(inner)[1] in (KIND_STRUCT, KIND_UNION):
-                hit = self._search(inner, name, bit_offset)   # C allows a name once: order is moot
+                hit = self._search(inner, name, bit_offset, depth + 1)  # C allows a name once
                 if hit is not None:
                     return hit
         return None

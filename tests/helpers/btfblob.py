@@ -90,3 +90,21 @@ class BtfBuilder:
         header = struct.pack(f"{order}HBBIIIII", 0xEB9F, 1, 0, 24,
                              0, len(types) + type_len_delta, len(types), len(self.strings))
         return header + types + bytes(self.strings)
+
+
+def skb_like(builder: BtfBuilder) -> BtfBuilder:
+    """sk_buff's shapes: an anonymous union of anonymous structs, a struct_group (anonymous
+    struct and named struct with the same members), a pointer, bitfields."""
+    u8, u16, u32 = builder.int("unsigned char", 1), builder.int("short unsigned int", 2), \
+        builder.int("unsigned int", 4)
+    ulong = builder.int("long unsigned int", 8)
+    ptr = builder.ptr(u8)
+    next_prev = builder.struct("", 16, [("next", ptr, 0), ("prev", ptr, 64)])
+    list_union = builder.struct("", 16, [("", next_prev, 0), ("rbnode", ulong, 0)], union=True)
+    fields = [("network_header", u16, 0), ("mac_header", u16, 16)]
+    group = builder.struct("", 4, [("", builder.struct("", 4, fields), 0),
+                                   ("headers", builder.struct("skb_headers", 4, fields), 0)],
+                           union=True)
+    builder.struct("skb", 40, [("", list_union, 0), ("len", u32, 128), ("pkt_type", u8, 160, 3),
+                               ("cloned", u8, 163, 1), ("", group, 192), ("head", ptr, 256)])
+    return builder

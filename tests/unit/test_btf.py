@@ -12,7 +12,7 @@ import pytest
 from ebcap.capture.errors import KernelFeatureError
 from ebcap.capture.kernel import btf
 from ebcap.capture.kernel.btf import Btf
-from tests.helpers.btfblob import BtfBuilder
+from tests.helpers.btfblob import BtfBuilder, skb_like
 
 VMLINUX = btf.VMLINUX
 needs_vmlinux = pytest.mark.skipif(not os.access(VMLINUX, os.R_OK), reason=f"no readable {VMLINUX}")
@@ -176,24 +176,6 @@ def test_missing_btf_file(tmp_path):
 
 
 # -- synthetic blobs ---------------------------------------------------------------------------
-
-def skb_like(builder: BtfBuilder) -> BtfBuilder:
-    """sk_buff's shapes: an anonymous union of anonymous structs, a struct_group (anonymous
-    struct and named struct with the same members), a pointer, bitfields."""
-    u8, u16, u32 = builder.int("unsigned char", 1), builder.int("short unsigned int", 2), \
-        builder.int("unsigned int", 4)
-    ulong = builder.int("long unsigned int", 8)
-    ptr = builder.ptr(u8)
-    next_prev = builder.struct("", 16, [("next", ptr, 0), ("prev", ptr, 64)])
-    list_union = builder.struct("", 16, [("", next_prev, 0), ("rbnode", ulong, 0)], union=True)
-    fields = [("network_header", u16, 0), ("mac_header", u16, 16)]
-    group = builder.struct("", 4, [("", builder.struct("", 4, fields), 0),
-                                   ("headers", builder.struct("skb_headers", 4, fields), 0)],
-                           union=True)
-    builder.struct("skb", 40, [("", list_union, 0), ("len", u32, 128), ("pkt_type", u8, 160, 3),
-                               ("cloned", u8, 163, 1), ("", group, 192), ("head", ptr, 256)])
-    return builder
-
 
 def test_anonymous_unions_and_structs_are_followed():
     blob = Btf(skb_like(BtfBuilder()).build())
