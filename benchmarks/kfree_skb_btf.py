@@ -15,10 +15,8 @@ import ctypes
 import socket
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ebcap.capture.kernel import btf, kallsyms, kheaders  # noqa: E402
+from ebcap.capture.kernel import btf, kallsyms, kheaders
 
 PROGRAM = r"""
 #include <linux/skbuff.h>
