@@ -1,7 +1,8 @@
 /* ebcap's kernel side: runs the user's pcap filter on TC ingress/egress and copies the headers
  * (or the first EBCAP_SNAPLEN bytes) of matching packets into a BPF ring buffer.
  *
- * Built by BCC at run time (capture/loader.py) with these compile-time constants:
+ * Built by BCC (capture/kernel/build.py, once per configuration: the program cache keeps it)
+ * with these compile-time constants:
  *   EBCAP_L2_ETHERNET  1: packets start with an Ethernet header; 0: with an IP header (tun)
  *   EBCAP_SNAPLEN      bytes to copy at most; 0 = headers only (up to the transport header)
  *   EBCAP_RING_PAGES   ring buffer size in pages (a power of two)
@@ -10,8 +11,9 @@
  *   EBCAP_HEADERS_MAX  the most a headers-only copy holds, even when the headers are longer
  *                      (IPv6 extension chains); a power of two
  *   EBCAP_IFACE_SLOTS  entries of the direct-mapped interface table (a power of two)
- * and the filter, `ebcap_filter(skb, direction, view)`, from a generated header given with -include
- * (capture/cbpf.py). Nothing else about the filter is known here.
+ * The filter is not in it: ebcap_filter() (filter_api.h) is the call that user space turns into a
+ * call to the filter translated from libpcap's classic BPF. Nothing else about the filter is
+ * known here.
  *
  * Per packet: the first EBCAP_PEEK bytes are copied once into a per-CPU buffer (the peek); the
  * filter and the header parser read them there; a matching packet's EPB is finished around them
@@ -382,7 +384,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 	view.peek = s->data;
 	view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
 	s->peek_len = view.peek_len;
-	if (!ebcap_filter(skb, direction, view))
+	if (!ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
 		return TC_ACT_UNSPEC;
 	iface->matched++;
 	/* The filter's every matching path reaches this point knowing something else about

@@ -29,6 +29,7 @@ class CaptureConfig:
     line_buffered: bool = False           # -l
     dump_level: int = 0                   # -d/-dd/-ddd
     dump_c: bool = False                  # --dump-c
+    dump_ebpf: bool = False               # --dump-ebpf
     verbose: int = 0                      # -v (for "Got N")
     rotate_size: int | None = None        # -C, in bytes (tcpdump's unit is 1,000,000 bytes)
     rotate_seconds: int | None = None     # -G

@@ -40,7 +40,7 @@ def build_config(o: dict) -> CaptureConfig:
         direction=o["direction"], promiscuous=not o["no_promiscuous_mode"],
         buffer_kib=o["buffer_size"], packet_buffered=o["packet_buffered"],
         print_packets=o["print_packets"], line_buffered=o["l"], dump_level=o["dump"],
-        dump_c=o["dump_c"], verbose=o["v"], debug=o["debug"],
+        dump_c=o["dump_c"], dump_ebpf=o["dump_ebpf"], verbose=o["v"], debug=o["debug"],
         rotate_size=o["rotate_size"] * 1_000_000 if o["rotate_size"] else None,
         rotate_seconds=o["rotate_seconds"], max_files=o["max_files"], user=o["user"],
         netns=o["netns"], filters_from=o["filters_from"], out_dir=o["out_dir"],

@@ -105,16 +105,9 @@ def doctor() -> int:
 
 def program(config: CaptureConfig) -> int:
     """Do the work; errors go up to run()."""
-    if config.dump_level:
-        from ebcap.capture.filter.libpcap import compile_filter, dump_program
-        from ebcap.capture.net.interfaces import linktype
-        if config.read_from:
-            from ebcap.capture.session.offline import file_linktype
-            dlt = file_linktype(config.read_from)
-        else:
-            dlt = linktype(config.interfaces[0]) if config.interfaces else 1
-        print(dump_program(compile_filter(config.expression, dlt), config.dump_level))
-        return ExitStatus.SUCCESS
+    if config.dump_level or config.dump_c or config.dump_ebpf:
+        from ebcap.capture.session.dumps import print_dump
+        return print_dump(config)
     if config.read_from is not None:
         if config.filters_from:
             from ebcap.capture.session.offline import run_filter_batch

@@ -1,21 +1,35 @@
-"""Classic BPF (from libpcap) translated into one C function for the eBPF program.
+"""Classic BPF (from libpcap) translated into eBPF instructions: the filter subprogram that
+capture/kernel/splice.py appends to the prebuilt kernel program, so that a new filter costs a
+translation and the verifier, never a compiler.
 
-The output is a header that defines `ebcap_filter(skb, direction, view)`, returning non-zero for
-a match (direction: which hook runs it, for `inbound`/`outbound`; view: the packet's VLAN
-metadata and its first bytes, bpf/filter_api.h). Only numbers from the instructions reach the C
-text, never the user's expression. Packet loads go through bpf/filter_api.h, which gives the
-filter libpcap's view of the packet.
+The subprogram is called as `r0 = filter(skb, peek, peek_len, direction, tag)` (bpf/ebcap.c's
+EBCAP_FILTER_STUB) and returns non-zero for a match:
+  skb        the __sk_buff (the program's context), for loads past the peek and metadata
+  peek       the first peek_len bytes of the packet as libpcap sees it (a per-CPU map value)
+  peek_len   min(packet length, PEEK_BYTES)
+  direction  bpf/record.h's EBCAP_DIR_IN or EBCAP_DIR_OUT, for `inbound`/`outbound`
+  tag        TPID << 16 | TCI of a VLAN tag the kernel holds in skb metadata, 0 for none: the
+             tag is back at offset 12 of the packet libpcap sees, so past byte 15 the skb's
+             offsets are 4 lower
 
-Semantics follow the kernel's cBPF (and libpcap's interpreter): a load outside the packet, or a
-division or modulo by X = 0, ends the filter with 0 (no match).
+Semantics follow the kernel's cBPF (and libpcap's interpreter): A and X are 32-bit, a load
+outside the packet or a division or modulo by X = 0 ends the filter with 0 (no match). X + k
+of an indirect load wraps at 32 bits, as in the kernel (libpcap's interpreter gives up there
+instead; no filter libpcap compiles gets near it). Only
+numbers from the instructions reach the program, never the user's expression. A filter that
+jumps backwards (libpcap's protochain walks IPv6 extension headers so) gives up, no match,
+after MAX_BACKWARD_JUMPS jumps back, which keeps the loop provably bounded.
 """
 
 from __future__ import annotations
 
+import struct
+from dataclasses import dataclass
+
 from ebcap.capture.errors import TranslateError
 from ebcap.capture.filter.libpcap import Insn
 
-# Instruction classes, sizes, modes, operations (linux/filter.h, pcap/bpf.h).
+# classic BPF (linux/filter.h, pcap/bpf.h)
 BPF_LD, BPF_LDX, BPF_ST, BPF_STX, BPF_ALU, BPF_JMP, BPF_RET, BPF_MISC = range(8)
 BPF_W, BPF_H, BPF_B = 0x00, 0x08, 0x10
 BPF_IMM, BPF_ABS, BPF_IND, BPF_MEM, BPF_LEN, BPF_MSH = 0x00, 0x20, 0x40, 0x60, 0x80, 0xA0
@@ -23,201 +37,395 @@ BPF_K, BPF_X = 0x00, 0x08
 BPF_A = 0x10                                 # RET source
 BPF_TAX, BPF_TXA = 0x00, 0x80
 BPF_MEMWORDS = 16
-
 SKF_AD_OFF = -0x1000                         # Linux ancillary-data loads
 
-# Linux ancillary data (SKF_AD_*) mapped to __sk_buff fields or helpers.
-_ANCILLARY = {
-    0: "bpf_ntohs(skb->protocol)",           # SKF_AD_PROTOCOL
-    4: "ebcap_pkt_type(skb, direction)",     # SKF_AD_PKTTYPE
-    8: "skb->ifindex",                       # SKF_AD_IFINDEX
-    20: "skb->mark",                         # SKF_AD_MARK
-    24: "skb->queue_mapping",                # SKF_AD_QUEUE
-    32: "skb->hash",                         # SKF_AD_RXHASH
-    36: "bpf_get_smp_processor_id()",        # SKF_AD_CPU
-    40: "A ^ X",                             # SKF_AD_ALU_XOR_X
-    44: "skb->vlan_tci",                     # SKF_AD_VLAN_TAG
-    48: "(view.tagged ? 1 : 0)",             # SKF_AD_VLAN_TAG_PRESENT
-    56: "bpf_get_prandom_u32()",             # SKF_AD_RANDOM
-    60: "bpf_ntohs(skb->vlan_proto)",        # SKF_AD_VLAN_TPID
-}
-_ANCILLARY_NAMES = {12: "SKF_AD_NLATTR", 16: "SKF_AD_NLATTR_NEST", 28: "SKF_AD_HATYPE",
-                    52: "SKF_AD_PAY_OFFSET"}
+# eBPF (uapi/linux/bpf.h)
+EBPF_LDX, EBPF_ST, EBPF_STX, EBPF_ALU, EBPF_JMP, EBPF_JMP32, EBPF_ALU64 = 1, 2, 3, 4, 5, 6, 7
+EBPF_MEM = 0x60
+EBPF_DW = 0x18
+MOV, ADD, AND, LSH, NEG, END, XOR = 0xB0, 0x00, 0x50, 0x60, 0x80, 0xD0, 0xA0
+TO_BE = 0x08
+JA, JEQ, JGT, JGE, JSET, JNE, JLT = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0xA0
+CALL, EXIT = 0x80, 0x90
+FUNC_GET_PRANDOM_U32, FUNC_GET_SMP_PROCESSOR_ID, FUNC_SKB_LOAD_BYTES = 7, 8, 26
+R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = range(11)
+SKB, PEEK, A, X = R6, R7, R8, R9             # registers the filter keeps its state in
 
-_SIZES = {BPF_W: (4, "u32"), BPF_H: (2, "u16"), BPF_B: (1, "u8")}
 # The first bytes of the packet, which the kernel program copies once before the filter runs
-# (bpf/filter_api.h's EBCAP_PEEK, which capture/loader.py gives the compiler). A load at a
-# constant offset inside it reads only the peek: the peek holds min(packet length, PEEK_BYTES)
-# bytes, so bytes it lacks below PEEK_BYTES are past the packet's end, where cBPF fails too.
+# (bpf/filter_api.h's EBCAP_PEEK, which capture/kernel/source.py gives the compiler). A load
+# inside it reads only the peek: the peek holds min(packet length, PEEK_BYTES) bytes, so bytes
+# it lacks below PEEK_BYTES are past the packet's end, where cBPF fails too.
 PEEK_BYTES = 128
-
-_ALU_OPS = {0x00: "+", 0x10: "-", 0x20: "*", 0x30: "/", 0x40: "|", 0x50: "&", 0x60: "<<",
-            0x70: ">>", 0x90: "%", 0xA0: "^"}
-_ALU_NEG = 0x80
-_JUMPS = {0x10: "A == {}", 0x20: "A > {}", 0x30: "A >= {}", 0x40: "A & {}"}
-_JA = 0x00
-
-# protochain walks IPv6 extension headers with a backward jump; each backward jump taken counts,
-# and the walk gives up (no match) after this many, which keeps the loop provably bounded.
+VLAN_LEN = 4
+DIR_OUT = 2                                  # bpf/record.h EBCAP_DIR_OUT
+PACKET_OUTGOING = 4                          # what an AF_PACKET tap sees at egress
 MAX_BACKWARD_JUMPS = 8
 
-FILTER_SIGNATURE = ("static __always_inline int ebcap_filter(struct __sk_buff *skb, "
-                    "__u32 direction, const struct ebcap_view view)")
+# struct __sk_buff (uapi/linux/bpf.h), the fields the filter reads
+SKB_LEN, SKB_PKT_TYPE, SKB_MARK, SKB_QUEUE_MAPPING, SKB_PROTOCOL = 0, 4, 8, 12, 16
+SKB_VLAN_TCI, SKB_VLAN_PROTO, SKB_IFINDEX, SKB_HASH, SKB_WIRE_LEN = 24, 28, 40, 68, 160
+
+# The filter's stack frame (offsets below r10)
+FP_PEEK_LEN, FP_DIRECTION, FP_TAG, FP_BUFFER, FP_LOOPS = -8, -16, -24, -32, -40
+FP_MEM = -44                                 # M[i] at FP_MEM - 4 * i
+
+_SIZES = {BPF_W: (4, 0x00), BPF_H: (2, 0x08), BPF_B: (1, 0x10)}   # bytes, eBPF size bits
+_ALU_OPS = {0x00: "add", 0x10: "sub", 0x20: "mul", 0x30: "div", 0x40: "or", 0x50: "and",
+            0x60: "lsh", 0x70: "rsh", 0x90: "mod", 0xA0: "xor"}
+_JUMPS = {0x10: JEQ, 0x20: JGT, 0x30: JGE, 0x40: JSET}
+_ANCILLARY_NAMES = {12: "SKF_AD_NLATTR", 16: "SKF_AD_NLATTR_NEST", 28: "SKF_AD_HATYPE",
+                    52: "SKF_AD_PAY_OFFSET"}
+INSN = struct.Struct("<BBhi")
 
 
-def _signed(k: int) -> int:
+def _signed32(k: int) -> int:
+    k &= 0xFFFFFFFF
     return k - (1 << 32) if k & 0x80000000 else k
 
 
-def _u32(value: int) -> str:
-    return f"0x{value & 0xFFFFFFFF:x}U"
+@dataclass
+class _Jump:
+    """A jump whose offset is known once every instruction has its place."""
+
+    code: int
+    dst: int
+    src: int
+    imm: int
+    label: object
+
+
+class _Program:
+    """Instructions, labels and the jumps between them."""
+
+    def __init__(self):
+        self.items: list = []               # (code, regs, off, imm) tuples and _Jump
+        self.labels: dict[object, int] = {}
+
+    def emit(self, code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> None:
+        self.items.append((code, (src << 4) | dst, off, _signed32(imm)))
+
+    def jump(self, code: int, label, dst: int = 0, src: int = 0, imm: int = 0) -> None:
+        self.items.append(_Jump(code, dst, src, _signed32(imm), label))
+
+    def label(self, name) -> None:
+        self.labels[name] = len(self.items)
+
+    def assemble(self) -> bytes:
+        out = bytearray()
+        for pos, item in enumerate(self.items):
+            if isinstance(item, _Jump):
+                off = self.labels[item.label] - (pos + 1)
+                if not -0x8000 <= off < 0x8000:
+                    raise TranslateError("the filter is too large for eBPF jumps")
+                item = (item.code, (item.src << 4) | item.dst, off, item.imm)
+            out += INSN.pack(*item)
+        return bytes(out)
+
+    # the instructions the translation uses, named as the verifier prints them
+    def mov32_imm(self, dst: int, imm: int) -> None:
+        self.emit(EBPF_ALU | MOV, dst, imm=imm)
+
+    def mov32(self, dst: int, src: int) -> None:
+        self.emit(EBPF_ALU | MOV | BPF_X, dst, src)
+
+    def mov64(self, dst: int, src: int) -> None:
+        self.emit(EBPF_ALU64 | MOV | BPF_X, dst, src)
+
+    def add64_imm(self, dst: int, imm: int) -> None:
+        self.emit(EBPF_ALU64 | ADD, dst, imm=imm)
+
+    def load(self, size_bits: int, dst: int, src: int, off: int) -> None:
+        self.emit(EBPF_LDX | EBPF_MEM | size_bits, dst, src, off)
+
+    def store(self, size_bits: int, dst: int, src: int, off: int) -> None:
+        self.emit(EBPF_STX | EBPF_MEM | size_bits, dst, src, off)
+
+    def store_imm(self, size_bits: int, dst: int, off: int, imm: int) -> None:
+        self.emit(EBPF_ST | EBPF_MEM | size_bits, dst, off=off, imm=imm)
+
+    def to_big_endian(self, dst: int, nbytes: int) -> None:
+        if nbytes > 1:
+            self.emit(EBPF_ALU | END | TO_BE, dst, imm=8 * nbytes)
+
+    def call(self, helper: int) -> None:
+        self.emit(EBPF_JMP | CALL, imm=helper)
+
+    def exit(self) -> None:
+        self.emit(EBPF_JMP | EXIT)
 
 
 class _Translator:
-    def __init__(self, insns: list[Insn]):
+    def __init__(self, insns: list[Insn], offline: bool):
         if not insns:
             raise TranslateError("empty BPF program")
         self.insns = insns
-        self.targets: set[int] = set()
-        self.backward = False
+        self.offline = offline
+        self.p = _Program()
+        self.uses_loops = False
+        self.words = set()
 
     def target(self, pc: int, offset: int) -> int:
         dest = (pc + 1 + offset) & 0xFFFFFFFF
         if dest >= len(self.insns):
             raise TranslateError(f"BPF instruction {pc} jumps outside the program")
-        self.targets.add(dest)
         if dest <= pc:
-            self.backward = True
+            self.uses_loops = True
         return dest
 
-    def goto(self, pc: int, dest: int) -> str:
-        if dest <= pc:
-            return f"{{ if (++loops > {MAX_BACKWARD_JUMPS}) return 0; goto L{dest}; }}"
-        return f"goto L{dest};"
+    def goto(self, pc: int, dest: int) -> None:
+        p = self.p
+        if dest <= pc:          # a jump back: counted, and the filter gives up past the limit
+            p.load(EBPF_DW, R1, R10, FP_LOOPS)
+            p.add64_imm(R1, 1)
+            p.store(EBPF_DW, R10, R1, FP_LOOPS)
+            p.jump(EBPF_JMP | JGT, "fail", R1, imm=MAX_BACKWARD_JUMPS)
+        if dest != pc + 1:
+            p.jump(EBPF_JMP | JA, ("pc", dest))
 
-    def mem(self, pc: int, k: int) -> str:
+    def mem(self, pc: int, k: int) -> int:
         if k >= BPF_MEMWORDS:
             raise TranslateError(f"BPF instruction {pc} uses scratch word {k} (at most 15)")
-        return f"M[{k}]"
+        self.words.add(k)
+        return FP_MEM - 4 * k
 
-    def load(self, pc: int, size: int, k: int, dest: str, indirect: bool = False) -> str:
-        """A packet load: from the peek alone at a constant offset inside it; past it, from
-        the skb. Indirect loads try the peek at run time, except in a filter that loops
-        (protochain), where two paths per load blow up the verifier's search."""
-        nbytes, name = _SIZES[size]
-        if indirect:
-            source = "skb" if self.backward else "load"
-            return f"if (ebcap_{source}_{name}(skb, &view, X + {_u32(k)}, &{dest})) return 0;"
-        if k + nbytes <= PEEK_BYTES:
-            return f"if (ebcap_peek_{name}(&view, {_u32(k)}, &{dest})) return 0;"
-        return f"if (ebcap_skb_{name}(skb, &view, {_u32(k)}, &{dest})) return 0;"
+    # --- packet loads ---------------------------------------------------------------------
 
-    def ancillary(self, pc: int, k: int) -> str:
-        index = _signed(k) - SKF_AD_OFF
-        if index in _ANCILLARY:
-            return _ANCILLARY[index]
-        name = _ANCILLARY_NAMES.get(index, f"ancillary offset {index}")
-        raise TranslateError(f"BPF instruction {pc} loads Linux {name}, which ebcap cannot express")
+    def load_packet(self, pc: int, size: int, dst: int, k: int, indirect: bool) -> None:
+        """dst = the `size` bytes at offset k (X + k when indirect) of the packet, big-endian;
+        no match when they are past its end."""
+        p = self.p
+        nbytes, bits = _SIZES[size]
+        if not indirect:
+            if k + nbytes <= PEEK_BYTES:            # from the peek alone
+                p.load(EBPF_DW, R1, R10, FP_PEEK_LEN)
+                p.jump(EBPF_JMP | JLT, "fail", R1, imm=k + nbytes)
+                p.load(bits, dst, PEEK, k)
+                p.to_big_endian(dst, nbytes)
+                return
+            p.mov32_imm(R2, k)
+            self.load_from_skb(dst, nbytes, bits)
+            return
+        slow, done = ("skb", pc), ("loaded", pc)
+        p.mov32(R2, X)
+        p.emit(EBPF_ALU | ADD, R2, imm=k)           # 32-bit: X + k wraps as in cBPF
+        p.jump(EBPF_JMP | JGT, slow, R2, imm=PEEK_BYTES - nbytes)
+        p.load(EBPF_DW, R1, R10, FP_PEEK_LEN)
+        p.mov64(R3, R2)
+        p.add64_imm(R3, nbytes)
+        p.jump(EBPF_JMP | JGT | BPF_X, "fail", R3, R1)
+        p.mov64(R3, PEEK)
+        p.emit(EBPF_ALU64 | ADD | BPF_X, R3, R2)    # the verifier knows R2 <= PEEK - n
+        p.load(bits, dst, R3, 0)
+        p.to_big_endian(dst, nbytes)
+        p.jump(EBPF_JMP | JA, done)
+        p.label(slow)
+        self.load_from_skb(dst, nbytes, bits)
+        p.label(done)
 
-    def statement(self, pc: int, insn: Insn) -> str:
-        cls, code, k = insn.code & 0x07, insn.code, insn.k
+    def load_from_skb(self, dst: int, nbytes: int, bits: int) -> None:
+        """dst = `nbytes` at the offset in R2, from the skb: past the peek, so past byte 15,
+        and 4 lower in the skb when the kernel holds the VLAN tag in metadata."""
+        p = self.p
+        label = ("untagged", len(p.items))
+        p.load(EBPF_DW, R3, R10, FP_TAG)
+        p.jump(EBPF_JMP | JEQ, label, R3, imm=0)
+        p.emit(EBPF_ALU | ADD, R2, imm=-VLAN_LEN)
+        p.label(label)
+        p.mov64(R1, SKB)
+        p.mov64(R3, R10)
+        p.add64_imm(R3, FP_BUFFER)
+        p.emit(EBPF_ALU64 | MOV, R4, imm=nbytes)
+        p.call(FUNC_SKB_LOAD_BYTES)
+        p.jump(EBPF_JMP | JNE, "fail", R0, imm=0)
+        p.load(bits, dst, R10, FP_BUFFER)
+        p.to_big_endian(dst, nbytes)
+
+    def load_length(self, dst: int) -> None:
+        """libpcap's `len`: the length on the wire (from the file, offline)."""
+        p = self.p
+        if self.offline:
+            p.load(0x00, dst, SKB, SKB_WIRE_LEN)
+            return
+        label = ("len", len(p.items))
+        p.load(0x00, dst, SKB, SKB_LEN)
+        p.load(EBPF_DW, R1, R10, FP_TAG)
+        p.jump(EBPF_JMP | JEQ, label, R1, imm=0)
+        p.emit(EBPF_ALU | ADD, dst, imm=VLAN_LEN)
+        p.label(label)
+
+    def ancillary(self, pc: int, k: int) -> None:
+        """A = Linux ancillary data (SKF_AD_*), from skb metadata or a helper."""
+        p = self.p
+        index = _signed32(k) - SKF_AD_OFF
+        fields = {0: SKB_PROTOCOL, 8: SKB_IFINDEX, 20: SKB_MARK, 24: SKB_QUEUE_MAPPING,
+                  32: SKB_HASH, 44: SKB_VLAN_TCI, 60: SKB_VLAN_PROTO}
+        if index in fields:
+            p.load(0x00, A, SKB, fields[index])
+            if index in (0, 60):            # __be16 in the field's low half
+                p.to_big_endian(A, 2)
+        elif index == 4:                    # SKF_AD_PKTTYPE
+            p.load(EBPF_DW, R1, R10, FP_DIRECTION)
+            p.mov32_imm(A, PACKET_OUTGOING)
+            p.jump(EBPF_JMP | JEQ, ("pkttype", pc), R1, imm=DIR_OUT)
+            p.load(0x00, A, SKB, SKB_PKT_TYPE)
+            p.label(("pkttype", pc))
+        elif index in (36, 56):             # SKF_AD_CPU, SKF_AD_RANDOM
+            p.call(FUNC_GET_SMP_PROCESSOR_ID if index == 36 else FUNC_GET_PRANDOM_U32)
+            p.mov32(A, R0)
+        elif index == 40:                   # SKF_AD_ALU_XOR_X
+            p.emit(EBPF_ALU | XOR | BPF_X, A, X)
+        elif index == 48:                   # SKF_AD_VLAN_TAG_PRESENT
+            p.load(EBPF_DW, R1, R10, FP_TAG)
+            p.mov32_imm(A, 0)
+            p.jump(EBPF_JMP | JEQ, ("tagged", pc), R1, imm=0)
+            p.mov32_imm(A, 1)
+            p.label(("tagged", pc))
+        else:
+            name = _ANCILLARY_NAMES.get(index, f"ancillary offset {index}")
+            raise TranslateError(f"BPF instruction {pc} loads Linux {name}, which ebcap "
+                                 "cannot express")
+
+    # --- one classic instruction ----------------------------------------------------------
+
+    def statement(self, pc: int, insn: Insn) -> None:
+        p = self.p
+        cls, code, k = insn.code & 0x07, insn.code, insn.k & 0xFFFFFFFF
         size, mode, src = code & 0x18, code & 0xE0, code & 0x08
-        if cls == BPF_LD:
+        if cls in (BPF_LD, BPF_LDX):
+            dst = A if cls == BPF_LD else X
             if mode == BPF_IMM:
-                return f"A = {_u32(k)};"
-            if mode == BPF_ABS:
-                if _signed(k) < 0:
-                    if _signed(k) < SKF_AD_OFF:
-                        raise TranslateError(
-                            f"BPF instruction {pc} uses a negative packet offset, "
-                            "which ebcap cannot express")
-                    return f"A = {self.ancillary(pc, k)};"
-                return self.load(pc, size, k, "A")
-            if mode == BPF_IND:
-                return self.load(pc, size, k, "A", indirect=True)
+                return p.mov32_imm(dst, k)
             if mode == BPF_MEM:
-                return f"A = {self.mem(pc, k)};"
+                return p.load(0x00, dst, R10, self.mem(pc, k))
             if mode == BPF_LEN:
-                return "A = ebcap_packet_len(skb, &view);"
-        elif cls == BPF_LDX:
-            if mode == BPF_IMM:
-                return f"X = {_u32(k)};"
-            if mode == BPF_MEM:
-                return f"X = {self.mem(pc, k)};"
-            if mode == BPF_LEN:
-                return "X = ebcap_packet_len(skb, &view);"
-            if mode == BPF_MSH and size == BPF_B:
-                return f"{self.load(pc, BPF_B, k, 'X')} X = (X & 0xf) << 2;"
-        elif cls == BPF_ST:
-            return f"{self.mem(pc, k)} = A;"
-        elif cls == BPF_STX:
-            return f"{self.mem(pc, k)} = X;"
+                return self.load_length(dst)
+            if cls == BPF_LD and mode == BPF_ABS and size in _SIZES:
+                if _signed32(k) < 0:
+                    if _signed32(k) < SKF_AD_OFF:
+                        raise TranslateError(f"BPF instruction {pc} uses a negative packet "
+                                             "offset, which ebcap cannot express")
+                    return self.ancillary(pc, k)
+                return self.load_packet(pc, size, A, k, indirect=False)
+            if cls == BPF_LD and mode == BPF_IND and size in _SIZES:
+                return self.load_packet(pc, size, A, k, indirect=True)
+            if cls == BPF_LDX and mode == BPF_MSH and size == BPF_B:
+                self.load_packet(pc, BPF_B, X, k, indirect=False)
+                p.emit(EBPF_ALU | AND, X, imm=0xF)
+                p.emit(EBPF_ALU | LSH, X, imm=2)
+                return None
+        elif cls in (BPF_ST, BPF_STX):
+            return p.store(0x00, R10, A if cls == BPF_ST else X, self.mem(pc, k))
         elif cls == BPF_ALU:
             return self.alu(pc, code & 0xF0, src, k)
         elif cls == BPF_JMP:
             op = code & 0xF0
-            if op == _JA:
+            if op == JA:
                 return self.goto(pc, self.target(pc, k))
             if op in _JUMPS:
-                operand = "X" if src == BPF_X else _u32(k)
                 jt, jf = self.target(pc, insn.jt), self.target(pc, insn.jf)
-                return f"if ({_JUMPS[op].format(operand)}) goto L{jt}; else goto L{jf};"
+                if src == BPF_X:
+                    p.jump(EBPF_JMP32 | _JUMPS[op] | BPF_X, ("pc", jt), A, X)
+                else:
+                    p.jump(EBPF_JMP32 | _JUMPS[op], ("pc", jt), A, imm=k)
+                return self.goto(pc, jf)
         elif cls == BPF_RET:
             rval = code & 0x18
             if rval == BPF_K:
-                return f"return {_u32(k)} != 0;"
+                p.mov32_imm(R0, int(k != 0))
+                return p.exit()
             if rval == BPF_A:
-                return "return A != 0;"
-            if rval == BPF_X:
-                return "return X != 0;"
+                p.mov32_imm(R0, 0)
+                p.jump(EBPF_JMP | JEQ, ("ret", pc), A, imm=0)
+                p.mov32_imm(R0, 1)
+                p.label(("ret", pc))
+                return p.exit()
         elif cls == BPF_MISC:
             if code & 0xF8 == BPF_TAX:
-                return "X = A;"
+                return p.mov32(X, A)
             if code & 0xF8 == BPF_TXA:
-                return "A = X;"
+                return p.mov32(A, X)
         raise TranslateError(f"BPF instruction {pc} (code 0x{code:02x}) is not supported")
 
-    def alu(self, pc: int, op: int, src: int, k: int) -> str:
-        if op == _ALU_NEG:
-            return "A = -A;"
+    def alu(self, pc: int, op: int, src: int, k: int) -> None:
+        p = self.p
+        if op == NEG:
+            return p.emit(EBPF_ALU | NEG, A)
         if op not in _ALU_OPS:
             raise TranslateError(f"BPF instruction {pc}: unknown ALU operation 0x{op:02x}")
-        symbol = _ALU_OPS[op]
+        name = _ALU_OPS[op]
         if src == BPF_X:
-            if symbol in ("/", "%"):
-                return f"if (X == 0) return 0; A {symbol}= X;"
-            if symbol in ("<<", ">>"):
-                # C leaves shifts by 32 or more undefined; libpcap's interpreter gives 0.
-                return f"A = X < 32 ? A {symbol} X : 0;"
-            return f"A {symbol}= X;"
-        if symbol in ("/", "%") and k == 0:
+            if name in ("div", "mod"):
+                p.jump(EBPF_JMP | JEQ, "fail", X, imm=0)
+            if name in ("lsh", "rsh"):      # eBPF masks the shift; cBPF gives 0 from 32 on
+                p.mov32_imm(R1, 0)
+                p.jump(EBPF_JMP | JGE, ("shift", pc), X, imm=32)
+                p.mov32(R1, A)
+                p.emit(EBPF_ALU | op | BPF_X, R1, X)
+                p.label(("shift", pc))
+                return p.mov32(A, R1)
+            return p.emit(EBPF_ALU | op | BPF_X, A, X)
+        if name in ("div", "mod") and k == 0:
             raise TranslateError(f"BPF instruction {pc} divides by the constant 0")
-        if symbol in ("<<", ">>") and k >= 32:
-            return "A = 0;"
-        return f"A {symbol}= {_u32(k)};"
+        if name in ("lsh", "rsh") and k >= 32:
+            return p.mov32_imm(A, 0)
+        return p.emit(EBPF_ALU | op, A, imm=k)
 
-    def translate(self) -> str:
-        body = [(pc, self.statement(pc, insn)) for pc, insn in enumerate(self.insns)]
-        if self.backward:       # known only once every jump was seen: the loads depend on it
-            body = [(pc, self.statement(pc, insn)) for pc, insn in enumerate(self.insns)]
-        lines = [
-            "/* Generated by ebcap (capture/cbpf.py) from libpcap's classic BPF. */",
-            "#include \"filter_api.h\"",
-            "",
-            FILTER_SIGNATURE,
-            "{",
-            "\t__u32 A = 0, X = 0;",
-            f"\t__u32 M[{BPF_MEMWORDS}] = {{}};",
-        ]
-        if self.backward:
-            lines.append("\t__u32 loops = 0;")
-        for pc, text in body:
-            label = f"L{pc}: " if pc in self.targets else ""
-            lines.append(f"{label}\t{text}" if label else f"\t{text}")
-        lines += ["\treturn 0;", "}", ""]
-        return "\n".join(lines)
+    def reachable(self) -> set[int]:
+        """The classic instructions a run can reach from the first."""
+        seen, todo = set(), [0]
+        while todo:
+            pc = todo.pop()
+            if pc in seen or pc >= len(self.insns):
+                continue
+            seen.add(pc)
+            insn = self.insns[pc]
+            cls, op = insn.code & 0x07, insn.code & 0xF0
+            if cls == BPF_RET:
+                continue
+            if cls == BPF_JMP and op == JA:
+                todo.append((pc + 1 + insn.k) & 0xFFFFFFFF)
+            elif cls == BPF_JMP:
+                todo += [pc + 1 + insn.jt, pc + 1 + insn.jf]
+            else:
+                todo.append(pc + 1)
+        return seen
+
+    def translate(self) -> bytes:
+        p = self.p
+        # the prologue: arguments into the filter's registers and frame
+        p.mov64(SKB, R1)
+        p.mov64(PEEK, R2)
+        p.store(EBPF_DW, R10, R3, FP_PEEK_LEN)
+        p.store(EBPF_DW, R10, R4, FP_DIRECTION)
+        p.store(EBPF_DW, R10, R5, FP_TAG)
+        p.mov32_imm(A, 0)
+        p.mov32_imm(X, 0)
+        prologue_end = len(p.items)
+        reachable = self.reachable()
+        for pc, insn in enumerate(self.insns):
+            if pc in reachable:         # the verifier refuses instructions nothing reaches
+                p.label(("pc", pc))
+                self.statement(pc, insn)
+        last = p.items[-1]
+        if not (isinstance(last, _Jump) and last.code == EBPF_JMP | JA) and \
+                not (isinstance(last, tuple) and last[0] == EBPF_JMP | EXIT):
+            p.jump(EBPF_JMP | JA, "fail")         # ran off the end: no match, as in cBPF
+        if any(isinstance(item, _Jump) and item.label == "fail" for item in p.items):
+            p.label("fail")
+            p.mov32_imm(R0, 0)
+            p.exit()
+        # zeroed scratch words and loop counter, known only now: inserted after the prologue
+        setup = _Program()
+        for word in sorted(self.words):
+            setup.store_imm(0x00, R10, FP_MEM - 4 * word, 0)
+        if self.uses_loops:
+            setup.store_imm(EBPF_DW, R10, FP_LOOPS, 0)
+        p.items[prologue_end:prologue_end] = setup.items
+        p.labels = {name: pos + (len(setup.items) if pos >= prologue_end else 0)
+                    for name, pos in p.labels.items()}
+        return p.assemble()
 
 
-def translate(insns: list[Insn]) -> str:
-    """The C header defining ebcap_filter() for this classic BPF program."""
-    return _Translator(insns).translate()
+def translate(insns: list[Insn], offline: bool = False) -> bytes:
+    """The eBPF instructions of the filter subprogram for this classic BPF program."""
+    return _Translator(insns, offline).translate()

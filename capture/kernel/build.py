@@ -22,7 +22,6 @@ from pathlib import Path
 from ebcap.capture.kernel.bpfsys import MapSpec, map_info
 from ebcap.capture.errors import KernelFeatureError
 
-FILTER_HEADER_NAME = "ebcap_filter.h"
 _in_process = False
 _PR_SET_PDEATHSIG = 1
 
@@ -79,13 +78,15 @@ def _stderr_captured(log: list[str]):
 
 
 def first_error(log: str) -> str:
-    """The line of a compiler or verifier log that says what went wrong."""
-    for line in log.splitlines():
+    """The line of a compiler or verifier log that says what went wrong (the verifier ends
+    with a "processed N insns" summary, which says nothing about it)."""
+    lines = [line.strip() for line in log.splitlines()
+             if line.strip() and not line.startswith("processed ")]
+    for line in lines:
         if ("error:" in line or "invalid" in line.lower() or "too large" in line
-                or "too complex" in line or "limit" in line):
-            return line.strip()
-    lines = [line for line in log.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "no message"
+                or "too complex" in line or "limit" in line or "unreachable" in line):
+            return line
+    return lines[-1] if lines else "no message"
 
 
 def compile_in_process() -> None:
@@ -97,13 +98,13 @@ def compile_in_process() -> None:
         import bcc  # noqa: F401
 
 
-def compile_program(source: Path, cflags: list[str], filter_header: str,
+def compile_program(source: Path, cflags: list[str],
                     functions: tuple[str, ...]) -> CompiledProgram:
-    """Compile `source` with `cflags`, the generated filter header given as -include.
+    """Compile `source` with `cflags`.
 
     Raises KernelFeatureError with the compiler's first error line, as ebcap always has."""
-    result = _compile(source, cflags, filter_header, functions, clean_up=True) if _in_process \
-        else _compile_in_child(source, cflags, filter_header, functions)
+    result = _compile(source, cflags, functions, clean_up=True) if _in_process \
+        else _compile_in_child(source, cflags, functions)
     if result.get("error") == "no-bcc":
         raise KernelFeatureError("BCC's Python module is missing (apt-get install python3-bpfcc)")
     if "error" in result:
@@ -112,7 +113,7 @@ def compile_program(source: Path, cflags: list[str], filter_header: str,
     return CompiledProgram.from_json(result)
 
 
-def _compile_in_child(source: Path, cflags: list[str], filter_header: str,
+def _compile_in_child(source: Path, cflags: list[str],
                       functions: tuple[str, ...]) -> dict:
     parent = os.getpid()
     read_end, write_end = os.pipe()
@@ -124,7 +125,7 @@ def _compile_in_child(source: Path, cflags: list[str], filter_header: str,
             _child_setup(parent)
             try:
                 # No clean-up: exiting frees the module faster than BCC's walk of it.
-                result = _compile(source, cflags, filter_header, functions, clean_up=False)
+                result = _compile(source, cflags, functions, clean_up=False)
             except Exception as exc:
                 result = {"error": "compile", "log": f"error: {type(exc).__name__}: {exc}"}
             data = json.dumps(result).encode()
@@ -161,7 +162,7 @@ def _child_setup(parent: int) -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
-def _compile(source: Path, cflags: list[str], filter_header: str,
+def _compile(source: Path, cflags: list[str],
              functions: tuple[str, ...], clean_up: bool) -> dict:
     """BCC compiles and creates the maps; we keep the instructions and the maps' specs. The
     result is plain JSON data (also the cache's format, capture/progcache.py)."""
@@ -171,16 +172,11 @@ def _compile(source: Path, cflags: list[str], filter_header: str,
     except ImportError:
         return {"error": "no-bcc"}
     log: list[str] = []
-    # The generated header exists only while clang runs: nothing is left on disk.
-    with tempfile.TemporaryDirectory(prefix="ebcap-") as tmp:
-        header = Path(tmp) / FILTER_HEADER_NAME
-        header.write_text(filter_header)
-        flags = [str(header) if flag == FILTER_HEADER_NAME else flag for flag in cflags]
-        try:
-            with _stderr_captured(log):
-                bpf = BPF(src_file=str(source).encode(), cflags=flags)
-        except Exception as exc:
-            return {"error": "compile", "log": "".join(log) or str(exc)}
+    try:
+        with _stderr_captured(log):
+            bpf = BPF(src_file=str(source).encode(), cflags=cflags)
+    except Exception as exc:
+        return {"error": "compile", "log": "".join(log) or str(exc)}
     try:
         programs = {}
         for name in functions:

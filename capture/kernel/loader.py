@@ -13,6 +13,7 @@ import struct
 from ebcap.capture.errors import KernelFeatureError, PrivilegeError, TranslateError
 from ebcap.capture.kernel.bpfsys import BpfMap, MapSpec, ProgramRefused, map_create, prog_load
 from ebcap.capture.kernel.build import CompiledProgram, first_error
+from ebcap.capture.kernel.splice import splice
 
 LD_IMM64 = 0x18                 # BPF_LD | BPF_IMM | BPF_DW: a 64-bit constant over two slots
 BPF_PSEUDO_MAP_FD = 1           # ... whose imm is a map fd
@@ -56,10 +57,10 @@ def _create_map(spec: MapSpec) -> int:
 
 
 class LoadedProgram:
-    """The maps of a compiled program, and its programs loaded on first use. Close it to free
-    them (links hold their own references)."""
+    """The maps of a compiled program, and its programs with the filter spliced in, loaded on
+    first use. Close it to free them (links hold their own references)."""
 
-    def __init__(self, compiled: CompiledProgram):
+    def __init__(self, compiled: CompiledProgram, filter_insns: bytes):
         self._log = [compiled.log]
         self._fds: dict[str, int] = {}
         self.maps: dict[str, BpfMap] = {}
@@ -68,7 +69,8 @@ class LoadedProgram:
             for child_fd, map_spec in compiled.maps.items():
                 self.maps[map_spec.name] = BpfMap(_create_map(map_spec), map_spec)
                 ours[child_fd] = self.maps[map_spec.name].fd
-            self._insns = {name: relocate(code, ours) for name, code in compiled.programs.items()}
+            self.insns = {name: splice(relocate(code, ours), filter_insns)
+                          for name, code in compiled.programs.items()}
         except BaseException:
             self.close()
             raise
@@ -80,10 +82,10 @@ class LoadedProgram:
     def program_fd(self, name: str) -> int:
         """Load one of the hook programs (SCHED_CLS) into the kernel and return its fd."""
         if name not in self._fds:
-            if name not in self._insns:
+            if name not in self.insns:
                 raise KernelFeatureError(f"the BPF program has no function {name}")
             try:
-                self._fds[name] = prog_load(self._insns[name], name)
+                self._fds[name] = prog_load(self.insns[name], name)
             except ProgramRefused as exc:
                 self._log.append(exc.log)
                 raise _refusal(exc) from exc

@@ -1,6 +1,8 @@
-"""One capture's kernel program, end to end: its C (source.py), compiled by BCC in a child
-(build.py) or taken from the cache (cache.py), loaded (loader.py), and the maps ebcap reads and
-writes (maps.py). The capture process never imports BCC."""
+"""One capture's kernel program, end to end: the C for its configuration (source.py), compiled
+by BCC in a child (build.py) once and then taken from the cache (cache.py), the filter
+translated from libpcap's classic BPF (filter/translate.py) and spliced in (splice.py), loaded
+(loader.py), and the maps ebcap reads and writes (maps.py). The capture process never imports
+BCC, and a filter never needs it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 
 from ebcap.capture import debug
 from ebcap.capture.filter.libpcap import Insn
+from ebcap.capture.filter.translate import translate
 from ebcap.capture.kernel.build import CompiledProgram, compile_program
 from ebcap.capture.kernel.cache import ProgramCache, cache_key
 from ebcap.capture.kernel.kheaders import point_bcc_at_headers
@@ -29,9 +32,11 @@ class KernelProgram:
 
 
 def load_program(insns: list[Insn], spec: ProgramSpec) -> KernelProgram:
-    """Translate the filter, get the bytecode, load it; close the result to free it all."""
-    source = ProgramSource(insns, spec)
-    loaded = LoadedProgram(compiled_program(source))
+    """Translate the filter, get the program for the spec, splice and load them; close the
+    result to free it all."""
+    filter_insns = translate(insns, offline=spec.offline)
+    source = ProgramSource(spec)
+    loaded = LoadedProgram(compiled_program(source), filter_insns)
     return KernelProgram(source, loaded, CaptureMaps(loaded.maps))
 
 
@@ -56,4 +61,4 @@ def compiled_program(source: ProgramSource) -> CompiledProgram:
 
 
 def _compile(source: ProgramSource) -> CompiledProgram:
-    return compile_program(PROGRAM_SOURCE, source.cflags, source.filter_header, PROGRAMS)
+    return compile_program(PROGRAM_SOURCE, source.cflags, PROGRAMS)

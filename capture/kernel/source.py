@@ -1,6 +1,7 @@
-"""The C that BCC compiles for one capture: bpf/ebcap.c, the filter translated from libpcap's
-classic BPF (a generated header given to clang with -include), and the configuration as -D
-constants. `text()` is exactly what is compiled (`ebcap --dump-c`)."""
+"""The C that BCC compiles for one configuration (link type, snaplen mode, ring size, offline):
+bpf/ebcap.c with the configuration as -D constants. The filter is not part of it (it is
+spliced in as instructions, capture/kernel/splice.py), so one compiled program serves every
+filter. `text()` is exactly what is compiled (`ebcap --dump-c`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from dataclasses import dataclass
 from ebcap.bpf import SOURCE_DIR
 from ebcap.capture.config import HEADERS_MAX
 from ebcap.capture.errors import KernelFeatureError
-from ebcap.capture.filter.libpcap import Insn
-from ebcap.capture.filter.translate import PEEK_BYTES, translate
-from ebcap.capture.kernel.build import FILTER_HEADER_NAME
+from ebcap.capture.filter.translate import PEEK_BYTES
 from ebcap.capture.kernel.maps import IFACE_SLOTS
 from ebcap.capture.packet import LinkType
 
@@ -56,20 +55,17 @@ def ring_size(kib: int | None) -> int:
 
 
 class ProgramSource:
-    """One filter and one spec, as the text the compiler gets."""
+    """One spec, as the text the compiler gets."""
 
-    def __init__(self, insns: list[Insn], spec: ProgramSpec):
+    def __init__(self, spec: ProgramSpec):
         self.spec = spec
-        self.filter_header = translate(insns)
-        # The header's real path exists only in the compiler child (capture/kernel/build.py).
-        self.cflags = [f"-I{SOURCE_DIR}", "-include", FILTER_HEADER_NAME, *spec.cflags()]
+        self.cflags = [f"-I{SOURCE_DIR}", *spec.cflags()]
 
     def text(self) -> str:
-        """The exact C that is compiled: flags, the generated filter header, the program."""
+        """The exact C that is compiled: flags, then the program (bpf/'s headers it includes
+        are in program_text())."""
         return "".join([
             f"// clang flags: {' '.join(self.cflags)}\n",
-            f"// ---- {FILTER_HEADER_NAME} (generated, given with -include) ----\n",
-            self.filter_header,
             f"// ---- {PROGRAM_SOURCE} ----\n",
             PROGRAM_SOURCE.read_text(),
         ])

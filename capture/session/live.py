@@ -135,9 +135,6 @@ def run_live(config: CaptureConfig) -> int:
                     raise
         if not session.interfaces:
             raise InterfaceError("no interface to capture on")
-        if config.dump_c:
-            sys.stdout.write(next(iter(session.programs.values())).source.text())
-            return 0
         if config.user:
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)

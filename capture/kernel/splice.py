@@ -1,0 +1,40 @@
+"""The filter goes into the compiled program as instructions, not C: bpf/ebcap.c calls
+ebcap_filter() through a helper id that does not exist (EBCAP_FILTER_STUB, bpf/filter_api.h),
+and here that call becomes a BPF-to-BPF call to the translated filter (capture/filter/
+translate.py), appended after the program's last instruction. Nothing before it moves, so no
+other jump needs fixing. The same compiled program serves every filter, so a new filter costs
+a translation and the verifier, not BCC's ~1 s of LLVM (the way pwru injects its filters).
+
+The calling convention is the one of helpers and subprograms alike: arguments in r1-r5, the
+result in r0; r6-r9 are the caller's (the verifier and the JITs keep them for it)."""
+
+from __future__ import annotations
+
+import struct
+
+from ebcap.capture.errors import KernelFeatureError
+
+FILTER_STUB = 0x7EBCA               # bpf/filter_api.h's EBCAP_FILTER_STUB
+BPF_CALL = 0x85                     # BPF_JMP | BPF_CALL
+BPF_PSEUDO_CALL = 1                 # src_reg of a call to a subprogram
+INSN = struct.Struct("<BBhi")
+
+
+def stub_calls(program: bytes) -> list[int]:
+    """Indexes of the filter calls in `program` (the second slot of an ld_imm64 has code 0,
+    so scanning every slot is safe)."""
+    return [index for index, (code, regs, _off, imm) in enumerate(INSN.iter_unpack(program))
+            if code == BPF_CALL and regs >> 4 == 0 and imm == FILTER_STUB]
+
+
+def splice(program: bytes, filter_insns: bytes) -> bytes:
+    """`program` with its filter call pointed at `filter_insns`, appended to it."""
+    calls = stub_calls(program)
+    if len(calls) != 1:
+        raise KernelFeatureError(f"the compiled BPF program calls its filter {len(calls)} "
+                                 "times (bpf/ebcap.c must call ebcap_filter() once)")
+    (index,) = calls
+    out = bytearray(program)
+    INSN.pack_into(out, index * INSN.size, BPF_CALL, BPF_PSEUDO_CALL << 4, 0,
+                   len(program) // INSN.size - (index + 1))
+    return bytes(out) + filter_insns

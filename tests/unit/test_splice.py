@@ -1,0 +1,37 @@
+"""Splicing the filter into the compiled program: the one stub call becomes a call to the
+filter appended at the end, and nothing else changes."""
+
+import struct
+
+import pytest
+
+from ebcap.capture.errors import KernelFeatureError
+from ebcap.capture.kernel.splice import BPF_CALL, FILTER_STUB, splice
+
+INSN = struct.Struct("<BBhi")
+MOV_R0_0, EXIT = INSN.pack(0xB7, 0, 0, 0), INSN.pack(0x95, 0, 0, 0)
+STUB = INSN.pack(BPF_CALL, 0, 0, FILTER_STUB)
+LD_IMM64_MAP = INSN.pack(0x18, 0x11, 0, 5) + INSN.pack(0, 0, 0, 0)    # its second slot: code 0
+
+
+def test_the_stub_call_becomes_a_call_to_the_appended_filter():
+    program = LD_IMM64_MAP + STUB + MOV_R0_0 + EXIT
+    filter_insns = INSN.pack(0xB4, 0, 0, 1) + EXIT                      # w0 = 1; exit
+    out = splice(program, filter_insns)
+    assert out[:16] == LD_IMM64_MAP and out[24:40] == MOV_R0_0 + EXIT
+    assert out[40:] == filter_insns
+    code, regs, off, imm = INSN.unpack_from(out, 16)
+    assert (code, regs >> 4, off) == (BPF_CALL, 1, 0)                    # BPF_PSEUDO_CALL
+    assert 2 + 1 + imm == 5                                              # lands on the filter
+
+
+@pytest.mark.parametrize("calls", [0, 2])
+def test_exactly_one_filter_call(calls):
+    with pytest.raises(KernelFeatureError, match=f"calls its filter {calls} times"):
+        splice(STUB * calls + MOV_R0_0 + EXIT, EXIT)
+
+
+def test_a_helper_call_is_left_alone():
+    helper = INSN.pack(BPF_CALL, 0, 0, 26)                               # bpf_skb_load_bytes
+    out = splice(helper + STUB + EXIT, EXIT)
+    assert out[:8] == helper
