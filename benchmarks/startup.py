@@ -2,7 +2,7 @@
 while it captures, and the CPU it spends from SIGINT to exit. On an idle veth of a throwaway
 testbed; run as root from the repository:
 
-    .venv/bin/python benchmarks/startup.py --runs 5            # cold (empty cache) and warm
+    .venv/bin/python benchmarks/startup.py --runs 5   # cold (empty cache), warm, new filter
     /other/checkout/.venv/bin/python benchmarks/startup.py --no-cache   # another checkout
 
 Exit CPU is measured two ways: os.wait4's rusage minus /proc/PID/task/*/schedstat summed just
@@ -36,9 +36,10 @@ def _threads_cpu_ns(pid: int) -> int:
                for task in Path(f"/proc/{pid}/task").iterdir())
 
 
-def one_run(tb: Testbed, env: dict, out: Path, idle: float) -> dict:
+def one_run(tb: Testbed, env: dict, out: Path, idle: float,
+            expression: str = "tcp port 443") -> dict:
     argv = tb.argv(tb.left, [sys.executable, "-I", "-c", LAUNCH, "-i", tb.left.ifname,
-                             "-w", str(out), "tcp port 443"])
+                             "-w", str(out), expression])
     start = time.monotonic()
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)   # ip netns exec: same pid
     err = b""
@@ -77,9 +78,12 @@ def main() -> None:
             env = dict(os.environ, EBCAP_CACHE_DIR=str(cache))
             if args.no_cache:
                 env["EBCAP_NO_CACHE"] = "1"
-            for kind in ("cold", "warm"):
+            # cold: nothing cached (first run after install); warm: the same filter again;
+            # new filter: one never used before, the compiled program cached
+            for kind, expression in (("cold", "tcp port 443"), ("warm", "tcp port 443"),
+                                     ("new filter", f"udp port {1000 + n} or icmp")):
                 results.setdefault(kind, []).append(one_run(tb, env, Path(tmp) / "x.pcapng",
-                                                            args.idle))
+                                                            args.idle, expression))
     for kind, runs in results.items():
         medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(f"{kind}: ready {medians['ready_s']:.3f} s  RSS {medians['rss_mib']:.1f} MiB  "

@@ -36,7 +36,7 @@ BPF_RINGBUF_OUTPUT(events, EBCAP_RING_PAGES);
 #define EBCAP_EVENTS_MAP ((void *)bpf_pseudo_fd(1, -1))
 /* Each interface's counters and pcapng id, per CPU: in slot ifindex % EBCAP_IFACE_SLOTS, or in
  * the hash when another captured interface holds that slot (user space decides,
- * capture/loader.py). A per-CPU array lookup is a few inlined instructions; the hash's cost
+ * capture/kernel/maps.py). A per-CPU array lookup is a few inlined instructions; the hash's cost
  * ~50 ns a packet on the bench's veth (perf: hashing and the bucket walk were a third as much
  * as the whole program). */
 BPF_PERCPU_ARRAY(slots, struct ebcap_iface, EBCAP_IFACE_SLOTS);
@@ -212,7 +212,7 @@ static __always_inline __u32 copy_packet(struct __sk_buff *skb, __u8 *data, __u6
 /* Waking the reader for every record that finds it idle costs the sending CPU an irq_work and the
  * reader a wake-up per handful of packets (measured: ~5 packets per wake-up at 200 kpps). So the
  * reader is woken when a record takes the ring's unread bytes past EBCAP_WAKEUP_BYTES; below that
- * it collects what arrived when its poll times out (capture/session.py). Only the record that
+ * it collects what arrived when its poll times out (capture/session/drain.py). Only the record that
  * crosses wakes it: forcing a wake-up for every record above the mark (as ebcap did) raised an
  * irq_work, a self-IPI, per packet until the reader had drained, ~10 % of the program's cost in
  * perf. Two CPUs crossing together can both miss the mark; past half the ring every record wakes

@@ -1,4 +1,4 @@
-/* The one definition of what the kernel hands to user space. capture/ring.py reads these
+/* The one definition of what the kernel hands to user space. capture/kernel/ring.py reads these
  * layouts; tests/unit/test_record_layout.py checks that the two agree.
  *
  * Each ring buffer record holds one complete pcapng Enhanced Packet Block, built in the kernel,

@@ -1,4 +1,4 @@
-/* capture._ringdrain: the per-record loop of RingReader.drain_into (capture/ring.py), in C.
+/* ebcap.capture.kernel._ringdrain: the per-record loop of RingReader.drain_into (capture/kernel/ring.py), in C.
  *
  * Why: `ebcap -w` spent 0.6-0.76 us of CPython time per packet in that loop (one unpack, one
  * slice, one append per record), and 0.76 us/record is the floor for the minimal Python loop on
@@ -7,7 +7,7 @@
  * (setup.py marks the extension optional).
  *
  * `buffer` is the read-only mmap of the ring from the producer page on: the data area starts at
- * `data_base` and is mapped once (capture/ring.py says why), so the payload of a record near its
+ * `data_base` and is mapped once (capture/kernel/ring.py says why), so the payload of a record near its
  * end wraps to its start; the 8-byte header never does (records are 8-aligned). The layout is
  * the kernel's (kernel/bpf/ringbuf.c): u32 len (bit 31 busy, bit 30 discard), u32 page offset,
  * payload, padded to 8. Each payload is a pcapng EPB (bpf/record.h) whose total_length, 4 bytes
@@ -154,8 +154,8 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-	PyModuleDef_HEAD_INIT, "capture._ringdrain",
-	"The BPF ring buffer walk of capture/ring.py, into the pcapng writer's buffer.", -1, methods,
+	PyModuleDef_HEAD_INIT, "ebcap.capture.kernel._ringdrain",
+	"The BPF ring buffer walk of capture/kernel/ring.py, into the pcapng writer's buffer.", -1, methods,
 	NULL, NULL, NULL, NULL,
 };
 

@@ -1,7 +1,7 @@
 """ebcap's bpf(2) calls: maps, program loading, tcx links and BPF_PROG_TEST_RUN.
 
 Everything goes through raw syscalls on `union bpf_attr` (uapi/linux/bpf.h), so the capture
-process needs neither BCC nor libbpf: BCC only compiles, in a child (capture/bpfcompile.py).
+process needs neither BCC nor libbpf: BCC only compiles, in a child (capture/kernel/build.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """BCC, kept out of the capture process: a forked child compiles the C program and reports what
 loading it takes (each program's instructions, each map's spec and the fd it had in the child),
 then exits, taking LLVM's ~130 MB and their tear-down with it. The capture process never imports
-bcc; capture/loader.py makes the maps and loads the programs itself.
-
-`ebcap -r --filters-from` compiles hundreds of filters in pool workers: `compile_in_process()`
-makes a worker compile without a child (workers are short-lived; their size does not matter).
+bcc; capture/kernel/loader.py makes the maps and loads the programs itself. A program is
+compiled once per configuration (the filter is spliced in later), then comes from the cache.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from pathlib import Path
 from ebcap.capture.kernel.bpfsys import MapSpec, map_info
 from ebcap.capture.errors import KernelFeatureError
 
-_in_process = False
 _PR_SET_PDEATHSIG = 1
 
 
@@ -89,22 +86,12 @@ def first_error(log: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def compile_in_process() -> None:
-    """Compile in this process from now on (pool workers of --filters-from); imports bcc now,
-    so that the work itself starts at once."""
-    global _in_process
-    _in_process = True
-    with contextlib.suppress(ImportError):
-        import bcc  # noqa: F401
-
-
 def compile_program(source: Path, cflags: list[str],
                     functions: tuple[str, ...]) -> CompiledProgram:
     """Compile `source` with `cflags`.
 
     Raises KernelFeatureError with the compiler's first error line, as ebcap always has."""
-    result = _compile(source, cflags, functions, clean_up=True) if _in_process \
-        else _compile_in_child(source, cflags, functions)
+    result = _compile_in_child(source, cflags, functions)
     if result.get("error") == "no-bcc":
         raise KernelFeatureError("BCC's Python module is missing (apt-get install python3-bpfcc)")
     if "error" in result:
@@ -125,7 +112,7 @@ def _compile_in_child(source: Path, cflags: list[str],
             _child_setup(parent)
             try:
                 # No clean-up: exiting frees the module faster than BCC's walk of it.
-                result = _compile(source, cflags, functions, clean_up=False)
+                result = _compile(source, cflags, functions)
             except Exception as exc:
                 result = {"error": "compile", "log": f"error: {type(exc).__name__}: {exc}"}
             data = json.dumps(result).encode()
@@ -163,9 +150,9 @@ def _child_setup(parent: int) -> None:
 
 
 def _compile(source: Path, cflags: list[str],
-             functions: tuple[str, ...], clean_up: bool) -> dict:
+             functions: tuple[str, ...]) -> dict:
     """BCC compiles and creates the maps; we keep the instructions and the maps' specs. The
-    result is plain JSON data (also the cache's format, capture/progcache.py)."""
+    result is plain JSON data (also the cache's format, capture/kernel/cache.py)."""
     try:
         from bcc import BPF
         from bcc.libbcc import lib
@@ -177,17 +164,14 @@ def _compile(source: Path, cflags: list[str],
             bpf = BPF(src_file=str(source).encode(), cflags=cflags)
     except Exception as exc:
         return {"error": "compile", "log": "".join(log) or str(exc)}
-    try:
-        programs = {}
-        for name in functions:
-            try:
-                programs[name] = bpf.dump_func(name)
-            except Exception:
-                return {"error": "compile", "log": f"error: no function {name} in {source}"}
-        return CompiledProgram(programs, _maps(lib, bpf.module), "".join(log)).to_json()
-    finally:
-        if clean_up:
-            bpf.cleanup()
+    # No bpf.cleanup(): the child exits, which frees the module faster than BCC's walk of it.
+    programs = {}
+    for name in functions:
+        try:
+            programs[name] = bpf.dump_func(name)
+        except Exception:
+            return {"error": "compile", "log": f"error: no function {name} in {source}"}
+    return CompiledProgram(programs, _maps(lib, bpf.module), "".join(log)).to_json()
 
 
 def _maps(lib, module) -> dict[int, MapSpec]:

@@ -1,6 +1,6 @@
 """Compiled programs kept between runs, so that a capture starts without BCC at all.
 
-An entry is what the compiler child reports (capture/bpfcompile.py: instructions and map specs),
+An entry is what the compiler child reports (capture/kernel/build.py: instructions and map specs),
 stored as DIR/<key>.json. The key is a sha256 of everything that shapes the bytecode: the exact
 compiled text (flags, generated filter header, program, the headers in bpf/), the kernel release
 and headers tree, BCC's version and the format version below.

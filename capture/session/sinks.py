@@ -63,7 +63,7 @@ class Sinks:
         return both
 
     def blocks(self, batch: list[bytes]) -> None:
-        """Kernel-built EPBs (capture/ring.py): written as they are, printed once parsed."""
+        """Kernel-built EPBs (capture/kernel/ring.py): written as they are, printed once parsed."""
         if self.writer:
             self.writer.write_blocks(batch)
         if self.printer:

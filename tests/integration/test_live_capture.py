@@ -145,7 +145,7 @@ def test_snaplen_count_and_direction(testbed, tmp_path):
 
 def test_file_holds_a_trickle_of_packets_while_the_capture_runs(testbed, tmp_path):
     """Below the ring's wake-up mark nothing wakes the reader: a -w capture drains and flushes
-    once a second (capture/session.py), so a few packets are in the file, whole, within about
+    once a second (capture/session/drain.py), so a few packets are in the file, whole, within about
     a second, with ebcap still running."""
     tb = testbed
     path = tmp_path / "trickle.pcapng"

@@ -1,7 +1,7 @@
-"""RingReader.drain_into (capture._ringdrain in C, or its Python fallback) walks the ring exactly
+"""RingReader.drain_into (ebcap.capture.kernel._ringdrain in C, or its Python fallback) walks the ring exactly
 as RingReader.drain_blocks' Python loop does.
 
-The rings are synthetic, laid out as ebcap maps them (capture/ring.py): the producer page, then
+The rings are synthetic, laid out as ebcap maps them (capture/kernel/ring.py): the producer page, then
 the data area once, so that the payload of a record near its end wraps to its start.
 """
 
