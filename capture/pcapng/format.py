@@ -116,13 +116,12 @@ def tsresol_units(value: bytes) -> tuple[int, int]:
     """(multiplier, divisor) turning an IDB's timestamp units into ns, from its if_tsresol
     value (b"" for none: microseconds). Finer than 10^-19 or 2^-63 s is refused, as libpcap
     does (its units must fit 64 bits)."""
-    raw = value[0] if value else TSRESOL_DEFAULT
-    return _tsresol_units(raw)
+    return tsresol_byte_units(value[0] if value else TSRESOL_DEFAULT)
 
 
 @cache
-def _tsresol_units(raw: int) -> tuple[int, int]:
-    # cached: 300,000 IDBs share a handful of tuples rather than holding one each
+def tsresol_byte_units(raw: int) -> tuple[int, int]:
+    """tsresol_units of one if_tsresol byte (cached: the reader keeps one byte an interface)."""
     if raw & 0x80:
         if raw & 0x7F > 63:
             raise MalformedBlock(f"if_tsresol option resolution 2^-{raw & 0x7F} is too high")
