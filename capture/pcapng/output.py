@@ -4,13 +4,13 @@ ebcap runs as root, and captures hold other people's traffic: like dumpcap, a ne
 created 0600 (an existing file of the user's own keeps its mode, and is truncated, as tcpdump
 and dumpcap do). Like tcpdump, ebcap follows the user's symlinks and overwrites the user's files.
 
-A sticky directory writable by others (/tmp, /var/tmp, /dev/shm) is where another user can
-plant a name before ebcap opens it: a symlink to /etc/shadow, or a file of theirs that root
-would fill with the capture while they keep reading it. The kernel refuses both when
-fs.protected_symlinks and fs.protected_regular/fs.protected_fifos are set; ebcap does not rely on
-them (they are 0 on some hosts). In such a directory a symlink is followed only when it belongs
-to the user or to root, and an existing file (regular or FIFO) is written only when it belongs to
-the user or to root. Each decision is taken on what was opened, not on a name looked up before:
+A shared directory (/tmp, /var/tmp, /dev/shm: world-writable and sticky) is where another user
+can plant a name before ebcap opens it: a symlink to /etc/shadow, or a file of theirs that root
+would fill with the capture while they keep reading it. In a sticky directory the kernel
+refuses both when fs.protected_symlinks and fs.protected_regular/fs.protected_fifos are set;
+ebcap does not rely on them (they are 0 on some hosts). In a shared directory a symlink is
+followed only when it belongs to the user or to root, and an existing file (regular or FIFO) is
+written only when it belongs to the user or to root. Each decision is taken on what was opened, not on a name looked up before:
 every directory on the way is opened O_NOFOLLOW (a symlink is read through its own descriptor,
 whose owner fstat tells), and the file is opened O_NOFOLLOW without O_TRUNC, checked with fstat,
 and only then truncated. A FIFO is opened without blocking first, so that another user's FIFO
@@ -50,8 +50,10 @@ def open_output_file(path: str) -> io.FileIO:
 
 
 def shared_directory(st: os.stat_result) -> bool:
-    """Sticky and writable by others than its owner: anyone may plant names there."""
-    return bool(st.st_mode & stat.S_ISVTX and st.st_mode & (stat.S_IWOTH | stat.S_IWGRP))
+    """A directory where other users may plant names: writable by everyone (sticky, as /tmp,
+    or not), or sticky and writable by its group (what fs.protected_regular = 2 covers)."""
+    mode = st.st_mode
+    return bool(mode & stat.S_IWOTH or mode & stat.S_ISVTX and mode & stat.S_IWGRP)
 
 
 def _trusted(uid: int) -> bool:
@@ -116,7 +118,7 @@ class _Walk:
             raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
         if not _trusted(st.st_uid) and shared_directory(os.fstat(dir_fd)):
             raise _Refused(f"refusing to follow a symlink owned by {_owner(st.st_uid)} in a "
-                           "shared sticky directory")
+                           "shared directory")
         return os.readlink("", dir_fd=link_fd)
 
     def _open_in(self, dir_fd: int, name: str) -> int:
@@ -184,7 +186,7 @@ def _start(path: str) -> int:
 def _refused_file(st: os.stat_result) -> _Refused:
     kind = "file" if stat.S_ISREG(st.st_mode) else "FIFO" if stat.S_ISFIFO(st.st_mode) else "node"
     return _Refused(f"refusing to write into a {kind} owned by {_owner(st.st_uid)} in a shared "
-                    "sticky directory")
+                    "directory")
 
 
 def _open_for_writing(path: str) -> int:

@@ -72,7 +72,7 @@ def capture(out: Path, *, program=(str(EBCAP),)) -> tuple[int, list[str]]:
 
 def refused(path: Path, what: str, user) -> list[str]:
     return [f"ebcap: {path}: refusing to {what} owned by {user.pw_name} (uid {user.pw_uid}) "
-            "in a shared sticky directory"]
+            "in a shared directory"]
 
 
 def test_created_files_are_0600(shared):

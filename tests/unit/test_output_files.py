@@ -1,5 +1,5 @@
-"""-w files (capture/pcapng/output.py): created 0600; in a sticky directory writable by others,
-another user's symlink is not followed and another user's file or FIFO is not written, whatever
+"""-w files (capture/pcapng/output.py): created 0600; in a shared directory (world-writable, or
+sticky and group-writable) another user's symlink is not followed and another user's file or FIFO is not written, whatever
 fs.protected_* say. Names are planted here by root with lchown to an unused uid;
 tests/integration/test_output_files.py plants them as a real second user and runs ebcap."""
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="plants files owned by
 
 OTHER = 54321           # no such user here: a uid nobody else owns files as
 SECRET = b"root's secret\n"
-REFUSED_LINK = f"refusing to follow a symlink owned by uid {OTHER} in a shared sticky directory"
+REFUSED_LINK = f"refusing to follow a symlink owned by uid {OTHER} in a shared directory"
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_another_users_symlink_is_not_followed(shared):
     with pytest.raises(OutputError) as caught:
         write(directory / "out.pcapng")
     assert str(caught.value) == (f"{directory}/out.pcapng: refusing to follow a symlink owned "
-                                 f"by uid {OTHER} in a shared sticky directory")
+                                 f"by uid {OTHER} in a shared directory")
     assert secret.read_bytes() == SECRET
 
 
@@ -101,7 +101,7 @@ def test_another_users_file_is_not_written(shared):
     with pytest.raises(OutputError) as caught:
         write(theirs)
     assert str(caught.value) == (f"{theirs}: refusing to write into a file owned by uid {OTHER} "
-                                 "in a shared sticky directory")
+                                 "in a shared directory")
     assert theirs.read_bytes() == b"their data"
 
 
@@ -189,3 +189,16 @@ def test_rotation_refuses_a_planted_next_file(shared):
         writer.write(packet)
     assert secret.read_bytes() == SECRET
     assert stat.S_IMODE((directory / "out").stat().st_mode) == 0o600
+
+
+def test_a_world_writable_directory_without_the_sticky_bit_is_shared_too(tmp_path, shared):
+    """Worse than /tmp: anyone may also rename root's entries there. The kernel's protections
+    cover sticky directories only; ebcap's cover this one too."""
+    _, secret = shared
+    directory = tmp_path / "open"
+    directory.mkdir()
+    directory.chmod(0o777)
+    plant_symlink(directory / "out.pcapng", secret)
+    with pytest.raises(OutputError, match=REFUSED_LINK):
+        write(directory / "out.pcapng")
+    assert secret.read_bytes() == SECRET
