@@ -1,6 +1,6 @@
 """-w files (capture/pcapng/output.py): created 0600; in a shared directory (world-writable, or
-sticky and group-writable) another user's symlink is not followed and another user's file or FIFO is not written, whatever
-fs.protected_* say. Names are planted here by root with lchown to an unused uid;
+sticky and group-writable) another user's symlink is not followed and another user's file or
+FIFO is not written, whatever fs.protected_* say. Names are planted here by root with lchown to an unused uid;
 tests/integration/test_output_files.py plants them as a real second user and runs ebcap."""
 
 from __future__ import annotations
