@@ -113,9 +113,7 @@ class _Walk:
 
     def _link_target(self, dir_fd: int, link_fd: int, st: os.stat_result) -> str:
         """The symlink's text, read through its own descriptor after its owner was checked."""
-        self.links += 1
-        if self.links > _MAX_SYMLINKS:
-            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+        self._count_link()
         if not _trusted(st.st_uid) and shared_directory(os.fstat(dir_fd)):
             raise _Refused(f"refusing to follow a symlink owned by {_owner(st.st_uid)} in a "
                            "shared directory")
@@ -139,25 +137,20 @@ class _Walk:
             if shared and not _trusted(st.st_uid):
                 raise _refused_file(st) from None
             fd = os.open(name, flags, FILE_MODE, dir_fd=dir_fd)
-        try:
-            st = os.fstat(fd)
-            if shared and not _trusted(st.st_uid):
-                raise _refused_file(st)
-            if stat.S_ISREG(st.st_mode):
-                os.ftruncate(fd, 0)
-            else:
-                os.set_blocking(fd, True)
-            return fd
-        except BaseException:
-            os.close(fd)
-            raise
+        return _checked(fd, shared)
 
     def _follow(self, dir_fd: int, name: str) -> int:
         fd = os.open(name, _PATH, dir_fd=dir_fd)
         try:
             st = os.fstat(fd)
-            if not stat.S_ISLNK(st.st_mode):         # replaced since: start again
+            if not stat.S_ISLNK(st.st_mode):         # replaced since: start again (counted,
+                self._count_link()                   # so that a flipping name cannot loop)
                 return self._open_in(dir_fd, name)
+            if _on_procfs(st):
+                # /dev/stdout -> /proc/self/fd/1 -> "pipe:[1234]": a magic link, whose text is
+                # no path; only the kernel can follow it. /proc holds no shared directory.
+                return _checked(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC,
+                                        FILE_MODE, dir_fd=dir_fd), shared=False)
             target = self._link_target(dir_fd, fd, st)
         finally:
             os.close(fd)
@@ -170,6 +163,31 @@ class _Walk:
             return self._open_in(target_dir, base)
         finally:
             os.close(target_dir)
+
+    def _count_link(self) -> None:
+        self.links += 1
+        if self.links > _MAX_SYMLINKS:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+
+
+def _checked(fd: int, shared: bool) -> int:
+    """The opened file, once it is known whose it is; a regular file is truncated only now."""
+    try:
+        st = os.fstat(fd)
+        if shared and not _trusted(st.st_uid):
+            raise _refused_file(st)
+        if stat.S_ISREG(st.st_mode):
+            os.ftruncate(fd, 0)
+        else:
+            os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _on_procfs(st: os.stat_result) -> bool:
+    return st.st_dev == os.stat("/proc").st_dev
 
 
 def _is_symlink(dir_fd: int, name: str) -> bool:

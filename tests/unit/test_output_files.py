@@ -202,3 +202,17 @@ def test_a_world_writable_directory_without_the_sticky_bit_is_shared_too(tmp_pat
     with pytest.raises(OutputError, match=REFUSED_LINK):
         write(directory / "out.pcapng")
     assert secret.read_bytes() == SECRET
+
+
+def test_dev_stdout_still_works(tmp_path):
+    """/dev/stdout -> /proc/self/fd/1 -> "pipe:[N]" or a file: a magic link the kernel follows."""
+    out = tmp_path / "redirected"
+    with open(out, "wb") as f:
+        saved = os.dup(1)
+        os.dup2(f.fileno(), 1)
+        try:
+            write("/dev/stdout", b"to stdout")
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+    assert out.read_bytes() == b"to stdout"
