@@ -10,11 +10,14 @@ would fill with the capture while they keep reading it. In a sticky directory th
 refuses both when fs.protected_symlinks and fs.protected_regular/fs.protected_fifos are set;
 ebcap does not rely on them (they are 0 on some hosts). In a shared directory a symlink is
 followed only when it belongs to the user or to root, and an existing file (regular or FIFO) is
-written only when it belongs to the user or to root. Each decision is taken on what was opened, not on a name looked up before:
-every directory on the way is opened O_NOFOLLOW (a symlink is read through its own descriptor,
-whose owner fstat tells), and the file is opened O_NOFOLLOW without O_TRUNC, checked with fstat,
-and only then truncated. A FIFO is opened without blocking first, so that another user's FIFO
-cannot hold ebcap until its owner starts reading.
+written only when it belongs to the user or to root and has no other hard link (else someone
+may have linked root's own file there: fs.protected_hardlinks).
+
+Each decision is taken on what was opened, not on a name looked up before: every directory on
+the way is opened O_NOFOLLOW (a symlink is read through its own descriptor, whose owner fstat
+tells), and the file is opened O_NOFOLLOW without O_TRUNC, checked with fstat, and only then
+truncated. A FIFO is opened without blocking first, so that another user's FIFO cannot hold
+ebcap until its owner starts reading.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import pwd
 import stat
 import sys
 
@@ -62,9 +66,8 @@ def _trusted(uid: int) -> bool:
 
 def _owner(uid: int) -> str:
     try:
-        import pwd
         return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
-    except (KeyError, ImportError):
+    except KeyError:
         return f"uid {uid}"
 
 
@@ -176,6 +179,10 @@ def _checked(fd: int, shared: bool) -> int:
         st = os.fstat(fd)
         if shared and not _trusted(st.st_uid):
             raise _refused_file(st)
+        if shared and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            # root's own file, linked here by someone else (fs.protected_hardlinks = 0)
+            raise _Refused(f"refusing to write into a file with {st.st_nlink} hard links in a "
+                           "shared directory")
         if stat.S_ISREG(st.st_mode):
             os.ftruncate(fd, 0)
         else:

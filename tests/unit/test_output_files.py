@@ -216,3 +216,13 @@ def test_dev_stdout_still_works(tmp_path):
             os.dup2(saved, 1)
             os.close(saved)
     assert out.read_bytes() == b"to stdout"
+
+
+def test_roots_file_hard_linked_into_a_shared_directory_is_not_written(shared):
+    """With fs.protected_hardlinks = 0 anyone may link root's files into /tmp: the file is
+    root's, the name is not."""
+    directory, secret = shared
+    os.link(secret, directory / "out.pcapng")
+    with pytest.raises(OutputError, match="refusing to write into a file with 2 hard links"):
+        write(directory / "out.pcapng")
+    assert secret.read_bytes() == SECRET
