@@ -4,14 +4,13 @@ interfaces in at most 64 MB (fixtures/hostile/make_hostile.py builds the corpus)
 
 from __future__ import annotations
 
-import os
-import resource
 import subprocess
 import threading
 
 import pytest
 
 from tests.helpers.hostile import hostile_script
+from tests.helpers.memory import MeasuredProcess
 from tests.helpers.paths import EBCAP
 
 pytestmark = pytest.mark.kernel
@@ -19,7 +18,8 @@ pytestmark = pytest.mark.kernel
 PEAK_RSS_MB = 100
 INTERFACES_RSS_MB = 64
 # Address space: a regression that allocates what a file claims fails at once instead of
-# growing; RSS itself cannot be limited (RLIMIT_RSS is ignored), so it is measured (wait4).
+# growing; RSS itself cannot be limited (RLIMIT_RSS is ignored), so it is measured
+# (tests/helpers/memory.py, which says why not straight from pytest).
 ADDRESS_SPACE = 512 << 20
 BANNER = "reading from file "
 
@@ -30,24 +30,21 @@ CORPUS = SCRIPT.corpus()
 class Run:
     def __init__(self, args: list[str], feed=None):
         """`feed(stdin)` writes the input into a pipe when given (then ebcap reads `-r -`)."""
-        def limit():
-            resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-        proc = subprocess.Popen([str(EBCAP), *args], preexec_fn=limit,
-                                stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        measured = MeasuredProcess([str(EBCAP), *args], ADDRESS_SPACE,
+                                   stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = measured.proc
         writer = None
         if feed:
             writer = threading.Thread(target=_feed, args=(feed, proc.stdin), daemon=True)
             writer.start()
         stderr = proc.stderr.read().decode(errors="replace")
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        self.status = measured.wait()
         if writer:
             writer.join(30)
-        self.status = proc.returncode
         self.lines = [line for line in stderr.splitlines()
                       if line.strip() and not line.startswith(BANNER)]
-        self.peak_mb = usage.ru_maxrss / 1024
+        self.peak_mb = measured.peak_mb
 
 
 def _feed(feed, stdin) -> None:
