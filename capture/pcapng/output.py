@@ -128,8 +128,9 @@ class _Walk:
         try:
             fd = os.open(name, flags | os.O_NONBLOCK, FILE_MODE, dir_fd=dir_fd)
         except OSError as exc:
-            # A symlink: ELOOP; another user's symlink in a sticky directory: EACCES on 6.18
-            # even with fs.protected_symlinks = 0 (O_CREAT | O_NOFOLLOW).
+            # A symlink: ELOOP. Another user's symlink in a world-writable sticky directory:
+            # EACCES, whatever the sysctls (the kernel's may_create_in_sticky() refuses
+            # O_CREAT on anything of another user's there but a regular file or a FIFO).
             if exc.errno == errno.ELOOP or exc.errno == errno.EACCES and _is_symlink(dir_fd, name):
                 return self._follow(dir_fd, name)
             if exc.errno != errno.ENXIO:            # ENXIO: a FIFO nobody reads yet
