@@ -32,3 +32,8 @@ class OutputError(EbcapError):
 
 class InputError(EbcapError):
     """The input file cannot be read or is not a capture file."""
+
+
+class MalformedBlock(InputError):
+    """A pcapng block whose contents contradict its length, found by code that parses bytes
+    without knowing whose they are (capture/pcapng/format.py): the reader adds the file name."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import io
 import struct
+from functools import cache
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
-from ebcap.capture.errors import InputError
+from ebcap.capture.errors import InputError, MalformedBlock
+from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
 
 # Classic pcap: magic -> (byte order, ns per timestamp fraction unit); then the file header
 # (version, zone, sigfigs, snaplen, linktype) and per record (sec, frac, caplen, wirelen).
@@ -24,6 +26,14 @@ PCAP_MAGICS = {
 PCAP_FILE_HEADER = "HHiIII"          # after the magic: 20 bytes
 PCAP_RECORD = "IIII"                 # 16 bytes
 
+# libpcap's limits, applied whatever the input (a file or a pipe), so that no length read from a
+# file makes ebcap allocate more than this: a packet record holds at most MAXIMUM_SNAPLEN
+# bytes, a pcapng block at most MAX_BLOCK (sf-pcapng.c's INITIAL_MAX_BLOCKSIZE) and a Section
+# Header Block at most SHB_MAX (BT_SHB_INSANE_MAX). SHB_MIN: type, length, byte-order magic,
+# version, section length, trailing length.
+MAX_BLOCK = 16 * 1024 * 1024
+SHB_MIN, SHB_MAX = 28, 1024 * 1024
+
 # Block types
 BT_SHB = 0x0A0D0D0A          # Section Header Block
 BT_IDB = 1                   # Interface Description Block
@@ -32,6 +42,9 @@ BT_SPB = 3                   # Simple Packet Block
 BT_ISB = 5                   # Interface Statistics Block
 BT_EPB = 6                   # Enhanced Packet Block
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
+BLOCK_NAMES = {BT_SHB: "Section Header Block", BT_IDB: "Interface Description Block",
+               BT_PB: "Packet Block", BT_SPB: "Simple Packet Block",
+               BT_ISB: "Interface Statistics Block", BT_EPB: "Enhanced Packet Block"}
 _BOM_LITTLE, _BOM_BIG = struct.pack("<I", BYTE_ORDER_MAGIC), struct.pack(">I", BYTE_ORDER_MAGIC)
 
 # Options, by the block they belong to
@@ -77,22 +90,52 @@ def ts_words(ts_ns: int) -> tuple[int, int]:
 
 # --- decoding -------------------------------------------------------------------------------
 
-def iter_options(body, offset: int, order: str = "<") -> Iterator[tuple[int, bytes]]:
-    """(code, value) of each option in `body` from `offset` up to opt_endofopt or the end."""
-    while offset + 4 <= len(body):
+def block_name(block_type: int) -> str:
+    return BLOCK_NAMES.get(block_type, f"block of type {block_type}")
+
+
+def iter_options(body, offset: int, order: str = "<",
+                 block_type: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """(code, value) of each option in `body` from `offset` up to opt_endofopt or the end.
+    Raises MalformedBlock for an option that runs past the end of `body` (the body of a block
+    of `block_type`, which the message names)."""
+    end = len(body)
+    while offset + 4 <= end:
         code, length = struct.unpack_from(order + "HH", body, offset)
         if code == OPT_ENDOFOPT:
             return
+        if offset + 4 + length > end:
+            where = block_name(block_type) if block_type is not None else "block"
+            raise MalformedBlock(f"option {code} of length {length} runs past the end of "
+                                 f"its {where}")
         yield code, bytes(body[offset + 4:offset + 4 + length])
         offset += 4 + length + (-length % 4)
 
 
 def tsresol_units(value: bytes) -> tuple[int, int]:
     """(multiplier, divisor) turning an IDB's timestamp units into ns, from its if_tsresol
-    value (b"" for none: microseconds)."""
-    raw = value[0] if value else TSRESOL_DEFAULT
-    units = 2 ** (raw & 0x7F) if raw & 0x80 else 10 ** raw
+    value (b"" for none: microseconds). Finer than 10^-19 or 2^-63 s is refused, as libpcap
+    does (its units must fit 64 bits)."""
+    return tsresol_byte_units(value[0] if value else TSRESOL_DEFAULT)
+
+
+@cache
+def tsresol_byte_units(raw: int) -> tuple[int, int]:
+    """tsresol_units of one if_tsresol byte (cached: the reader keeps one byte an interface)."""
+    if raw & 0x80:
+        if raw & 0x7F > 63:
+            raise MalformedBlock(f"if_tsresol option resolution 2^-{raw & 0x7F} is too high")
+        units = 2 ** (raw & 0x7F)
+    else:
+        if raw > 19:
+            raise MalformedBlock(f"if_tsresol option resolution 10^-{raw} is too high")
+        units = 10 ** raw
     return (10 ** 9 // units, 1) if units <= 10 ** 9 else (1, units // 10 ** 9)
+
+
+def adjust_snaplen(snaplen: int) -> int:
+    """A file's snapshot length as libpcap takes it: 0 or more than the maximum is the maximum."""
+    return MAXIMUM_SNAPLEN if snaplen == 0 or snaplen > MAXIMUM_SNAPLEN else snaplen
 
 
 class Block(NamedTuple):
@@ -105,36 +148,66 @@ class Block(NamedTuple):
 
 def read_blocks(stream: BinaryIO, name: str, first: bytes = b"") -> Iterator[Block]:
     """The blocks of a pcapng stream. `first` holds bytes already read from its start (the
-    magic). Section headers are yielded too (body after the byte-order magic). Raises
-    InputError on a truncated or malformed block."""
+    magic). Section headers are yielded too (body after the byte-order magic).
+
+    Raises InputError, worded as libpcap's, for a block whose length is out of libpcap's
+    bounds (checked before anything is read past the length: a pipe claiming 4 GiB costs
+    nothing), cut short, or whose trailing length differs from the leading one."""
     order = "<"
     pending = first
     while True:
-        head = pending + _read(stream, 8 - len(pending))
+        head = pending + read_exactly(stream, 8 - len(pending))
         pending = b""
         if not head:
             return
-        if len(head) < 8:
-            raise InputError(f"{name}: truncated dump file")
-        if head[:4] == b"\x0a\x0d\x0d\x0a":
-            bom = _read(stream, 4)
-            if bom == _BOM_LITTLE:
-                order = "<"
-            elif bom == _BOM_BIG:
-                order = ">"
-            else:
-                raise InputError(f"{name}: bad pcapng byte-order magic")
-            total = struct.unpack(order + "I", head[4:])[0]
-            rest = 12
+        if head[:4] == _SHB_TYPE:
+            head += read_exactly(stream, 12 - len(head))       # with the byte-order magic
+            if len(head) < 12:
+                raise _truncated(name, 12, len(head))
+            order = _section_order(head[8:12], name)
+            total = struct.unpack(order + "I", head[4:8])[0]
+            if not SHB_MIN <= total <= SHB_MAX:
+                raise InputError(f"{name}: Section Header Block has an invalid length {total} "
+                                 f"({SHB_MIN} to {SHB_MAX} allowed)")
         else:
-            total = struct.unpack(order + "I", head[4:])[0]
-            rest = 8
-        if total < 12:
-            raise InputError(f"{name}: bad pcapng block length {total}")
-        data = _read(stream, total - rest)
-        if len(data) < total - rest:
-            raise InputError(f"{name}: truncated dump file")
-        yield Block(struct.unpack(order + "I", head[:4])[0], data[:-4], order)
+            if len(head) < 8:
+                raise _truncated(name, 8, len(head))
+            total = struct.unpack(order + "I", head[4:8])[0]
+            _check_block_length(total, name)
+        wanted = total - len(head)
+        body = read_exactly(stream, wanted - 4)
+        trailer = read_exactly(stream, 4) if len(body) == wanted - 4 else b""
+        if len(body) + len(trailer) < wanted:
+            raise _truncated(name, wanted, len(body) + len(trailer))
+        if struct.unpack(order + "I", trailer)[0] != total:
+            raise InputError(f"{name}: block total length in header and trailer don't match")
+        yield Block(struct.unpack(order + "I", head[:4])[0], body, order)
+
+
+_SHB_TYPE = struct.pack("<I", BT_SHB)         # the same bytes in either byte order
+
+
+def _section_order(bom: bytes, name: str) -> str:
+    if bom == _BOM_LITTLE:
+        return "<"
+    if bom == _BOM_BIG:
+        return ">"
+    raise InputError(f"{name}: bad pcapng byte-order magic 0x{bom.hex()}")
+
+
+def _check_block_length(total: int, name: str) -> None:
+    if total < 12:
+        raise InputError(f"{name}: block in pcapng dump file has a length of {total} < 12")
+    if total % 4:
+        raise InputError(f"{name}: block in pcapng dump file has a length of {total} that is "
+                         "not a multiple of 4")
+    if total > MAX_BLOCK:
+        raise InputError(f"{name}: pcapng block size {total} > maximum {MAX_BLOCK}")
+
+
+def _truncated(name: str, wanted: int, got: int) -> InputError:
+    return InputError(f"{name}: truncated pcapng dump file; tried to read {wanted} bytes, "
+                      f"only got {got}")
 
 
 def walk_blocks(data: bytes) -> Iterator[Block]:
@@ -184,8 +257,18 @@ def epb_interface_id(block: bytes) -> int:
     return int.from_bytes(block[8:12], "little")
 
 
-def _read(stream: BinaryIO, n: int) -> bytes:
+def read_exactly(stream: BinaryIO, n: int) -> bytes:
+    """Up to `n` bytes: fewer only at the end of the stream (a raw pipe may return less)."""
     if n <= 0:
         return b""
-    data = stream.read(n)
-    return data if data is not None else b""
+    data = stream.read(n) or b""
+    if len(data) in (0, n):
+        return data
+    chunks, got = [data], len(data)
+    while got < n:
+        more = stream.read(n - got)
+        if not more:
+            break
+        chunks.append(more)
+        got += len(more)
+    return b"".join(chunks)

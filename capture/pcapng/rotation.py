@@ -12,6 +12,7 @@ from typing import Callable
 
 from ebcap.capture.errors import EbcapError
 from ebcap.capture.packet import Interface, Packet
+from ebcap.capture.pcapng.output import open_output_file
 from ebcap.capture.pcapng.writer import InterfaceStats, PcapngWriter, encode_epb
 
 
@@ -33,7 +34,8 @@ def file_name(template: str, index: int, *, size_rotation: bool, max_files: int 
 class RotatingWriter:
     def __init__(self, template: str, interfaces: list[Interface], *, size_limit: int | None,
                  seconds: int | None, max_files: int | None,
-                 stats: Callable[[], list[InterfaceStats]], open_file: Callable):
+                 stats: Callable[[], list[InterfaceStats]],
+                 open_file: Callable = open_output_file):
         if template == "-":
             raise EbcapError("-C and -G need a file name with -w, not '-'")
         self.template = template

@@ -17,7 +17,7 @@ import os
 import platform
 import struct
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from ebcap.capture import __version__
@@ -80,6 +80,9 @@ def encode_isb(interface_id: int, stats: InterfaceStats) -> bytes:
     return encode_block(BT_ISB, body)
 
 
+_OS = f"{platform.system()} {platform.release()}".encode()
+
+
 def encode_idb(iface: Interface) -> bytes:
     opts = [(OPT_IF_NAME, iface.name.encode())]
     if iface.description:
@@ -87,19 +90,33 @@ def encode_idb(iface: Interface) -> bytes:
     opts.append((OPT_IF_TSRESOL, bytes([TSRESOL_NS])))
     if iface.filter:
         opts.append((OPT_IF_FILTER, b"\0" + iface.filter.encode()))   # 0: libpcap syntax
-    opts.append((OPT_IF_OS, f"{platform.system()} {platform.release()}".encode()))
+    opts.append((OPT_IF_OS, _OS))
     # link type, reserved, snaplen
     return encode_block(BT_IDB, struct.pack("<HHI", iface.linktype, 0, iface.snaplen) + encode_options(opts))
 
 
-def encode_header(interfaces: list[Interface]) -> bytes:
-    """SHB followed by one IDB per interface."""
+def encode_shb() -> bytes:
     # byte-order magic, version 1.0, section length not given (-1)
-    shb = encode_block(BT_SHB, struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + encode_options([
-        (OPT_SHB_OS, f"{platform.system()} {platform.release()}".encode()),
+    return encode_block(BT_SHB, struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + encode_options([
+        (OPT_SHB_OS, _OS),
         (OPT_SHB_USERAPPL, f"ebcap {__version__}".encode()),
     ]))
-    return b"".join([shb] + [encode_idb(iface) for iface in interfaces])
+
+
+def header_blocks(interfaces: Iterable[Interface]) -> Iterator[bytes]:
+    """SHB, then one IDB per interface; equal neighbours are encoded once (a file read with -r
+    may declare 300,000 identical interfaces)."""
+    yield encode_shb()
+    last, block = None, b""
+    for iface in interfaces:
+        if iface != last:
+            last, block = iface, encode_idb(iface)
+        yield block
+
+
+def encode_header(interfaces: list[Interface]) -> bytes:
+    """SHB followed by one IDB per interface."""
+    return b"".join(header_blocks(interfaces))
 
 
 class PcapngWriter:
@@ -122,7 +139,7 @@ class PcapngWriter:
             self._good = stream.tell() if stream.seekable() else None
         except OSError:
             self._good = None
-        self._write_now(encode_header(interfaces))
+        self._write_stream(header_blocks(interfaces))
 
     def _write_now(self, data: bytes) -> None:
         try:
@@ -133,6 +150,18 @@ class PcapngWriter:
             self._cut_back()
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise OutputError(f"{self.name}: {reason}") from exc
+
+    def _write_stream(self, blocks: Iterable[bytes]) -> None:
+        """Write many blocks now, WRITE_CHUNK at a time: never all of them in memory at once."""
+        batch, size = [], 0
+        for block in blocks:
+            batch.append(block)
+            size += len(block)
+            if size >= WRITE_CHUNK:
+                self._write_now(b"".join(batch))
+                batch, size = [], 0
+        if batch:
+            self._write_now(b"".join(batch))
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
@@ -201,4 +230,4 @@ class PcapngWriter:
         """Flush, append one ISB per interface. Leaves the stream open."""
         self.flush()
         if stats:
-            self._write_now(b"".join(encode_isb(i, s) for i, s in enumerate(stats)))
+            self._write_stream(encode_isb(i, s) for i, s in enumerate(stats))

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 
 from ebcap.capture.config import CaptureConfig
 from ebcap.capture.errors import OutputError
 from ebcap.capture.packet import Direction, Interface, Packet
+from ebcap.capture.pcapng.output import open_output_file
 from ebcap.capture.pcapng.writer import InterfaceStats, PcapngWriter
 from ebcap.capture.pcapng.format import parse_epb
-
-
-def open_output_file(path: str):
-    """The -w target as an unbuffered binary stream; `-` is stdout."""
-    if path == "-":
-        return io.FileIO(os.dup(sys.stdout.fileno()), "wb")
-    try:
-        return open(path, "wb", buffering=0)
-    except OSError as exc:
-        raise OutputError(f"{path}: {exc.strerror or exc}") from None
 
 
 class Sinks:
@@ -35,7 +25,7 @@ class Sinks:
             self.writer = RotatingWriter(
                 config.write_to, interfaces, size_limit=config.rotate_size,
                 seconds=config.rotate_seconds, max_files=config.max_files,
-                stats=stats or (lambda: []), open_file=open_output_file)
+                stats=stats or (lambda: []))
         elif config.write_to is not None:
             self._file = open_output_file(config.write_to)
             self.writer = PcapngWriter(self._file, interfaces, config.write_to)
