@@ -139,6 +139,9 @@ def run_live(config: CaptureConfig) -> int:
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
             session.privileged = False
+            if watch_new:       # attaching needs root, and nothing keeps it (docs/security.md)
+                print("ebcap: with -Z, interfaces that appear later are not captured",
+                      file=sys.stderr)
         session.start_ns = time.time_ns()
         sinks = open_sinks(_printing_config(config, len(names) > 1 or watch_new),
                            session.interfaces, session.statistics)
