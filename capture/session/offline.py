@@ -161,7 +161,7 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
         seen = written = 0
         for packet in reader:
             if sinks is None:
-                sinks_ifaces = [_output_interface(i, config) for i in reader.interfaces]
+                sinks_ifaces = _output_interfaces(reader.interfaces, config)
                 sinks = open_sinks(config, sinks_ifaces)
                 stack.callback(sinks.abort)
             elif len(sinks_ifaces) < len(reader.interfaces):
@@ -176,7 +176,7 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
             if config.count and written >= config.count:
                 break
         if sinks is None:
-            sinks_ifaces = [_output_interface(i, config) for i in reader.interfaces]
+            sinks_ifaces = _output_interfaces(reader.interfaces, config)
             sinks = open_sinks(config, sinks_ifaces)
         matched = kernel_filter.matched
         end_ns = time.time_ns()
@@ -222,6 +222,18 @@ def run_filter_batch(config: CaptureConfig) -> int:
                 (out / f"{n:04d}.error").write_text(error + "\n")
     print(f"{len(expressions)} expressions from {list_path} into {out}", file=sys.stderr)
     return 0
+
+
+def _output_interfaces(interfaces: list[Interface], config: CaptureConfig) -> list[Interface]:
+    """The output's interfaces, one record for each distinct input record: a file may declare
+    the same interface hundreds of thousands of times (docs/security.md, hostile files)."""
+    made: dict[Interface, Interface] = {}
+    out = []
+    for iface in interfaces:
+        if iface not in made:
+            made[iface] = _output_interface(iface, config)
+        out.append(made[iface])
+    return out
 
 
 def _output_interface(iface: Interface, config: CaptureConfig) -> Interface:
