@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ebcap.dissectors.errors import trunc
+
 METHODS = frozenset(("GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST", "BCOPY", "BMOVE",
                      "MKCOL", "TRACE", "LABEL", "MERGE", "DELETE", "SEARCH", "UNLOCK", "REPORT",
                      "UPDATE", "NOTIFY", "BDELETE", "CONNECT", "OPTIONS", "PROPFIND", "SUBSCRIBE",
@@ -10,7 +12,7 @@ METHODS = frozenset(("GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST
                      "ACL", "PROPPATCH", "LINK", "UNLINK", "PATCH", "RPC_IN_DATA", "RPC_OUT_DATA",
                      "POLL"))
 MAX_TOKEN = 128
-TRUNC = " [|http]"
+TRUNC = trunc("http")
 
 
 class Short(IndexError):

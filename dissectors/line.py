@@ -19,7 +19,9 @@ from typing import TextIO
 
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.dissectors import dns, hexdump, http, tls
-from ebcap.dissectors.errors import Truncated
+from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
+from ebcap.dissectors.errors import StopPacket, Truncated, trunc
+from ebcap.dissectors.names import ServiceNames, ip4, ip4_at, ip6, ip6_at, mac, numeric_port, protocol_name
 from ebcap.dissectors.options import PrintOptions
 from ebcap.dissectors.timefmt import TimestampFormatter
 
@@ -27,9 +29,6 @@ _u16 = struct.Struct("!H").unpack_from
 _u32 = struct.Struct("!I").unpack_from
 _IP4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
 _TCP = struct.Struct("!HHIIBBHHH").unpack_from
-_inet_ntoa = socket.inet_ntoa
-_inet_ntop = socket.inet_ntop
-_AF_INET6 = socket.AF_INET6
 
 ETHERTYPES = {
     0x0800: "IPv4", 0x0806: "ARP", 0x86DD: "IPv6", 0x8100: "802.1Q", 0x88A8: "802.1Q-QinQ",
@@ -93,10 +92,6 @@ _ARP_HRD = {1: "Ethernet", 6: "TokenRing", 15: "FrameRelay", 19: "ATM", 24: "IEE
             772: "Loopback", 2: "Experimental Ethernet", 7: "ARCNet", 11: "LocalTalk"}
 
 
-def _mac(b: bytes) -> str:
-    return b.hex(":")
-
-
 class _Frame:
     """Per-packet decoding state: output pieces, current protocol name, link header length."""
 
@@ -120,9 +115,7 @@ class LinePrinter:
         self._v = options.verbose
         self._q = options.quiet
         self._e = options.link_header
-        self._port_cache: dict[tuple[int, str], str] = {}
-        if options.numeric:
-            self._port = _numeric_port
+        self._port = numeric_port if options.numeric else ServiceNames().port
         self._dump = None
         if options.hex_ascii:
             self._dump = (hexdump.hex_ascii_dump, options.hex_ascii > 1)
@@ -163,14 +156,14 @@ class LinePrinter:
                 self._null(f, data, wirelen)
             else:
                 f.out.append("[unsupported link type %u]" % linktype)
-        except _StopPacket:
+        except StopPacket:
             pass
         except Truncated:
             # tcpdump's local `goto trunc`: the link layer returned normally, its length stands.
-            out.append(" [|%s]" % f.proto)
+            out.append(trunc(f.proto))
         except (struct.error, IndexError, ValueError, OSError):
             # tcpdump's longjmp out of a GET_ macro: the dumps then start at the link header.
-            out.append(" [|%s]" % f.proto)
+            out.append(trunc(f.proto))
             f.ll_len = 0
         if self._dump is not None:
             dump, with_link = self._dump
@@ -218,13 +211,13 @@ class LinePrinter:
             f.out.append("[length %u < caplen %u] (invalid)" % (length, caplen))
             return
         if caplen < 14:
-            f.out.append(" [|ether]")
+            f.out.append(trunc("ether"))
             f.ll_len = caplen
             return
         out = self._e and f.out
         orig_length = length
         if out:
-            out.append("%s > %s, " % (_mac(data[6:12]), _mac(data[0:6])))
+            out.append("%s > %s, " % (mac(data[6:12]), mac(data[0:6])))
         off = 12
         etype = _u16(data, off)[0]
         off += 2
@@ -233,7 +226,7 @@ class LinePrinter:
         while etype in VLAN_TYPES:
             if caplen - off < 4 or length < 4:
                 f.proto = "vlan"
-                f.out.append(" [|vlan]")
+                f.out.append(trunc("vlan"))
                 f.ll_len = min(caplen, off + length)
                 return
             if out:
@@ -264,7 +257,7 @@ class LinePrinter:
         if not self._ethertype(f, etype, data, off, length):
             if not self._e:
                 f.out.append("%s > %s, %s, length %u: " % (
-                    _mac(data[6:12]), _mac(data[0:6]), self._ethertype_text(etype), orig_length))
+                    mac(data[6:12]), mac(data[0:6]), self._ethertype_text(etype), orig_length))
             self._default_print(f, data[off:])
 
     def _ethertype_text(self, etype: int) -> str:
@@ -303,7 +296,7 @@ class LinePrinter:
         if self._e:
             f.out.append("%3s " % _SLL_PKTTYPES.get(pkttype, "?"))
             if halen == 6:
-                f.out.append(_mac(data[6:12]) + " ")
+                f.out.append(mac(data[6:12]) + " ")
             if not self._q:
                 f.out.append(self._sll_type_text(etype) + ", length %u: " % length)
         self._sll_payload(f, data, 16, length - 16, etype)
@@ -321,7 +314,7 @@ class LinePrinter:
         if self._e:
             f.out.append("ifindex %u " % ifindex)
             if halen == 6:
-                f.out.append(_mac(data[12:18]) + " ")
+                f.out.append(mac(data[12:18]) + " ")
             if not self._q:
                 f.out.append(self._sll_type_text(etype) + ", length %u: " % length)
         self._sll_payload(f, data, 20, length - 20, etype)
@@ -403,8 +396,8 @@ class LinePrinter:
         end = off + total
         if end < len(data):
             data = data[:end]   # tcpdump cuts the snapshot at the end of the IP datagram
-        src_s = _inet_ntoa(src)
-        dst_s = _inet_ntoa(dst)
+        src_s = ip4(src)
+        dst_s = ip4(dst)
         if self._v:
             self._ip4_verbose(f, data, off, hlen, tos, total, ident, frag, ttl, proto)
         payload_len = total - hlen
@@ -417,7 +410,7 @@ class LinePrinter:
             self._ip_demux(f, data, off + hlen, payload_len, proto, frag & 0x2000, (4, src, dst, src_s, dst_s))
         else:
             out.append("%s > %s:" % (src_s, dst_s))
-            name = None if self._o.numeric else _protoname(proto)
+            name = None if self._o.numeric else protocol_name(proto)
             out.append(" %s" % name if name else " ip-proto-%u" % proto)
 
     def _ip4_verbose(self, f, data, off, hlen, tos, total, ident, frag, ttl, proto) -> None:
@@ -437,10 +430,10 @@ class LinePrinter:
             out.append(self._ip_options(data[off + 20:off + hlen], hlen - 20))
             out.append(")")
         if not self._o.no_checksum and off + hlen <= len(data):
-            s = _cksum(data[off:off + hlen])
+            s = in_cksum(data[off:off + hlen])
             if s != 0:
                 ip_sum = _u16(data, off + 10)[0]
-                out.append(", bad cksum %x (->%x)!" % (ip_sum, _shouldbe(ip_sum, s)))
+                out.append(", bad cksum %x (->%x)!" % (ip_sum, shouldbe(ip_sum, s)))
         out.append(")\n    ")
 
     @staticmethod
@@ -500,8 +493,8 @@ class LinePrinter:
             data = data[:end]
         src = data[off + 8:off + 24]
         dst = data[off + 24:off + 40]
-        src_s = _inet_ntop(_AF_INET6, src)
-        dst_s = _inet_ntop(_AF_INET6, dst)
+        src_s = ip6(src)
+        dst_s = ip6(dst)
         if off + 40 >= len(data):
             return     # tcpdump's extension-header loop stops at the end of the capture
         cp = off + 40
@@ -552,21 +545,10 @@ class LinePrinter:
         elif proto == 59:
             f.out.append("no next header")
         else:
-            name = None if self._o.numeric else _protoname(proto)
+            name = None if self._o.numeric else protocol_name(proto)
             f.out.append(" %s %u" % (name, length) if name else " ip-proto-%u %u" % (proto, length))
 
     # -- transport ---------------------------------------------------------------------------------
-
-    def _port(self, port: int, kind: str) -> str:
-        key = (port, kind)
-        name = self._port_cache.get(key)
-        if name is None:
-            try:
-                name = socket.getservbyport(port, kind)
-            except OSError:
-                name = str(port)
-            self._port_cache[key] = name
-        return name
 
     def _tcp(self, f: _Frame, data: bytes, off: int, length: int, ip, fragmented) -> None:
         out = f.out
@@ -614,9 +596,9 @@ class LinePrinter:
             out.append(" [bad hdr length %u - too long, > %u]" % (hlen, length))
             return
         if self._v and not self._o.no_checksum and not fragmented and len(data) - off >= length:
-            s = _cksum(_pseudo(version, src, dst, 6, length) + data[off:off + length])
+            s = in_cksum(pseudo_header(version, src, dst, 6, length) + data[off:off + length])
             if s != 0:
-                out.append(", cksum 0x%04x (incorrect -> 0x%04x)" % (tsum, _shouldbe(tsum, s)))
+                out.append(", cksum 0x%04x (incorrect -> 0x%04x)" % (tsum, shouldbe(tsum, s)))
             else:
                 out.append(", cksum 0x%04x (correct)" % tsum)
         length -= hlen
@@ -671,7 +653,7 @@ class LinePrinter:
         body = data[pay:pay + length]
         f.out.append(" [RST")
         if len(body) < length:
-            f.out.append(" %s [|tcp]]" % _rst_text(body))
+            f.out.append(" %s%s]" % (_rst_text(body), trunc("tcp")))
         else:
             f.out.append(" %s]" % _rst_text(body))
 
@@ -755,7 +737,7 @@ class LinePrinter:
             out.append("[bad opt]")
             if sep:
                 out.append("]")
-            raise _StopPacket from None
+            raise StopPacket from None
         out.append("]")
 
     def _udp(self, f: _Frame, data: bytes, off: int, length: int, ip, fragmented) -> None:
@@ -793,12 +775,12 @@ class LinePrinter:
                 if usum == 0:
                     out.append("[no cksum] ")
                 elif len(data) - pay >= length:
-                    s = _cksum(_pseudo(4, src, dst, 17, length + 8) + data[off:pay + length])
-                    out.append("[bad udp cksum 0x%04x -> 0x%04x!] " % (usum, _shouldbe(usum, s)) if s
+                    s = in_cksum(pseudo_header(4, src, dst, 17, length + 8) + data[off:pay + length])
+                    out.append("[bad udp cksum 0x%04x -> 0x%04x!] " % (usum, shouldbe(usum, s)) if s
                                else "[udp sum ok] ")
             elif version == 6 and len(data) - pay >= length:
-                s = _cksum(_pseudo(6, src, dst, 17, length + 8) + data[off:pay + length])
-                out.append("[bad udp cksum 0x%04x -> 0x%04x!] " % (usum, _shouldbe(usum, s)) if s
+                s = in_cksum(pseudo_header(6, src, dst, 17, length + 8) + data[off:pay + length])
+                out.append("[bad udp cksum 0x%04x -> 0x%04x!] " % (usum, shouldbe(usum, s)) if s
                            else "[udp sum ok] ")
         if self._q:
             out.append("UDP, length %u" % length)
@@ -830,7 +812,7 @@ class LinePrinter:
                 ihl = (data[off + 8] & 0x0F) * 4
                 dport = _u16(data, off + 8 + ihl + 2)[0]
                 iproto = data[off + 8 + 9]
-                dst_s = _addr4(data, inner_dst)
+                dst_s = ip4_at(data, inner_dst)
                 if iproto == 6:
                     text = "%s tcp port %s unreachable" % (dst_s, self._port(dport, "tcp"))
                 elif iproto == 17:
@@ -838,24 +820,24 @@ class LinePrinter:
                 else:
                     text = "%s protocol %u port %u unreachable" % (dst_s, iproto, dport)
             elif code == 2:
-                text = "%s protocol %u unreachable" % (_addr4(data, inner_dst), data[off + 8 + 9])
+                text = "%s protocol %u unreachable" % (ip4_at(data, inner_dst), data[off + 8 + 9])
             elif code == 4:
                 mtu = _u16(data, off + 6)[0]
-                dst_s = _addr4(data, inner_dst)
+                dst_s = ip4_at(data, inner_dst)
                 text = ("%s unreachable - need to frag (mtu %u)" % (dst_s, mtu) if mtu
                         else "%s unreachable - need to frag" % dst_s)
             elif code in _ICMP_UNREACH:
-                text = _ICMP_UNREACH[code] % _addr4(data, inner_dst)
+                text = _ICMP_UNREACH[code] % ip4_at(data, inner_dst)
             else:
-                text = "%s unreachable - #%u" % (_addr4(data, inner_dst), code)
+                text = "%s unreachable - #%u" % (ip4_at(data, inner_dst), code)
         elif itype == 5:
             names = {0: "redirect %s to net %s", 1: "redirect %s to host %s",
                      2: "redirect-tos %s to net %s", 3: "redirect-tos %s to host %s"}
-            dst_s = _addr4(data, off + 8 + 16)
-            gw = _addr4(data, off + 4)
+            dst_s = ip4_at(data, off + 8 + 16)
+            gw = ip4_at(data, off + 4)
             text = names[code] % (dst_s, gw) if code in names else "redirect-#%u %s to %s" % (code, dst_s, gw)
         elif itype == 11:
-            _addr4(data, off + 8 + 16)
+            ip4_at(data, off + 8 + 16)
             text = {0: "time exceeded in-transit", 1: "ip reassembly time exceeded"}.get(
                 code, "time exceeded-#%u" % code)
         elif itype == 12:
@@ -871,10 +853,10 @@ class LinePrinter:
             text = _ICMP_SIMPLE.get(itype, "type-#%u" % itype)
         out.append("ICMP %s, length %u" % (text, plen))
         if self._v and not fragmented and len(data) - off >= plen:
-            s = _cksum(data[off:off + plen])
+            s = in_cksum(data[off:off + plen])
             if s:
                 isum = _u16(data, off + 2)[0]
-                out.append(" (wrong icmp cksum %x (->%x)!)" % (isum, _shouldbe(isum, s)))
+                out.append(" (wrong icmp cksum %x (->%x)!)" % (isum, shouldbe(isum, s)))
         if self._v and itype in _ICMP_ERRTYPES:
             inner = off + 8
             out.append("\n\t")
@@ -895,7 +877,7 @@ class LinePrinter:
             return text + " [size %u]" % size
         for i in range(num):
             p = off + 8 + 8 * i
-            text += " {%s %u}" % (_addr4(data, p), _u32(data, p + 4)[0])
+            text += " {%s %u}" % (ip4_at(data, p), _u32(data, p + 4)[0])
         return text
 
     def _icmp6(self, f: _Frame, data: bytes, off: int, length: int, ip, fragmented) -> None:
@@ -907,8 +889,8 @@ class LinePrinter:
             return
         if self._v and not fragmented and len(data) - off >= length:
             isum = _u16(data, off + 2)[0]
-            s = _cksum(_pseudo(6, src, dst, 58, length) + data[off:off + length])
-            out.append("[bad icmp6 cksum 0x%04x -> 0x%04x!] " % (isum, _shouldbe(isum, s)) if s
+            s = in_cksum(pseudo_header(6, src, dst, 58, length) + data[off:off + length])
+            out.append("[bad icmp6 cksum 0x%04x -> 0x%04x!] " % (isum, shouldbe(isum, s)) if s
                        else "[icmp6 sum ok] ")
         itype = data[off]
         out.append("ICMP6, %s" % _ICMP6_TYPES.get(itype, "unknown icmp6 type (%u)" % itype))
@@ -919,11 +901,11 @@ class LinePrinter:
         if itype == 1:
             out.append(", %s" % _ICMP6_UNREACH.get(code, "unknown unreach code (%u)" % code))
             if code in (0, 1, 3):
-                out.append(" %s" % _addr6(data, inner + 24))
+                out.append(" %s" % ip6_at(data, inner + 24))
             elif code == 2:
-                out.append(" %s, source address %s" % (_addr6(data, inner + 24), _addr6(data, inner + 8)))
+                out.append(" %s, source address %s" % (ip6_at(data, inner + 24), ip6_at(data, inner + 8)))
             elif code == 4:
-                dst_s = _addr6(data, inner + 24)
+                dst_s = ip6_at(data, inner + 24)
                 nxt = data[inner + 6]
                 dport = _u16(data, inner + 40 + 2)[0]
                 if nxt == 6:
@@ -939,13 +921,13 @@ class LinePrinter:
             out.append(", mtu %u" % _u32(data, off + 4)[0])
         elif itype == 3:
             if code == 0:
-                out.append(" for %s" % _addr6(data, inner + 24))
+                out.append(" for %s" % ip6_at(data, inner + 24))
             elif code == 1:
                 out.append(" (reassembly)")
             else:
                 out.append(", unknown code (%u)" % code)
         elif itype == 4:
-            _addr6(data, inner + 24)
+            ip6_at(data, inner + 24)
             what = {0: "erroneous", 1: "next header", 2: "option", 3: "incomplete header chain"}
             if code in what:
                 out.append(", %s - octet %u" % (what[code], _u32(data, off + 4)[0]))
@@ -954,11 +936,11 @@ class LinePrinter:
         elif itype in (128, 129):
             out.append(", id %u, seq %u" % struct.unpack_from("!HH", data, off + 4))
         elif itype == 135:
-            out.append(", who has %s" % _addr6(data, off + 8))
+            out.append(", who has %s" % ip6_at(data, off + 8))
             if self._v:
                 self._nd_options(f, data, off + 24, length - 24)
         elif itype == 136:
-            out.append(", tgt is %s" % _addr6(data, off + 8))
+            out.append(", tgt is %s" % ip6_at(data, off + 8))
             if self._v:
                 flags = data[off + 4]
                 names = [n for bit, n in ((0x80, "router"), (0x40, "solicited"), (0x20, "override")) if flags & bit]
@@ -1008,7 +990,7 @@ class LinePrinter:
                 out.append(": %u" % _u32(body, 2)[0])
             elif otype == 3:
                 plen, fl, valid, pref = struct.unpack_from("!BBII", body, 0)
-                prefix = _inet_ntop(_AF_INET6, body[14:30])
+                prefix = ip6(body[14:30])
                 flags = [n for bit, n in ((0x80, "onlink"), (0x40, "auto"), (0x20, "router")) if fl & bit]
                 out.append(": %s/%u, Flags [%s], valid time %s, pref. time %s" % (
                     prefix, plen, ", ".join(flags) or "none", _lifetime(valid), _lifetime(pref)))
@@ -1044,7 +1026,7 @@ class LinePrinter:
         def paddr(at: int) -> str:
             if pro not in (0x0800, 0x1000) or pln != 4:
                 return "<wrong proto type>" if pro not in (0x0800, 0x1000) else "<wrong len>"
-            return _inet_ntoa(data[at:at + 4])
+            return ip4(data[at:at + 4])
 
         def haddr(at: int) -> str:
             return data[at:at + hln].hex(":") if hln else "<empty>"
@@ -1068,16 +1050,8 @@ class LinePrinter:
         out.append(", length %u" % length)
 
 
-def _numeric_port(port: int, _kind: str) -> str:
-    return str(port)
-
-
 class _BadOption(Exception):
     pass
-
-
-class _StopPacket(Exception):
-    """The line is complete (tcpdump returned early after printing a marker)."""
 
 
 _NTP_MODES = ("unspecified", "symmetric active", "symmetric passive", "Client", "Server", "Broadcast",
@@ -1091,69 +1065,9 @@ def _lencheck(n: int, hlen: int, data: bytes, cp: int) -> None:
         raise IndexError
 
 
-def _addr4(data: bytes, at: int) -> str:
-    b = data[at:at + 4]
-    if len(b) < 4:
-        raise IndexError
-    return _inet_ntoa(b)
-
-
-def _addr6(data: bytes, at: int) -> str:
-    b = data[at:at + 16]
-    if len(b) < 16:
-        raise IndexError
-    return _inet_ntop(_AF_INET6, b)
-
-
 def _lifetime(v: int) -> str:
     return "infinity" if v == 0xFFFFFFFF else dns.relts(v)
 
 
-_PROTOCOLS: dict[int, str] | None = None
-
-
-def _protoname(proto: int, default: str | None = "") -> str | None:
-    """netdb's name for an IP protocol number (/etc/protocols), as tcpdump prints without -n."""
-    global _PROTOCOLS
-    if _PROTOCOLS is None:
-        _PROTOCOLS = {}
-        try:
-            with open("/etc/protocols", encoding="utf-8", errors="replace") as f:
-                for line in f:
-                    fields = line.split("#", 1)[0].split()
-                    if len(fields) >= 2 and fields[1].isdigit():
-                        _PROTOCOLS.setdefault(int(fields[1]), fields[0])
-        except OSError:
-            pass
-    name = _PROTOCOLS.get(proto)
-    if name is None:
-        return default or None
-    return name
-
-
 def _rst_text(body: bytes) -> str:
     return "".join(chr(c) if 0x20 <= c < 0x7F else "." for c in body)
-
-
-def _cksum(b: bytes) -> int:
-    """The Internet checksum of b, 0 when b (with its checksum field) verifies."""
-    if len(b) & 1:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def _shouldbe(sum_field: int, computed: int) -> int:
-    """tcpdump's in_cksum_shouldbe: the checksum field value that would have verified."""
-    s = sum_field + computed
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    return s
-
-
-def _pseudo(version: int, src: bytes, dst: bytes, proto: int, length: int) -> bytes:
-    if version == 4:
-        return src + dst + struct.pack("!BBH", 0, proto, length)
-    return src + dst + struct.pack("!IxxxB", length, proto)
