@@ -111,3 +111,14 @@ def http_text(payload: bytes, length: int, verbose: int = 0) -> str:
     except _Short:
         raise Short("".join(out)) from None
     return "".join(out)
+
+
+def http_print(nd, data: bytes, pay: int, length: int) -> None:
+    """The port table's printer for 80 and 8080."""
+    nd.out.append(": ")
+    nd.proto = "http"
+    try:
+        nd.out.append(http_text(data[pay:pay + length], length, nd.verbose))
+    except Short as short:
+        nd.out.append(short.partial)
+        raise
