@@ -21,7 +21,7 @@ class Context:
     """One per line printer; out, proto and ll_len are reset for every frame."""
 
     __slots__ = ("out", "proto", "ll_len", "verbose", "quiet", "link_header", "numeric", "no_checksum",
-                 "absolute_seq", "dumping", "port", "tcp_seq", "ethertypes", "ip_protocols",
+                 "absolute_seq", "suppress_default_print", "port", "tcp_seq", "ethertypes", "ip_protocols",
                  "tcp_ports", "udp_ports", "tcp_trailers")
 
     def __init__(self, options: PrintOptions, tables: ModuleType) -> None:
@@ -34,8 +34,8 @@ class Context:
         self.numeric = options.numeric
         self.no_checksum = options.no_checksum
         self.absolute_seq = options.absolute_seq
-        # A -x/-X/-A dump follows the line, so the printers' default hex print is left out.
-        self.dumping = bool(options.hex_ascii or options.hex or options.ascii)
+        # tcpdump's -q, -x and -X (not -A) leave out the hex of bytes no printer decodes.
+        self.suppress_default_print = bool(options.quiet or options.hex or options.hex_ascii)
         self.port: Callable[[int, str], str] = numeric_port if options.numeric else ServiceNames().port
         self.tcp_seq: dict[tuple, list[int]] = {}     # connection -> [ISN one way, ISN the other]
         self.ethertypes = tables.ETHERTYPES
@@ -46,7 +46,7 @@ class Context:
 
     def default_print(self, payload: bytes) -> None:
         """ND_DEFAULTPRINT: bytes no printer decodes, as -X would show them."""
-        if not self.dumping and payload:
+        if not self.suppress_default_print and payload:
             self.out.append(hexdump.hex_ascii_dump(payload))
 
 

@@ -12,8 +12,7 @@ ETHERTYPE_NAMES = {
     0x9100: "802.1Q-9100", 0x9200: "802.1Q-9200", 0x8035: "Reverse ARP", 0x8847: "MPLS unicast",
     0x8848: "MPLS multicast", 0x888E: "EAPOL", 0x88CC: "LLDP", 0x8863: "PPPoE D", 0x8864: "PPPoE S",
     0x88E5: "802.1AE MACsec", 0x88F7: "PTP", 0x8809: "Slow Protocols", 0x9000: "Loopback",
-    0x88B5: "IEEE 802.1 Local Experimental", 0x6558: "TEB", 0x80F3: "AARP", 0x809B: "Appletalk",
-    0x8137: "IPX", 0x0842: "Wake-on-LAN",
+    0x6558: "TEB", 0x80F3: "Appletalk ARP", 0x809B: "Appletalk", 0x8137: "IPX",
 }
 VLAN_TYPES = (0x8100, 0x88A8, 0x9100, 0x9200)
 ETHERTYPE_8021Q = 0x8100

@@ -33,6 +33,7 @@ from ebcap.dissectors.context import PortTable
 
 LINK_TYPES = {
     LinkType.NULL: null.null_print,
+    null.LINKTYPE_LOOP: null.null_print,
     LinkType.ETHERNET: ethernet.ether_print,
     LinkType.RAW: raw.raw_print,
     LinkType.LINUX_SLL: sll.sll_print,

@@ -16,55 +16,72 @@ from ebcap.dissectors.ethernet import (
 from ebcap.dissectors.extract import u16
 from ebcap.dissectors.names import mac
 
-_SLL = struct.Struct("!HHH").unpack_from
-_SLL2 = struct.Struct("!HHIHBB").unpack_from
+SLL_HDRLEN = 16
+SLL2_HDRLEN = 20
+_SLL = struct.Struct("!HHH").unpack_from            # pkttype, hatype, halen; protocol at 14
+_SLL2 = struct.Struct("!HHIHBB").unpack_from        # protocol, reserved, ifindex, hatype, pkttype, halen
 PKTTYPES = {0: "In", 1: "B", 2: "M", 3: "P", 4: "Out"}
+_NOT_ETHERTYPES = {1: "802.3", 4: "802.2"}          # LINUX_SLL_P_802_3, LINUX_SLL_P_802_2
 
 
 def sll_print(nd, data: bytes, length: int) -> None:
     nd.proto = "sll"
-    if len(data) < 16:
+    if len(data) < SLL_HDRLEN:
         raise Truncated
-    pkttype, _hatype, halen = _SLL(data)
-    etype = u16(data, 14)[0]
     if nd.link_header:
-        nd.out.append("%3s " % PKTTYPES.get(pkttype, "?"))
-        if halen == 6:
-            nd.out.append(mac(data[6:12]) + " ")
-        if not nd.quiet:
-            nd.out.append(_type_text(etype) + ", length %u: " % length)
-    _payload(nd, data, 16, length - 16, etype)
+        _sll_header(nd, data, length)
+    _payload(nd, data, SLL_HDRLEN, length, u16(data, 14)[0], _sll_header)
 
 
 def sll2_print(nd, data: bytes, length: int) -> None:
     nd.proto = "sll2"
-    if len(data) < 20:
+    if len(data) < SLL2_HDRLEN:
         raise Truncated
-    etype, _res, ifindex, _hatype, pkttype, halen = _SLL2(data)
+    etype, _res, ifindex, _hatype, pkttype, _halen = _SLL2(data)
     try:
         ifname = socket.if_indextoname(ifindex)
     except OSError:
         ifname = "?"
     nd.out.append("%-5s %-3s " % (ifname, PKTTYPES.get(pkttype, "?")))
     if nd.link_header:
-        nd.out.append("ifindex %u " % ifindex)
-        if halen == 6:
-            nd.out.append(mac(data[12:18]) + " ")
-        if not nd.quiet:
-            nd.out.append(_type_text(etype) + ", length %u: " % length)
-    _payload(nd, data, 20, length - 20, etype)
+        _sll2_header(nd, data, length)
+    _payload(nd, data, SLL2_HDRLEN, length, etype, _sll2_header)
+
+
+def _sll_header(nd, data: bytes, length: int) -> None:
+    """-e's text, and the text before the bytes of a protocol nothing decodes."""
+    pkttype, _hatype, halen = _SLL(data)
+    nd.out.append("%3s " % PKTTYPES.get(pkttype, "?"))
+    _address_and_type(nd, data, 6, halen, u16(data, 14)[0], length)
+
+
+def _sll2_header(nd, data: bytes, length: int) -> None:
+    etype, _res, ifindex, _hatype, _pkttype, halen = _SLL2(data)
+    nd.out.append("ifindex %u " % ifindex)
+    _address_and_type(nd, data, 12, halen, etype, length)
+
+
+def _address_and_type(nd, data: bytes, at: int, halen: int, etype: int, length: int) -> None:
+    if halen == 6:
+        nd.out.append(mac(data[at:at + 6]) + " ")
+    if not nd.quiet:
+        nd.out.append(_type_text(etype) + ", length %u: " % length)
 
 
 def _type_text(etype: int) -> str:
     if etype <= ETHER_MAX_LEN_FIELD:
-        return {1: "802.3", 4: "802.2"}.get(etype, "ethertype Unknown (0x%04x)" % etype)
+        return _NOT_ETHERTYPES.get(etype, "ethertype Unknown (0x%04x)" % etype)
     return "ethertype %s (0x%04x)" % (ETHERTYPE_NAMES.get(etype, "Unknown"), etype)
 
 
-def _payload(nd, data: bytes, off: int, length: int, etype: int) -> None:
+def _payload(nd, data: bytes, off: int, wirelen: int, etype: int, header) -> None:
+    """The 802.1Q tags, then the ethertype's printer; `header` writes the cooked header's text."""
+    hdrlen = off
+    length = wirelen - off
     while etype == ETHERTYPE_8021Q:
-        if len(data) - off < 4:
+        if len(data) - off < 4 or length < 4:
             nd.proto = "vlan"
+            nd.ll_len = min(len(data), off + length)
             raise Truncated
         if nd.link_header:
             nd.out.append(tci_text(u16(data, off)[0]) + ", ")
@@ -76,5 +93,9 @@ def _payload(nd, data: bytes, off: int, length: int, etype: int) -> None:
         off += 4
         length -= 4
     nd.ll_len = off
-    if etype <= ETHER_MAX_LEN_FIELD or not ethertype_print(nd, etype, data, off, length):
+    if etype <= ETHER_MAX_LEN_FIELD:
+        nd.default_print(data[off:])
+    elif not ethertype_print(nd, etype, data, off, length):
+        if not nd.link_header:
+            header(nd, data, length + hdrlen)
         nd.default_print(data[off:])
