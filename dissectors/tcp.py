@@ -31,10 +31,10 @@ def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
     _sp, _dp, seq, ack, offx, flags, win, tsum, urp = _TCP(data, off)
     hlen = (offx >> 4) * 4
     if hlen < 20:
-        out.append(" tcp %u [bad hdr length %u - too short, < 20]" % (length - hlen, hlen))
+        out.append(" tcp %u [bad hdr length %u - too short, < 20]" % ((length - hlen) & 0xFFFFFFFF, hlen))
         return
     if nd.quiet:
-        out.append("tcp %u" % (length - hlen))
+        out.append("tcp %u" % ((length - hlen) & 0xFFFFFFFF))     # u_int arithmetic, as tcpdump's
         if hlen > length:
             out.append(" [bad hdr length %u - too long, > %u]" % (hlen, length))
         return
@@ -135,10 +135,7 @@ def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int) -> None:
                 length = data[cp]
                 cp += 1
                 if length < 2 or length > hlen:
-                    out.append("[bad opt]")
-                    if sep:
-                        out.append("]")
-                    return
+                    raise _BadOption
                 hlen -= 1
             hlen -= 1
             out.append(_OPTION_NAMES.get(opt, "unknown-%u" % opt))

@@ -35,14 +35,13 @@ def udp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
     pay = off + 8
     if nd.verbose and not nd.no_checksum and not fragmented:
         _checksum(nd, data, off, length, ip)
-    if nd.quiet:
-        out.append("UDP, length %u" % length)
-        return
-    printer = nd.udp_ports.lookup(sport, dport)
+    printer = None if nd.quiet else nd.udp_ports.lookup(sport, dport)
     if printer is not None:
         printer(nd, data, pay, length)
+    elif ulen > length and not fragmented:
+        out.append("UDP, bad length %u > %u" % (ulen, length))
     else:
-        out.append("UDP, length %u" % length)
+        out.append("UDP, length %u" % ulen)
 
 
 def _checksum(nd, data: bytes, off: int, length: int, ip: tuple) -> None:
