@@ -68,11 +68,14 @@ def ether_print(nd, data: bytes, length: int) -> None:
     if out:
         out.append(ethertype_text(nd, etype))
         out.append(", length %u: " % orig_length if not printed_length else ", ")
-    if not ethertype_print(nd, etype, data, off, length):
-        if not nd.link_header:
-            nd.out.append("%s > %s, %s, length %u: " % (
-                mac(data[6:12]), mac(data[0:6]), ethertype_text(nd, etype), orig_length))
-        nd.default_print(data[off:])
+    printer = nd.ethertypes.get(etype)
+    if printer is not None:
+        printer(nd, data, off, length)
+        return
+    if not nd.link_header:
+        nd.out.append("%s > %s, %s, length %u: " % (
+            mac(data[6:12]), mac(data[0:6]), ethertype_text(nd, etype), orig_length))
+    nd.default_print(data[off:])
 
 
 def ethertype_print(nd, etype: int, data: bytes, off: int, length: int) -> bool:

@@ -19,6 +19,7 @@ _OPTION_NAMES = {0: "eol", 1: "nop", 2: "mss", 3: "wscale", 4: "sackOK", 5: "sac
                  7: "echoreply", 8: "TS", 11: "cc", 12: "ccnew", 13: "", 19: "md5", 20: "scps",
                  28: "uto", 29: "tcp-ao", 30: "mptcp", 34: "tfo", 254: "exp"}
 _U32_OPTIONS = (6, 7, 11, 12, 13)       # echo, echoreply, cc, ccnew, ccecho: one 32-bit value
+_NO_VALUE = (0, 1, 4)                   # eol, nop, sackOK
 
 
 def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> None:
@@ -139,7 +140,7 @@ def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int) -> None:
                 hlen -= 1
             hlen -= 1
             out.append(_OPTION_NAMES.get(opt, "unknown-%u" % opt))
-            datalen = _option_value(out, opt, length, data, cp, hlen, sack_base)
+            datalen = 0 if opt in _NO_VALUE else _option_value(out, opt, length, data, cp, hlen, sack_base)
             cp += datalen
             hlen -= datalen
             datalen += 1 if opt in (0, 1) else 2
@@ -159,8 +160,6 @@ def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int) -> None:
 def _option_value(out: list[str], opt: int, length: int, data: bytes, cp: int, hlen: int,
                   sack_base: int) -> int:
     """Prints one option's value; returns how many value bytes the option's kind takes."""
-    if opt in (0, 1, 4):
-        return 0
     if opt == 2:
         _need(2, hlen, data, cp)
         out.append(" %u" % u16(data, cp)[0])
