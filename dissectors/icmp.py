@@ -91,7 +91,9 @@ def _unreachable(nd, data: bytes, off: int, code: int) -> str:
     if code == 4:
         mtu = u16(data, off + 6)[0]
         dst_s = ip4_at(data, off + _QUOTED_DST)
-        return "%s unreachable - need to frag (mtu %u)" % (dst_s, mtu) if mtu else "%s unreachable - need to frag" % dst_s
+        if mtu:
+            return "%s unreachable - need to frag (mtu %u)" % (dst_s, mtu)
+        return "%s unreachable - need to frag" % dst_s
     if code in UNREACH:
         return UNREACH[code] % ip4_at(data, off + _QUOTED_DST)
     return "%s unreachable - #%u" % (ip4_at(data, off + _QUOTED_DST), code)

@@ -26,11 +26,11 @@ def ip_demux_print(nd, data: bytes, off: int, length: int, proto: int, fragmente
     if printer is not None:
         printer(nd, data, off, length, ip, fragmented)
     else:
-        name = unnumbered_name(nd, proto)
+        name = netdb_protocol_name(nd, proto)
         nd.out.append(" %s %u" % (name, length) if name else " ip-proto-%u %u" % (proto, length))
 
 
-def unnumbered_name(nd, proto: int) -> str | None:
+def netdb_protocol_name(nd, proto: int) -> str | None:
     """The protocol's netdb name, None with -n or when it has none (tcpdump then prints ip-proto-N)."""
     return None if nd.numeric else protocol_name(proto)
 

@@ -7,7 +7,12 @@ import struct
 from ebcap.dissectors.cksum import in_cksum, shouldbe
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16
-from ebcap.dissectors.ipdemux import IPPROTO_NAMES, PRINTS_OWN_ADDRESSES, ip_demux_print, unnumbered_name
+from ebcap.dissectors.ipdemux import (
+    IPPROTO_NAMES,
+    PRINTS_OWN_ADDRESSES,
+    ip_demux_print,
+    netdb_protocol_name,
+)
 from ebcap.dissectors.names import ip4
 
 _IP4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
@@ -58,7 +63,7 @@ def ip_print(nd, data: bytes, off: int, length: int) -> None:
         ip_demux_print(nd, data, off + hlen, total - hlen, proto, frag & 0x2000, (4, src, dst, src_s, dst_s))
     else:
         out.append("%s > %s:" % (src_s, dst_s))
-        name = unnumbered_name(nd, proto)
+        name = netdb_protocol_name(nd, proto)
         out.append(" %s" % name if name else " ip-proto-%u" % proto)
 
 
