@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Callable
 
 from ebcap.dissectors import hexdump
-from ebcap.dissectors.names import ServiceNames, numeric_port
+from ebcap.dissectors.names import InterfaceNames, ServiceNames, numeric_port
 from ebcap.dissectors.options import PrintOptions
 
 
@@ -21,8 +21,8 @@ class Context:
     """One per line printer; out, proto and ll_len are reset for every frame."""
 
     __slots__ = ("out", "proto", "ll_len", "verbose", "quiet", "link_header", "numeric", "no_checksum",
-                 "absolute_seq", "suppress_default_print", "port", "tcp_seq", "ethertypes", "ip_protocols",
-                 "tcp_ports", "udp_ports", "tcp_trailers")
+                 "absolute_seq", "suppress_default_print", "port", "ifname", "tcp_seq", "ethertypes",
+                 "ip_protocols", "tcp_ports", "udp_ports", "tcp_trailers")
 
     def __init__(self, options: PrintOptions, tables: ModuleType) -> None:
         self.out: list[str] = []
@@ -37,6 +37,7 @@ class Context:
         # tcpdump's -q, -x and -X (not -A) leave out the hex of bytes no printer decodes.
         self.suppress_default_print = bool(options.quiet or options.hex or options.hex_ascii)
         self.port: Callable[[int, str], str] = numeric_port if options.numeric else ServiceNames().port
+        self.ifname: Callable[[int], str] = InterfaceNames().name
         self.tcp_seq: dict[tuple, list[int]] = {}     # connection -> [ISN one way, ISN the other]
         self.ethertypes = tables.ETHERTYPES
         self.ip_protocols = tables.IP_PROTOCOLS

@@ -62,6 +62,24 @@ class ServiceNames:
         return name
 
 
+class InterfaceNames:
+    """if_indextoname, cached for the printer's life: a call costs ~5 us, as much as a whole line.
+    (tcpdump asks every packet; a name changed during a run is the one thing this misses.)"""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, str] = {}
+
+    def name(self, ifindex: int) -> str:
+        name = self._cache.get(ifindex)
+        if name is None:
+            try:
+                name = socket.if_indextoname(ifindex)
+            except OSError:
+                name = "?"
+            self._cache[ifindex] = name
+        return name
+
+
 _PROTOCOLS: dict[int, str] | None = None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 
 from ebcap.dissectors.errors import Truncated
@@ -38,11 +37,7 @@ def sll2_print(nd, data: bytes, length: int) -> None:
     if len(data) < SLL2_HDRLEN:
         raise Truncated
     etype, _res, ifindex, _hatype, pkttype, _halen = _SLL2(data)
-    try:
-        ifname = socket.if_indextoname(ifindex)
-    except OSError:
-        ifname = "?"
-    nd.out.append("%-5s %-3s " % (ifname, PKTTYPES.get(pkttype, "?")))
+    nd.out.append("%-5s %-3s " % (nd.ifname(ifindex), PKTTYPES.get(pkttype, "?")))
     if nd.link_header:
         _sll2_header(nd, data, length)
     _payload(nd, data, SLL2_HDRLEN, length, etype, _sll2_header)
