@@ -51,18 +51,17 @@ class Context:
             self.out.append(hexdump.hex_ascii_dump(payload))
 
 
-class PortTable:
-    """Well-known port -> application printer. Where both ports have one, the earlier row wins, as in
-    print-udp.c's and print-tcp.c's chains of IS_SRC_OR_DST_PORT tests."""
-
-    __slots__ = ("_get",)
+class PortTable(dict):
+    """Well-known port -> (rank, application printer). Where both ports have one, the earlier row
+    wins, as in print-udp.c's and print-tcp.c's chains of IS_SRC_OR_DST_PORT tests. A dict, so the
+    transports' `sport in table` test, false for most packets, costs no Python call."""
 
     def __init__(self, rows: list[tuple[int, Callable]]) -> None:
-        self._get = {port: (rank, printer) for rank, (port, printer) in enumerate(rows)}.get
+        super().__init__((port, (rank, printer)) for rank, (port, printer) in enumerate(rows))
 
     def lookup(self, sport: int, dport: int) -> Callable | None:
-        s = self._get(sport)
-        d = self._get(dport)
+        s = self.get(sport)
+        d = self.get(dport)
         if s is None:
             return d and d[1]
         if d is None or s[0] < d[0]:

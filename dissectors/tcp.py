@@ -75,9 +75,9 @@ def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
     if flags & TH_RST and nd.verbose:
         _rst_data(nd, data, pay, length)
         return
-    printer = nd.tcp_ports.lookup(sport, dport)
-    if printer is not None:
-        printer(nd, data, pay, length)
+    table = nd.tcp_ports
+    if sport in table or dport in table:
+        table.lookup(sport, dport)(nd, data, pay, length)
     for trailer in nd.tcp_trailers:
         trailer(nd, data, pay, length, sport, dport)
 

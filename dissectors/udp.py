@@ -35,9 +35,9 @@ def udp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
     pay = off + 8
     if nd.verbose and not nd.no_checksum and not fragmented:
         _checksum(nd, data, off, length, ip)
-    printer = None if nd.quiet else nd.udp_ports.lookup(sport, dport)
-    if printer is not None:
-        printer(nd, data, pay, length)
+    table = nd.udp_ports
+    if not nd.quiet and (sport in table or dport in table):
+        table.lookup(sport, dport)(nd, data, pay, length)
     elif ulen > length and not fragmented:
         out.append("UDP, bad length %u > %u" % (ulen, length))
     else:
