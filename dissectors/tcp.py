@@ -47,12 +47,7 @@ def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
         out.append(" [bad hdr length %u - too long, > %u]" % (hlen, length))
         return
     if nd.verbose and not nd.no_checksum and not fragmented and len(data) - off >= length:
-        version, src, dst = ip[:3]
-        s = in_cksum(pseudo_header(version, src, dst, 6, length) + data[off:off + length])
-        if s != 0:
-            out.append(", cksum 0x%04x (incorrect -> 0x%04x)" % (tsum, shouldbe(tsum, s)))
-        else:
-            out.append(", cksum 0x%04x (correct)" % tsum)
+        _checksum(nd, data, off, length, ip, tsum)
     length -= hlen
     if nd.verbose > 1 or length > 0 or flags & (TH_FIN | TH_SYN | TH_RST):
         out.append(", seq %u" % seq)
@@ -82,7 +77,17 @@ def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
         trailer(nd, data, pay, length, sport, dport)
 
 
-def _relative_seq(nd, ip: tuple, sport: int, dport: int, seq: int, ack: int, flags: int) -> tuple[int, int, int]:
+def _checksum(nd, data: bytes, off: int, length: int, ip: tuple, tsum: int) -> None:
+    """-v, with the whole segment captured and not a fragment: the checksum over the pseudo-header."""
+    s = in_cksum(pseudo_header(ip[0], ip[1], ip[2], 6, length) + data[off:off + length])
+    if s != 0:
+        nd.out.append(", cksum 0x%04x (incorrect -> 0x%04x)" % (tsum, shouldbe(tsum, s)))
+    else:
+        nd.out.append(", cksum 0x%04x (correct)" % tsum)
+
+
+def _relative_seq(nd, ip: tuple, sport: int, dport: int, seq: int, ack: int,
+                  flags: int) -> tuple[int, int, int]:
     """tcpdump's tcp_seq_hash: (seq, ack) relative to the connection's first ones, and the base its
     SACK blocks are relative to. A connection is keyed one way round, the lower port first."""
     src, dst = ip[1], ip[2]
