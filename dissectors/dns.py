@@ -166,6 +166,14 @@ def _question(msg: bytes, off: int, end: int, out: list[str]) -> int:
     return after + 4
 
 
+def _skip_question(msg: bytes, off: int, end: int) -> int:
+    """The offset after a question's name, type and class."""
+    after = skip_name(msg, off, end)
+    if after is None:
+        raise _Stop
+    return after + 4
+
+
 def _record(msg: bytes, off: int, end: int, out: list[str], verbose: int) -> int:
     """ns_rprint; returns the next offset. A short fixed part returns `end` (tcpdump does the same)."""
     if verbose:
@@ -266,10 +274,7 @@ def _domain(msg: bytes, length: int, verbose: int, out: list[str]) -> None:
                 out.append(" q:")
                 off = _question(msg, off, end, out)
             else:
-                after = skip_name(msg, off, end)
-                if after is None:
-                    raise _Stop
-                off = after + 4
+                off = _skip_question(msg, off, end)
         out.append(" %u/%u/%u" % (an, ns, ar))
         off = _section(msg, off, end, out, verbose, an, "")
         if verbose > 1:
@@ -364,3 +369,21 @@ def _extended_rcode(msg, end, rcode, qd, an, ns, ar) -> int:
             return rcode
     return rcode
 
+
+
+def domain_print(nd, data: bytes, pay: int, length: int) -> None:
+    """DNS over UDP, the port table's printer for port 53."""
+    nd.out.append(domain_line(data[pay:pay + length], length, nd.verbose))
+
+
+def domain_tcp_print(nd, data: bytes, pay: int, length: int) -> None:
+    """DNS over TCP: a 2-byte length prefix, then the message (RFC 1035 4.2.2)."""
+    nd.proto = "domain"
+    if length < 2:
+        nd.out.append(" [DNS over TCP: length %u < 2] (invalid)" % length)
+        return
+    prefix = struct.unpack_from("!H", data, pay)[0]
+    if prefix != length - 2:
+        nd.out.append(" [prefix length(%u) != length(%u)] (invalid)" % (prefix, length - 2))
+        return
+    nd.out.append(" " + domain_line(data[pay + 2:pay + length], length - 2, nd.verbose))

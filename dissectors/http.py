@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ebcap.dissectors.errors import trunc
+
 METHODS = frozenset(("GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST", "BCOPY", "BMOVE",
                      "MKCOL", "TRACE", "LABEL", "MERGE", "DELETE", "SEARCH", "UNLOCK", "REPORT",
                      "UPDATE", "NOTIFY", "BDELETE", "CONNECT", "OPTIONS", "PROPFIND", "SUBSCRIBE",
@@ -10,7 +12,7 @@ METHODS = frozenset(("GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST
                      "ACL", "PROPPATCH", "LINK", "UNLINK", "PATCH", "RPC_IN_DATA", "RPC_OUT_DATA",
                      "POLL"))
 MAX_TOKEN = 128
-TRUNC = " [|http]"
+TRUNC = trunc("http")
 
 
 class Short(IndexError):
@@ -109,3 +111,14 @@ def http_text(payload: bytes, length: int, verbose: int = 0) -> str:
     except _Short:
         raise Short("".join(out)) from None
     return "".join(out)
+
+
+def http_print(nd, data: bytes, pay: int, length: int) -> None:
+    """The port table's printer for 80 and 8080."""
+    nd.out.append(": ")
+    nd.proto = "http"
+    try:
+        nd.out.append(http_text(data[pay:pay + length], length, nd.verbose))
+    except Short as short:
+        nd.out.append(short.partial)
+        raise

@@ -56,3 +56,11 @@ def _summary(p: bytes) -> str:
     if alpn:
         text += " alpn [" + ",".join(alpn) + "]"
     return text
+
+
+def client_hello_print(nd, data: bytes, pay: int, length: int, sport: int, dport: int) -> None:
+    """A TCP trailer: after whatever the port's printer wrote, the ClientHello's summary if any."""
+    if sport == 443 or dport == 443 or looks_like_handshake(data, pay):
+        summary = client_hello_summary(data[pay:pay + length])
+        if summary:
+            nd.out.append(" " + summary)

@@ -12,6 +12,7 @@ import json
 from typing import Any, TextIO
 
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
+from ebcap.dissectors.null import LINKTYPE_LOOP
 from ebcap.dissectors.options import PrintOptions
 from ebcap.dissectors.timefmt import TimestampFormatter
 
@@ -19,7 +20,7 @@ from ebcap.dissectors.timefmt import TimestampFormatter
 def _scapy_class(linktype: int):
     """The Scapy layer class that starts a frame of this link type."""
     from scapy.layers.inet import IP
-    from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Ether, Loopback
+    from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Ether, Loopback, LoopbackOpenBSD
     from scapy.packet import Raw
 
     return {
@@ -28,6 +29,7 @@ def _scapy_class(linktype: int):
         LinkType.LINUX_SLL: CookedLinux,
         LinkType.LINUX_SLL2: CookedLinuxV2,
         LinkType.NULL: Loopback,
+        LINKTYPE_LOOP: LoopbackOpenBSD,
     }.get(linktype, Raw)
 
 

@@ -10,7 +10,6 @@ from ebcap.capture.packet import Packet
 from ebcap.capture.pcapng.reader import CaptureFileReader
 from tests.helpers.paths import PRINT_CORPUS
 
-FAMILIES = ["tcp", "udp", "icmp", "icmp6", "arp", "ipv6", "vlan", "truncated", "raw"]
 
 
 def read_pcap(path: Path) -> tuple[int, list[Packet]]:
@@ -41,3 +40,6 @@ def corpus_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+FAMILIES = list(corpus_script().CORPUS)

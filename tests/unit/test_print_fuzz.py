@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
+from ebcap.dissectors.null import LINKTYPE_LOOP
 from tests.helpers.paths import PRINT_CORPUS as CORPUS
-from tests.helpers.printing import read_pcap
+from tests.helpers.printing import FAMILIES, read_pcap
 
-SEEDS = [p.data for fam in ("tcp", "udp", "icmp", "icmp6", "arp", "ipv6", "vlan", "truncated")
-         for p in read_pcap(CORPUS / f"{fam}.pcap")[1]]
-LINKTYPES = [LinkType.ETHERNET, LinkType.RAW, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.NULL, 999]
+SEEDS = [p.data for fam in FAMILIES for p in read_pcap(CORPUS / f"{fam}.pcap")[1]]
+LINKTYPES = [LinkType.ETHERNET, LinkType.RAW, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.NULL,
+             LINKTYPE_LOOP, 999]
 INTERFACES = [Interface(f"if{lt}", lt) for lt in LINKTYPES]
 
 LINE_MODES = [

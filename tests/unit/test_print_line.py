@@ -10,9 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
 
-from ebcap.capture.packet import Interface
-from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
+from ebcap.capture.packet import Direction, Interface, Packet
+from ebcap.dissectors import PrintOptions, TimestampMode, make_printer, registry
+from ebcap.dissectors.context import PortTable
 from tests.helpers.paths import PRINT_CORPUS as CORPUS
 from tests.helpers.printing import FAMILIES, read_pcap
 
@@ -89,3 +92,25 @@ def test_relative_sequence_numbers_and_absolute_flag():
 def test_tls_client_hello_is_appended_after_the_tcpdump_text():
     line = ebcap_lines(CORPUS / "tcp.pcap", NUMERIC_EPOCH)[3]
     assert line.endswith("length 92 TLS ClientHello sni example.com alpn [h2,http/1.1]")
+
+
+def test_port_table_precedence_follows_row_order():
+    first, second = object(), object()
+    table = PortTable([(80, first), (53, second)])
+    assert table.lookup(53, 80) is first
+    assert table.lookup(80, 53) is first
+    assert table.lookup(40000, 53) is second
+    assert table.lookup(1, 2) is None
+
+
+def test_a_protocol_is_one_printer_and_one_table_row(monkeypatch):
+    """The frame loop and the transports know no application by name: a UDP row is enough."""
+    def echo_print(nd, data, pay, length):
+        nd.proto = "echo"
+        nd.out.append("ECHO %r, length %u" % (data[pay:pay + length], length))
+
+    monkeypatch.setattr(registry, "UDP_PORTS", PortTable([(7, echo_print)]))
+    frame = bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=40000, dport=7) / b"ping")
+    out = io.StringIO()
+    make_printer(NUMERIC_EPOCH, [Interface("eth0")], out).print(Packet(0, 0, Direction.IN, len(frame), frame))
+    assert out.getvalue() == "0.000000 IP 10.0.0.1.40000 > 10.0.0.2.7: ECHO b'ping', length 4\n"

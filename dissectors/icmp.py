@@ -1,0 +1,116 @@
+"""ICMP (print-icmp.c): the type's text, -v's checksum and the quoted datagram of an error."""
+
+from __future__ import annotations
+
+import struct
+
+from ebcap.dissectors.cksum import in_cksum, shouldbe
+from ebcap.dissectors.extract import u16, u16_pair, u32
+from ebcap.dissectors.ipv4 import ip_print
+from ebcap.dissectors.names import ip4_at
+
+_ROUTER_ADVERT = struct.Struct("!BBH").unpack_from
+
+UNREACH = {
+    0: "net %s unreachable", 1: "host %s unreachable", 5: "%s unreachable - source route failed",
+    6: "net %s unreachable - unknown", 7: "host %s unreachable - unknown",
+    8: "%s unreachable - source host isolated", 9: "net %s unreachable - admin prohibited",
+    10: "host %s unreachable - admin prohibited", 11: "net %s unreachable - tos prohibited",
+    12: "host %s unreachable - tos prohibited", 13: "host %s unreachable - admin prohibited filter",
+    14: "host %s unreachable - host precedence violation", 15: "host %s unreachable - precedence cutoff",
+}
+REDIRECT = {0: "redirect %s to net %s", 1: "redirect %s to host %s",
+            2: "redirect-tos %s to net %s", 3: "redirect-tos %s to host %s"}
+TIME_EXCEEDED = {0: "time exceeded in-transit", 1: "ip reassembly time exceeded"}
+SIMPLE = {0: "echo reply", 4: "source quench", 8: "echo request", 10: "router solicitation",
+          13: "time stamp request", 14: "time stamp reply", 15: "information request",
+          16: "information reply", 17: "address mask request"}
+ERROR_TYPES = (3, 4, 5, 11, 12)     # these quote the datagram that caused them
+_QUOTED_DST = 8 + 16                # the quoted IP header's destination address
+
+
+def icmp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> None:
+    out = nd.out
+    if ip[0] != 4:
+        out.append("[ICMP requires IPv4] (invalid)")
+        return
+    nd.proto = "icmp"
+    itype = data[off]
+    code = data[off + 1]
+    if itype in (0, 8):
+        ident, seq = u16_pair(data, off + 4)
+        text = "echo %s, id %u, seq %u" % ("request" if itype == 8 else "reply", ident, seq)
+    elif itype == 3:
+        text = _unreachable(nd, data, off, code)
+    elif itype == 5:
+        dst_s = ip4_at(data, off + _QUOTED_DST)
+        gw = ip4_at(data, off + 4)
+        text = REDIRECT[code] % (dst_s, gw) if code in REDIRECT else "redirect-#%u %s to %s" % (code, dst_s, gw)
+    elif itype == 11:
+        ip4_at(data, off + _QUOTED_DST)
+        text = TIME_EXCEEDED.get(code, "time exceeded-#%u" % code)
+    elif itype == 12:
+        text = ("parameter problem - code %u" % code if code
+                else "parameter problem - octet %u" % data[off + 4])
+    elif itype == 18:
+        text = "address mask is 0x%08x" % u32(data, off + 12)[0]
+    elif itype == 13:
+        text = "time stamp query id %u seq %u" % u16_pair(data, off + 4)
+    elif itype == 9:
+        text = _router_advert(data, off)
+    else:
+        text = SIMPLE.get(itype, "type-#%u" % itype)
+    out.append("ICMP %s, length %u" % (text, length))
+    if nd.verbose and not fragmented and len(data) - off >= length:
+        s = in_cksum(data[off:off + length])
+        if s:
+            isum = u16(data, off + 2)[0]
+            out.append(" (wrong icmp cksum %x (->%x)!)" % (isum, shouldbe(isum, s)))
+    if nd.verbose and itype in ERROR_TYPES:
+        inner = off + 8
+        out.append("\n\t")
+        ilen = u16(data, inner + 2)[0]
+        ip_print(nd, data[:inner + ilen], inner, ilen)
+
+
+def _unreachable(nd, data: bytes, off: int, code: int) -> str:
+    quoted = off + 8
+    if code == 3:
+        _ = data[quoted + 9]
+        ihl = (data[quoted] & 0x0F) * 4
+        dport = u16(data, quoted + ihl + 2)[0]
+        iproto = data[quoted + 9]
+        dst_s = ip4_at(data, off + _QUOTED_DST)
+        if iproto == 6:
+            return "%s tcp port %s unreachable" % (dst_s, nd.port(dport, "tcp"))
+        if iproto == 17:
+            return "%s udp port %s unreachable" % (dst_s, nd.port(dport, "udp"))
+        return "%s protocol %u port %u unreachable" % (dst_s, iproto, dport)
+    if code == 2:
+        return "%s protocol %u unreachable" % (ip4_at(data, off + _QUOTED_DST), data[quoted + 9])
+    if code == 4:
+        mtu = u16(data, off + 6)[0]
+        dst_s = ip4_at(data, off + _QUOTED_DST)
+        if mtu:
+            return "%s unreachable - need to frag (mtu %u)" % (dst_s, mtu)
+        return "%s unreachable - need to frag" % dst_s
+    if code in UNREACH:
+        return UNREACH[code] % ip4_at(data, off + _QUOTED_DST)
+    return "%s unreachable - #%u" % (ip4_at(data, off + _QUOTED_DST), code)
+
+
+def _router_advert(data: bytes, off: int) -> str:
+    num, size, lifetime = _ROUTER_ADVERT(data, off + 4)
+    if lifetime < 60:
+        life = "%u" % lifetime
+    elif lifetime < 3600:
+        life = "%u:%02u" % (lifetime // 60, lifetime % 60)
+    else:
+        life = "%u:%02u:%02u" % (lifetime // 3600, (lifetime % 3600) // 60, lifetime % 60)
+    text = "router advertisement lifetime %s %u:" % (life, num)
+    if size != 2:
+        return text + " [size %u]" % size
+    for i in range(num):
+        p = off + 8 + 8 * i
+        text += " {%s %u}" % (ip4_at(data, p), u32(data, p + 4)[0])
+    return text

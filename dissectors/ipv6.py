@@ -1,0 +1,87 @@
+"""IPv6 (print-ip6.c): the fixed header, -v's parenthesis, extension headers, then the IP protocol table."""
+
+from __future__ import annotations
+
+import struct
+
+from ebcap.dissectors.errors import Truncated
+from ebcap.dissectors.ipdemux import IPPROTO_NAMES, PRINTS_OWN_ADDRESSES, ip_demux_print
+from ebcap.dissectors.names import ip6
+
+_IP6 = struct.Struct("!IHBB").unpack_from
+_FRAG = struct.Struct("!HI").unpack_from
+# Extension headers ebcap steps over, naming them briefly (tcpdump decodes HBH, DSTOPT and srcrt).
+_EXTENSION_NAMES = {0: "HBH ", 43: "srcrt ", 60: "DSTOPT "}
+_FRAGMENT = 44
+
+
+def ip6_print(nd, data: bytes, off: int, length: int) -> None:
+    out = nd.out
+    nd.proto = "ip6"
+    if len(data) - off < 40:
+        raise Truncated
+    if length < 40:
+        out.append("truncated-ip6 %u" % length)
+        return
+    if not nd.link_header:
+        out.append("IP6 ")
+    flow, plen, nh, hlim = _IP6(data, off)
+    if flow >> 28 != 6:
+        out.append("version error: %u != 6" % (flow >> 28))
+        return
+    if plen:
+        total = plen + 40
+        if length < total:
+            out.append("truncated-ip6 - %u bytes missing!" % (total - length))
+    else:
+        total = length + 40
+    if nd.verbose:
+        out.append("(")
+        if flow & 0x0FF00000:
+            out.append("class 0x%02x, " % ((flow & 0x0FF00000) >> 20))
+        if flow & 0x000FFFFF:
+            out.append("flowlabel 0x%05x, " % (flow & 0x000FFFFF))
+        out.append("hlim %u, next-header %s (%u) payload length: %u) " % (
+            hlim, IPPROTO_NAMES.get(nh, "unknown"), nh, plen))
+    end = off + total
+    if end < len(data):
+        data = data[:end]
+    src = data[off + 8:off + 24]
+    dst = data[off + 24:off + 40]
+    src_s = ip6(src)
+    dst_s = ip6(dst)
+    if off + 40 >= len(data):
+        return     # tcpdump's extension-header loop stops at the end of the capture
+    cp = off + 40
+    remaining = total - 40
+    if nh not in PRINTS_OWN_ADDRESSES:
+        out.append("%s > %s: " % (src_s, dst_s))
+    fragmented = False
+    while nh in _EXTENSION_NAMES or nh == _FRAGMENT:
+        if cp + 8 > len(data):
+            raise Truncated
+        nxt = data[cp]
+        if nh == _FRAGMENT:
+            offlg, ident = _FRAG(data, cp + 2)
+            out.append("frag (0x%08x:%u|%u) " % (ident, offlg & 0xFFF8, remaining - 8))
+            fragmented = True
+            adv = 8
+            if offlg & 0xFFF8:
+                return
+        else:
+            adv = (data[cp + 1] + 1) * 8
+            out.append(_EXTENSION_NAMES[nh])
+        cp += adv
+        remaining -= adv
+        nh = nxt
+    ip_demux_print(nd, data, cp, remaining, nh, fragmented, (6, src, dst, src_s, dst_s))
+
+
+def ip6_in_ip_print(nd, data: bytes, off: int, length: int, _ip: tuple, _fragmented) -> None:
+    """IPPROTO_IPV6: an IPv6 datagram inside IP."""
+    ip6_print(nd, data, off, length)
+
+
+def no_next_header_print(nd, _data: bytes, _off: int, _length: int, _ip: tuple, _fragmented) -> None:
+    """IPPROTO_NONE: nothing follows the headers."""
+    nd.out.append("no next header")

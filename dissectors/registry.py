@@ -1,0 +1,71 @@
+"""The dispatch tables: link type -> ethertype -> IP protocol -> well-known port (tcpdump's print.c,
+print-ether.c, print-ip-demux.c, print-tcp.c/print-udp.c). Adding a protocol is one module and one row.
+
+Rows by layer, with the printer's signature (see dissectors/context.py):
+  LINK_TYPES      f(nd, data, length)                          the frame from its first byte
+  ETHERTYPES      f(nd, data, off, length)                     a network-layer header at off
+  IP_PROTOCOLS    f(nd, data, off, length, ip, fragmented)     see dissectors/ipdemux.py
+  TCP/UDP_PORTS   f(nd, data, pay, length)                     the payload at pay
+  TCP_TRAILERS    f(nd, data, pay, length, sport, dport)       ebcap's own text after tcpdump's
+"""
+
+from __future__ import annotations
+
+from ebcap.capture.packet import LinkType
+from ebcap.dissectors import (
+    arp,
+    dns,
+    ethernet,
+    http,
+    icmp,
+    icmp6,
+    ipv4,
+    ipv6,
+    ntp,
+    null,
+    raw,
+    sll,
+    tcp,
+    tls,
+    udp,
+)
+from ebcap.dissectors.context import PortTable
+
+LINK_TYPES = {
+    LinkType.NULL: null.null_print,
+    null.LINKTYPE_LOOP: null.null_print,
+    LinkType.ETHERNET: ethernet.ether_print,
+    LinkType.RAW: raw.raw_print,
+    LinkType.LINUX_SLL: sll.sll_print,
+    LinkType.LINUX_SLL2: sll.sll2_print,
+}
+# Link types whose header names the interface, so the printer writes no `IFNAME In` prefix of its own.
+NAMES_INTERFACE = frozenset((LinkType.LINUX_SLL2,))
+
+ETHERTYPES = {
+    0x0800: ipv4.ip_print,
+    0x86DD: ipv6.ip6_print,
+    0x0806: arp.arp_print,
+}
+
+IP_PROTOCOLS = {
+    1: icmp.icmp_print,
+    4: ipv4.ip_in_ip_print,
+    6: tcp.tcp_print,
+    17: udp.udp_print,
+    41: ipv6.ip6_in_ip_print,
+    58: icmp6.icmp6_print,
+    59: ipv6.no_next_header_print,
+}
+
+# In order of precedence: where both ports have a printer, the earlier row's wins.
+TCP_PORTS = PortTable([
+    (80, http.http_print),
+    (8080, http.http_print),
+    (53, dns.domain_tcp_print),
+])
+UDP_PORTS = PortTable([
+    (53, dns.domain_print),
+    (123, ntp.ntp_print),
+])
+TCP_TRAILERS = (tls.client_hello_print,)
