@@ -65,12 +65,48 @@ def one_run(tb: Testbed, env: dict, out: Path, idle: float,
             "exit_cpu_ms": (zombie - before) / 1e6, "wait4_exit_cpu_ms": (after - before) / 1e6}
 
 
+def many_interfaces(tb: Testbed, count: int, out: Path, idle: float = 3.0) -> dict:
+    """`-i any` in a namespace holding `count` more interfaces (veth pairs, both ends inside):
+    time to "listening on", and CPU per second while idle."""
+    for n in range(count // 2):
+        subprocess.run(["ip", "-n", tb.left.netns, "link", "add", f"ma{n}", "up", "type", "veth",
+                        "peer", "name", f"mb{n}"], check=True)
+        subprocess.run(["ip", "-n", tb.left.netns, "link", "set", f"mb{n}", "up"], check=True)
+    argv = tb.argv(tb.left, [sys.executable, "-I", "-c", LAUNCH, "-i", "any", "-w", str(out)])
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    err = b""
+    while b"listening on" not in err:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ebcap exited: {err + proc.stderr.read()!r}")
+        if select.select([proc.stderr], [], [], 0.05)[0]:
+            err += os.read(proc.stderr.fileno(), 4096)
+    ready = time.monotonic() - start
+    time.sleep(1.0)
+    before = _threads_cpu_ns(proc.pid)
+    time.sleep(idle)
+    idle_ms = (_threads_cpu_ns(proc.pid) - before) / 1e6 / idle
+    stop = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    proc.communicate()
+    return {"interfaces": count + 2, "ready_s": ready, "idle_cpu_ms_per_s": idle_ms,
+            "stop_s": time.monotonic() - stop}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", type=float, default=1.0, help="seconds captured before SIGINT")
     parser.add_argument("--no-cache", action="store_true", help="EBCAP_NO_CACHE=1 on every run")
+    parser.add_argument("--interfaces", type=int, metavar="N",
+                        help="instead: -i any over N more interfaces (start, idle CPU, stop)")
     args = parser.parse_args()
+    if args.interfaces:
+        with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
+            result = many_interfaces(tb, args.interfaces, Path(tmp) / "any.pcapng")
+        print(f"-i any over {result['interfaces']} interfaces: ready {result['ready_s']:.2f} s, "
+              f"idle {result['idle_cpu_ms_per_s']:.2f} ms CPU per s, stop {result['stop_s']:.2f} s")
+        return
     results: dict[str, list[dict]] = {}
     with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
         for n in range(args.runs):

@@ -141,3 +141,37 @@ class Promiscuous:
 
     def close(self) -> None:
         self._sock.close()
+
+
+class LinkWatcher:
+    """A netlink socket that becomes readable when an interface appears, changes or goes
+    (RTMGRP_LINK): `-i any` looks for new interfaces only then, so an idle capture costs
+    nothing per interface (a look every second cost ~2.5 ms of CPU a second at 300)."""
+
+    RTMGRP_LINK = 1
+
+    def __init__(self):
+        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK
+                                   | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+        try:
+            self._sock.bind((0, self.RTMGRP_LINK))
+        except OSError:
+            self._sock.close()
+            raise
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def drain(self) -> None:
+        """Read the notifications waiting (their content does not matter: the look that
+        follows asks the kernel for the interfaces themselves)."""
+        try:
+            while self._sock.recv(65536):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:             # ENOBUFS: more changes than the socket held; look anyway
+            pass
+
+    def close(self) -> None:
+        self._sock.close()

@@ -1,5 +1,6 @@
 """The live loop: drain every ring into the sinks, flush once a second (or per packet with -U),
-look for new interfaces under -i any, and stop on -c, a signal, or the reader going away."""
+attach interfaces that appear under -i any (when the kernel says so, capture/net/interfaces.py's
+LinkWatcher), and stop on -c, a signal, or the reader going away."""
 
 from __future__ import annotations
 
@@ -22,16 +23,14 @@ from ebcap.capture.session.stop import StopSignals
 POLL_SECONDS = 0.02
 FLUSH_SECONDS = 1.0         # the file is complete up to its last block at least this often
 EARLY = 0.005               # a timed poll may end this much before its deadline
-RESCAN_SECONDS = 1.0        # -i any: how often to look for interfaces that appeared
 
 
 class Drainer:
-    def __init__(self, config: CaptureConfig, session, stop: StopSignals, watch_new: bool):
+    def __init__(self, config: CaptureConfig, session, stop: StopSignals):
         self.config = config
         self.session = session
         self.sinks = session.sinks
         self.stop = stop
-        self.watch_new = watch_new
         self.delivered = session.delivered          # interface id -> blocks delivered
 
     def drain_all(self, limit: int) -> int:
@@ -67,7 +66,8 @@ class Drainer:
         """Until stopped; returns how many packets were written."""
         config, session, sinks, stop = self.config, self.session, self.sinks, self.stop
         written = 0
-        last_flush = last_report = last_scan = time.monotonic()
+        last_flush = last_report = time.monotonic()
+        watcher = session.link_watcher
         show_progress = sinks.writes_file and sys.stderr.isatty()
         short_poll = sinks.printer or config.packet_buffered
         left = lambda: config.count - written if config.count else 0  # noqa: E731
@@ -85,14 +85,14 @@ class Drainer:
                 if show_progress and now - last_report >= 1.0:
                     print(f"\rGot {written}", end="", file=sys.stderr, flush=True)
                     last_report = now
-                if (self.watch_new and session.privileged
-                        and now >= last_scan + RESCAN_SECONDS - EARLY):
-                    session.add_new_interfaces()
-                    last_scan = now
                 timeout = POLL_SECONDS if short_poll else last_flush + FLUSH_SECONDS - now
                 for fd, _events in session.epoll.poll(max(timeout, 0.0)):
                     if fd == stop.wakeup_fd:
                         stop.clear()
+                    elif watcher is not None and fd == watcher.fileno():
+                        watcher.drain()         # -i any: an interface appeared or changed
+                        if session.privileged:
+                            session.add_new_interfaces()
             if not (config.count and written >= config.count):
                 written += self.drain_all(left())
         except CaptureComplete:

@@ -47,6 +47,8 @@ class LiveSession:
         self.privileged = True
         self.netmask = 0            # set from the first interface, as tcpdump does
         self.start_ns = 0
+        self.watch_new = ANY in config.interfaces
+        self.link_watcher: interfaces.LinkWatcher | None = None
 
     def program(self, linktype: int) -> KernelProgram:
         if linktype not in self.programs:
@@ -66,33 +68,50 @@ class LiveSession:
             self.rings.append(ring)
         return self.programs[linktype]
 
-    def add(self, name: str) -> Interface:
-        index = interfaces.ifindex(name)
-        dlt = interfaces.linktype(name)
-        kernel = self.program(dlt)
-        kernel.maps.register_interface(index, len(self.interfaces))
-        loopback = interfaces.is_loopback(name)
-        attach.attach(self.stack, kernel.loaded.program_fd, index,
-                      attach.hooks(self.config.direction, loopback))
-        if self.config.promiscuous and not loopback:
-            self.stack.callback(interfaces.Promiscuous(index).close)
-        iface = Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
-                          filter=self.config.expression, ifindex=index)
-        self.iface_id[index] = len(self.interfaces)
-        self.interfaces.append(iface)
-        if self.sinks is not None:
-            self.sinks.add_interface(iface)
-        return iface
+    def add(self, names: list[str], *, skip_unusable: bool = False) -> None:
+        """Capture on these interfaces: each gets its interface id, its hooks attached (all at
+        once, capture/session/attach.py) and, unless -p or -i any, promiscuous mode. With
+        `skip_unusable`, an interface that is gone or has a link type ebcap does not capture
+        is left out instead of failing the capture."""
+        jobs, added = [], []
+        for name in names:
+            try:
+                index, dlt = interfaces.ifindex(name), interfaces.linktype(name)
+                loopback = interfaces.is_loopback(name)
+            except InterfaceError:
+                if skip_unusable:
+                    continue
+                raise
+            kernel = self.program(dlt)
+            kernel.maps.register_interface(index, len(self.interfaces) + len(added))
+            jobs += [(kernel.loaded.program_fd(program), index, kind)
+                     for program, kind in attach.hooks(self.config.direction, loopback)]
+            added.append((Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
+                                    filter=self.config.expression, ifindex=index), loopback))
+        attach.attach(self.stack, jobs)
+        for iface, loopback in added:
+            # tcpdump -i any does not make interfaces promiscuous (the "any" device cannot be)
+            if self.config.promiscuous and not loopback and not self.watch_new:
+                self.stack.callback(interfaces.Promiscuous(iface.ifindex).close)
+            self.iface_id[iface.ifindex] = len(self.interfaces)
+            self.interfaces.append(iface)
+            if self.sinks is not None:
+                self.sinks.add_interface(iface)
 
     def add_new_interfaces(self) -> None:
         """-i any: interfaces that came up since the last look."""
-        for index, name in socket.if_nameindex():
-            if index in self.iface_id or not interfaces.is_up(name):
-                continue
-            try:
-                self.add(name)
-            except InterfaceError:
-                continue            # gone again, or a link type ebcap does not capture
+        new = [name for index, name in socket.if_nameindex()
+               if index not in self.iface_id and interfaces.is_up(name)]
+        if not new:
+            return
+        try:
+            self.add(new, skip_unusable=True)
+        except InterfaceError:      # one went away while being attached: the others alone
+            for name in new:
+                try:
+                    self.add([name], skip_unusable=True)
+                except InterfaceError:
+                    continue
 
     def refresh_clock(self) -> None:
         offset = monotonic_to_wall_offset()
@@ -124,15 +143,14 @@ def run_live(config: CaptureConfig) -> int:
     stop = StopSignals()
     with ExitStack() as stack:
         session = LiveSession(config, stack)
+        if watch_new:           # before the first look, so that nothing appears unseen
+            session.link_watcher = interfaces.LinkWatcher()
+            stack.callback(session.link_watcher.close)
+            session.epoll.register(session.link_watcher.fileno(), select.EPOLLIN)
         names = _interface_names(config)
         if len(names) == 1:
             session.netmask = interface_netmask(names[0])
-        for name in names:
-            try:
-                session.add(name)
-            except InterfaceError:
-                if not watch_new:
-                    raise
+        session.add(names, skip_unusable=watch_new)
         if not session.interfaces:
             raise InterfaceError("no interface to capture on")
         if config.user:
@@ -151,7 +169,7 @@ def run_live(config: CaptureConfig) -> int:
         stack.callback(stop.restore)
         session.epoll.register(stop.wakeup_fd, select.EPOLLIN)
         print(f"ebcap: listening on {_describe(config, session)}", file=sys.stderr, flush=True)
-        written = Drainer(config, session, stop, watch_new).run()
+        written = Drainer(config, session, stop).run()
         stats = session.statistics()
         sinks.close(stats)
         print_statistics(written, sum(s.accepted for s in stats), sum(s.dropped for s in stats))
