@@ -15,12 +15,14 @@ from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_SHB, BT_SPB, OPT_IF_
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice.
-# Busy is everything but idle and iowait; guest time is already inside user.
-_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
+# Busy is user, nice, system, irq and softirq; guest time is already inside user. Idle and iowait
+# are not work, and steal is time the hypervisor gave another guest: this machine did nothing.
+_BUSY_FIELDS = (0, 1, 2, 5, 6)
 
 
 def machine_cpu_seconds() -> float:
-    """Busy CPU seconds of the whole machine so far, all CPUs, softirq and irq included."""
+    """Busy CPU seconds of the whole machine so far, all CPUs, softirq and irq included, steal
+    left out."""
     with open("/proc/stat") as f:
         fields = [int(v) for v in f.readline().split()[1:]]
     return sum(fields[i] for i in _BUSY_FIELDS) / CLK_TCK

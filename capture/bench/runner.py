@@ -46,7 +46,8 @@ FIGURES = {
     "cpu_capture_per_mpkt": "cpu_capture_s per million packets_sent",
     "cpu_exit_s": "the part of cpu_capture_s from SIGINT to the end of the exit: a fixed cost "
                   "per run, not per packet (statistics, closing, tearing the process down), s",
-    "cpu_machine_s": "whole machine busy time (user, sys, irq, softirq) while the traffic ran, s",
+    "cpu_machine_s": "whole machine busy time (user, nice, system, irq, softirq; steal left out) "
+                     "while the traffic ran, s",
     "cpu_machine_per_mpkt": "cpu_machine_s per million packets_sent",
     "captured": "the tool's own exit statistics: packets captured",
     "received_by_filter": "the tool's own exit statistics: packets received by filter",
