@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -126,17 +127,18 @@ def _ms(key: str):
     return lambda f: f[key] * 1e3 if f[key] is not None else None
 
 
-# (title, value of one round's figures): the chart's panels.
+# (title, value of one round's figures, y scale): the chart's panels. Figures that span
+# decades between a 1 % filter and a full-snaplen TCP capture get a log scale.
 _PANELS = (
-    ("bit rate vs no capture", lambda f: f["bit_rate_ratio"]),
-    ("capture process CPU, us per packet sent", lambda f: f["cpu_capture_per_mpkt"]),
+    ("bit rate vs no capture", lambda f: f["bit_rate_ratio"], "linear"),
+    ("capture process CPU, us per packet sent", lambda f: f["cpu_capture_per_mpkt"], "log"),
     ("CPU the capture adds to the machine, us per packet sent",
-     lambda f: f["cpu_machine_added_per_mpkt"]),
-    ("start-up CPU per run, ms", _ms("cpu_startup_s")),
-    ("exit CPU per run, ms", _ms("cpu_exit_s")),
-    ("packets missing from the file, % of expected", _missing_percent),
-    ("file bytes per packet", lambda f: f["bytes_per_packet"]),
-    ("time from start to first packet captured, s", lambda f: f["first_packet_s"]),
+     lambda f: f["cpu_machine_added_per_mpkt"], "linear"),
+    ("start-up CPU per run, ms", _ms("cpu_startup_s"), "log"),
+    ("exit CPU per run, ms", _ms("cpu_exit_s"), "linear"),
+    ("packets missing from the file, % of expected", _missing_percent, "linear"),
+    ("file bytes per packet", lambda f: f["bytes_per_packet"], "log"),
+    ("time from start to first packet captured, s", lambda f: f["first_packet_s"], "linear"),
 )
 
 
@@ -163,16 +165,17 @@ def plot(path: str, results: dict[str, dict[str, dict]]) -> None:
                              figsize=(max(8, 1.1 * len(scenarios)), 2.6 * len(_PANELS) + 1.5),
                              sharex=True)
     width = 0.8 / max(1, len(tools))
-    for ax, (title, value) in zip(axes, _PANELS):
+    for ax, (title, value, scale) in zip(axes, _PANELS):
         for i, tool in enumerate(tools):
             stats = [_spread(results[s][tool]["rounds"], value) for s in scenarios]
             xs = [x + (i - (len(tools) - 1) / 2) * width for x in range(len(scenarios))]
-            medians = [st[0] if st else 0 for st in stats]
+            medians = [st[0] if st else math.nan for st in stats]   # nan: no bar
             err = [[st[0] - st[1] if st else 0 for st in stats],
                    [st[2] - st[0] if st else 0 for st in stats]]
             ax.bar(xs, medians, width, yerr=err, capsize=2, error_kw={"linewidth": 0.8},
                    label=tool)
         ax.set_title(title, fontsize=10)
+        ax.set_yscale(scale)
         ax.grid(axis="y", alpha=0.3)
     axes[0].axhline(1.0, color="black", linewidth=0.6)
     axes[2].axhline(0.0, color="black", linewidth=0.6)
