@@ -83,7 +83,7 @@ def _raise_interrupt(signum, frame):
 def bench(quick, json_path, plot_path, duration, rounds, scenario_names, tool_specs, workdir):
     from ebcap.capture.bench.report import document, plot, table, write_json
     from ebcap.capture.bench.runner import BenchConfig, run_bench
-    from ebcap.capture.bench.traffic import missing_program, trafgen_argv
+    from ebcap.capture.bench.traffic import missing_program, sender_commands
 
     if os.geteuid() != 0:
         raise EbcapError("bench needs root (it creates network namespaces)")
@@ -118,8 +118,7 @@ def bench(quick, json_path, plot_path, duration, rounds, scenario_names, tool_sp
 
     click.echo(table(results, skipped))
     if json_path:
-        generator = " ".join(trafgen_argv("IFACE", "CONF", 0)).replace(" -n 0", " -n COUNT")
-        write_json(json_path, document(config, results, generator, skipped))
+        write_json(json_path, document(config, results, sender_commands(), skipped))
     if plot_path:
         plot(plot_path, results)
     return 0

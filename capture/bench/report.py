@@ -80,7 +80,7 @@ def table(results: dict[str, dict[str, dict]], skipped: dict[str, str] | None = 
 
 
 def document(config: BenchConfig, results: dict[str, dict[str, dict]],
-             generator: str, skipped: dict[str, str] | None = None) -> dict:
+             senders: dict[str, str], skipped: dict[str, str] | None = None) -> dict:
     """The JSON form: the run's settings, what each figure means, and every scenario's figures:
     per tool their median, min and max over the rounds, and each round's own."""
     by_name: dict[str, Scenario] = {s.name: s for s in config.scenarios}
@@ -88,7 +88,8 @@ def document(config: BenchConfig, results: dict[str, dict[str, dict]],
         "meta": {
             "kernel": platform.release(),
             "cpus": os.cpu_count(),
-            "generator": generator,
+            "generator": senders["trafgen"],
+            "senders": senders,
             "duration_s": config.duration,
             "rounds": config.rounds,
             "baseline": NO_CAPTURE,

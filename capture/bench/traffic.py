@@ -186,6 +186,31 @@ class Trafgen:
 _OUTGOING = re.compile(r"(\d+) packets outgoing")
 
 
+def udpsend_argv(src: str, dst: str, payload: int | str, seconds: str, count: str) -> list[str]:
+    return [sys.executable, "-I", str(UDPSEND), src, str(MAIN_SPORT), dst, str(DPORT_BASE),
+            str(DPORT_SPREAD), str(payload), seconds, count, str(SENDER_CPU)]
+
+
+def iperf3_server_argv(addr: str) -> list[str]:
+    # --forceflush: else its "Server listening" line waits in a pipe's stdio buffer.
+    return ["iperf3", "-s", "-1", "--forceflush", "-B", addr, "-p", str(IPERF_PORT),
+            "-A", str(SENDER_CPU)]
+
+
+def iperf3_client_argv(addr: str, seconds: str) -> list[str]:
+    return ["iperf3", "-c", addr, "-p", str(IPERF_PORT), "-t", seconds, "-A", str(SENDER_CPU)]
+
+
+def sender_commands() -> dict[str, str]:
+    """Each kind of traffic's command line, for the JSON's record of the run."""
+    return {
+        "trafgen": " ".join(trafgen_argv("IFACE", "CONF", 0)).replace(" -n 0", " -n COUNT"),
+        "socket": " ".join(udpsend_argv("SRC", "DST", "PAYLOAD", "SECONDS", "COUNT")),
+        "tcp": " ".join(iperf3_client_argv("DST", "SECONDS+5")) + ", stopped by SIGINT; "
+               + " ".join(iperf3_server_argv("DST")),
+    }
+
+
 class SocketUdp:
     """udpsend.py in the sender's namespace: the trafgen frames' ports and sizes, from a socket.
 
@@ -194,9 +219,8 @@ class SocketUdp:
     """
 
     def __init__(self, testbed: Testbed, flow: Flow, *, duration: float, count: int):
-        argv = [sys.executable, "-I", str(UDPSEND), flow.src.ipv4, str(MAIN_SPORT),
-                flow.dst.ipv4, str(DPORT_BASE), str(DPORT_SPREAD),
-                str(flow.frame_len - ETH_IPV4_UDP), str(duration), str(count), str(SENDER_CPU)]
+        argv = udpsend_argv(flow.src.ipv4, flow.dst.ipv4, flow.frame_len - ETH_IPV4_UDP,
+                            str(duration), str(count))
         self.proc = testbed.popen(flow.src, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
 
@@ -227,11 +251,8 @@ class TcpStream:
 
     def __init__(self, testbed: Testbed, flow: Flow, *, duration: float):
         self._testbed, self._flow = testbed, flow
-        # --forceflush: else its "Server listening" line waits in a pipe's stdio buffer.
-        self.server = testbed.popen(
-            flow.dst, ["iperf3", "-s", "-1", "--forceflush", "-B", flow.dst.ipv4,
-                       "-p", str(IPERF_PORT), "-A", str(SENDER_CPU)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.server = testbed.popen(flow.dst, iperf3_server_argv(flow.dst.ipv4),
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.client = None
         self._seconds = math.ceil(duration) + 5
 
@@ -244,8 +265,7 @@ class TcpStream:
 
     def start(self) -> None:
         self.client = self._testbed.popen(
-            self._flow.src, ["iperf3", "-c", self._flow.dst.ipv4, "-p", str(IPERF_PORT),
-                             "-t", str(self._seconds), "-A", str(SENDER_CPU)],
+            self._flow.src, iperf3_client_argv(self._flow.dst.ipv4, str(self._seconds)),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def wait(self, timeout: float) -> None:

@@ -94,6 +94,7 @@ def test_json_has_every_figure_for_every_scenario_tool_and_round(tiny_run):
     _, tmp, _ = tiny_run
     doc = json.loads((tmp / "out.json").read_text())
     assert set(doc["figures"]) == set(FIGURES)
+    assert set(doc["meta"]["senders"]) == {"trafgen", "socket", "tcp"}
     assert set(doc["scenarios"]) == set(_ran())
     for name, scenario in doc["scenarios"].items():
         assert set(scenario["tools"]) == {"none", *TOOLS, "broken"}, name
