@@ -249,7 +249,6 @@ class Bench:
         """Run the scenario's traffic and fill in the rate, count and machine CPU figures.
         Returns the capture process's CPU clock at the start."""
         tb = self.testbed
-        count = max(1, int(duration * RATE_CAP))
         stream = None
         if scenario.traffic == "tcp":  # to the receiver's own address, not the blackhole
             stream = TcpStream(tb, Flow.across(tb, 1514), duration=duration)
@@ -260,15 +259,7 @@ class Bench:
             machine0 = machine_cpu_seconds()
             capture0 = clock.now() if clock is not None else None
             start = time.monotonic()
-            if stream is not None:
-                stream.start()
-                sender = stream
-            elif scenario.traffic == "socket":
-                sender = SocketUdp(tb, self.flow(scenario.frame_len), duration=duration,
-                                   count=count)
-            else:
-                sender = Trafgen(tb, self.flow(scenario.frame_len), sport=MAIN_SPORT,
-                                 spread=True, count=count)
+            sender = self._start_sender(scenario, duration, stream)
             try:
                 sender.wait(duration)
             finally:
@@ -292,6 +283,18 @@ class Bench:
             expected_in_file=_matches(seen, scenario.match_share),
         )
         return capture0
+
+    def _start_sender(self, scenario: Scenario, duration: float,
+                      stream: TcpStream | None) -> Trafgen | SocketUdp | TcpStream:
+        """The main traffic, started: each sender has wait(timeout) and stop() -> its count."""
+        if stream is not None:
+            stream.start()
+            return stream
+        count = max(1, int(duration * RATE_CAP))
+        flow = self.flow(scenario.frame_len)
+        if scenario.traffic == "socket":
+            return SocketUdp(self.testbed, flow, duration=duration, count=count)
+        return Trafgen(self.testbed, flow, sport=MAIN_SPORT, spread=True, count=count)
 
     @staticmethod
     def _per_mpkt(result: dict) -> None:

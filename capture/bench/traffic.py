@@ -19,11 +19,13 @@ import json
 import math
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,16 +254,22 @@ class TcpStream:
     def __init__(self, testbed: Testbed, flow: Flow, *, duration: float):
         self._testbed, self._flow = testbed, flow
         self.server = testbed.popen(flow.dst, iperf3_server_argv(flow.dst.ipv4),
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
         self.client = None
         self._seconds = math.ceil(duration) + 5
 
     def wait_ready(self, timeout: float = 10.0) -> None:
-        """Until the server listens: its "Server listening on" line."""
-        for line in self.server.stdout:
-            if "listening" in line:
-                return
-        raise RuntimeError(f"iperf3 server did not start ({self.server.wait(timeout)})")
+        """Until the server listens: its "Server listening on" line. Read unbuffered, so that
+        select() sees all there is."""
+        deadline, seen = time.monotonic() + timeout, b""
+        fd = self.server.stdout.fileno()
+        while b"listening" not in seen:
+            left = deadline - time.monotonic()
+            chunk = os.read(fd, 4096) if left > 0 and select.select([fd], [], [], left)[0] else b""
+            if not chunk:
+                said = seen.decode(errors="replace").strip()
+                raise RuntimeError(f"iperf3 server did not start: {said!r}")
+            seen += chunk
 
     def start(self) -> None:
         self.client = self._testbed.popen(

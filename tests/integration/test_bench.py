@@ -316,6 +316,22 @@ def test_a_scenario_whose_program_is_missing_says_which_package(monkeypatch, tmp
     assert missing_program("socket") is None        # this Python is all it needs
 
 
+@pytest.mark.kernel
+def test_without_iperf3_the_tcp_scenarios_are_skipped_and_said_so(monkeypatch):
+    """Where only TCP scenarios were asked for and iperf3 is missing, nothing runs and the
+    reason names the package; no testbed is built for it."""
+    if os.geteuid() != 0 or not shutil.which("trafgen"):
+        pytest.skip("needs root and trafgen")
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k:
+                        None if name == "iperf3" else real_which(name, *a, **k))
+    result = CliRunner().invoke(bench, ["--scenario", "egress all tcp", "--duration", "0.1"])
+    assert result.exit_code != 0
+    assert "skipping 'egress all tcp': needs iperf3" in result.output
+    assert "Debian package iperf3" in result.output
+    assert "no scenario left to run" in str(result.exception) + result.output
+
+
 def test_quick_scenarios_hold_every_kind_of_traffic():
     assert len(QUICK_SCENARIOS) == len(set(QUICK_SCENARIOS))
     scenarios = quick_scenarios()
