@@ -308,11 +308,11 @@ class Bench:
         tb, host = self.testbed, self.capture_host(scenario)
         path = os.path.join(self.workdir, "capture.out")
         argv = tool.argv(host.ifname, path, scenario.filter)
-        ticker = Trafgen(tb, self.flow(scenario.frame_len or 64), sport=TICKER_SPORT,
-                         spread=False, count=int(READY_TIMEOUT * 1000) + 1000, gap=TICKER_GAP)
-        proc = None
+        proc = ticker = None
         clock = _CaptureClock()
         try:
+            ticker = Trafgen(tb, self.flow(scenario.frame_len or 64), sport=TICKER_SPORT,
+                             spread=False, count=int(READY_TIMEOUT * 1000) + 1000, gap=TICKER_GAP)
             started = time.time()
             proc = clock.popen(tb, host, argv, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, errors="replace")
