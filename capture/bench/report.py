@@ -182,10 +182,13 @@ def plot(path: str, results: dict[str, dict[str, dict]]) -> None:
     axes[2].axhline(0.0, color="black", linewidth=0.6)
     axes[-1].set_xticks(range(len(scenarios)), scenarios, rotation=30, ha="right", fontsize=8)
     rounds = max(len(results[s][t]["rounds"]) for s in scenarios for t in tools)
-    fig.suptitle(f"ebcap bench: medians over {rounds} round(s), whiskers min..max", fontsize=12)
+    # Title, then legend, then panels, each in a band of its own at the top.
+    top = 1 - 0.9 / fig.get_figheight()
+    fig.suptitle(f"ebcap bench: medians over {rounds} round(s), whiskers min..max", fontsize=12,
+                 y=1 - 0.15 / fig.get_figheight())
     fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(tools),
-               fontsize=9, bbox_to_anchor=(0.5, 0.98), frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.965))
+               fontsize=9, bbox_to_anchor=(0.5, 1 - 0.45 / fig.get_figheight()), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

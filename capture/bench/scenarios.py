@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ebcap.capture.bench.traffic import DPORT_BASE, DPORT_SPREAD
+from ebcap.capture.bench.traffic import DPORT_BASE, DPORT_SPREAD, TRAFFIC_KINDS
 
 SIDES = ("egress", "ingress")  # capture on the sender's interface, or on the receiver's
 FILTERS = {
@@ -30,7 +30,11 @@ class Scenario:
     side: str
     filter_name: str
     frame_len: int | None   # None for the TCP stream: its packets are what TCP makes them
-    traffic: str = "trafgen"
+    traffic: str = "trafgen"  # one of traffic.TRAFFIC_KINDS
+
+    def __post_init__(self):
+        if self.traffic not in TRAFFIC_KINDS:
+            raise ValueError(f"unknown traffic {self.traffic!r}; known: {', '.join(TRAFFIC_KINDS)}")
 
     @property
     def name(self) -> str:
