@@ -69,7 +69,8 @@ def _raise_interrupt(signum, frame):
 @click.option("--duration", type=click.FloatRange(min=0.1, max=600), metavar="SECONDS",
               help=f"Traffic time per measurement [{FULL_DURATION:g}; --quick {QUICK_DURATION:g}].")
 @click.option("--rounds", type=click.IntRange(1, 20),
-              help=f"Repeat everything; figures are medians [{FULL_ROUNDS}; --quick {QUICK_ROUNDS}].")
+              help=f"Repeat everything, each round in a rotated order; figures are medians with "
+                   f"min..max [{FULL_ROUNDS}; --quick {QUICK_ROUNDS}].")
 @click.option("--scenario", "scenario_names", multiple=True, metavar="NAME",
               help="Only this scenario, e.g. 'ingress 1% 1400B', 'egress all 64B socket', "
                    "'ingress all tcp' (repeatable) [all "
