@@ -10,10 +10,11 @@ import time
 
 import click
 
-from ebcap.capture.bench.scenarios import DEFAULT_TOOLS, all_scenarios, parse_scenario, parse_tool
+from ebcap.capture.bench.scenarios import (DEFAULT_TOOLS, QUICK_SCENARIOS, all_scenarios,
+                                           parse_scenario, parse_tool, quick_scenarios)
 from ebcap.capture.errors import EbcapError
 
-QUICK_DURATION, QUICK_ROUNDS = 0.8, 1      # 32 measurements in under two minutes
+QUICK_DURATION, QUICK_ROUNDS = 0.8, 1      # 8 scenarios, 32 measurements: under two minutes
 FULL_DURATION, FULL_ROUNDS = 5.0, 3
 
 
@@ -35,9 +36,9 @@ class _Progress:
         if result["error"]:
             summary = "failed"
         else:
-            summary = f"{result['packets_per_s'] / 1e3:.0f} kpkt/s"
-            if result["rate_ratio"] is not None and tool != "none":
-                summary += f" ({result['rate_ratio']:.2f} of no capture)"
+            # The ratio to no capture comes once the scenario's round is complete.
+            summary = (f"{result['packets_per_s'] / 1e3:.0f} kpkt/s, "
+                       f"{result['bits_per_s'] / 1e6:.0f} Mbit/s")
         line = f"[{done}/{total}] {scenario.name}: {tool}: {summary}"
         if self.tty:
             self._write(line)
@@ -59,18 +60,21 @@ def _raise_interrupt(signum, frame):
 
 
 @click.command(help="Measure capture overhead: no capture, tcpdump -w and ebcap -w on a throwaway "
-               "veth testbed, with trafgen traffic, all in one run.")
+               "veth testbed, with trafgen, socket and TCP traffic, all in one run.")
 @click.option("--quick", is_flag=True,
-              help=f"{QUICK_DURATION:g} s per measurement, {QUICK_ROUNDS} round (under two minutes).")
+              help=f"{QUICK_DURATION:g} s per measurement, {QUICK_ROUNDS} round, "
+                   f"{len(QUICK_SCENARIOS)} scenarios (under two minutes).")
 @click.option("--json", "json_path", metavar="FILE", help="Also write the results as JSON.")
 @click.option("--plot", "plot_path", metavar="FILE.png", help="Also draw a chart (matplotlib).")
 @click.option("--duration", type=click.FloatRange(min=0.1, max=600), metavar="SECONDS",
               help=f"Traffic time per measurement [{FULL_DURATION:g}; --quick {QUICK_DURATION:g}].")
 @click.option("--rounds", type=click.IntRange(1, 20),
-              help=f"Repeat everything; figures are medians [{FULL_ROUNDS}; --quick {QUICK_ROUNDS}].")
+              help=f"Repeat everything, each round in a rotated order; figures are medians with "
+                   f"min..max [{FULL_ROUNDS}; --quick {QUICK_ROUNDS}].")
 @click.option("--scenario", "scenario_names", multiple=True, metavar="NAME",
-              help="Only this scenario, e.g. 'ingress 1% 1400B' (repeatable) [all "
-                   f"{len(all_scenarios())}].")
+              help="Only this scenario, e.g. 'ingress 1% 1400B', 'egress all 64B socket', "
+                   "'ingress all tcp' (repeatable) [all "
+                   f"{len(all_scenarios())}; --quick {len(QUICK_SCENARIOS)}].")
 @click.option("--tool", "tool_specs", multiple=True, metavar="NAME[=COMMAND]",
               help="A capture tool to compare (repeatable): a default name or NAME=COMMAND with "
                    "{iface} {file} {filter} {bindir} [" + ", ".join(t.name for t in DEFAULT_TOOLS)
@@ -80,17 +84,25 @@ def _raise_interrupt(signum, frame):
 def bench(quick, json_path, plot_path, duration, rounds, scenario_names, tool_specs, workdir):
     from ebcap.capture.bench.report import document, plot, table, write_json
     from ebcap.capture.bench.runner import BenchConfig, run_bench
-    from ebcap.capture.bench.traffic import trafgen_argv
+    from ebcap.capture.bench.traffic import missing_program, sender_commands
 
     if os.geteuid() != 0:
         raise EbcapError("bench needs root (it creates network namespaces)")
     if not shutil.which("trafgen"):
         raise EbcapError("bench needs trafgen: apt-get install netsniff-ng")
     try:
-        scenarios = [parse_scenario(n) for n in scenario_names] or all_scenarios()
+        scenarios = ([parse_scenario(n) for n in scenario_names]
+                     or (quick_scenarios() if quick else all_scenarios()))
         tools = [parse_tool(t) for t in tool_specs] or list(DEFAULT_TOOLS)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    # A scenario whose traffic needs a program this machine lacks is left out, and said so.
+    skipped = {s.name: why for s in scenarios if (why := missing_program(s.traffic))}
+    for name, why in skipped.items():
+        click.echo(f"bench: skipping {name!r}: {why}", err=True)
+    scenarios = [s for s in scenarios if s.name not in skipped]
+    if not scenarios:
+        raise EbcapError("bench: no scenario left to run")
     config = BenchConfig(
         scenarios=scenarios, tools=tools,
         duration=duration or (QUICK_DURATION if quick else FULL_DURATION),
@@ -105,10 +117,9 @@ def bench(quick, json_path, plot_path, duration, rounds, scenario_names, tool_sp
         progress.close()
         signal.signal(signal.SIGTERM, previous)
 
-    click.echo(table(results))
+    click.echo(table(results, skipped))
     if json_path:
-        generator = " ".join(trafgen_argv("IFACE", "CONF", 0)).replace(" -n 0", " -n COUNT")
-        write_json(json_path, document(config, results, generator))
+        write_json(json_path, document(config, results, sender_commands(), skipped))
     if plot_path:
         plot(plot_path, results)
     return 0

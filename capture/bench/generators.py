@@ -1,6 +1,6 @@
 """Measure the traffic generators Debian offers, to justify the bench's choice of trafgen.
 
-    python -m capture.bench.generators [--seconds 3]
+    python -m ebcap.capture.bench.generators [--seconds 3]
 
 Each candidate sends 64-byte UDP frames (22 bytes of payload) from the left to the right end of a
 fresh testbed for a few seconds, bounded in time and count; the rate is the receiver's rx_packets

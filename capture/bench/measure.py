@@ -15,12 +15,14 @@ from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_SHB, BT_SPB, OPT_IF_
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice.
-# Busy is everything but idle and iowait; guest time is already inside user.
-_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
+# Busy is user, nice, system, irq and softirq; guest time is already inside user. Idle and iowait
+# are not work, and steal is time the hypervisor gave another guest: this machine did nothing.
+_BUSY_FIELDS = (0, 1, 2, 5, 6)
 
 
 def machine_cpu_seconds() -> float:
-    """Busy CPU seconds of the whole machine so far, all CPUs, softirq and irq included."""
+    """Busy CPU seconds of the whole machine so far, all CPUs, softirq and irq included, steal
+    left out."""
     with open("/proc/stat") as f:
         fields = [int(v) for v in f.readline().split()[1:]]
     return sum(fields[i] for i in _BUSY_FIELDS) / CLK_TCK
@@ -133,25 +135,48 @@ def parse_exit_stats(stderr: str) -> dict[str, int | None]:
     return stats
 
 
+@dataclass(frozen=True)
+class Match:
+    """Which packets of a capture are the measured traffic's: IPv4 protocol `proto` (17 UDP, 6 TCP)
+    with `port` as the source port, or as the destination port with `dst`."""
+
+    proto: int
+    port: int
+    dst: bool = False
+
+    @property
+    def offset(self) -> int:
+        # Ethernet + option-less IPv4 header (the bench's packets have no options), then the
+        # source port, then the destination port: the same place in UDP and in TCP.
+        return 14 + 20 + (2 if self.dst else 0)
+
+    def __call__(self, data: bytes | mmap.mmap, at: int, caplen: int) -> bool:
+        port_at = at + self.offset
+        return (caplen >= self.offset + 2 and data[at + 23] == self.proto
+                and data[port_at] == self.port >> 8 and data[port_at + 1] == self.port & 0xFF)
+
+
 @dataclass
 class FileCount:
-    """What a capture file holds: packets in all, packets with a given UDP source port, first time."""
+    """What a capture file holds: packets in all, the measured traffic's packets, the first
+    packet's time, and the longest packet on the wire among the measured ones (a TCP stream's
+    GSO super-packets are longer than any frame)."""
 
     packets: int = 0
-    packets_from_port: int = 0
+    packets_matched: int = 0
     first_ts: float | None = None
     size: int = 0
+    largest_matched: int | None = None
+
+    def add(self, matched: bool, wire_len: int) -> None:
+        self.packets += 1
+        if matched:
+            self.packets_matched += 1
+            if self.largest_matched is None or wire_len > self.largest_matched:
+                self.largest_matched = wire_len
 
 
-_UDP_SPORT_AT = 14 + 20  # Ethernet + option-less IPv4 header: the bench's own frames
-
-
-def _is_udp_from(data: bytes | mmap.mmap, at: int, caplen: int, sport: int) -> bool:
-    return (caplen >= _UDP_SPORT_AT + 2 and data[at + 23] == 17
-            and data[at + _UDP_SPORT_AT] == sport >> 8 and data[at + _UDP_SPORT_AT + 1] == sport & 0xFF)
-
-
-def count_capture_file(path: str, sport: int) -> FileCount:
+def count_capture_file(path: str, match: Match) -> FileCount:
     """Count the packets of a pcap or pcapng file without dissecting them (the files get big)."""
     count = FileCount(size=os.path.getsize(path))
     if count.size < 24:
@@ -159,30 +184,28 @@ def count_capture_file(path: str, sport: int) -> FileCount:
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         pcap = PCAP_MAGICS.get(data[:4])
         if pcap is not None:
-            _walk_pcap(data, pcap, sport, count)
+            _walk_pcap(data, pcap, match, count)
         else:
-            _walk_pcapng(data, sport, count)
+            _walk_pcapng(data, match, count)
     return count
 
 
-def _walk_pcap(data: mmap.mmap, pcap: tuple[str, int], sport: int, count: FileCount) -> None:
+def _walk_pcap(data: mmap.mmap, pcap: tuple[str, int], match: Match, count: FileCount) -> None:
     order, ns_per_unit = pcap
     record = struct.Struct(order + PCAP_RECORD)
     at, end = 4 + struct.calcsize(PCAP_FILE_HEADER), len(data)
     while at + record.size <= end:
-        sec, frac, caplen, _ = record.unpack_from(data, at)
+        sec, frac, caplen, wire_len = record.unpack_from(data, at)
         at += record.size
         if at + caplen > end:  # a record cut short by the tool being stopped
             break
         if count.first_ts is None:
             count.first_ts = sec + frac * ns_per_unit / 1e9
-        count.packets += 1
-        if _is_udp_from(data, at, caplen, sport):
-            count.packets_from_port += 1
+        count.add(match(data, at, caplen), wire_len)
         at += caplen
 
 
-def _walk_pcapng(data: mmap.mmap, sport: int, count: FileCount) -> None:
+def _walk_pcapng(data: mmap.mmap, match: Match, count: FileCount) -> None:
     units: list[tuple[int, int]] = []
     for btype, body, end, order in scan_blocks(data):
         if btype == BT_SHB:
@@ -191,15 +214,11 @@ def _walk_pcapng(data: mmap.mmap, sport: int, count: FileCount) -> None:
             resol = dict(iter_options(data[body:end], 8, order)).get(OPT_IF_TSRESOL, b"")
             units.append(tsresol_units(resol))
         elif btype == BT_EPB:
-            ifid, ts_hi, ts_lo, caplen = struct.unpack_from(order + "IIII", data, body)
+            ifid, ts_hi, ts_lo, caplen, wire_len = struct.unpack_from(order + "IIIII", data, body)
             if count.first_ts is None:
                 mult, div = units[ifid] if ifid < len(units) else tsresol_units(b"")
                 count.first_ts = ((ts_hi << 32) | ts_lo) * mult / div / 1e9
-            count.packets += 1
-            if _is_udp_from(data, body + 20, caplen, sport):
-                count.packets_from_port += 1
-        elif btype == BT_SPB:
-            count.packets += 1  # simple packet block: no timestamp, no interface
+            count.add(match(data, body + 20, caplen), wire_len)
+        elif btype == BT_SPB:  # simple packet block: no timestamp, no interface
             (orig,) = struct.unpack_from(order + "I", data, body)
-            if _is_udp_from(data, body + 4, min(orig, end - body - 4), sport):
-                count.packets_from_port += 1
+            count.add(match(data, body + 4, min(orig, end - body - 4)), orig)

@@ -1,20 +1,35 @@
-"""The bench's traffic: UDP/IPv4 frames sent by trafgen (netsniff-ng) across a testbed's veth pair.
+"""The bench's traffic across a testbed's veth pair, of three kinds:
 
-trafgen is as fast as any generator Debian offers on this machine (generators.py measures them)
-and the only one that lets the bench write every byte, so it knows exactly what is on the wire: the destination port's low byte counts 0..99, so `udp dst port 9984` matches
-exactly one frame in a hundred, and the source port tells main traffic from the start-up ticker.
+- "trafgen": UDP/IPv4 frames written byte by byte and sent by trafgen (netsniff-ng). It is as
+  fast as any generator Debian offers on this machine (generators.py measures them) and the only
+  one that lets the bench write every byte, so it knows exactly what is on the wire: the
+  destination port's low byte counts 0..99, so `udp dst port 9984` matches exactly one frame in
+  a hundred, and the source port tells main traffic from the start-up ticker.
+- "socket": the same datagrams (ports, sizes) sent by a program with sendto() on a UDP socket
+  (udpsend.py), as a host's applications send them: built by the kernel's stack, headers in the
+  skb's linear part where trafgen's are paged.
+- "tcp": one iperf3 TCP stream; the sender's stack hands the veth GSO super-packets of up to
+  64 KB, which both capture tools see as single packets.
+All of them, and their receivers, run on CPU 0, leaving the other core to the capture.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import select
+import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
+from ebcap.capture.bench.measure import Match
 from ebcap.capture.bench.testbed import Host, Testbed
 
 MAIN_SPORT = 4321      # source port of the measured traffic
@@ -29,6 +44,26 @@ TICKER_GAP = "1ms"     # the ticker's inter-frame gap, so start-up is timed to a
 # rate in "port unreachable" work.
 BLACKHOLE_NET = "198.18.1.0/24"
 BLACKHOLE_DST = "198.18.1.2"
+SENDER_CPU = 0         # where every sender runs: trafgen's -P 1 pins itself there too
+IPERF_PORT = 5201      # iperf3's default: both its control and its data connection go to it
+UDPSEND = Path(__file__).with_name("udpsend.py")
+
+TRAFFIC_KINDS = ("trafgen", "socket", "tcp")
+# What each kind needs on the machine besides the bench itself: (program, Debian package).
+_PROGRAMS = {"trafgen": ("trafgen", "netsniff-ng"), "socket": None, "tcp": ("iperf3", "iperf3")}
+# Which packets in a capture file are the measured traffic's. The TCP kind's are everything the
+# sender sends to iperf3's port: its data stream and its few control packets, which is exactly
+# what the sender's veth counts as sent (quiet_links() keeps anything else off the link).
+MATCHES = {"trafgen": Match(17, MAIN_SPORT), "socket": Match(17, MAIN_SPORT),
+           "tcp": Match(6, IPERF_PORT, dst=True)}
+
+
+def missing_program(kind: str) -> str | None:
+    """Why traffic of `kind` cannot run on this machine, or None if it can."""
+    need = _PROGRAMS[kind]
+    if need is None or shutil.which(need[0]):
+        return None
+    return f"needs {need[0]}, not installed (Debian package {need[1]})"
 
 
 @dataclass(frozen=True)
@@ -53,6 +88,16 @@ def add_blackhole(testbed: Testbed) -> None:
     """Route BLACKHOLE_NET to a blackhole on the receiver, and via the receiver on the sender."""
     testbed.run(testbed.right, ["ip", "route", "replace", "blackhole", BLACKHOLE_NET])
     testbed.run(testbed.left, ["ip", "route", "replace", BLACKHOLE_NET, "via", testbed.right.ipv4])
+
+
+def quiet_links(testbed: Testbed) -> None:
+    """Nothing on the veth pair but the bench's traffic: static ARP entries both ways (else the
+    first datagrams of a socket sender wait for, or are dropped behind, an ARP exchange) and no
+    IPv6 (router and multicast listener messages that would show in the counters)."""
+    for host, peer in ((testbed.left, testbed.right), (testbed.right, testbed.left)):
+        testbed.run(host, ["ip", "neigh", "replace", peer.ipv4, "lladdr", testbed.mac(peer),
+                           "dev", host.ifname, "nud", "permanent"])
+        testbed.run(host, ["sysctl", "-qw", f"net.ipv6.conf.{host.ifname}.disable_ipv6=1"])
 
 
 def _bytes(text: str, sep: str) -> str:
@@ -141,6 +186,126 @@ class Trafgen:
 
 
 _OUTGOING = re.compile(r"(\d+) packets outgoing")
+
+
+def udpsend_argv(src: str, dst: str, payload: int | str, seconds: str, count: str) -> list[str]:
+    return [sys.executable, "-I", str(UDPSEND), src, str(MAIN_SPORT), dst, str(DPORT_BASE),
+            str(DPORT_SPREAD), str(payload), seconds, count, str(SENDER_CPU)]
+
+
+def iperf3_server_argv(addr: str) -> list[str]:
+    # --forceflush: else its "Server listening" line waits in a pipe's stdio buffer.
+    return ["iperf3", "-s", "-1", "--forceflush", "-B", addr, "-p", str(IPERF_PORT),
+            "-A", str(SENDER_CPU)]
+
+
+def iperf3_client_argv(addr: str, seconds: str) -> list[str]:
+    return ["iperf3", "-c", addr, "-p", str(IPERF_PORT), "-t", seconds, "-A", str(SENDER_CPU)]
+
+
+def sender_commands() -> dict[str, str]:
+    """Each kind of traffic's command line, for the JSON's record of the run."""
+    return {
+        "trafgen": " ".join(trafgen_argv("IFACE", "CONF", 0)).replace(" -n 0", " -n COUNT"),
+        "socket": " ".join(udpsend_argv("SRC", "DST", "PAYLOAD", "SECONDS", "COUNT")),
+        "tcp": " ".join(iperf3_client_argv("DST", "SECONDS+5")) + ", stopped by SIGINT; "
+               + " ".join(iperf3_server_argv("DST")),
+    }
+
+
+class SocketUdp:
+    """udpsend.py in the sender's namespace: the trafgen frames' ports and sizes, from a socket.
+
+    It runs as `python -I` by path, so it imports nothing from the working directory, and stops
+    by itself after `duration` (or `count` datagrams); stop() ends it early and takes its count.
+    """
+
+    def __init__(self, testbed: Testbed, flow: Flow, *, duration: float, count: int):
+        argv = udpsend_argv(flow.src.ipv4, flow.dst.ipv4, flow.frame_len - ETH_IPV4_UDP,
+                            str(duration), str(count))
+        self.proc = testbed.popen(flow.src, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+
+    def wait(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"udpsend failed ({self.proc.returncode}): {err.strip()[-300:]}")
+        return int(out.split()[-1]) if out.split() else None
+
+
+class TcpStream:
+    """One iperf3 TCP stream from the sender to an iperf3 server on the receiver, both on
+    SENDER_CPU. iperf3 counts time in whole seconds, so the client is told to run longer than
+    `duration` and stopped by SIGINT; the bench counts packets off the sender's veth, where each
+    GSO super-packet is one (stop() returns None: iperf3 does not count packets)."""
+
+    def __init__(self, testbed: Testbed, flow: Flow, *, duration: float):
+        self._testbed, self._flow = testbed, flow
+        self.server = testbed.popen(flow.dst, iperf3_server_argv(flow.dst.ipv4),
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
+        self.client = None
+        self._seconds = math.ceil(duration) + 5
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Until the server listens: its "Server listening on" line. Read unbuffered, so that
+        select() sees all there is."""
+        deadline, seen = time.monotonic() + timeout, b""
+        fd = self.server.stdout.fileno()
+        while b"listening" not in seen:
+            left = deadline - time.monotonic()
+            chunk = os.read(fd, 4096) if left > 0 and select.select([fd], [], [], left)[0] else b""
+            if not chunk:
+                said = seen.decode(errors="replace").strip()
+                raise RuntimeError(f"iperf3 server did not start: {said!r}")
+            seen += chunk
+
+    def start(self) -> None:
+        self.client = self._testbed.popen(
+            self._flow.src, iperf3_client_argv(self._flow.dst.ipv4, str(self._seconds)),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def wait(self, timeout: float) -> None:
+        try:
+            self.client.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGINT to the client (it then closes the stream) and the end of the server."""
+        try:
+            if self.client is not None:
+                if self.client.poll() is None:
+                    self.client.send_signal(signal.SIGINT)
+                try:
+                    _, err = self.client.communicate(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    self.client.kill()
+                    _, err = self.client.communicate()
+                if "error" in err:
+                    raise RuntimeError(f"iperf3 failed: {err.strip()[-300:]}")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.server.poll() is None:
+            try:
+                self.server.wait(2.0)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+        self.server.stdout.close()
 
 
 @dataclass(frozen=True)
