@@ -73,15 +73,23 @@ class LiveSession:
         once, capture/session/attach.py) and, unless -p or -i any, promiscuous mode. With
         `skip_unusable`, an interface that is gone or has a link type ebcap does not capture
         is left out instead of failing the capture."""
-        jobs, added = [], []
+        found = []
         for name in names:
             try:
-                index, dlt = interfaces.ifindex(name), interfaces.linktype(name)
-                loopback = interfaces.is_loopback(name)
+                found.append((name, interfaces.ifindex(name), interfaces.linktype(name),
+                              interfaces.is_loopback(name)))
             except InterfaceError:
                 if skip_unusable:
                     continue
                 raise
+        wanted: dict[int, list[str]] = {}         # link type -> the hook programs it needs
+        for _name, _index, dlt, loopback in found:
+            wanted.setdefault(dlt, []).extend(
+                program for program, _kind in attach.hooks(self.config.direction, loopback))
+        for dlt, programs in wanted.items():
+            self.program(dlt).loaded.load(programs)
+        jobs, added = [], []
+        for name, index, dlt, loopback in found:
             kernel = self.program(dlt)
             kernel.maps.register_interface(index, len(self.interfaces) + len(added))
             jobs += [(kernel.loaded.program_fd(program), index, kind)
