@@ -36,19 +36,24 @@ def _threads_cpu_ns(pid: int) -> int:
                for task in Path(f"/proc/{pid}/task").iterdir())
 
 
-def one_run(tb: Testbed, env: dict, out: Path, idle: float,
-            expression: str = "tcp port 443") -> dict:
-    argv = tb.argv(tb.left, [sys.executable, "-I", "-c", LAUNCH, "-i", tb.left.ifname,
-                             "-w", str(out), expression])
+def _start(argv: list[str], env: dict | None) -> tuple[subprocess.Popen, float]:
+    """Start ebcap (ip netns exec keeps the pid) and wait for "listening on": (process, s)."""
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)   # ip netns exec: same pid
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
     err = b""
     while b"listening on" not in err:
         if proc.poll() is not None:
             raise RuntimeError(f"ebcap exited: {err + proc.stderr.read()!r}")
         if select.select([proc.stderr], [], [], 0.05)[0]:
             err += os.read(proc.stderr.fileno(), 4096)
-    ready = time.monotonic() - start
+    return proc, time.monotonic() - start
+
+
+def one_run(tb: Testbed, env: dict, out: Path, idle: float,
+            expression: str = "tcp port 443") -> dict:
+    argv = tb.argv(tb.left, [sys.executable, "-I", "-c", LAUNCH, "-i", tb.left.ifname,
+                             "-w", str(out), expression])
+    proc, ready = _start(argv, env)
     time.sleep(idle)
     status = Path(f"/proc/{proc.pid}/status").read_text()
     rss_kib = int(status.split("VmRSS:")[1].split()[0])
@@ -73,15 +78,7 @@ def many_interfaces(tb: Testbed, count: int, out: Path, idle: float = 3.0) -> di
                         "peer", "name", f"mb{n}"], check=True)
         subprocess.run(["ip", "-n", tb.left.netns, "link", "set", f"mb{n}", "up"], check=True)
     argv = tb.argv(tb.left, [sys.executable, "-I", "-c", LAUNCH, "-i", "any", "-w", str(out)])
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
-    err = b""
-    while b"listening on" not in err:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ebcap exited: {err + proc.stderr.read()!r}")
-        if select.select([proc.stderr], [], [], 0.05)[0]:
-            err += os.read(proc.stderr.fileno(), 4096)
-    ready = time.monotonic() - start
+    proc, ready = _start(argv, None)
     time.sleep(1.0)
     before = _threads_cpu_ns(proc.pid)
     time.sleep(idle)

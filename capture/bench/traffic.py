@@ -135,7 +135,20 @@ def trafgen_argv(iface: str, conf: str, count: int, gap: str | None = None) -> l
     return argv
 
 
-class Trafgen:
+class _Sender:
+    """A sending process, bounded by its own count or duration."""
+
+    proc: subprocess.Popen
+
+    def wait(self, timeout: float) -> None:
+        """Until it has sent all it was told to, or `timeout` seconds have passed."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class Trafgen(_Sender):
     """A running trafgen in the sender's namespace; bounded by count, stopped early by stop().
 
     trafgen forks its sending worker(s), so it runs in a session of its own and stop() signals the
@@ -151,13 +164,6 @@ class Trafgen:
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   start_new_session=True)
         self.sent: int | None = None  # trafgen's own count, known once stopped
-
-    def wait(self, timeout: float) -> None:
-        """Until trafgen has sent its count or `timeout` seconds have passed."""
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
 
     def stop(self, timeout: float = 5.0) -> int | None:
         """SIGINT (trafgen's own stop), then kill if it does not go; returns once it is gone,
@@ -213,7 +219,7 @@ def sender_commands() -> dict[str, str]:
     }
 
 
-class SocketUdp:
+class SocketUdp(_Sender):
     """udpsend.py in the sender's namespace: the trafgen frames' ports and sizes, from a socket.
 
     It runs as `python -I` by path, so it imports nothing from the working directory, and stops
@@ -225,12 +231,6 @@ class SocketUdp:
                             str(duration), str(count))
         self.proc = testbed.popen(flow.src, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
-
-    def wait(self, timeout: float) -> None:
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
 
     def stop(self, timeout: float = 5.0) -> int | None:
         if self.proc.poll() is None:
