@@ -4,7 +4,9 @@ translation and the verifier, never a compiler.
 
 The subprogram is called as `r0 = filter(skb, peek, peek_len, direction, tag)` (bpf/ebcap.c's
 EBCAP_FILTER_STUB) and returns non-zero for a match:
-  skb        the __sk_buff (the program's context), for loads past the peek and metadata
+  skb        the __sk_buff (the program's context), for loads past the peek and metadata; in
+             the "tracepoint" context (bpf/drops.c: a raw tracepoint has no __sk_buff) a
+             struct ebcap_drop_meta (bpf/drop_record.h) in its place, see TRACEPOINT below
   peek       the first peek_len bytes of the packet as libpcap sees it (a per-CPU map value)
   peek_len   min(packet length, PEEK_BYTES)
   direction  bpf/record.h's EBCAP_DIR_IN or EBCAP_DIR_OUT, for `inbound`/`outbound`
@@ -48,6 +50,7 @@ TO_BE = 0x08
 JA, JEQ, JGT, JGE, JSET, JNE, JLT = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0xA0
 CALL, EXIT = 0x80, 0x90
 FUNC_GET_PRANDOM_U32, FUNC_GET_SMP_PROCESSOR_ID, FUNC_SKB_LOAD_BYTES = 7, 8, 26
+FUNC_PROBE_READ_KERNEL = 113
 R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = range(11)
 SKB, PEEK, A, X = R6, R7, R8, R9             # registers the filter keeps its state in
 
@@ -64,6 +67,43 @@ MAX_BACKWARD_JUMPS = 8
 # struct __sk_buff (uapi/linux/bpf.h), the fields the filter reads
 SKB_LEN, SKB_PKT_TYPE, SKB_MARK, SKB_QUEUE_MAPPING, SKB_PROTOCOL = 0, 4, 8, 12, 16
 SKB_VLAN_TCI, SKB_VLAN_PROTO, SKB_IFINDEX, SKB_HASH, SKB_WIRE_LEN = 24, 28, 40, 68, 160
+
+# struct ebcap_drop_meta (bpf/drop_record.h; tests/unit/test_drop_record.py compares)
+META_FRAME, META_LINEAR, META_LEN, META_PROTOCOL, META_IFINDEX, META_MARK, META_HASH = \
+    0, 8, 12, 16, 20, 24, 28
+
+# Ancillary loads (SKF_AD_* offsets from SKF_AD_OFF) that read a field of the context
+_SKF_PROTOCOL, _SKF_IFINDEX, _SKF_MARK, _SKF_QUEUE, _SKF_RXHASH, _SKF_VLAN_TCI, _SKF_VLAN_TPID = \
+    0, 8, 20, 24, 32, 44, 60
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the filter's first argument is, and so how it reads the packet past the peek and
+    the packet's metadata. One translator serves both; only these differ."""
+
+    name: str
+    length: int                     # offset of libpcap's `len` in the context
+    fields: dict                    # SKF_AD_* index -> offset of a u32 field in the context
+    skb_loads: bool                 # past the peek: bpf_skb_load_bytes (else probe_read_kernel)
+    pkttype: int | None             # offset of pkt_type, None when the context has none
+    length_adds_tag: bool = False   # `len` is the skb's plus a VLAN tag held in metadata
+
+
+# A TC program's __sk_buff (offline: the file's length is wire_len, set by the test run)
+TC = Context("tc", SKB_LEN, {_SKF_PROTOCOL: SKB_PROTOCOL, _SKF_IFINDEX: SKB_IFINDEX,
+                             _SKF_MARK: SKB_MARK, _SKF_QUEUE: SKB_QUEUE_MAPPING,
+                             _SKF_RXHASH: SKB_HASH, _SKF_VLAN_TCI: SKB_VLAN_TCI,
+                             _SKF_VLAN_TPID: SKB_VLAN_PROTO}, True, SKB_PKT_TYPE, True)
+OFFLINE = Context("offline", SKB_WIRE_LEN, TC.fields, True, SKB_PKT_TYPE)
+# A raw tracepoint's view (bpf/drops.c): no __sk_buff and no bpf_skb_load_bytes there, so the
+# context is a struct ebcap_drop_meta, and bytes past the peek are read from the frame's kernel
+# address with bpf_probe_read_kernel, within its linear part. The drop program puts no VLAN tag
+# back (tag is 0), and has no pkt_type, queue or VLAN fields to offer.
+TRACEPOINT = Context("tracepoint", META_LEN, {_SKF_PROTOCOL: META_PROTOCOL,
+                                              _SKF_IFINDEX: META_IFINDEX, _SKF_MARK: META_MARK,
+                                              _SKF_RXHASH: META_HASH}, False, None)
+CONTEXTS = {c.name: c for c in (TC, OFFLINE, TRACEPOINT)}
 
 # The filter's stack frame (offsets below r10)
 FP_PEEK_LEN, FP_DIRECTION, FP_TAG, FP_BUFFER, FP_LOOPS = -8, -16, -24, -32, -40
@@ -155,11 +195,11 @@ class _Program:
 
 
 class _Translator:
-    def __init__(self, insns: list[Insn], offline: bool):
+    def __init__(self, insns: list[Insn], context: Context):
         if not insns:
             raise TranslateError("empty BPF program")
         self.insns = insns
-        self.offline = offline
+        self.context = context
         self.p = _Program()
         self.uses_loops = False
         self.words = set()
@@ -225,6 +265,8 @@ class _Translator:
     def load_from_skb(self, dst: int, nbytes: int, bits: int) -> None:
         """dst = `nbytes` at the offset in R2, from the skb: past the peek, so past byte 15,
         and 4 lower in the skb when the kernel holds the VLAN tag in metadata."""
+        if not self.context.skb_loads:
+            return self.load_from_frame(dst, nbytes, bits)
         p = self.p
         label = ("untagged", len(p.items))
         p.load(EBPF_DW, R3, R10, FP_TAG)
@@ -240,11 +282,29 @@ class _Translator:
         p.load(bits, dst, R10, FP_BUFFER)
         p.to_big_endian(dst, nbytes)
 
+    def load_from_frame(self, dst: int, nbytes: int, bits: int) -> None:
+        """dst = `nbytes` at the offset in R2 of the frame whose kernel address the tracepoint
+        context holds; no match past its linear part (the only part read this way)."""
+        p = self.p
+        p.load(0x00, R3, SKB, META_LINEAR)
+        p.mov64(R4, R2)
+        p.add64_imm(R4, nbytes)
+        p.jump(EBPF_JMP | JGT | BPF_X, "fail", R4, R3)
+        p.load(EBPF_DW, R3, SKB, META_FRAME)
+        p.emit(EBPF_ALU64 | ADD | BPF_X, R3, R2)
+        p.mov64(R1, R10)
+        p.add64_imm(R1, FP_BUFFER)
+        p.emit(EBPF_ALU64 | MOV, R2, imm=nbytes)
+        p.call(FUNC_PROBE_READ_KERNEL)
+        p.jump(EBPF_JMP | JNE, "fail", R0, imm=0)
+        p.load(bits, dst, R10, FP_BUFFER)
+        p.to_big_endian(dst, nbytes)
+
     def load_length(self, dst: int) -> None:
         """libpcap's `len`: the length on the wire (from the file, offline)."""
         p = self.p
-        if self.offline:
-            p.load(0x00, dst, SKB, SKB_WIRE_LEN)
+        if not self.context.length_adds_tag:
+            p.load(0x00, dst, SKB, self.context.length)
             return
         label = ("len", len(p.items))
         p.load(0x00, dst, SKB, SKB_LEN)
@@ -257,17 +317,16 @@ class _Translator:
         """A = Linux ancillary data (SKF_AD_*), from skb metadata or a helper."""
         p = self.p
         index = _signed32(k) - SKF_AD_OFF
-        fields = {0: SKB_PROTOCOL, 8: SKB_IFINDEX, 20: SKB_MARK, 24: SKB_QUEUE_MAPPING,
-                  32: SKB_HASH, 44: SKB_VLAN_TCI, 60: SKB_VLAN_PROTO}
+        fields = self.context.fields
         if index in fields:
             p.load(0x00, A, SKB, fields[index])
-            if index in (0, 60):            # __be16 in the field's low half
+            if index in (_SKF_PROTOCOL, _SKF_VLAN_TPID):    # __be16 in the field's low half
                 p.to_big_endian(A, 2)
-        elif index == 4:                    # SKF_AD_PKTTYPE
+        elif index == 4 and self.context.pkttype is not None:    # SKF_AD_PKTTYPE
             p.load(EBPF_DW, R1, R10, FP_DIRECTION)
             p.mov32_imm(A, PACKET_OUTGOING)
             p.jump(EBPF_JMP | JEQ, ("pkttype", pc), R1, imm=DIR_OUT)
-            p.load(0x00, A, SKB, SKB_PKT_TYPE)
+            p.load(0x00, A, SKB, self.context.pkttype)
             p.label(("pkttype", pc))
         elif index in (36, 56):             # SKF_AD_CPU, SKF_AD_RANDOM
             p.call(FUNC_GET_SMP_PROCESSOR_ID if index == 36 else FUNC_GET_PRANDOM_U32)
@@ -282,8 +341,9 @@ class _Translator:
             p.label(("tagged", pc))
         else:
             name = _ANCILLARY_NAMES.get(index, f"ancillary offset {index}")
+            where = "" if self.context.skb_loads else " in a tracepoint (--drops)"
             raise TranslateError(f"BPF instruction {pc} loads Linux {name}, which ebcap "
-                                 "cannot express")
+                                 f"cannot express{where}")
 
     # --- one classic instruction ----------------------------------------------------------
 
@@ -426,6 +486,9 @@ class _Translator:
         return p.assemble()
 
 
-def translate(insns: list[Insn], offline: bool = False) -> bytes:
-    """The eBPF instructions of the filter subprogram for this classic BPF program."""
-    return _Translator(insns, offline).translate()
+def translate(insns: list[Insn], offline: bool = False, context: str | None = None) -> bytes:
+    """The eBPF instructions of the filter subprogram for this classic BPF program, for the
+    context its caller hands it: "tc" (the default), "offline" (the same as offline=True) or
+    "tracepoint"."""
+    chosen = CONTEXTS[context] if context else (OFFLINE if offline else TC)
+    return _Translator(insns, chosen).translate()

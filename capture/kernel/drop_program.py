@@ -1,0 +1,129 @@
+"""The drop capture's kernel program (bpf/drops.c): its C for one configuration, compiled once
+and cached as ebcap.c's is (kernel/program.py), the filter translated for the tracepoint
+context and spliced in, loaded as a raw tracepoint program, and attached to skb:kfree_skb by a
+link. One program per link type (Ethernet frames, frames without a link header): each runs the
+filter libpcap compiled for its link type."""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+from ebcap.bpf import SOURCE_DIR
+from ebcap.capture.errors import KernelFeatureError
+from ebcap.capture.filter.libpcap import Insn
+from ebcap.capture.filter.translate import PEEK_BYTES, translate
+from ebcap.capture.kernel import btf, tracepoint
+from ebcap.capture.kernel.bpfsys import BpfMap
+from ebcap.capture.kernel.drop_record import COUNTERS, CONFIG, DropCounters
+from ebcap.capture.kernel.loader import LoadedProgram
+from ebcap.capture.kernel.maps import CaptureMaps
+from ebcap.capture.kernel.program import compiled_program
+from ebcap.capture.kernel.source import PAGE_SIZE
+from ebcap.capture.packet import LinkType
+
+DROP_SOURCE = SOURCE_DIR / "drops.c"
+FUNCTION = "ebcap_drop"
+TRACEPOINT = "kfree_skb"
+DEFAULT_RING_BYTES = 4 << 20
+
+# The kernel structs bpf/drops.c reads, as BTF_<macro> = offset, each with the size it reads
+# there: a member of another size (a kernel that changed a type) refuses to build, rather than
+# read half a field.
+BTF_FIELDS = {
+    "SKB_HEAD": ("sk_buff.head", 8), "SKB_DATA": ("sk_buff.data", 8),
+    "SKB_MAC_HEADER": ("sk_buff.mac_header", 2), "SKB_NETWORK_HEADER": ("sk_buff.network_header", 2),
+    "SKB_LEN": ("sk_buff.len", 4), "SKB_TAIL": ("sk_buff.tail", 4),
+    "SKB_DEV": ("sk_buff.dev", 8), "SKB_SK": ("sk_buff.sk", 8),
+    "SKB_PROTOCOL": ("sk_buff.protocol", 2), "SKB_MARK": ("sk_buff.mark", 4),
+    "SKB_HASH": ("sk_buff.hash", 4),
+    "NETDEV_IFINDEX": ("net_device.ifindex", 4), "NETDEV_NET": ("net_device.nd_net.net", 8),
+    "SOCK_NET": ("sock.__sk_common.skc_net.net", 8), "NET_INUM": ("net.ns.inum", 4),
+}
+
+
+def btf_cflags(table: btf.Btf | None = None) -> list[str]:
+    table = table or btf.vmlinux()
+    flags = []
+    for macro, (path, size) in BTF_FIELDS.items():
+        struct_name, member_path = path.split(".", 1)
+        member = table.member(struct_name, member_path)
+        if member.is_bitfield or member.size != size:
+            raise KernelFeatureError(f"drop capture: {path} is {member.size} bytes in this "
+                                     f"kernel's BTF, ebcap reads {size}")
+        flags.append(f"-DBTF_{macro}={member.offset}")
+    return flags
+
+
+def record_room(snaplen: int) -> int:
+    """Bytes of a frame a record holds at most: the peek for headers only (0), else the
+    snapshot length rounded up to a power of two (bpf_ringbuf_reserve wants a constant), at
+    most 64 KiB (only the skb's linear part is read, rarely more)."""
+    if snaplen == 0:
+        return PEEK_BYTES
+    return min(1 << (max(snaplen, PEEK_BYTES) - 1).bit_length(), 65536)
+
+
+@dataclass(frozen=True)
+class DropSpec:
+    linktype: int = LinkType.ETHERNET
+    snaplen: int = 0
+    ring_bytes: int = DEFAULT_RING_BYTES
+
+
+class DropSource:
+    """One spec as the text the compiler gets (`ebcap --drops --dump-c` would print it)."""
+
+    def __init__(self, spec: DropSpec):
+        reasons = btf.drop_reasons()
+        self.spec = spec
+        self.cflags = [
+            f"-I{SOURCE_DIR}",
+            f"-DEBCAP_L2_ETHERNET={int(spec.linktype == LinkType.ETHERNET)}",
+            f"-DEBCAP_RING_PAGES={spec.ring_bytes // PAGE_SIZE}",
+            f"-DEBCAP_PEEK={PEEK_BYTES}",
+            f"-DEBCAP_DROP_ROOM={record_room(spec.snaplen)}",
+            f"-DEBCAP_REASON_NOT_DROPPED_YET={reasons.get('NOT_DROPPED_YET', 0)}",
+            f"-DEBCAP_REASON_CONSUMED={reasons.get('CONSUMED', 1)}",
+            *btf_cflags(),
+        ]
+
+    def text(self) -> str:
+        return "".join([f"// clang flags: {' '.join(self.cflags)}\n",
+                        f"// ---- {DROP_SOURCE} ----\n", DROP_SOURCE.read_text()])
+
+
+class DropProgram:
+    """A loaded drop program, its maps, and (once attach() is called) its tracepoint link."""
+
+    def __init__(self, insns: list[Insn], spec: DropSpec):
+        self.spec = spec
+        self.source = DropSource(spec)
+        compiled = compiled_program(self.source, DROP_SOURCE, (FUNCTION,))
+        self.loaded = LoadedProgram(compiled, translate(insns, context="tracepoint"))
+        self.maps = CaptureMaps(self.loaded.maps)
+        self.link_fd = -1
+
+    def _map(self, name: str) -> BpfMap:
+        try:
+            return self.loaded.maps[name]
+        except KeyError:
+            raise KernelFeatureError(f"the drop program has no map {name}") from None
+
+    def configure(self, netns_inum: int, ifindex: int) -> None:
+        self._map(CONFIG.name).update(struct.pack("<I", 0), CONFIG.pack(netns_inum, ifindex))
+
+    def attach(self) -> None:
+        fd = self.loaded.program_fd(FUNCTION, tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)
+        self.link_fd = tracepoint.open_raw_tracepoint(TRACEPOINT, fd)
+
+    def counters(self) -> DropCounters:
+        per_cpu = self._map(COUNTERS.name).lookup(struct.pack("<I", 0)) or []
+        return DropCounters.sum(per_cpu)
+
+    def close(self) -> None:
+        if self.link_fd >= 0:
+            os.close(self.link_fd)
+            self.link_fd = -1
+        self.loaded.close()
