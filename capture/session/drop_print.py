@@ -21,6 +21,16 @@ def function_of(location: str) -> str:
     return location.split("+", 1)[0]
 
 
+def with_suffix(text: str, suffix: str) -> str:
+    """`text` (a packet's lines) with `suffix` at the end of its decode: of its last line
+    before a hex dump (-x, -X: lines starting with a tab and 0x), which -v may make the second."""
+    lines = text.split("\n")
+    end = next((i for i, line in enumerate(lines) if i and line.startswith("\t0x")),
+               len(lines) - 1 if len(lines) > 1 and lines[-1] == "" else len(lines))
+    lines[end - 1] += suffix
+    return "\n".join(lines)
+
+
 class DropPrinter:
     def __init__(self, config: CaptureConfig):
         from ebcap.dissectors import make_printer
@@ -41,9 +51,8 @@ class DropPrinter:
             self._printer.print(packet)
             self._out.write(f"Drop: {reason}\nLocation: {location}\n\n")
         else:
-            text = self._printer.format(packet)
-            first, newline, rest = text.partition("\n")
-            self._out.write(f"{first} [drop {reason} at {function_of(location)}]{newline}{rest}")
+            self._out.write(with_suffix(self._printer.format(packet),
+                                        f" [drop {reason} at {function_of(location)}]"))
         if self._line_buffered:
             self._out.flush()
 

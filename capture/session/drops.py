@@ -163,8 +163,8 @@ def run_drops(config: CaptureConfig) -> int:
         stop.install(wakeup=True)
         stack.callback(stop.restore)
         session.epoll.register(stop.wakeup_fd, select.EPOLLIN)
-        where = ", ".join(n for n in config.interfaces) or "all interfaces"
-        print(f"ebcap: listening for dropped packets on {where}, snapshot length "
+        where = ", ".join(config.interfaces) or ANY
+        print(f"ebcap: listening on {where} for the packets the kernel drops, snapshot length "
               f"{session.snaplen} bytes", file=sys.stderr, flush=True)
         written = _loop(config, session, stop)
         counters = session.counters()
