@@ -177,3 +177,27 @@ s.bind(("127.0.0.1", 6000))
 print("ready", flush=True)
 time.sleep(60)
 """
+
+
+def test_doctor_says_drop_capture_works():
+    proc = subprocess.run([str(EBCAP), "doctor"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("drop capture (--drops)"))
+    assert re.search(r"yes \(raw tracepoint skb:kfree_skb, \d+ drop reasons from BTF\)", line)
+
+
+def test_a_failed_attach_is_one_line():
+    """The path where the tracepoint cannot be attached: a name the kernel does not have."""
+    from ebcap.capture.errors import KernelFeatureError
+    from ebcap.capture.filter.libpcap import compile_filter
+    from ebcap.capture.kernel import drop_program, tracepoint
+    program = drop_program.DropProgram(compile_filter("udp", LinkType.ETHERNET),
+                                       drop_program.DropSpec())
+    try:
+        fd = program.loaded.program_fd(drop_program.FUNCTION,
+                                       tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)
+        with pytest.raises(KernelFeatureError) as failed:
+            tracepoint.open_raw_tracepoint("ebcap_no_such_tracepoint", fd)
+        assert str(failed.value) == "this kernel has no ebcap_no_such_tracepoint tracepoint"
+    finally:
+        program.close()
