@@ -9,6 +9,7 @@
  *   EBCAP_RING_PAGES   ring buffer size in pages
  *   EBCAP_PEEK         bytes copied for the filter (filter_api.h)
  *   EBCAP_DROP_ROOM    the most bytes of a frame a record holds (a power of two)
+ *   EBCAP_TP_RX_SK     1 when the tracepoint has its fourth argument, rx_sk (6.18 has)
  *   EBCAP_REASON_NOT_DROPPED_YET, EBCAP_REASON_CONSUMED
  *                      enum skb_drop_reason's values in the running kernel (normal frees)
  *   BTF_*              struct member offsets in the running kernel, from its BTF: BCC compiles
@@ -86,9 +87,15 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 		return 0;	/* cannot happen: an array has every slot */
 
 	void *skb = (void *)ctx->args[0];
+#if EBCAP_TP_RX_SK
+	void *rx_sk = (void *)ctx->args[3];
+#else
+	void *rx_sk = 0;	/* a kernel whose tracepoint has no rx_sk: reading args[3] would
+				   make the attach fail (the context is as long as the arguments) */
+#endif
 	void *dev = 0;
 	READ_AT(dev, skb, BTF_SKB_DEV);
-	__u32 inum = netns_of(skb, (void *)ctx->args[3], dev);
+	__u32 inum = netns_of(skb, rx_sk, dev);
 	if (inum != config->netns_inum) {
 #if EBCAP_L2_ETHERNET
 		if (inum)

@@ -39,8 +39,9 @@ def _drops() -> str:
     program (`r0 = 0; exit`) attached to skb:kfree_skb by a link, both freed at once."""
     from ebcap.capture.kernel import btf, tracepoint
     from ebcap.capture.kernel.bpfsys import ProgramRefused, prog_load
-    from ebcap.capture.kernel.drop_program import TRACEPOINT, btf_cflags
+    from ebcap.capture.kernel.drop_program import TRACEPOINT, btf_cflags, tracepoint_cflags
     try:
+        tracepoint_cflags()
         btf_cflags()
         reasons = len(btf.drop_reasons())
     except EbcapError as exc:

@@ -25,10 +25,19 @@ after MAX_BACKWARD_JUMPS jumps back, which keeps the loop provably bounded.
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
-
 from ebcap.capture.errors import TranslateError
+from ebcap.capture.filter.assembler import (  # noqa: F401 (the eBPF names, for callers too)
+    ADD, AND, CALL, EBPF_ALU, EBPF_ALU64, EBPF_DW, EBPF_JMP, EBPF_JMP32, EBPF_LDX, EBPF_MEM,
+    EBPF_ST, EBPF_STX, END, EXIT, FUNC_GET_PRANDOM_U32, FUNC_GET_SMP_PROCESSOR_ID,
+    FUNC_PROBE_READ_KERNEL, FUNC_SKB_LOAD_BYTES, INSN, JA, JEQ, JGE, JGT, JLT, JNE, JSET, LSH,
+    MOV, NEG, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, TO_BE, XOR, Jump, Program,
+    signed32)
+# The contexts the filter runs in (__sk_buff field and struct ebcap_drop_meta offsets)
+from ebcap.capture.filter.contexts import (  # noqa: F401
+    CONTEXTS, META_FRAME, META_HASH, META_IFINDEX, META_LEN, META_LINEAR, META_MARK,
+    META_PROTOCOL, OFFLINE, SKB_HASH, SKB_IFINDEX, SKB_LEN, SKB_MARK, SKB_PKT_TYPE,
+    SKB_PROTOCOL, SKB_QUEUE_MAPPING, SKB_VLAN_PROTO, SKB_VLAN_TCI, SKB_WIRE_LEN, SKF_PROTOCOL,
+    SKF_VLAN_TPID, TC, TRACEPOINT, Context)
 from ebcap.capture.filter.libpcap import Insn
 
 # classic BPF (linux/filter.h, pcap/bpf.h)
@@ -41,17 +50,6 @@ BPF_TAX, BPF_TXA = 0x00, 0x80
 BPF_MEMWORDS = 16
 SKF_AD_OFF = -0x1000                         # Linux ancillary-data loads
 
-# eBPF (uapi/linux/bpf.h)
-EBPF_LDX, EBPF_ST, EBPF_STX, EBPF_ALU, EBPF_JMP, EBPF_JMP32, EBPF_ALU64 = 1, 2, 3, 4, 5, 6, 7
-EBPF_MEM = 0x60
-EBPF_DW = 0x18
-MOV, ADD, AND, LSH, NEG, END, XOR = 0xB0, 0x00, 0x50, 0x60, 0x80, 0xD0, 0xA0
-TO_BE = 0x08
-JA, JEQ, JGT, JGE, JSET, JNE, JLT = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0xA0
-CALL, EXIT = 0x80, 0x90
-FUNC_GET_PRANDOM_U32, FUNC_GET_SMP_PROCESSOR_ID, FUNC_SKB_LOAD_BYTES = 7, 8, 26
-FUNC_PROBE_READ_KERNEL = 113
-R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = range(11)
 SKB, PEEK, A, X = R6, R7, R8, R9             # registers the filter keeps its state in
 
 # The first bytes of the packet, which the kernel program copies once before the filter runs
@@ -64,47 +62,6 @@ DIR_OUT = 2                                  # bpf/record.h EBCAP_DIR_OUT
 PACKET_OUTGOING = 4                          # what an AF_PACKET tap sees at egress
 MAX_BACKWARD_JUMPS = 8
 
-# struct __sk_buff (uapi/linux/bpf.h), the fields the filter reads
-SKB_LEN, SKB_PKT_TYPE, SKB_MARK, SKB_QUEUE_MAPPING, SKB_PROTOCOL = 0, 4, 8, 12, 16
-SKB_VLAN_TCI, SKB_VLAN_PROTO, SKB_IFINDEX, SKB_HASH, SKB_WIRE_LEN = 24, 28, 40, 68, 160
-
-# struct ebcap_drop_meta (bpf/drop_record.h; tests/unit/test_drop_record.py compares)
-META_FRAME, META_LINEAR, META_LEN, META_PROTOCOL, META_IFINDEX, META_MARK, META_HASH = \
-    0, 8, 12, 16, 20, 24, 28
-
-# Ancillary loads (SKF_AD_* offsets from SKF_AD_OFF) that read a field of the context
-_SKF_PROTOCOL, _SKF_IFINDEX, _SKF_MARK, _SKF_QUEUE, _SKF_RXHASH, _SKF_VLAN_TCI, _SKF_VLAN_TPID = \
-    0, 8, 20, 24, 32, 44, 60
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the filter's first argument is, and so how it reads the packet past the peek and
-    the packet's metadata. One translator serves both; only these differ."""
-
-    name: str
-    length: int                     # offset of libpcap's `len` in the context
-    fields: dict                    # SKF_AD_* index -> offset of a u32 field in the context
-    skb_loads: bool                 # past the peek: bpf_skb_load_bytes (else probe_read_kernel)
-    pkttype: int | None             # offset of pkt_type, None when the context has none
-    length_adds_tag: bool = False   # `len` is the skb's plus a VLAN tag held in metadata
-
-
-# A TC program's __sk_buff (offline: the file's length is wire_len, set by the test run)
-TC = Context("tc", SKB_LEN, {_SKF_PROTOCOL: SKB_PROTOCOL, _SKF_IFINDEX: SKB_IFINDEX,
-                             _SKF_MARK: SKB_MARK, _SKF_QUEUE: SKB_QUEUE_MAPPING,
-                             _SKF_RXHASH: SKB_HASH, _SKF_VLAN_TCI: SKB_VLAN_TCI,
-                             _SKF_VLAN_TPID: SKB_VLAN_PROTO}, True, SKB_PKT_TYPE, True)
-OFFLINE = Context("offline", SKB_WIRE_LEN, TC.fields, True, SKB_PKT_TYPE)
-# A raw tracepoint's view (bpf/drops.c): no __sk_buff and no bpf_skb_load_bytes there, so the
-# context is a struct ebcap_drop_meta, and bytes past the peek are read from the frame's kernel
-# address with bpf_probe_read_kernel, within its linear part. The drop program puts no VLAN tag
-# back (tag is 0), and has no pkt_type, queue or VLAN fields to offer.
-TRACEPOINT = Context("tracepoint", META_LEN, {_SKF_PROTOCOL: META_PROTOCOL,
-                                              _SKF_IFINDEX: META_IFINDEX, _SKF_MARK: META_MARK,
-                                              _SKF_RXHASH: META_HASH}, False, None)
-CONTEXTS = {c.name: c for c in (TC, OFFLINE, TRACEPOINT)}
-
 # The filter's stack frame (offsets below r10)
 FP_PEEK_LEN, FP_DIRECTION, FP_TAG, FP_BUFFER, FP_LOOPS = -8, -16, -24, -32, -40
 FP_MEM = -44                                 # M[i] at FP_MEM - 4 * i
@@ -115,83 +72,6 @@ _ALU_OPS = {0x00: "add", 0x10: "sub", 0x20: "mul", 0x30: "div", 0x40: "or", 0x50
 _JUMPS = {0x10: JEQ, 0x20: JGT, 0x30: JGE, 0x40: JSET}
 _ANCILLARY_NAMES = {12: "SKF_AD_NLATTR", 16: "SKF_AD_NLATTR_NEST", 28: "SKF_AD_HATYPE",
                     52: "SKF_AD_PAY_OFFSET"}
-INSN = struct.Struct("<BBhi")
-
-
-def _signed32(k: int) -> int:
-    k &= 0xFFFFFFFF
-    return k - (1 << 32) if k & 0x80000000 else k
-
-
-@dataclass
-class _Jump:
-    """A jump whose offset is known once every instruction has its place."""
-
-    code: int
-    dst: int
-    src: int
-    imm: int
-    label: object
-
-
-class _Program:
-    """Instructions, labels and the jumps between them."""
-
-    def __init__(self):
-        self.items: list = []               # (code, regs, off, imm) tuples and _Jump
-        self.labels: dict[object, int] = {}
-
-    def emit(self, code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> None:
-        self.items.append((code, (src << 4) | dst, off, _signed32(imm)))
-
-    def jump(self, code: int, label, dst: int = 0, src: int = 0, imm: int = 0) -> None:
-        self.items.append(_Jump(code, dst, src, _signed32(imm), label))
-
-    def label(self, name) -> None:
-        self.labels[name] = len(self.items)
-
-    def assemble(self) -> bytes:
-        out = bytearray()
-        for pos, item in enumerate(self.items):
-            if isinstance(item, _Jump):
-                off = self.labels[item.label] - (pos + 1)
-                if not -0x8000 <= off < 0x8000:
-                    raise TranslateError("the filter is too large for eBPF jumps")
-                item = (item.code, (item.src << 4) | item.dst, off, item.imm)
-            out += INSN.pack(*item)
-        return bytes(out)
-
-    # the instructions the translation uses, named as the verifier prints them
-    def mov32_imm(self, dst: int, imm: int) -> None:
-        self.emit(EBPF_ALU | MOV, dst, imm=imm)
-
-    def mov32(self, dst: int, src: int) -> None:
-        self.emit(EBPF_ALU | MOV | BPF_X, dst, src)
-
-    def mov64(self, dst: int, src: int) -> None:
-        self.emit(EBPF_ALU64 | MOV | BPF_X, dst, src)
-
-    def add64_imm(self, dst: int, imm: int) -> None:
-        self.emit(EBPF_ALU64 | ADD, dst, imm=imm)
-
-    def load(self, size_bits: int, dst: int, src: int, off: int) -> None:
-        self.emit(EBPF_LDX | EBPF_MEM | size_bits, dst, src, off)
-
-    def store(self, size_bits: int, dst: int, src: int, off: int) -> None:
-        self.emit(EBPF_STX | EBPF_MEM | size_bits, dst, src, off)
-
-    def store_imm(self, size_bits: int, dst: int, off: int, imm: int) -> None:
-        self.emit(EBPF_ST | EBPF_MEM | size_bits, dst, off=off, imm=imm)
-
-    def to_big_endian(self, dst: int, nbytes: int) -> None:
-        if nbytes > 1:
-            self.emit(EBPF_ALU | END | TO_BE, dst, imm=8 * nbytes)
-
-    def call(self, helper: int) -> None:
-        self.emit(EBPF_JMP | CALL, imm=helper)
-
-    def exit(self) -> None:
-        self.emit(EBPF_JMP | EXIT)
 
 
 class _Translator:
@@ -200,7 +80,7 @@ class _Translator:
             raise TranslateError("empty BPF program")
         self.insns = insns
         self.context = context
-        self.p = _Program()
+        self.p = Program()
         self.uses_loops = False
         self.words = set()
 
@@ -316,11 +196,11 @@ class _Translator:
     def ancillary(self, pc: int, k: int) -> None:
         """A = Linux ancillary data (SKF_AD_*), from skb metadata or a helper."""
         p = self.p
-        index = _signed32(k) - SKF_AD_OFF
+        index = signed32(k) - SKF_AD_OFF
         fields = self.context.fields
         if index in fields:
             p.load(0x00, A, SKB, fields[index])
-            if index in (_SKF_PROTOCOL, _SKF_VLAN_TPID):    # __be16 in the field's low half
+            if index in (SKF_PROTOCOL, SKF_VLAN_TPID):    # __be16 in the field's low half
                 p.to_big_endian(A, 2)
         elif index == 4 and self.context.pkttype is not None:    # SKF_AD_PKTTYPE
             p.load(EBPF_DW, R1, R10, FP_DIRECTION)
@@ -360,8 +240,8 @@ class _Translator:
             if mode == BPF_LEN:
                 return self.load_length(dst)
             if cls == BPF_LD and mode == BPF_ABS and size in _SIZES:
-                if _signed32(k) < 0:
-                    if _signed32(k) < SKF_AD_OFF:
+                if signed32(k) < 0:
+                    if signed32(k) < SKF_AD_OFF:
                         raise TranslateError(f"BPF instruction {pc} uses a negative packet "
                                              "offset, which ebcap cannot express")
                     return self.ancillary(pc, k)
@@ -467,15 +347,15 @@ class _Translator:
                 p.label(("pc", pc))
                 self.statement(pc, insn)
         last = p.items[-1]
-        if not (isinstance(last, _Jump) and last.code == EBPF_JMP | JA) and \
+        if not (isinstance(last, Jump) and last.code == EBPF_JMP | JA) and \
                 not (isinstance(last, tuple) and last[0] == EBPF_JMP | EXIT):
             p.jump(EBPF_JMP | JA, "fail")         # ran off the end: no match, as in cBPF
-        if any(isinstance(item, _Jump) and item.label == "fail" for item in p.items):
+        if any(isinstance(item, Jump) and item.label == "fail" for item in p.items):
             p.label("fail")
             p.mov32_imm(R0, 0)
             p.exit()
         # zeroed scratch words and loop counter, known only now: inserted after the prologue
-        setup = _Program()
+        setup = Program()
         for word in sorted(self.words):
             setup.store_imm(0x00, R10, FP_MEM - 4 * word, 0)
         if self.uses_loops:

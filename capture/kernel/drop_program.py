@@ -56,6 +56,17 @@ def btf_cflags(table: btf.Btf | None = None) -> list[str]:
     return flags
 
 
+def tracepoint_cflags(table: btf.Btf | None = None) -> list[str]:
+    """kfree_skb's arguments differ between kernels: (skb, location) before 5.17, then the
+    reason, then (6.18 here) rx_sk. Its trace event's record, in BTF, has a member for each."""
+    table = table or btf.vmlinux()
+    names = {member.name for member in table.members(f"trace_event_raw_{TRACEPOINT}")}
+    if "reason" not in names:
+        raise KernelFeatureError(f"this kernel's {TRACEPOINT} tracepoint gives no drop reason "
+                                 "(Linux 5.17 or newer needed)")
+    return [f"-DEBCAP_TP_RX_SK={int('rx_sk' in names)}"]
+
+
 def record_room(snaplen: int) -> int:
     """Bytes of a frame a record holds at most: the peek for headers only (0), else the
     snapshot length rounded up to a power of two (bpf_ringbuf_reserve wants a constant), at
@@ -86,6 +97,7 @@ class DropSource:
             f"-DEBCAP_DROP_ROOM={record_room(spec.snaplen)}",
             f"-DEBCAP_REASON_NOT_DROPPED_YET={reasons.get('NOT_DROPPED_YET', 0)}",
             f"-DEBCAP_REASON_CONSUMED={reasons.get('CONSUMED', 1)}",
+            *tracepoint_cflags(),
             *btf_cflags(),
         ]
 
