@@ -27,7 +27,9 @@ struct ebcap_drop_record {
 
 /* What the translated filter gets in place of a __sk_buff (its first argument) in a raw
  * tracepoint, where there is no __sk_buff: the frame's kernel address for loads past the peek
- * (bpf_probe_read_kernel, bounded by `linear`), and the metadata it may read. */
+ * (bpf_probe_read_kernel, bounded by `linear`), and the metadata it may read. The spliced code
+ * is two filters, libpcap's for Ethernet frames and for frames without a link header: `raw`
+ * chooses (capture/kernel/drop_program.py). */
 struct ebcap_drop_meta {
 	__u64 frame;		/* kernel address of the frame's first byte */
 	__u32 linear;		/* bytes from `frame` in the skb's linear part */
@@ -36,16 +38,15 @@ struct ebcap_drop_meta {
 	__u32 ifindex;
 	__u32 mark;
 	__u32 hash;
+	__u32 raw;		/* no link header: the frame starts at the network header */
+	__u32 pad;
 };
 
-/* Per CPU, summed by user space. Every kfree_skb that is not a normal free is `seen` by both
- * programs (one per link type); the ones outside ebcap's network namespace, or with neither a
- * device nor a socket to tell, are counted by the Ethernet program only, so that no count is
- * doubled. */
+/* Per CPU, summed by user space: of the kfree_skb calls that are not normal frees, */
 struct ebcap_drop_counters {
 	__u64 foreign;		/* in another network namespace */
 	__u64 unowned;		/* no device, no socket: namespace unknown, left out */
-	__u64 considered;	/* of this program's link type, in the namespace, on -i's device */
+	__u64 considered;	/* in the namespace, on -i's device: the filter ran */
 	__u64 matched;		/* the filter accepted */
 	__u64 lost;		/* accepted, but the ring buffer was full */
 };

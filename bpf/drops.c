@@ -3,9 +3,6 @@
  *
  * A raw tracepoint program (BPF_PROG_TYPE_RAW_TRACEPOINT) attached by a BPF link
  * (capture/kernel/tracepoint.py). Built by BCC like ebcap.c, once per configuration, with:
- *   EBCAP_L2_ETHERNET  1: this program takes frames with an Ethernet header; 0: frames without
- *                      a link header (mac header unset, or no room for one), from the IP header.
- *                      A capture loads one of each, each with the filter compiled for its type.
  *   EBCAP_RING_PAGES   ring buffer size in pages
  *   EBCAP_PEEK         bytes copied for the filter (filter_api.h)
  *   EBCAP_DROP_ROOM    the most bytes of a frame a record holds (a power of two)
@@ -15,10 +12,16 @@
  *   BTF_*              struct member offsets in the running kernel, from its BTF: BCC compiles
  *                      against whatever headers it finds (Debian's 6.1 ones here, where sk_buff's
  *                      head is at 200, against 192 in the running 6.18), so struct sk_buff is
- *                      never dereferenced here, only read at these offsets.
- * Per drop: the frame's first bytes are copied from skb->head + its mac (or network) header into
- * a per-CPU peek, the spliced filter (filter_api.h's ebcap_filter, in its tracepoint context)
- * reads them and a struct ebcap_drop_meta, and a match is copied into the ring. */
+ *                      never dereferenced here, only read at these offsets. BTF_SKB_SPAN and
+ *                      BTF_NETDEV_SPAN are the first offset and the length of the part of each
+ *                      struct that holds every member read.
+ * Per drop: the sk_buff's fields (one read of its span), the frame's first bytes from
+ * skb->head + its mac (or network) header into a per-CPU peek, then the spliced filter
+ * (filter_api.h's ebcap_filter, in its tracepoint context: libpcap's filter for Ethernet
+ * frames, or for frames without a link header, as meta.raw says), and a match into the ring.
+ * Each bpf_probe_read_kernel is a helper call with its own fault handling: reading the members
+ * one by one, in one program per link type (~16 calls a drop each), cost ~1.2 us a drop here
+ * (benchmarks/drops_cost.py); one program reading two spans costs 4-5 calls a drop. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
 
@@ -34,11 +37,17 @@ BPF_PERCPU_ARRAY(counters, struct ebcap_drop_counters, 1);
 
 struct drop_scratch {
 	struct ebcap_drop_meta meta;
+	__u8 skb[BTF_SKB_SPAN_LEN];		/* sk_buff from BTF_SKB_SPAN on */
+	__u8 netdev[BTF_NETDEV_SPAN_LEN];	/* net_device from BTF_NETDEV_SPAN on */
 	__u8 peek[EBCAP_PEEK];
 };
 BPF_PERCPU_ARRAY(scratch, struct drop_scratch, 1);
 
 #define MAC_HEADER_UNSET 0xffff		/* (u16)~0U: skb_mac_header_was_set() is false */
+
+/* A member of the sk_buff or net_device, from the span of it read into the scratch */
+#define SKB_FIELD(type, off) (*(type *)(s->skb + (off) - BTF_SKB_SPAN))
+#define NETDEV_FIELD(type, off) (*(type *)(s->netdev + (off) - BTF_NETDEV_SPAN))
 
 /* The `size` bytes at kernel address `base + off`: 0 when they could not be read. */
 #define READ_AT(dst, base, off) bpf_probe_read_kernel(&(dst), sizeof(dst), (void *)(base) + (off))
@@ -52,21 +61,17 @@ static __always_inline __u64 wall_clock_ns(void)
 
 /* The inode number of the network namespace a drop belongs to: the receiving socket's (the
  * tracepoint's rx_sk), else the device's, else the skb's socket's; 0 when it has none. */
-static __always_inline __u32 netns_of(void *skb, void *rx_sk, void *dev)
+static __always_inline __u32 netns_of(void *rx_sk, void *dev_net, void *skb_sk)
 {
 	void *net = 0;
-	void *sk = rx_sk;
 	__u32 inum = 0;
 
-	if (sk)
-		READ_AT(net, sk, BTF_SOCK_NET);
-	if (!net && dev)
-		READ_AT(net, dev, BTF_NETDEV_NET);
-	if (!net) {
-		READ_AT(sk, skb, BTF_SKB_SK);
-		if (sk)
-			READ_AT(net, sk, BTF_SOCK_NET);
-	}
+	if (rx_sk)
+		READ_AT(net, rx_sk, BTF_SOCK_NET);
+	if (!net)
+		net = dev_net;
+	if (!net && skb_sk)
+		READ_AT(net, skb_sk, BTF_SOCK_NET);
 	if (net)
 		READ_AT(inum, net, BTF_NET_INUM);
 	return inum;
@@ -93,36 +98,33 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	void *rx_sk = 0;	/* a kernel whose tracepoint has no rx_sk: reading args[3] would
 				   make the attach fail (the context is as long as the arguments) */
 #endif
-	void *dev = 0;
-	READ_AT(dev, skb, BTF_SKB_DEV);
-	__u32 inum = netns_of(skb, rx_sk, dev);
+	if (bpf_probe_read_kernel(s->skb, sizeof(s->skb), skb + BTF_SKB_SPAN))
+		return 0;
+	void *dev = SKB_FIELD(void *, BTF_SKB_DEV);
+	void *dev_net = 0;
+	__u32 ifindex = 0;
+	if (dev && !bpf_probe_read_kernel(s->netdev, sizeof(s->netdev), dev + BTF_NETDEV_SPAN)) {
+		ifindex = NETDEV_FIELD(__u32, BTF_NETDEV_IFINDEX);
+		dev_net = NETDEV_FIELD(void *, BTF_NETDEV_NET);
+	}
+	__u32 inum = netns_of(rx_sk, dev_net, SKB_FIELD(void *, BTF_SKB_SK));
 	if (inum != config->netns_inum) {
-#if EBCAP_L2_ETHERNET
 		if (inum)
 			count->foreign++;
 		else
 			count->unowned++;
-#endif
 		return 0;
 	}
-	__u32 ifindex = 0;
-	if (dev)
-		READ_AT(ifindex, dev, BTF_NETDEV_IFINDEX);
 	if (config->ifindex && ifindex != config->ifindex)
 		return 0;
 
-	__u64 head = 0, data = 0;
-	__u16 mac = MAC_HEADER_UNSET, network = 0;
-	__u32 len = 0, tail = 0;
-	READ_AT(head, skb, BTF_SKB_HEAD);
-	READ_AT(data, skb, BTF_SKB_DATA);
-	READ_AT(mac, skb, BTF_SKB_MAC_HEADER);
-	READ_AT(network, skb, BTF_SKB_NETWORK_HEADER);
-	READ_AT(len, skb, BTF_SKB_LEN);
-	READ_AT(tail, skb, BTF_SKB_TAIL);
+	__u64 head = SKB_FIELD(__u64, BTF_SKB_HEAD);
+	__u64 data = SKB_FIELD(__u64, BTF_SKB_DATA);
+	__u16 mac = SKB_FIELD(__u16, BTF_SKB_MAC_HEADER);
+	__u16 network = SKB_FIELD(__u16, BTF_SKB_NETWORK_HEADER);
+	__u32 len = SKB_FIELD(__u32, BTF_SKB_LEN);
+	__u32 tail = SKB_FIELD(__u32, BTF_SKB_TAIL);
 	int ethernet = mac != MAC_HEADER_UNSET && network >= mac && network - mac == ETH_HLEN;
-	if (ethernet != EBCAP_L2_ETHERNET)
-		return 0;
 	__u32 start = ethernet ? mac : network;
 
 	/* skb->len counts from skb->data, which the stack has moved past the headers on receive
@@ -138,13 +140,12 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	meta->frame = head + start;
 	meta->linear = linear;
 	meta->len = wirelen;
-	meta->protocol = 0;
-	READ_AT(*(__u16 *)&meta->protocol, skb, BTF_SKB_PROTOCOL);
+	meta->protocol = SKB_FIELD(__u16, BTF_SKB_PROTOCOL);	/* __be16, as in __sk_buff */
 	meta->ifindex = ifindex;
-	meta->mark = 0;
-	READ_AT(meta->mark, skb, BTF_SKB_MARK);
-	meta->hash = 0;
-	READ_AT(meta->hash, skb, BTF_SKB_HASH);
+	meta->mark = SKB_FIELD(__u32, BTF_SKB_MARK);
+	meta->hash = SKB_FIELD(__u32, BTF_SKB_HASH);
+	meta->raw = !ethernet;
+	meta->pad = 0;
 
 	__u64 peek_len = linear < EBCAP_PEEK ? linear : EBCAP_PEEK;
 	if (peek_len && bpf_probe_read_kernel(s->peek, ((peek_len - 1) & (EBCAP_PEEK - 1)) + 1,
@@ -178,7 +179,7 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	rec->ifindex = ifindex;
 	rec->caplen = caplen;
 	rec->wirelen = *(volatile __u32 *)&meta->len;
-	rec->flags = ethernet ? 0 : EBCAP_DROP_RAW;
+	rec->flags = *(volatile __u32 *)&meta->raw ? EBCAP_DROP_RAW : 0;
 	rec->pad = 0;
 	events.ringbuf_submit(rec, 0);
 	return 0;

@@ -17,6 +17,7 @@ SKB_VLAN_TCI, SKB_VLAN_PROTO, SKB_IFINDEX, SKB_HASH, SKB_WIRE_LEN = 24, 28, 40, 
 # struct ebcap_drop_meta (bpf/drop_record.h; tests/unit/test_drop_record.py compares)
 META_FRAME, META_LINEAR, META_LEN, META_PROTOCOL, META_IFINDEX, META_MARK, META_HASH = \
     0, 8, 12, 16, 20, 24, 28
+META_RAW = 32               # read by the drop program's choice of filter, not by a filter
 
 # Ancillary loads (SKF_AD_* offsets from SKF_AD_OFF) that read a field of the context
 SKF_PROTOCOL, SKF_IFINDEX, SKF_MARK, SKF_QUEUE, SKF_RXHASH, SKF_VLAN_TCI, SKF_VLAN_TPID = \

@@ -1,8 +1,8 @@
 """The drop capture's kernel program (bpf/drops.c): its C for one configuration, compiled once
-and cached as ebcap.c's is (kernel/program.py), the filter translated for the tracepoint
+and cached as ebcap.c's is (kernel/program.py), the filters translated for the tracepoint
 context and spliced in, loaded as a raw tracepoint program, and attached to skb:kfree_skb by a
-link. One program per link type (Ethernet frames, frames without a link header): each runs the
-filter libpcap compiled for its link type."""
+link. A dropped frame may start with an Ethernet header or with the IP header (no link header):
+the spliced code is libpcap's filter for each link type, behind a test of meta.raw."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from ebcap.bpf import SOURCE_DIR
 from ebcap.capture.errors import KernelFeatureError
 from ebcap.capture.filter.libpcap import Insn
+from ebcap.capture.filter.assembler import EBPF_JMP, EBPF_LDX, EBPF_MEM, INSN, JNE, R0, R1
+from ebcap.capture.filter.contexts import META_RAW
 from ebcap.capture.filter.translate import PEEK_BYTES, translate
 from ebcap.capture.kernel import btf, tracepoint
 from ebcap.capture.kernel.bpfsys import BpfMap
@@ -21,7 +23,6 @@ from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.program import compiled_program
 from ebcap.capture.kernel.source import PAGE_SIZE
-from ebcap.capture.packet import LinkType
 
 DROP_SOURCE = SOURCE_DIR / "drops.c"
 FUNCTION = "ebcap_drop"
@@ -43,9 +44,14 @@ BTF_FIELDS = {
 }
 
 
+# The structs whose members are read in one go, from the first to the end of the last: one
+# bpf_probe_read_kernel each (a helper call apiece was most of the program's cost).
+SPANS = {"sk_buff": "SKB_SPAN", "net_device": "NETDEV_SPAN"}
+
+
 def btf_cflags(table: btf.Btf | None = None) -> list[str]:
     table = table or btf.vmlinux()
-    flags = []
+    flags, spans = [], {}
     for macro, (path, size) in BTF_FIELDS.items():
         struct_name, member_path = path.split(".", 1)
         member = table.member(struct_name, member_path)
@@ -53,7 +59,22 @@ def btf_cflags(table: btf.Btf | None = None) -> list[str]:
             raise KernelFeatureError(f"drop capture: {path} is {member.size} bytes in this "
                                      f"kernel's BTF, ebcap reads {size}")
         flags.append(f"-DBTF_{macro}={member.offset}")
+        low, high = spans.get(struct_name, (member.offset, member.offset + size))
+        spans[struct_name] = (min(low, member.offset), max(high, member.offset + size))
+    for struct_name, macro in SPANS.items():
+        low, high = spans[struct_name]
+        low &= ~7                   # 8-aligned, so that the copy's members are aligned too
+        flags += [f"-DBTF_{macro}={low}", f"-DBTF_{macro}_LEN={(high - low + 7) & ~7}"]
     return flags
+
+
+def choose_filter(ethernet: bytes, raw: bytes) -> bytes:
+    """One subprogram of two filters: `if meta->raw, run raw, else ethernet`. Each translated
+    filter is self-contained (its jumps are relative, its exits its own), so they follow each
+    other as they are."""
+    return (INSN.pack(EBPF_LDX | EBPF_MEM | 0x00, (R1 << 4) | R0, META_RAW, 0)
+            + INSN.pack(EBPF_JMP | JNE, R0, len(ethernet) // INSN.size, 0)
+            + ethernet + raw)
 
 
 def tracepoint_cflags(table: btf.Btf | None = None) -> list[str]:
@@ -78,7 +99,6 @@ def record_room(snaplen: int) -> int:
 
 @dataclass(frozen=True)
 class DropSpec:
-    linktype: int = LinkType.ETHERNET
     snaplen: int = 0
     ring_bytes: int = DEFAULT_RING_BYTES
 
@@ -91,7 +111,6 @@ class DropSource:
         self.spec = spec
         self.cflags = [
             f"-I{SOURCE_DIR}",
-            f"-DEBCAP_L2_ETHERNET={int(spec.linktype == LinkType.ETHERNET)}",
             f"-DEBCAP_RING_PAGES={spec.ring_bytes // PAGE_SIZE}",
             f"-DEBCAP_PEEK={PEEK_BYTES}",
             f"-DEBCAP_DROP_ROOM={record_room(spec.snaplen)}",
@@ -107,13 +126,15 @@ class DropSource:
 
 
 class DropProgram:
-    """A loaded drop program, its maps, and (once attach() is called) its tracepoint link."""
+    """A loaded drop program, its maps, and (once attach() is called) its tracepoint link.
+    `ethernet` and `raw` are the classic BPF libpcap compiled for each link type."""
 
-    def __init__(self, insns: list[Insn], spec: DropSpec):
+    def __init__(self, ethernet: list[Insn], raw: list[Insn], spec: DropSpec):
         self.spec = spec
         self.source = DropSource(spec)
         compiled = compiled_program(self.source, DROP_SOURCE, (FUNCTION,))
-        self.loaded = LoadedProgram(compiled, translate(insns, context="tracepoint"))
+        self.loaded = LoadedProgram(compiled, choose_filter(
+            translate(ethernet, context="tracepoint"), translate(raw, context="tracepoint")))
         self.maps = CaptureMaps(self.loaded.maps)
         self.link_fd = -1
 

@@ -1,6 +1,6 @@
 """`ebcap --drops`: the packets the kernel drops in ebcap's network namespace, with why and
-where. Two raw tracepoint programs on skb:kfree_skb (kernel/drop_program.py), one per link type,
-each running the user's filter compiled for it; their rings drained into pcapng, where each
+where. A raw tracepoint program on skb:kfree_skb (kernel/drop_program.py) runs the user's
+filter compiled for the frame's link type (Ethernet, or none); its ring is drained into pcapng, where each
 packet's EPB carries `Drop: REASON` and `Location: symbol+0xoff` comments, and into lines that
 end with ` [drop REASON at symbol]`. Interfaces get an IDB when their first drop is met."""
 
@@ -16,7 +16,8 @@ from collections import Counter
 from contextlib import ExitStack
 
 from ebcap.capture.config import CaptureConfig
-from ebcap.capture.filter.libpcap import compile_filter
+from ebcap.capture.errors import FilterError, InterfaceError
+from ebcap.capture.filter.libpcap import Insn, compile_filter
 from ebcap.capture.kernel import btf, kallsyms
 from ebcap.capture.kernel.drop_program import DropProgram, DropSpec, record_room
 from ebcap.capture.kernel.drop_record import (DropCounters, DropRecord, drop_comments,
@@ -32,7 +33,8 @@ from ebcap.capture.session.sinks import open_sinks
 from ebcap.capture.session.stats import print_statistics
 from ebcap.capture.session.stop import StopSignals
 
-LINKTYPES = (LinkType.ETHERNET, LinkType.RAW)
+LINKTYPES = (LinkType.ETHERNET, LinkType.RAW)   # DropProgram's order
+BPF_RET_K = 0x06
 POLL_SECONDS = 0.1          # printing: how long a drop may wait for its line
 FLUSH_SECONDS = 1.0         # a file is complete up to its last block at least this often
 ANY = "any"
@@ -56,6 +58,7 @@ class DropSession:
         self.reasons_met: Counter = Counter()
         # Read while still root: kallsyms shows zeros to others, and -Z comes later.
         self.symbols = kallsyms.kernel_symbols()
+        self.locations: dict[int, str] = {}             # address -> symbol+0xoff, as met
         self.reason_names = {value: name for name, value in btf.drop_reasons().items()}
         self.sinks = None
         self.printer = None
@@ -64,20 +67,17 @@ class DropSession:
 
     def load(self, ifindex: int) -> None:
         ring_bytes = ring_size(self.config.buffer_kib)
-        inum = netns_inum()
-        for linktype in LINKTYPES:
-            program = DropProgram(compile_filter(self.config.expression, linktype),
-                                  DropSpec(linktype, self.config.snaplen, ring_bytes))
-            self.stack.callback(program.close)
-            program.configure(inum, ifindex)
-            program.maps.set_wall_clock(monotonic_to_wall_offset())
-            ring = RingReader(program.maps.ring_fd, ring_bytes)
-            self.stack.callback(ring.close)
-            self.epoll.register(program.maps.ring_fd, select.EPOLLIN)
-            self.programs.append(program)
-            self.rings.append(ring)
-        for program in self.programs:
-            program.attach()
+        program = DropProgram(*filters_for(self.config.expression),
+                              DropSpec(self.config.snaplen, ring_bytes))
+        self.stack.callback(program.close)
+        program.configure(netns_inum(), ifindex)
+        program.maps.set_wall_clock(monotonic_to_wall_offset())
+        ring = RingReader(program.maps.ring_fd, ring_bytes)
+        self.stack.callback(ring.close)
+        self.epoll.register(program.maps.ring_fd, select.EPOLLIN)
+        self.programs.append(program)
+        self.rings.append(ring)
+        program.attach()
 
     def interface(self, ifindex: int, linktype: int) -> int:
         """The pcapng interface id of a device and link type, with an IDB the first time."""
@@ -99,7 +99,9 @@ class DropSession:
     def deliver(self, drop: DropRecord) -> None:
         linktype = LinkType.RAW if drop.raw else LinkType.ETHERNET
         reason = reason_name(self.reason_names, drop.reason)
-        location = self.symbols.symbolize(drop.location)
+        location = self.locations.get(drop.location)
+        if location is None:
+            location = self.locations[drop.location] = self.symbols.symbolize(drop.location)
         self.reasons_met[reason] += 1
         packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), Direction.UNKNOWN,
                         drop.wirelen, drop.data, drop_comments(reason, location))
@@ -134,10 +136,28 @@ class DropSession:
             program.maps.set_wall_clock(offset)
 
 
+NO_MATCH = [Insn(BPF_RET_K, 0, 0, 0)]        # ret #0
+
+
+def filters_for(expression: str) -> list[list[Insn]]:
+    """The expression compiled for each link type a drop may have. One that has no meaning for
+    a link type (`vlan` without a link header) matches none of its frames; one that has none for
+    either is the error libpcap gives for Ethernet."""
+    filters, errors = [], []
+    for linktype in LINKTYPES:
+        try:
+            filters.append(compile_filter(expression, linktype))
+        except FilterError as exc:
+            filters.append(NO_MATCH)
+            errors.append(exc)
+    if len(errors) == len(LINKTYPES):
+        raise errors[0]
+    return filters
+
+
 def _ifindex(config: CaptureConfig) -> int:
     names = [name for name in config.interfaces if name != ANY]
     if len(names) > 1:
-        from ebcap.capture.errors import InterfaceError
         raise InterfaceError("--drops takes one -i interface (or any)")
     return interfaces.ifindex(names[0]) if names else 0
 

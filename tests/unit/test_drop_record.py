@@ -64,6 +64,8 @@ def test_translator_tracepoint_context_matches_meta():
                                             tr.META_PROTOCOL, tr.META_IFINDEX, tr.META_MARK,
                                             tr.META_HASH)
     assert tr.TRACEPOINT.length == meta["len"]
+    from ebcap.capture.filter.contexts import META_RAW
+    assert META_RAW == meta["raw"]
 
 
 def record(reason=3, caplen=4, flags=0, data=b"\1\2\3\4"):
@@ -141,3 +143,24 @@ def test_tracepoint_context_refuses_fields_it_does_not_have():
     tr.translate(pkttype)
     with pytest.raises(TranslateError, match="in a tracepoint"):
         tr.translate(pkttype, context="tracepoint")
+
+
+def test_an_expression_meaningless_for_one_link_type_matches_none_of_its_frames():
+    from ebcap.capture.errors import FilterError
+    from ebcap.capture.session.drops import NO_MATCH, filters_for
+    ethernet, raw = filters_for("vlan 10")
+    assert ethernet == compile_filter("vlan 10", 1) and raw == NO_MATCH
+    assert filters_for("udp") == [compile_filter("udp", 1), compile_filter("udp", 101)]
+    with pytest.raises(FilterError, match="syntax error"):
+        filters_for("foo bar")
+
+
+def test_two_filters_behind_the_raw_test():
+    from ebcap.capture.kernel.drop_program import choose_filter
+    ethernet, raw = tr.translate(compile_filter("udp", 1), context="tracepoint"), \
+        tr.translate(compile_filter("udp", 101), context="tracepoint")
+    code = choose_filter(ethernet, raw)
+    load, jump = struct.unpack_from("<BBhi", code, 0), struct.unpack_from("<BBhi", code, 8)
+    assert load == (0x61, (tr.R1 << 4) | tr.R0, offsets("ebcap_drop_meta")["raw"], 0)
+    assert jump == (0x55, tr.R0, len(ethernet) // 8, 0)     # jne r0, 0, past the Ethernet one
+    assert code[16:] == ethernet + raw
