@@ -51,10 +51,17 @@ struct ebcap_drop_counters {
 	__u64 lost;		/* accepted, but the ring buffer was full */
 };
 
+/* --drop-reason: the reasons below this are chosen one by one (a bit each), the others
+ * (subsystems' reasons, which carry the subsystem in their top 16 bits) all or none */
+#define EBCAP_REASON_BITS 1024
+
 /* Set by user space before the program is attached. */
 struct ebcap_drop_config {
 	__u32 netns_inum;	/* ebcap's network namespace (/proc/self/ns/net's inode) */
 	__u32 ifindex;		/* -i: only drops on this device; 0: any */
+	__u32 other_reasons;	/* 1: report reasons >= EBCAP_REASON_BITS */
+	__u32 pad;
+	__u64 reasons[EBCAP_REASON_BITS / 64];	/* bit r: report reason r */
 };
 
 #endif

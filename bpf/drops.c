@@ -90,6 +90,17 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	struct drop_scratch *s = scratch.lookup(&zero);
 	if (!count || !config || !s)
 		return 0;	/* cannot happen: an array has every slot */
+	/* --drop-reason. The mask looks redundant after the test: clang moves the test to a copy
+	 * of `reason` and the verifier, seeing no bound on the index, refuses the load. */
+	if (reason < EBCAP_REASON_BITS) {
+		__u64 word = reason / 64;
+		barrier_var(word);
+		word &= EBCAP_REASON_BITS / 64 - 1;
+		if (!((config->reasons[word] >> (reason % 64)) & 1))
+			return 0;
+	} else if (!config->other_reasons) {
+		return 0;
+	}
 
 	void *skb = (void *)ctx->args[0];
 #if EBCAP_TP_RX_SK

@@ -40,6 +40,7 @@ class CaptureConfig:
     out_dir: str | None = None            # --out-dir
     debug: bool = False
     drops: bool = False                   # --drops: packets the kernel drops, not the wire's
+    drop_reasons: tuple[str, ...] = ()    # --drop-reason NAME / !NAME
 
     @property
     def headers_only(self) -> bool:

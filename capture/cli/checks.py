@@ -44,6 +44,7 @@ def build_config(o: dict) -> CaptureConfig:
         rotate_size=o["rotate_size"] * 1_000_000 if o["rotate_size"] else None,
         rotate_seconds=o["rotate_seconds"], max_files=o["max_files"], user=o["user"],
         netns=o["netns"], filters_from=o["filters_from"], out_dir=o["out_dir"], drops=o["drops"],
+        drop_reasons=tuple(o["drop_reasons"]),
         print_options=_print_options(o) if (o["write_to"] is None or o["print_packets"])
         else None,
     )
@@ -60,6 +61,8 @@ def check_combinations(config: CaptureConfig) -> None:
         raise EbcapError("-W needs -C or -G")
     if config.drops:
         check_drops(config)
+    elif config.drop_reasons:
+        raise EbcapError("--drop-reason needs --drops")
 
 
 def check_drops(config: CaptureConfig) -> None:

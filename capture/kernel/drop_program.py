@@ -18,7 +18,7 @@ from ebcap.capture.filter.contexts import META_RAW
 from ebcap.capture.filter.translate import PEEK_BYTES, translate
 from ebcap.capture.kernel import btf, tracepoint
 from ebcap.capture.kernel.bpfsys import BpfMap
-from ebcap.capture.kernel.drop_record import COUNTERS, CONFIG, DropCounters
+from ebcap.capture.kernel.drop_record import COUNTERS, CONFIG, DropCounters, ReasonSelection
 from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.program import compiled_program
@@ -144,8 +144,9 @@ class DropProgram:
         except KeyError:
             raise KernelFeatureError(f"the drop program has no map {name}") from None
 
-    def configure(self, netns_inum: int, ifindex: int) -> None:
-        self._map(CONFIG.name).update(struct.pack("<I", 0), CONFIG.pack(netns_inum, ifindex))
+    def configure(self, netns_inum: int, ifindex: int, reasons: ReasonSelection) -> None:
+        self._map(CONFIG.name).update(struct.pack("<I", 0), CONFIG.pack(
+            netns_inum, ifindex, int(reasons.others), 0, *reasons.words()))
 
     def attach(self) -> None:
         fd = self.loaded.program_fd(FUNCTION, tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)

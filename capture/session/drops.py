@@ -21,7 +21,7 @@ from ebcap.capture.filter.libpcap import Insn, compile_filter
 from ebcap.capture.kernel import btf, kallsyms
 from ebcap.capture.kernel.drop_program import DropProgram, DropSpec, record_room
 from ebcap.capture.kernel.drop_record import (DropCounters, DropRecord, drop_comments,
-                                              parse_record, reason_name)
+                                              parse_record, reason_name, select_reasons)
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.kernel.source import ring_size
 from ebcap.capture.net import interfaces
@@ -70,7 +70,8 @@ class DropSession:
         program = DropProgram(*filters_for(self.config.expression),
                               DropSpec(self.config.snaplen, ring_bytes))
         self.stack.callback(program.close)
-        program.configure(netns_inum(), ifindex)
+        program.configure(netns_inum(), ifindex,
+                          select_reasons(self.config.drop_reasons, btf.drop_reasons()))
         program.maps.set_wall_clock(monotonic_to_wall_offset())
         ring = RingReader(program.maps.ring_fd, ring_bytes)
         self.stack.callback(ring.close)

@@ -169,6 +169,33 @@ def test_full_receive_buffer_is_socket_rcvbuff(testbed, tmp_path):
     assert set(reasons) == {"Drop: SOCKET_RCVBUFF"}       # the socket is still open
 
 
+def test_drop_reason_chooses_in_the_kernel(testbed):
+    tb = testbed
+    only = ebcap(tb, tb.left, "--drops", "-n", "--drop-reason", "SOCKET_RCVBUFF", "udp",
+                 stdout=subprocess.PIPE)
+    but = ebcap(tb, tb.left, "--drops", "-n", "--drop-reason", "!SOCKET_RCVBUFF", "udp",
+                stdout=subprocess.PIPE)
+    sleeper = tb.popen(tb.left, [sys.executable, "-I", "-c", _FULL_SOCKET],
+                       stdout=subprocess.PIPE)
+    assert sleeper.stdout.readline().strip() == b"ready"
+    tb.udp_packets(tb.left, "127.0.0.1", 6000, count=20, size=1000)     # some: SOCKET_RCVBUFF
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=2)                    # NO_SOCKET
+    time.sleep(0.3)
+    outputs = []
+    for cap in (only, but):
+        cap.proc.send_signal(signal.SIGINT)
+        out, _err = cap.proc.communicate(timeout=20)
+        assert cap.proc.returncode == 0
+        outputs.append(out.decode().splitlines())
+    assert outputs[0] and all(l.endswith("[drop SOCKET_RCVBUFF at udp_queue_rcv_one_skb]")
+                              for l in outputs[0])
+    assert len(outputs[1]) == 2 and all("[drop NO_SOCKET at" in l for l in outputs[1])
+    proc = subprocess.run([str(EBCAP), "--drops", "--drop-reason", "NO_SOCKT"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        "ebcap: unknown drop reason NO_SOCKT: not one of this kernel's (did you mean NO_SOCKET?)"]
+
+
 _FULL_SOCKET = r"""
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

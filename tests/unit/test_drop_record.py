@@ -28,11 +28,22 @@ def header():
 
 def fields(name):
     body = re.search(rf"struct {name} \{{(.*?)\}};", header(), re.S).group(1)
-    return re.findall(r"^\s*(__u\d+)\s+(\w+);", body, re.M)
+    return [(ctype, field) for ctype, field, _count in members(body)]
+
+
+def members(body):
+    """(type, name, count) of each member; an array's count from the header's #defines."""
+    defines = dict(re.findall(r"#define (\w+) (\d+)\b", header()))
+    found = []
+    for ctype, field, count in re.findall(r"^\s*(__u\d+)\s+(\w+)(?:\[([^\]]+)\])?;", body, re.M):
+        expression = re.sub(r"[A-Z_]+", lambda m: defines[m.group(0)], count) if count else "1"
+        found.append((ctype, field, int(eval(expression, {}))))   # the header's own text
+    return found
 
 
 def layout(name):
-    return "<" + "".join(C_TYPES[ctype] for ctype, _ in fields(name))
+    body = re.search(rf"struct {name} \{{(.*?)\}};", header(), re.S).group(1)
+    return "<" + "".join((f"{n}" if n > 1 else "") + C_TYPES[t] for t, _f, n in members(body))
 
 
 def offsets(name):
@@ -164,3 +175,21 @@ def test_two_filters_behind_the_raw_test():
     assert load == (0x61, (tr.R1 << 4) | tr.R0, offsets("ebcap_drop_meta")["raw"], 0)
     assert jump == (0x55, tr.R0, len(ethernet) // 8, 0)     # jne r0, 0, past the Ethernet one
     assert code[16:] == ethernet + raw
+
+
+REASONS = {"NOT_DROPPED_YET": 0, "CONSUMED": 1, "NOT_SPECIFIED": 2, "NO_SOCKET": 3,
+           "SOCKET_RCVBUFF": 7, "TC_INGRESS": 70}
+
+
+def test_drop_reason_selection():
+    every = dr.select_reasons((), REASONS)
+    assert every.chosen == frozenset(REASONS.values()) and every.others
+    only = dr.select_reasons(("no_socket", "SKB_DROP_REASON_TC_INGRESS"), REASONS)
+    assert only.chosen == {3, 70} and not only.others
+    assert only.words()[0] == 1 << 3 and only.words()[1] == 1 << 6
+    but = dr.select_reasons(("!NO_SOCKET",), REASONS)
+    assert 3 not in but.chosen and {2, 7, 70} <= but.chosen and but.others
+    with pytest.raises(dr.EbcapError, match=r"unknown drop reason NO_SOCKT: not one of this "
+                       r"kernel's \(did you mean NO_SOCKET\?\)"):
+        dr.select_reasons(("NO_SOCKT",), REASONS)
+    assert len(dr.CONFIG.pack(1, 2, 1, 0, *only.words())) == 16 + dr.REASON_BITS // 8
