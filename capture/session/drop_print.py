@@ -10,8 +10,9 @@ from collections import Counter
 from ebcap.capture.config import CaptureConfig
 from ebcap.capture.packet import Interface, LinkType, Packet
 
-# The printers are handed one interface per link type, not the file's interfaces (which
-# appear as drops are met): a printer takes its link types from its list when it is made.
+# The line printer is handed one interface per link type, not the session's interfaces (which
+# appear as drops are met): it takes its link types from its list when it is made. The tree
+# and JSON printers look interfaces up per packet, and get the session's list.
 PRINT_INTERFACES = [Interface("drops", LinkType.ETHERNET), Interface("drops", LinkType.RAW)]
 PRINT_INDEX = {LinkType.ETHERNET: 0, LinkType.RAW: 1}
 
@@ -32,16 +33,19 @@ def with_suffix(text: str, suffix: str) -> str:
 
 
 class DropPrinter:
-    def __init__(self, config: CaptureConfig):
+    def __init__(self, config: CaptureConfig, interfaces: list[Interface]):
         from ebcap.dissectors import make_printer
         from ebcap.dissectors.options import PrintOptions
         self._options = config.print_options or PrintOptions()
         self._out = sys.stdout if config.write_to != "-" else sys.stderr
-        self._printer = make_printer(self._options, PRINT_INTERFACES, self._out)
+        self._by_linktype = not (self._options.json or self._options.tree)
+        self._printer = make_printer(self._options, PRINT_INTERFACES if self._by_linktype
+                                     else interfaces, self._out)
         self._line_buffered = config.line_buffered
 
     def print(self, packet: Packet, linktype: int, reason: str, location: str) -> None:
-        packet = packet._replace(interface=PRINT_INDEX[linktype])
+        if self._by_linktype:
+            packet = packet._replace(interface=PRINT_INDEX[linktype])
         if self._options.json:
             import json
             record = self._printer.record(packet)

@@ -180,7 +180,7 @@ def run_drops(config: CaptureConfig) -> int:
                                        session.interfaces)
             stack.callback(session.sinks.abort)
         if config.write_to is None or config.print_packets:
-            session.printer = DropPrinter(config)
+            session.printer = DropPrinter(config, session.interfaces)
         stop.install(wakeup=True)
         stack.callback(stop.restore)
         session.epoll.register(stop.wakeup_fd, select.EPOLLIN)

@@ -229,3 +229,17 @@ def test_a_failed_attach_is_one_line():
         assert str(failed.value) == "this kernel has no ebcap_no_such_tracepoint tracepoint"
     finally:
         program.close()
+
+
+def test_json_has_a_drop_object(testbed):
+    import json
+    tb = testbed
+    cap = ebcap(tb, tb.left, "--drops", "--json", "udp", stdout=subprocess.PIPE)
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=1)
+    time.sleep(0.3)
+    cap.proc.send_signal(signal.SIGINT)
+    out, _err = cap.proc.communicate(timeout=20)
+    (record,) = [json.loads(line) for line in out.decode().splitlines()]
+    assert record["interface"] == "lo"
+    assert record["drop"]["reason"] == "NO_SOCKET"
+    assert LOCATION.match("Location: " + record["drop"]["location"])
