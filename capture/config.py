@@ -39,6 +39,8 @@ class CaptureConfig:
     filters_from: str | None = None       # --filters-from LIST (with -r and --out-dir)
     out_dir: str | None = None            # --out-dir
     debug: bool = False
+    drops: bool = False                   # --drops: packets the kernel drops, not the wire's
+    drop_reasons: tuple[str, ...] = ()    # --drop-reason NAME / !NAME
 
     @property
     def headers_only(self) -> bool:

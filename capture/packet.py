@@ -45,3 +45,4 @@ class Packet(NamedTuple):
     direction: Direction
     wirelen: int         # length on the wire
     data: bytes          # captured bytes, starting at the link-layer header
+    comments: tuple[str, ...] = ()   # opt_comment options of its EPB (--drops: reason, location)

@@ -43,7 +43,8 @@ def build_config(o: dict) -> CaptureConfig:
         dump_c=o["dump_c"], dump_ebpf=o["dump_ebpf"], verbose=o["v"], debug=o["debug"],
         rotate_size=o["rotate_size"] * 1_000_000 if o["rotate_size"] else None,
         rotate_seconds=o["rotate_seconds"], max_files=o["max_files"], user=o["user"],
-        netns=o["netns"], filters_from=o["filters_from"], out_dir=o["out_dir"],
+        netns=o["netns"], filters_from=o["filters_from"], out_dir=o["out_dir"], drops=o["drops"],
+        drop_reasons=tuple(o["drop_reasons"]),
         print_options=_print_options(o) if (o["write_to"] is None or o["print_packets"])
         else None,
     )
@@ -58,6 +59,21 @@ def check_combinations(config: CaptureConfig) -> None:
         raise EbcapError("-C and -G need -w FILE")
     if config.max_files and not (config.rotate_size or config.rotate_seconds):
         raise EbcapError("-W needs -C or -G")
+    if config.drops:
+        check_drops(config)
+    elif config.drop_reasons:
+        raise EbcapError("--drop-reason needs --drops")
+
+
+def check_drops(config: CaptureConfig) -> None:
+    """What --drops cannot do (yet): a dropped packet has no direction the kernel reports, is
+    not read from a file, and its program is not ebcap.c (whose dumps these are)."""
+    for given, flag in ((config.read_from is not None, "-r"), (config.direction != "inout", "-Q"),
+                        (config.dump_level or config.dump_c or config.dump_ebpf,
+                         "-d, --dump-c and --dump-ebpf"),
+                        (len([i for i in config.interfaces if i != "any"]) > 1, "several -i")):
+        if given:
+            raise EbcapError(f"--drops cannot be used with {flag}")
 
 
 def check_linktype(o: dict) -> None:

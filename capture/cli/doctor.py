@@ -34,6 +34,34 @@ def _probe_bpf() -> str:
     return "yes (BPF_MAP_TYPE_RINGBUF, BPF_PROG_TYPE_SCHED_CLS)"
 
 
+def _drops() -> str:
+    """What --drops needs: the sk_buff layout and drop reasons from BTF, and a raw tracepoint
+    program (`r0 = 0; exit`) attached to skb:kfree_skb by a link, both freed at once."""
+    from ebcap.capture.kernel import btf, tracepoint
+    from ebcap.capture.kernel.bpfsys import ProgramRefused, prog_load
+    from ebcap.capture.kernel.drop_program import TRACEPOINT, btf_cflags, tracepoint_cflags
+    try:
+        tracepoint_cflags()
+        btf_cflags()
+        reasons = len(btf.drop_reasons())
+    except EbcapError as exc:
+        return f"no: {exc}"
+    if os.geteuid() != 0:
+        return f"not probed (not root); {reasons} drop reasons in BTF"
+    try:
+        fd = prog_load(struct.pack("<BBhiBBhi", 0xb7, 0, 0, 0, 0x95, 0, 0, 0), "ebcap_probe",
+                       tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)
+    except ProgramRefused as exc:
+        return f"no: loading a raw tracepoint program failed ({exc.strerror})"
+    try:
+        os.close(tracepoint.open_raw_tracepoint(TRACEPOINT, fd))
+    except EbcapError as exc:
+        return f"no: {exc}"
+    finally:
+        os.close(fd)
+    return f"yes (raw tracepoint skb:{TRACEPOINT}, {reasons} drop reasons from BTF)"
+
+
 def _capabilities() -> str:
     from ebcap.capture.net.privileges import effective_capabilities
     eff = effective_capabilities()
@@ -79,6 +107,7 @@ def run_doctor() -> int:
          else "no"),
         ("tcx links", "yes" if version >= (6, 6) else "no (needs Linux 6.6)"),
         ("clsact", "yes" if version >= (4, 5) else "no"),
+        ("drop capture (--drops)", _drops()),
         ("BCC", _bcc()),
         ("kernel headers for BCC", _headers()),
         ("compiled program cache", _program_cache()),

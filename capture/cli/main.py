@@ -116,6 +116,9 @@ def program(config: CaptureConfig) -> int:
         return run_offline(config)
     from ebcap.capture.net.privileges import check_bpf_privileges
     check_bpf_privileges()
+    if config.drops:
+        from ebcap.capture.session.drops import run_drops
+        return run_drops(config)
     from ebcap.capture.session.live import run_live
     return run_live(config)
 

@@ -52,6 +52,12 @@ capture_options = _options(
                  help="With -C: a ring of N files. With -G: stop after N files."),
     click.option("-Z", "--relinquish-privileges", "user", metavar="USER",
                  help="Drop root for USER once attached, before opening output files."),
+    click.option("--drops", is_flag=True,
+                 help="Capture the packets the kernel drops (skb:kfree_skb), with the reason and "
+                      "the place, in this network namespace."),
+    click.option("--drop-reason", "drop_reasons", multiple=True, metavar="[!]NAME",
+                 help="With --drops: only drops for this reason (the kernel's name, e.g. "
+                      "NO_SOCKET); !NAME: all but it. Repeatable."),
     click.option("--netns", metavar="NAME|PATH|PID",
                  help="Capture in this network namespace (ip netns name, ns file or PID)."),
     click.option("-F", "filter_file", metavar="FILE", help="Read the filter expression from FILE."),

@@ -4,7 +4,9 @@ translation and the verifier, never a compiler.
 
 The subprogram is called as `r0 = filter(skb, peek, peek_len, direction, tag)` (bpf/ebcap.c's
 EBCAP_FILTER_STUB) and returns non-zero for a match:
-  skb        the __sk_buff (the program's context), for loads past the peek and metadata
+  skb        the __sk_buff (the program's context), for loads past the peek and metadata; in
+             the "tracepoint" context (bpf/drops.c: a raw tracepoint has no __sk_buff) a
+             struct ebcap_drop_meta (bpf/drop_record.h) in its place, see TRACEPOINT below
   peek       the first peek_len bytes of the packet as libpcap sees it (a per-CPU map value)
   peek_len   min(packet length, PEEK_BYTES)
   direction  bpf/record.h's EBCAP_DIR_IN or EBCAP_DIR_OUT, for `inbound`/`outbound`
@@ -23,10 +25,19 @@ after MAX_BACKWARD_JUMPS jumps back, which keeps the loop provably bounded.
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
-
 from ebcap.capture.errors import TranslateError
+from ebcap.capture.filter.assembler import (  # noqa: F401 (the eBPF names, for callers too)
+    ADD, AND, CALL, EBPF_ALU, EBPF_ALU64, EBPF_DW, EBPF_JMP, EBPF_JMP32, EBPF_LDX, EBPF_MEM,
+    EBPF_ST, EBPF_STX, END, EXIT, FUNC_GET_PRANDOM_U32, FUNC_GET_SMP_PROCESSOR_ID,
+    FUNC_PROBE_READ_KERNEL, FUNC_SKB_LOAD_BYTES, INSN, JA, JEQ, JGE, JGT, JLT, JNE, JSET, LSH,
+    MOV, NEG, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, TO_BE, XOR, Jump, Program,
+    signed32)
+# The contexts the filter runs in (__sk_buff field and struct ebcap_drop_meta offsets)
+from ebcap.capture.filter.contexts import (  # noqa: F401
+    CONTEXTS, META_FRAME, META_HASH, META_IFINDEX, META_LEN, META_LINEAR, META_MARK,
+    META_PROTOCOL, OFFLINE, SKB_HASH, SKB_IFINDEX, SKB_LEN, SKB_MARK, SKB_PKT_TYPE,
+    SKB_PROTOCOL, SKB_QUEUE_MAPPING, SKB_VLAN_PROTO, SKB_VLAN_TCI, SKB_WIRE_LEN, SKF_PROTOCOL,
+    SKF_VLAN_TPID, TC, TRACEPOINT, Context)
 from ebcap.capture.filter.libpcap import Insn
 
 # classic BPF (linux/filter.h, pcap/bpf.h)
@@ -39,16 +50,6 @@ BPF_TAX, BPF_TXA = 0x00, 0x80
 BPF_MEMWORDS = 16
 SKF_AD_OFF = -0x1000                         # Linux ancillary-data loads
 
-# eBPF (uapi/linux/bpf.h)
-EBPF_LDX, EBPF_ST, EBPF_STX, EBPF_ALU, EBPF_JMP, EBPF_JMP32, EBPF_ALU64 = 1, 2, 3, 4, 5, 6, 7
-EBPF_MEM = 0x60
-EBPF_DW = 0x18
-MOV, ADD, AND, LSH, NEG, END, XOR = 0xB0, 0x00, 0x50, 0x60, 0x80, 0xD0, 0xA0
-TO_BE = 0x08
-JA, JEQ, JGT, JGE, JSET, JNE, JLT = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0xA0
-CALL, EXIT = 0x80, 0x90
-FUNC_GET_PRANDOM_U32, FUNC_GET_SMP_PROCESSOR_ID, FUNC_SKB_LOAD_BYTES = 7, 8, 26
-R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = range(11)
 SKB, PEEK, A, X = R6, R7, R8, R9             # registers the filter keeps its state in
 
 # The first bytes of the packet, which the kernel program copies once before the filter runs
@@ -61,10 +62,6 @@ DIR_OUT = 2                                  # bpf/record.h EBCAP_DIR_OUT
 PACKET_OUTGOING = 4                          # what an AF_PACKET tap sees at egress
 MAX_BACKWARD_JUMPS = 8
 
-# struct __sk_buff (uapi/linux/bpf.h), the fields the filter reads
-SKB_LEN, SKB_PKT_TYPE, SKB_MARK, SKB_QUEUE_MAPPING, SKB_PROTOCOL = 0, 4, 8, 12, 16
-SKB_VLAN_TCI, SKB_VLAN_PROTO, SKB_IFINDEX, SKB_HASH, SKB_WIRE_LEN = 24, 28, 40, 68, 160
-
 # The filter's stack frame (offsets below r10)
 FP_PEEK_LEN, FP_DIRECTION, FP_TAG, FP_BUFFER, FP_LOOPS = -8, -16, -24, -32, -40
 FP_MEM = -44                                 # M[i] at FP_MEM - 4 * i
@@ -75,92 +72,15 @@ _ALU_OPS = {0x00: "add", 0x10: "sub", 0x20: "mul", 0x30: "div", 0x40: "or", 0x50
 _JUMPS = {0x10: JEQ, 0x20: JGT, 0x30: JGE, 0x40: JSET}
 _ANCILLARY_NAMES = {12: "SKF_AD_NLATTR", 16: "SKF_AD_NLATTR_NEST", 28: "SKF_AD_HATYPE",
                     52: "SKF_AD_PAY_OFFSET"}
-INSN = struct.Struct("<BBhi")
-
-
-def _signed32(k: int) -> int:
-    k &= 0xFFFFFFFF
-    return k - (1 << 32) if k & 0x80000000 else k
-
-
-@dataclass
-class _Jump:
-    """A jump whose offset is known once every instruction has its place."""
-
-    code: int
-    dst: int
-    src: int
-    imm: int
-    label: object
-
-
-class _Program:
-    """Instructions, labels and the jumps between them."""
-
-    def __init__(self):
-        self.items: list = []               # (code, regs, off, imm) tuples and _Jump
-        self.labels: dict[object, int] = {}
-
-    def emit(self, code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> None:
-        self.items.append((code, (src << 4) | dst, off, _signed32(imm)))
-
-    def jump(self, code: int, label, dst: int = 0, src: int = 0, imm: int = 0) -> None:
-        self.items.append(_Jump(code, dst, src, _signed32(imm), label))
-
-    def label(self, name) -> None:
-        self.labels[name] = len(self.items)
-
-    def assemble(self) -> bytes:
-        out = bytearray()
-        for pos, item in enumerate(self.items):
-            if isinstance(item, _Jump):
-                off = self.labels[item.label] - (pos + 1)
-                if not -0x8000 <= off < 0x8000:
-                    raise TranslateError("the filter is too large for eBPF jumps")
-                item = (item.code, (item.src << 4) | item.dst, off, item.imm)
-            out += INSN.pack(*item)
-        return bytes(out)
-
-    # the instructions the translation uses, named as the verifier prints them
-    def mov32_imm(self, dst: int, imm: int) -> None:
-        self.emit(EBPF_ALU | MOV, dst, imm=imm)
-
-    def mov32(self, dst: int, src: int) -> None:
-        self.emit(EBPF_ALU | MOV | BPF_X, dst, src)
-
-    def mov64(self, dst: int, src: int) -> None:
-        self.emit(EBPF_ALU64 | MOV | BPF_X, dst, src)
-
-    def add64_imm(self, dst: int, imm: int) -> None:
-        self.emit(EBPF_ALU64 | ADD, dst, imm=imm)
-
-    def load(self, size_bits: int, dst: int, src: int, off: int) -> None:
-        self.emit(EBPF_LDX | EBPF_MEM | size_bits, dst, src, off)
-
-    def store(self, size_bits: int, dst: int, src: int, off: int) -> None:
-        self.emit(EBPF_STX | EBPF_MEM | size_bits, dst, src, off)
-
-    def store_imm(self, size_bits: int, dst: int, off: int, imm: int) -> None:
-        self.emit(EBPF_ST | EBPF_MEM | size_bits, dst, off=off, imm=imm)
-
-    def to_big_endian(self, dst: int, nbytes: int) -> None:
-        if nbytes > 1:
-            self.emit(EBPF_ALU | END | TO_BE, dst, imm=8 * nbytes)
-
-    def call(self, helper: int) -> None:
-        self.emit(EBPF_JMP | CALL, imm=helper)
-
-    def exit(self) -> None:
-        self.emit(EBPF_JMP | EXIT)
 
 
 class _Translator:
-    def __init__(self, insns: list[Insn], offline: bool):
+    def __init__(self, insns: list[Insn], context: Context):
         if not insns:
             raise TranslateError("empty BPF program")
         self.insns = insns
-        self.offline = offline
-        self.p = _Program()
+        self.context = context
+        self.p = Program()
         self.uses_loops = False
         self.words = set()
 
@@ -225,6 +145,8 @@ class _Translator:
     def load_from_skb(self, dst: int, nbytes: int, bits: int) -> None:
         """dst = `nbytes` at the offset in R2, from the skb: past the peek, so past byte 15,
         and 4 lower in the skb when the kernel holds the VLAN tag in metadata."""
+        if not self.context.skb_loads:
+            return self.load_from_frame(dst, nbytes, bits)
         p = self.p
         label = ("untagged", len(p.items))
         p.load(EBPF_DW, R3, R10, FP_TAG)
@@ -240,11 +162,29 @@ class _Translator:
         p.load(bits, dst, R10, FP_BUFFER)
         p.to_big_endian(dst, nbytes)
 
+    def load_from_frame(self, dst: int, nbytes: int, bits: int) -> None:
+        """dst = `nbytes` at the offset in R2 of the frame whose kernel address the tracepoint
+        context holds; no match past its linear part (the only part read this way)."""
+        p = self.p
+        p.load(0x00, R3, SKB, META_LINEAR)
+        p.mov64(R4, R2)
+        p.add64_imm(R4, nbytes)
+        p.jump(EBPF_JMP | JGT | BPF_X, "fail", R4, R3)
+        p.load(EBPF_DW, R3, SKB, META_FRAME)
+        p.emit(EBPF_ALU64 | ADD | BPF_X, R3, R2)
+        p.mov64(R1, R10)
+        p.add64_imm(R1, FP_BUFFER)
+        p.emit(EBPF_ALU64 | MOV, R2, imm=nbytes)
+        p.call(FUNC_PROBE_READ_KERNEL)
+        p.jump(EBPF_JMP | JNE, "fail", R0, imm=0)
+        p.load(bits, dst, R10, FP_BUFFER)
+        p.to_big_endian(dst, nbytes)
+
     def load_length(self, dst: int) -> None:
         """libpcap's `len`: the length on the wire (from the file, offline)."""
         p = self.p
-        if self.offline:
-            p.load(0x00, dst, SKB, SKB_WIRE_LEN)
+        if not self.context.length_adds_tag:
+            p.load(0x00, dst, SKB, self.context.length)
             return
         label = ("len", len(p.items))
         p.load(0x00, dst, SKB, SKB_LEN)
@@ -256,18 +196,17 @@ class _Translator:
     def ancillary(self, pc: int, k: int) -> None:
         """A = Linux ancillary data (SKF_AD_*), from skb metadata or a helper."""
         p = self.p
-        index = _signed32(k) - SKF_AD_OFF
-        fields = {0: SKB_PROTOCOL, 8: SKB_IFINDEX, 20: SKB_MARK, 24: SKB_QUEUE_MAPPING,
-                  32: SKB_HASH, 44: SKB_VLAN_TCI, 60: SKB_VLAN_PROTO}
+        index = signed32(k) - SKF_AD_OFF
+        fields = self.context.fields
         if index in fields:
             p.load(0x00, A, SKB, fields[index])
-            if index in (0, 60):            # __be16 in the field's low half
+            if index in (SKF_PROTOCOL, SKF_VLAN_TPID):    # __be16 in the field's low half
                 p.to_big_endian(A, 2)
-        elif index == 4:                    # SKF_AD_PKTTYPE
+        elif index == 4 and self.context.pkttype is not None:    # SKF_AD_PKTTYPE
             p.load(EBPF_DW, R1, R10, FP_DIRECTION)
             p.mov32_imm(A, PACKET_OUTGOING)
             p.jump(EBPF_JMP | JEQ, ("pkttype", pc), R1, imm=DIR_OUT)
-            p.load(0x00, A, SKB, SKB_PKT_TYPE)
+            p.load(0x00, A, SKB, self.context.pkttype)
             p.label(("pkttype", pc))
         elif index in (36, 56):             # SKF_AD_CPU, SKF_AD_RANDOM
             p.call(FUNC_GET_SMP_PROCESSOR_ID if index == 36 else FUNC_GET_PRANDOM_U32)
@@ -282,8 +221,9 @@ class _Translator:
             p.label(("tagged", pc))
         else:
             name = _ANCILLARY_NAMES.get(index, f"ancillary offset {index}")
+            where = "" if self.context.skb_loads else " in a tracepoint (--drops)"
             raise TranslateError(f"BPF instruction {pc} loads Linux {name}, which ebcap "
-                                 "cannot express")
+                                 f"cannot express{where}")
 
     # --- one classic instruction ----------------------------------------------------------
 
@@ -300,8 +240,8 @@ class _Translator:
             if mode == BPF_LEN:
                 return self.load_length(dst)
             if cls == BPF_LD and mode == BPF_ABS and size in _SIZES:
-                if _signed32(k) < 0:
-                    if _signed32(k) < SKF_AD_OFF:
+                if signed32(k) < 0:
+                    if signed32(k) < SKF_AD_OFF:
                         raise TranslateError(f"BPF instruction {pc} uses a negative packet "
                                              "offset, which ebcap cannot express")
                     return self.ancillary(pc, k)
@@ -407,15 +347,15 @@ class _Translator:
                 p.label(("pc", pc))
                 self.statement(pc, insn)
         last = p.items[-1]
-        if not (isinstance(last, _Jump) and last.code == EBPF_JMP | JA) and \
+        if not (isinstance(last, Jump) and last.code == EBPF_JMP | JA) and \
                 not (isinstance(last, tuple) and last[0] == EBPF_JMP | EXIT):
             p.jump(EBPF_JMP | JA, "fail")         # ran off the end: no match, as in cBPF
-        if any(isinstance(item, _Jump) and item.label == "fail" for item in p.items):
+        if any(isinstance(item, Jump) and item.label == "fail" for item in p.items):
             p.label("fail")
             p.mov32_imm(R0, 0)
             p.exit()
         # zeroed scratch words and loop counter, known only now: inserted after the prologue
-        setup = _Program()
+        setup = Program()
         for word in sorted(self.words):
             setup.store_imm(0x00, R10, FP_MEM - 4 * word, 0)
         if self.uses_loops:
@@ -426,6 +366,9 @@ class _Translator:
         return p.assemble()
 
 
-def translate(insns: list[Insn], offline: bool = False) -> bytes:
-    """The eBPF instructions of the filter subprogram for this classic BPF program."""
-    return _Translator(insns, offline).translate()
+def translate(insns: list[Insn], offline: bool = False, context: str | None = None) -> bytes:
+    """The eBPF instructions of the filter subprogram for this classic BPF program, for the
+    context its caller hands it: "tc" (the default), "offline" (the same as offline=True) or
+    "tracepoint"."""
+    chosen = CONTEXTS[context] if context else (OFFLINE if offline else TC)
+    return _Translator(insns, chosen).translate()

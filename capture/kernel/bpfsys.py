@@ -61,6 +61,11 @@ def _bpf(cmd: int, attr: ctypes.Array) -> int:
     return ret
 
 
+def bpf(cmd: int, attr: ctypes.Array) -> int:
+    """bpf(2) for the attachment modules' own commands (kernel/tracepoint.py); OSError on failure."""
+    return _bpf(cmd, attr)
+
+
 def tcx_attach(prog_fd: int, ifindex: int, attach_type: int) -> int:
     """Attach as a tcx link at the end of the interface's chain; returns the link fd.
 

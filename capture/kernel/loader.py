@@ -11,7 +11,8 @@ import resource
 import struct
 
 from ebcap.capture.errors import KernelFeatureError, PrivilegeError, TranslateError
-from ebcap.capture.kernel.bpfsys import BpfMap, MapSpec, ProgramRefused, map_create, prog_load
+from ebcap.capture.kernel.bpfsys import (BPF_PROG_TYPE_SCHED_CLS, BpfMap, MapSpec, ProgramRefused,
+                                         map_create, prog_load)
 from ebcap.capture.kernel.build import CompiledProgram, first_error
 from ebcap.capture.kernel.splice import splice
 
@@ -79,13 +80,14 @@ class LoadedProgram:
         """What the compiler and the verifier said."""
         return "".join(self._log)
 
-    def program_fd(self, name: str) -> int:
-        """Load one of the hook programs (SCHED_CLS) into the kernel and return its fd."""
+    def program_fd(self, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS) -> int:
+        """Load one of the programs (a TC hook's unless `prog_type` says) into the kernel and
+        return its fd."""
         if name not in self._fds:
             if name not in self.insns:
                 raise KernelFeatureError(f"the BPF program has no function {name}")
             try:
-                self._fds[name] = prog_load(self.insns[name], name)
+                self._fds[name] = prog_load(self.insns[name], name, prog_type)
             except ProgramRefused as exc:
                 self._log.append(exc.log)
                 raise _refusal(exc) from exc

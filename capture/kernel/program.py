@@ -40,25 +40,24 @@ def load_program(insns: list[Insn], spec: ProgramSpec) -> KernelProgram:
     return KernelProgram(source, loaded, CaptureMaps(loaded.maps))
 
 
-def compiled_program(source: ProgramSource) -> CompiledProgram:
-    """From the cache when it has this exact program, else from BCC (then cached)."""
+def compiled_program(source: ProgramSource, path=PROGRAM_SOURCE,
+                     functions: tuple[str, ...] = PROGRAMS) -> CompiledProgram:
+    """From the cache when it has this exact program, else from BCC (then cached). `source`
+    is anything with the text() and cflags of the C file `path` (bpf/drops.c has its own)."""
     headers = point_bcc_at_headers()
     cache = ProgramCache.default()
     if cache is None:
         debug.note("BPF program compiled by BCC (no cache)")
-        return _compile(source)
+        return compile_program(path, source.cflags, functions)
     tree = os.environ.get("BCC_KERNEL_SOURCE") or headers
     key = cache_key(program_text(source.text(), tree))
     entry = f"{cache.dir}/{key}.json"
     compiled = cache.load(key)
-    if compiled is not None and set(PROGRAMS) <= compiled.programs.keys():
+    if compiled is not None and set(functions) <= compiled.programs.keys():
         debug.note(f"BPF program from the cache, no compiler ({entry})")
         return compiled
-    compiled = _compile(source)
+    compiled = compile_program(path, source.cflags, functions)
     debug.note(f"BPF program compiled by BCC (cache: {entry})")
     cache.store(key, compiled)
     return compiled
 
-
-def _compile(source: ProgramSource) -> CompiledProgram:
-    return compile_program(PROGRAM_SOURCE, source.cflags, PROGRAMS)

@@ -1,0 +1,197 @@
+/* ebcap --drops: the packets the kernel frees as dropped (the skb:kfree_skb tracepoint), with
+ * the reason and the place, when they match the user's pcap filter.
+ *
+ * A raw tracepoint program (BPF_PROG_TYPE_RAW_TRACEPOINT) attached by a BPF link
+ * (capture/kernel/tracepoint.py). Built by BCC like ebcap.c, once per configuration, with:
+ *   EBCAP_RING_PAGES   ring buffer size in pages
+ *   EBCAP_PEEK         bytes copied for the filter (filter_api.h)
+ *   EBCAP_DROP_ROOM    the most bytes of a frame a record holds (a power of two)
+ *   EBCAP_TP_RX_SK     1 when the tracepoint has its fourth argument, rx_sk (6.18 has)
+ *   EBCAP_REASON_NOT_DROPPED_YET, EBCAP_REASON_CONSUMED
+ *                      enum skb_drop_reason's values in the running kernel (normal frees)
+ *   BTF_*              struct member offsets in the running kernel, from its BTF: BCC compiles
+ *                      against whatever headers it finds (Debian's 6.1 ones here, where sk_buff's
+ *                      head is at 200, against 192 in the running 6.18), so struct sk_buff is
+ *                      never dereferenced here, only read at these offsets. BTF_SKB_SPAN and
+ *                      BTF_NETDEV_SPAN are the first offset and the length of the part of each
+ *                      struct that holds every member read.
+ * Per drop: the sk_buff's fields (one read of its span), the frame's first bytes from
+ * skb->head + its mac (or network) header into a per-CPU peek, then the spliced filter
+ * (filter_api.h's ebcap_filter, in its tracepoint context: libpcap's filter for Ethernet
+ * frames, or for frames without a link header, as meta.raw says), and a match into the ring.
+ * Each bpf_probe_read_kernel is a helper call with its own fault handling: reading the members
+ * one by one, in one program per link type (~16 calls a drop each), cost ~1.2 us a drop here
+ * (benchmarks/drops_cost.py); one program reading two spans costs 4-5 calls a drop. */
+#include <uapi/linux/bpf.h>
+#include <uapi/linux/if_ether.h>
+
+#include "record.h"
+#include "drop_record.h"
+#include "filter_api.h"
+
+BPF_RINGBUF_OUTPUT(events, EBCAP_RING_PAGES);
+/* CLOCK_REALTIME - CLOCK_MONOTONIC in ns, kept current by user space (as ebcap.c's) */
+BPF_ARRAY(wall_clock, __u64, 1);
+BPF_ARRAY(drop_config, struct ebcap_drop_config, 1);
+BPF_PERCPU_ARRAY(counters, struct ebcap_drop_counters, 1);
+
+struct drop_scratch {
+	struct ebcap_drop_meta meta;
+	__u8 skb[BTF_SKB_SPAN_LEN];		/* sk_buff from BTF_SKB_SPAN on */
+	__u8 netdev[BTF_NETDEV_SPAN_LEN];	/* net_device from BTF_NETDEV_SPAN on */
+	__u8 peek[EBCAP_PEEK];
+};
+BPF_PERCPU_ARRAY(scratch, struct drop_scratch, 1);
+
+#define MAC_HEADER_UNSET 0xffff		/* (u16)~0U: skb_mac_header_was_set() is false */
+
+/* A member of the sk_buff or net_device, from the span of it read into the scratch */
+#define SKB_FIELD(type, off) (*(type *)(s->skb + (off) - BTF_SKB_SPAN))
+#define NETDEV_FIELD(type, off) (*(type *)(s->netdev + (off) - BTF_NETDEV_SPAN))
+
+/* The `size` bytes at kernel address `base + off`: 0 when they could not be read. */
+#define READ_AT(dst, base, off) bpf_probe_read_kernel(&(dst), sizeof(dst), (void *)(base) + (off))
+
+static __always_inline __u64 wall_clock_ns(void)
+{
+	__u32 key = 0;
+	__u64 *offset = wall_clock.lookup(&key);
+	return bpf_ktime_get_ns() + (offset ? *offset : 0);
+}
+
+/* The inode number of the network namespace a drop belongs to: the receiving socket's (the
+ * tracepoint's rx_sk), else the device's, else the skb's socket's; 0 when it has none. */
+static __always_inline __u32 netns_of(void *rx_sk, void *dev_net, void *skb_sk)
+{
+	void *net = 0;
+	__u32 inum = 0;
+
+	if (rx_sk)
+		READ_AT(net, rx_sk, BTF_SOCK_NET);
+	if (!net)
+		net = dev_net;
+	if (!net && skb_sk)
+		READ_AT(net, skb_sk, BTF_SOCK_NET);
+	if (net)
+		READ_AT(inum, net, BTF_NET_INUM);
+	return inum;
+}
+
+int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
+{
+	/* 6.18: trace_kfree_skb(skb, location, reason, rx_sk) */
+	__u32 reason = ctx->args[2];
+	if (reason == EBCAP_REASON_CONSUMED || reason == EBCAP_REASON_NOT_DROPPED_YET)
+		return 0;
+
+	__u32 zero = 0;
+	struct ebcap_drop_counters *count = counters.lookup(&zero);
+	struct ebcap_drop_config *config = drop_config.lookup(&zero);
+	struct drop_scratch *s = scratch.lookup(&zero);
+	if (!count || !config || !s)
+		return 0;	/* cannot happen: an array has every slot */
+	/* --drop-reason. The mask looks redundant after the test: clang moves the test to a copy
+	 * of `reason` and the verifier, seeing no bound on the index, refuses the load. */
+	if (reason < EBCAP_REASON_BITS) {
+		__u64 word = reason / 64;
+		barrier_var(word);
+		word &= EBCAP_REASON_BITS / 64 - 1;
+		if (!((config->reasons[word] >> (reason % 64)) & 1))
+			return 0;
+	} else if (!config->other_reasons) {
+		return 0;
+	}
+
+	void *skb = (void *)ctx->args[0];
+#if EBCAP_TP_RX_SK
+	void *rx_sk = (void *)ctx->args[3];
+#else
+	void *rx_sk = 0;	/* a kernel whose tracepoint has no rx_sk: reading args[3] would
+				   make the attach fail (the context is as long as the arguments) */
+#endif
+	if (bpf_probe_read_kernel(s->skb, sizeof(s->skb), skb + BTF_SKB_SPAN))
+		return 0;
+	void *dev = SKB_FIELD(void *, BTF_SKB_DEV);
+	void *dev_net = 0;
+	__u32 ifindex = 0;
+	if (dev && !bpf_probe_read_kernel(s->netdev, sizeof(s->netdev), dev + BTF_NETDEV_SPAN)) {
+		ifindex = NETDEV_FIELD(__u32, BTF_NETDEV_IFINDEX);
+		dev_net = NETDEV_FIELD(void *, BTF_NETDEV_NET);
+	}
+	__u32 inum = netns_of(rx_sk, dev_net, SKB_FIELD(void *, BTF_SKB_SK));
+	if (inum != config->netns_inum) {
+		if (inum)
+			count->foreign++;
+		else
+			count->unowned++;
+		return 0;
+	}
+	if (config->ifindex && ifindex != config->ifindex)
+		return 0;
+
+	__u64 head = SKB_FIELD(__u64, BTF_SKB_HEAD);
+	__u64 data = SKB_FIELD(__u64, BTF_SKB_DATA);
+	__u16 mac = SKB_FIELD(__u16, BTF_SKB_MAC_HEADER);
+	__u16 network = SKB_FIELD(__u16, BTF_SKB_NETWORK_HEADER);
+	__u32 len = SKB_FIELD(__u32, BTF_SKB_LEN);
+	__u32 tail = SKB_FIELD(__u32, BTF_SKB_TAIL);
+	int ethernet = mac != MAC_HEADER_UNSET && network >= mac && network - mac == ETH_HLEN;
+	__u32 start = ethernet ? mac : network;
+
+	/* skb->len counts from skb->data, which the stack has moved past the headers on receive
+	 * (UDP drops its "no socket" packets with data at the UDP header) */
+	__s64 wirelen = (__s64)len + (__s64)(data - head) - start;
+	if (wirelen < 0)
+		wirelen = 0;
+	__u64 linear = tail > start ? tail - start : 0;
+	if (linear > wirelen)
+		linear = wirelen;
+
+	struct ebcap_drop_meta *meta = &s->meta;
+	meta->frame = head + start;
+	meta->linear = linear;
+	meta->len = wirelen;
+	meta->protocol = SKB_FIELD(__u16, BTF_SKB_PROTOCOL);	/* __be16, as in __sk_buff */
+	meta->ifindex = ifindex;
+	meta->mark = SKB_FIELD(__u32, BTF_SKB_MARK);
+	meta->hash = SKB_FIELD(__u32, BTF_SKB_HASH);
+	meta->raw = !ethernet;
+	meta->pad = 0;
+
+	__u64 peek_len = linear < EBCAP_PEEK ? linear : EBCAP_PEEK;
+	if (peek_len && bpf_probe_read_kernel(s->peek, ((peek_len - 1) & (EBCAP_PEEK - 1)) + 1,
+					      (void *)meta->frame))
+		peek_len = 0;
+	count->considered++;
+	if (!ebcap_filter((void *)meta, s->peek, peek_len, EBCAP_DIR_UNKNOWN, 0))
+		return 0;
+	count->matched++;
+
+	struct ebcap_drop_record *rec = events.ringbuf_reserve(sizeof(*rec) + EBCAP_DROP_ROOM);
+	if (!rec) {
+		count->lost++;
+		return 0;
+	}
+	/* Read back from memory, not the value the filter's paths each bounded differently: the
+	 * verifier then walks what follows once, not once per matching path (see ebcap.c) */
+	__u64 n = *(volatile __u32 *)&meta->linear;
+	barrier_var(n);
+	if (n > EBCAP_DROP_ROOM)
+		n = EBCAP_DROP_ROOM;
+	__u32 caplen = 0;
+	if (n && !bpf_probe_read_kernel(rec + 1, ((n - 1) & (EBCAP_DROP_ROOM - 1)) + 1,
+					(void *)meta->frame))
+		caplen = n;
+	rec->kind = EBCAP_DROP_KIND;
+	rec->total_length = sizeof(*rec) + caplen;
+	rec->ts = wall_clock_ns();
+	rec->location = ctx->args[1];
+	rec->reason = reason;
+	rec->ifindex = ifindex;
+	rec->caplen = caplen;
+	rec->wirelen = *(volatile __u32 *)&meta->len;
+	rec->flags = *(volatile __u32 *)&meta->raw ? EBCAP_DROP_RAW : 0;
+	rec->pad = 0;
+	events.ringbuf_submit(rec, 0);
+	return 0;
+}

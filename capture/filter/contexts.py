@@ -1,0 +1,53 @@
+"""What the translated filter's first argument is, in each kind of program that calls it: the
+context tells capture/filter/translate.py where libpcap's `len` and the Linux ancillary fields
+are, and how bytes past the peek are read. One translator, these contexts:
+  tc          a TC program's struct __sk_buff (bpf/ebcap.c at its hooks)
+  offline     the same, run by BPF_PROG_TEST_RUN on packets from a file
+  tracepoint  bpf/drops.c's struct ebcap_drop_meta: a raw tracepoint has no __sk_buff
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# struct __sk_buff (uapi/linux/bpf.h), the fields the filter reads
+SKB_LEN, SKB_PKT_TYPE, SKB_MARK, SKB_QUEUE_MAPPING, SKB_PROTOCOL = 0, 4, 8, 12, 16
+SKB_VLAN_TCI, SKB_VLAN_PROTO, SKB_IFINDEX, SKB_HASH, SKB_WIRE_LEN = 24, 28, 40, 68, 160
+
+# struct ebcap_drop_meta (bpf/drop_record.h; tests/unit/test_drop_record.py compares)
+META_FRAME, META_LINEAR, META_LEN, META_PROTOCOL, META_IFINDEX, META_MARK, META_HASH = \
+    0, 8, 12, 16, 20, 24, 28
+META_RAW = 32               # read by the drop program's choice of filter, not by a filter
+
+# Ancillary loads (SKF_AD_* offsets from SKF_AD_OFF) that read a field of the context
+SKF_PROTOCOL, SKF_IFINDEX, SKF_MARK, SKF_QUEUE, SKF_RXHASH, SKF_VLAN_TCI, SKF_VLAN_TPID = \
+    0, 8, 20, 24, 32, 44, 60
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the filter's first argument is, and so how it reads the packet past the peek and
+    the packet's metadata. One translator serves both; only these differ."""
+
+    name: str
+    length: int                     # offset of libpcap's `len` in the context
+    fields: dict                    # SKF_AD_* index -> offset of a u32 field in the context
+    skb_loads: bool                 # past the peek: bpf_skb_load_bytes (else probe_read_kernel)
+    pkttype: int | None             # offset of pkt_type, None when the context has none
+    length_adds_tag: bool = False   # `len` is the skb's plus a VLAN tag held in metadata
+
+
+# A TC program's __sk_buff (offline: the file's length is wire_len, set by the test run)
+TC = Context("tc", SKB_LEN, {SKF_PROTOCOL: SKB_PROTOCOL, SKF_IFINDEX: SKB_IFINDEX,
+                             SKF_MARK: SKB_MARK, SKF_QUEUE: SKB_QUEUE_MAPPING,
+                             SKF_RXHASH: SKB_HASH, SKF_VLAN_TCI: SKB_VLAN_TCI,
+                             SKF_VLAN_TPID: SKB_VLAN_PROTO}, True, SKB_PKT_TYPE, True)
+OFFLINE = Context("offline", SKB_WIRE_LEN, TC.fields, True, SKB_PKT_TYPE)
+# A raw tracepoint's view (bpf/drops.c): no __sk_buff and no bpf_skb_load_bytes there, so the
+# context is a struct ebcap_drop_meta, and bytes past the peek are read from the frame's kernel
+# address with bpf_probe_read_kernel, within its linear part. The drop program puts no VLAN tag
+# back (tag is 0), and has no pkt_type, queue or VLAN fields to offer.
+TRACEPOINT = Context("tracepoint", META_LEN, {SKF_PROTOCOL: META_PROTOCOL,
+                                              SKF_IFINDEX: META_IFINDEX, SKF_MARK: META_MARK,
+                                              SKF_RXHASH: META_HASH}, False, None)
+CONTEXTS = {c.name: c for c in (TC, OFFLINE, TRACEPOINT)}

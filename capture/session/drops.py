@@ -1,0 +1,223 @@
+"""`ebcap --drops`: the packets the kernel drops in ebcap's network namespace, with why and
+where. A raw tracepoint program on skb:kfree_skb (kernel/drop_program.py) runs the user's
+filter compiled for the frame's link type (Ethernet, or none); its ring is drained into pcapng, where each
+packet's EPB carries `Drop: REASON` and `Location: symbol+0xoff` comments, and into lines that
+end with ` [drop REASON at symbol]`. Interfaces get an IDB when their first drop is met."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import select
+import socket
+import sys
+import time
+from collections import Counter
+from contextlib import ExitStack
+
+from ebcap.capture.config import CaptureConfig
+from ebcap.capture.errors import FilterError, InterfaceError
+from ebcap.capture.filter.libpcap import Insn, compile_filter
+from ebcap.capture.kernel import btf, kallsyms
+from ebcap.capture.kernel.drop_program import DropProgram, DropSpec, record_room
+from ebcap.capture.kernel.drop_record import (DropCounters, DropRecord, drop_comments,
+                                              parse_record, reason_name, select_reasons)
+from ebcap.capture.kernel.ring import RingReader
+from ebcap.capture.kernel.source import ring_size
+from ebcap.capture.net import interfaces
+from ebcap.capture.packet import Direction, Interface, LinkType, Packet
+from ebcap.capture.pcapng.rotation import CaptureComplete
+from ebcap.capture.session.clock import monotonic_to_wall_offset
+from ebcap.capture.session.drop_print import DropPrinter, print_reasons
+from ebcap.capture.session.sinks import open_sinks
+from ebcap.capture.session.stats import print_statistics
+from ebcap.capture.session.stop import StopSignals
+
+LINKTYPES = (LinkType.ETHERNET, LinkType.RAW)   # DropProgram's order
+BPF_RET_K = 0x06
+POLL_SECONDS = 0.1          # printing: how long a drop may wait for its line
+FLUSH_SECONDS = 1.0         # a file is complete up to its last block at least this often
+ANY = "any"
+
+
+def netns_inum() -> int:
+    """The inode of this process's network namespace, as the kernel's net->ns.inum."""
+    return os.stat("/proc/self/ns/net").st_ino
+
+
+class DropSession:
+    def __init__(self, config: CaptureConfig, stack: ExitStack):
+        self.config = config
+        self.stack = stack
+        self.snaplen = (record_room(0) if config.headers_only
+                        else min(config.snaplen, record_room(config.snaplen)))
+        self.programs: list[DropProgram] = []
+        self.rings: list[RingReader] = []
+        self.interfaces: list[Interface] = []           # pcapng ids, in IDB order
+        self.iface_id: dict[tuple[int, int], int] = {}  # (ifindex, link type) -> id
+        self.reasons_met: Counter = Counter()
+        # Read while still root: kallsyms shows zeros to others, and -Z comes later.
+        self.symbols = kallsyms.kernel_symbols()
+        self.locations: dict[int, str] = {}             # address -> symbol+0xoff, as met
+        self.reason_names = {value: name for name, value in btf.drop_reasons().items()}
+        self.sinks = None
+        self.printer = None
+        self.epoll = select.epoll()
+        stack.callback(self.epoll.close)
+
+    def load(self, ifindex: int) -> None:
+        ring_bytes = ring_size(self.config.buffer_kib)
+        program = DropProgram(*filters_for(self.config.expression),
+                              DropSpec(self.config.snaplen, ring_bytes))
+        self.stack.callback(program.close)
+        program.configure(netns_inum(), ifindex,
+                          select_reasons(self.config.drop_reasons, btf.drop_reasons()))
+        program.maps.set_wall_clock(monotonic_to_wall_offset())
+        ring = RingReader(program.maps.ring_fd, ring_bytes)
+        self.stack.callback(ring.close)
+        self.epoll.register(program.maps.ring_fd, select.EPOLLIN)
+        self.programs.append(program)
+        self.rings.append(ring)
+        program.attach()
+
+    def interface(self, ifindex: int, linktype: int) -> int:
+        """The pcapng interface id of a device and link type, with an IDB the first time."""
+        key = (ifindex, linktype)
+        if key not in self.iface_id:
+            try:
+                name = socket.if_indextoname(ifindex) if ifindex else "(no device)"
+            except OSError:
+                name = f"ifindex {ifindex}"
+            iface = Interface(name=name, linktype=linktype, snaplen=self.snaplen,
+                              filter=self.config.expression, ifindex=ifindex,
+                              description="packets the kernel dropped (ebcap --drops)")
+            self.iface_id[key] = len(self.interfaces)
+            self.interfaces.append(iface)
+            if self.sinks is not None and self.sinks.writer is not None:
+                self.sinks.add_interface(iface)
+        return self.iface_id[key]
+
+    def deliver(self, drop: DropRecord) -> None:
+        linktype = LinkType.RAW if drop.raw else LinkType.ETHERNET
+        reason = reason_name(self.reason_names, drop.reason)
+        location = self.locations.get(drop.location)
+        if location is None:
+            location = self.locations[drop.location] = self.symbols.symbolize(drop.location)
+        self.reasons_met[reason] += 1
+        packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), Direction.UNKNOWN,
+                        drop.wirelen, drop.data, drop_comments(reason, location))
+        if self.sinks is not None:
+            self.sinks.packet(packet)
+        if self.printer is not None:
+            self.printer.print(packet, linktype, reason, location)
+
+    def drain(self, limit: int) -> int:
+        got = 0
+        for ring in self.rings:
+            batch: list[bytes] = []
+            ring.drain_blocks(batch, limit - got if limit else 0)
+            for record in batch:
+                self.deliver(parse_record(record))
+            got += len(batch)
+        return got
+
+    def counters(self) -> DropCounters:
+        total = DropCounters()
+        for program in self.programs:
+            total += program.counters()
+        return total
+
+    def flush(self) -> None:
+        if self.sinks is not None:
+            self.sinks.flush()
+        if self.printer is not None:
+            self.printer.flush()
+        offset = monotonic_to_wall_offset()
+        for program in self.programs:
+            program.maps.set_wall_clock(offset)
+
+
+NO_MATCH = [Insn(BPF_RET_K, 0, 0, 0)]        # ret #0
+
+
+def filters_for(expression: str) -> list[list[Insn]]:
+    """The expression compiled for each link type a drop may have. One that has no meaning for
+    a link type (`vlan` without a link header) matches none of its frames; one that has none for
+    either is the error libpcap gives for Ethernet."""
+    filters, errors = [], []
+    for linktype in LINKTYPES:
+        try:
+            filters.append(compile_filter(expression, linktype))
+        except FilterError as exc:
+            filters.append(NO_MATCH)
+            errors.append(exc)
+    if len(errors) == len(LINKTYPES):
+        raise errors[0]
+    return filters
+
+
+def _ifindex(config: CaptureConfig) -> int:
+    names = [name for name in config.interfaces if name != ANY]
+    if len(names) > 1:
+        raise InterfaceError("--drops takes one -i interface (or any)")
+    return interfaces.ifindex(names[0]) if names else 0
+
+
+def run_drops(config: CaptureConfig) -> int:
+    if config.netns:
+        from ebcap.capture.net.netns import enter
+        enter(config.netns)
+    stop = StopSignals()
+    with ExitStack() as stack:
+        session = DropSession(config, stack)
+        session.load(_ifindex(config))
+        if config.user:
+            from ebcap.capture.net.privileges import drop_to
+            drop_to(config.user)
+        if config.write_to is not None:
+            # the file only: lines are the drop printer's, which names the drop
+            session.sinks = open_sinks(dataclasses.replace(config, print_packets=False),
+                                       session.interfaces)
+            stack.callback(session.sinks.abort)
+        if config.write_to is None or config.print_packets:
+            session.printer = DropPrinter(config, session.interfaces)
+        stop.install(wakeup=True)
+        stack.callback(stop.restore)
+        session.epoll.register(stop.wakeup_fd, select.EPOLLIN)
+        where = ", ".join(config.interfaces) or ANY
+        print(f"ebcap: listening on {where} for the packets the kernel drops, snapshot length "
+              f"{session.snaplen} bytes", file=sys.stderr, flush=True)
+        written = _loop(config, session, stop)
+        counters = session.counters()
+        if session.sinks is not None:
+            session.sinks.close([])
+        print_statistics(written, counters.considered, counters.lost)
+        print_reasons(session.reasons_met)
+    return 0
+
+
+def _loop(config: CaptureConfig, session: DropSession, stop: StopSignals) -> int:
+    written = 0
+    last_flush = time.monotonic()
+    timeout = POLL_SECONDS if session.printer is not None else FLUSH_SECONDS
+    try:
+        while not stop.raised:
+            written += session.drain(config.count - written if config.count else 0)
+            if config.count and written >= config.count:
+                break
+            now = time.monotonic()
+            if config.packet_buffered or now >= last_flush + FLUSH_SECONDS:
+                session.flush()
+                last_flush = now
+            for fd, _events in session.epoll.poll(timeout):
+                if fd == stop.wakeup_fd:
+                    stop.clear()
+        if not (config.count and written >= config.count):
+            written += session.drain(config.count - written if config.count else 0)
+    except CaptureComplete:
+        pass
+    except BrokenPipeError:
+        if session.sinks is not None:
+            session.sinks.reader_gone()
+        session.printer = None
+    return written

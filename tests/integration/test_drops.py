@@ -1,0 +1,245 @@
+"""ebcap --drops end to end: drops provoked for real in namespaces the tests make, found in the
+file with the kernel's reason and a plausible place; delivered packets never appear."""
+
+from __future__ import annotations
+
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ebcap.capture.packet import LinkType
+from tests.helpers.drops import (drop_ingress, drops_in_file, receiver, static_ipv4_neighbour)
+from tests.helpers.kernel_state import bpf_ids_held_by
+from tests.helpers.paths import EBCAP
+from tests.helpers.processes import ebcap, tshark
+
+pytestmark = pytest.mark.kernel
+
+LOCATION = re.compile(r"^Location: [A-Za-z_][\w.]*\+0x[0-9a-f]+$")
+
+
+def udp_ports(data: bytes, linktype: int) -> tuple[int, int]:
+    ip = data[14:] if linktype == LinkType.ETHERNET else data
+    ihl = (ip[0] & 0xF) * 4
+    return struct.unpack_from("!HH", ip, ihl)
+
+
+def test_udp_to_a_closed_port_is_no_socket(testbed, tmp_path):
+    tb, out = testbed, tmp_path / "drops.pcapng"
+    cap = ebcap(tb, tb.left, "--drops", "-w", str(out), "udp")
+    got = receiver(tb, tb.left, "127.0.0.1", 5555, 3)
+    tb.udp_packets(tb.left, "127.0.0.1", 5555, count=3)       # delivered: never a drop
+    got.wait(timeout=10)
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=3)          # nobody listens: NO_SOCKET
+    time.sleep(0.3)
+    status, err = cap.stop()
+    assert status == 0, err
+
+    drops = drops_in_file(out)
+    assert len(drops) == 3
+    for linktype, comments, data in drops:
+        assert linktype == LinkType.ETHERNET
+        assert comments[0] == "Drop: NO_SOCKET"
+        assert LOCATION.match(comments[1]) and "udp" in comments[1], comments
+        assert udp_ports(data, linktype)[1] == 9
+    assert "3 packets captured" in err and "NO_SOCKET: 3 packets" in err
+
+    proc = tshark("-r", str(out), "-T", "fields", "-e", "frame.comment", "-e", "udp.dstport")
+    assert proc.returncode == 0 and proc.warnings == []
+    rows = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert len(rows) == 3
+    assert all(row[0].startswith("Drop: NO_SOCKET,Location: ") and row[1] == "9" for row in rows)
+
+
+def test_the_expression_selects_drops_as_it_selects_packets(testbed):
+    tb = testbed
+    # ether[150] is past the 128-byte peek: read from the frame by bpf_probe_read_kernel
+    cap = ebcap(tb, tb.left, "--drops", "-n", "-l", "udp port 9 and ether[150] = 0x75",
+                stdout=subprocess.PIPE)
+    tb.udp_packets(tb.left, "127.0.0.1", 10, count=2, size=200)
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=2, size=100)   # too short for ether[150]
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=2, size=200)   # payload b"u" * 200
+    time.sleep(0.5)
+    cap.proc.send_signal(signal.SIGINT)
+    out, err = cap.proc.communicate(timeout=20)
+    err = (cap.stderr + err).decode()
+    lines = out.decode().splitlines()
+    assert cap.proc.returncode == 0, err
+    assert len(lines) == 2, lines
+    for line in lines:
+        assert re.search(r"IP 127\.0\.0\.1\.\d+ > 127\.0\.0\.1\.9: UDP, length 200 "
+                         r"\[drop NO_SOCKET at __udp4_lib_rcv\]$", line), line
+    assert "2 packets captured" in err
+    # every drop in the namespace reaches the filter (6 UDP, and the odd one of its own)
+    assert int(re.search(r"(\d+) packets received by filter", err).group(1)) >= 6
+
+
+def test_tc_ingress_drop_seen_in_its_namespace_only(testbed, tmp_path):
+    tb = testbed
+    here, there = tmp_path / "right.pcapng", tmp_path / "left.pcapng"
+    static_ipv4_neighbour(tb, tb.left, tb.right)
+    right = ebcap(tb, tb.right, "--drops", "-i", tb.right.ifname, "-w", str(here), "udp")
+    left = ebcap(tb, tb.left, "--drops", "-w", str(there), "udp")
+    dropper = drop_ingress(tb, tb.right)
+    tb.udp_packets(tb.left, tb.right.ipv4, 7777, count=3)
+    time.sleep(0.3)
+    dropper.kill()
+    for cap in (right, left):
+        status, err = cap.stop()
+        assert status == 0, err
+    drops = drops_in_file(here)
+    assert len(drops) == 3
+    for linktype, comments, data in drops:
+        assert linktype == LinkType.ETHERNET
+        assert comments[0] == "Drop: TC_INGRESS" and LOCATION.match(comments[1]), comments
+        assert udp_ports(data, linktype)[1] == 7777
+    assert drops_in_file(there) == []          # the left namespace dropped nothing
+
+
+def test_frames_without_a_link_header_are_raw(testbed, tmp_path):
+    tb, out = testbed, tmp_path / "raw.pcapng"
+    # a tun device nobody has open: no carrier, so its queue drops what is sent to it
+    for argv in (["tuntap", "add", "dev", "tun0", "mode", "tun"],
+                 ["addr", "add", "198.18.9.1/24", "dev", "tun0"], ["link", "set", "tun0", "up"]):
+        subprocess.run(["ip", "-n", tb.left.netns, *argv], check=True)
+    cap = ebcap(tb, tb.left, "--drops", "-w", str(out), "udp port 4444")
+    tb.udp_packets(tb.left, "198.18.9.2", 4444, count=2)
+    time.sleep(0.3)
+    status, err = cap.stop()
+    assert status == 0, err
+    drops = drops_in_file(out)
+    assert len(drops) == 2
+    for linktype, comments, data in drops:
+        assert linktype == LinkType.RAW and data[0] >> 4 == 4
+        assert comments[0].startswith("Drop: ") and LOCATION.match(comments[1])
+        assert udp_ports(data, linktype)[1] == 4444
+    proc = tshark("-r", str(out), "-T", "fields", "-e", "frame.interface_name", "-e", "udp.dstport")
+    assert proc.returncode == 0 and proc.warnings == []
+    assert proc.stdout.split() == ["tun0", "4444", "tun0", "4444"]
+
+
+def _link_exists(link_id: int) -> bool:
+    return subprocess.run(["bpftool", "link", "show", "id", str(link_id)],
+                          capture_output=True).returncode == 0
+
+
+def test_tracepoint_links_go_with_a_killed_ebcap(testbed, tmp_path):
+    tb = testbed
+    cap = ebcap(tb, tb.left, "--drops", "-w", str(tmp_path / "killed.pcapng"))
+    _progs, links = bpf_ids_held_by(cap.proc.pid)
+    assert len(links) == 1
+    for link_id in links:
+        shown = subprocess.run(["bpftool", "link", "show", "id", str(link_id)],
+                               capture_output=True, text=True).stdout
+        assert "raw_tracepoint" in shown and "kfree_skb" in shown, shown
+    cap.proc.send_signal(signal.SIGKILL)
+    cap.proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_link_exists(i) for i in links) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_link_exists(i) for i in links)
+
+
+def test_drops_refuses_what_it_cannot_do():
+    for args, message in ((["-Q", "in"], "--drops cannot be used with -Q"),
+                          (["-r", "x.pcap"], "--drops cannot be used with -r")):
+        proc = subprocess.run([str(EBCAP), "--drops", *args], capture_output=True, text=True)
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines() == [f"ebcap: {message}"]
+
+
+def test_full_receive_buffer_is_socket_rcvbuff(testbed, tmp_path):
+    tb, out = testbed, tmp_path / "rcvbuf.pcapng"
+    cap = ebcap(tb, tb.left, "--drops", "-w", str(out), "udp port 6000")
+    # a socket that never reads, with the smallest receive buffer the kernel allows
+    sleeper = tb.popen(tb.left, [sys.executable, "-I", "-c", _FULL_SOCKET],
+                       stdout=subprocess.PIPE)
+    assert sleeper.stdout.readline().strip() == b"ready"
+    tb.udp_packets(tb.left, "127.0.0.1", 6000, count=50, size=1000)
+    time.sleep(0.3)
+    status, err = cap.stop()
+    assert status == 0, err
+    reasons = [comments[0] for _linktype, comments, _data in drops_in_file(out)]
+    assert "Drop: SOCKET_RCVBUFF" in reasons
+    assert set(reasons) == {"Drop: SOCKET_RCVBUFF"}       # the socket is still open
+
+
+def test_drop_reason_chooses_in_the_kernel(testbed):
+    tb = testbed
+    only = ebcap(tb, tb.left, "--drops", "-n", "--drop-reason", "SOCKET_RCVBUFF", "udp",
+                 stdout=subprocess.PIPE)
+    but = ebcap(tb, tb.left, "--drops", "-n", "--drop-reason", "!SOCKET_RCVBUFF", "udp",
+                stdout=subprocess.PIPE)
+    sleeper = tb.popen(tb.left, [sys.executable, "-I", "-c", _FULL_SOCKET],
+                       stdout=subprocess.PIPE)
+    assert sleeper.stdout.readline().strip() == b"ready"
+    tb.udp_packets(tb.left, "127.0.0.1", 6000, count=20, size=1000)     # some: SOCKET_RCVBUFF
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=2)                    # NO_SOCKET
+    time.sleep(0.3)
+    outputs = []
+    for cap in (only, but):
+        cap.proc.send_signal(signal.SIGINT)
+        out, _err = cap.proc.communicate(timeout=20)
+        assert cap.proc.returncode == 0
+        outputs.append(out.decode().splitlines())
+    assert outputs[0] and all(l.endswith("[drop SOCKET_RCVBUFF at udp_queue_rcv_one_skb]")
+                              for l in outputs[0])
+    assert len(outputs[1]) == 2 and all("[drop NO_SOCKET at" in l for l in outputs[1])
+    proc = subprocess.run([str(EBCAP), "--drops", "--drop-reason", "NO_SOCKT"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        "ebcap: unknown drop reason NO_SOCKT: not one of this kernel's (did you mean NO_SOCKET?)"]
+
+
+_FULL_SOCKET = r"""
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+s.bind(("127.0.0.1", 6000))
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_doctor_says_drop_capture_works():
+    proc = subprocess.run([str(EBCAP), "doctor"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("drop capture (--drops)"))
+    assert re.search(r"yes \(raw tracepoint skb:kfree_skb, \d+ drop reasons from BTF\)", line)
+
+
+def test_a_failed_attach_is_one_line():
+    """The path where the tracepoint cannot be attached: a name the kernel does not have."""
+    from ebcap.capture.errors import KernelFeatureError
+    from ebcap.capture.filter.libpcap import compile_filter
+    from ebcap.capture.kernel import drop_program, tracepoint
+    program = drop_program.DropProgram(compile_filter("udp", LinkType.ETHERNET),
+                                       compile_filter("udp", LinkType.RAW),
+                                       drop_program.DropSpec())
+    try:
+        fd = program.loaded.program_fd(drop_program.FUNCTION,
+                                       tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)
+        with pytest.raises(KernelFeatureError) as failed:
+            tracepoint.open_raw_tracepoint("ebcap_no_such_tracepoint", fd)
+        assert str(failed.value) == "this kernel has no ebcap_no_such_tracepoint tracepoint"
+    finally:
+        program.close()
+
+
+def test_json_has_a_drop_object(testbed):
+    import json
+    tb = testbed
+    cap = ebcap(tb, tb.left, "--drops", "--json", "udp", stdout=subprocess.PIPE)
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=1)
+    time.sleep(0.3)
+    cap.proc.send_signal(signal.SIGINT)
+    out, _err = cap.proc.communicate(timeout=20)
+    (record,) = [json.loads(line) for line in out.decode().splitlines()]
+    assert record["interface"] == "lo"
+    assert record["drop"]["reason"] == "NO_SOCKET"
+    assert LOCATION.match("Location: " + record["drop"]["location"])
