@@ -191,29 +191,35 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
                     kernel_filter(linktype)
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
+        outputs = _OutputInterfaces(config)
         sinks = None
-        sinks_ifaces: list[Interface] = []
         start_ns = time.time_ns()
         seen = written = 0
         for packet in reader:
-            if sinks is None:
-                sinks_ifaces = _output_interfaces(reader.interfaces, config)
-                sinks = open_sinks(config, sinks_ifaces)
-                stack.callback(sinks.abort)
-            elif len(sinks_ifaces) < len(reader.interfaces):
-                raise InputError(f"{config.read_from}: interfaces declared after the first "
-                                 "packet are not supported")
+            if reader.interfaces is not outputs.section or len(reader.interfaces) > outputs.read:
+                # interfaces declared after packets (a file of -i any, another section): the
+                # sinks and the writer get their IDBs as they appear
+                added = outputs.sync(reader.interfaces)
+                if sinks is None:
+                    sinks = open_sinks(config, outputs.interfaces)
+                    stack.callback(sinks.abort)
+                else:
+                    for iface in added:
+                        sinks.add_interface(iface)
             seen += 1
             data = kernel_filter(reader.interfaces[packet.interface].linktype).run(packet)
             if data is None:
                 continue
+            if outputs.base:
+                packet = packet._replace(interface=outputs.base + packet.interface)
             sinks.packet(packet._replace(data=data))
             written += 1
             if config.count and written >= config.count:
                 break
         if sinks is None:
-            sinks_ifaces = _output_interfaces(reader.interfaces, config)
-            sinks = open_sinks(config, sinks_ifaces)
+            outputs.sync(reader.interfaces)
+            sinks = open_sinks(config, outputs.interfaces)
+        sinks_ifaces = outputs.interfaces
         matched = kernel_filter.matched
         end_ns = time.time_ns()
         sinks.close([InterfaceStats(start_ns, end_ns, seen, matched, 0, written)]
@@ -260,16 +266,32 @@ def run_filter_batch(config: CaptureConfig) -> int:
     return 0
 
 
-def _output_interfaces(interfaces: list[Interface], config: CaptureConfig) -> list[Interface]:
-    """The output's interfaces, one record for each distinct input record: a file may declare
-    the same interface hundreds of thousands of times (docs/security.md, hostile files)."""
-    made: dict[Interface, Interface] = {}
-    out = []
-    for iface in interfaces:
-        if iface not in made:
-            made[iface] = _output_interface(iface, config)
-        out.append(made[iface])
-    return out
+class _OutputInterfaces:
+    """The output's interfaces: one for each interface of every section of the input, in order,
+    so that a packet's output id is `base` + its id in its section. One record is made for each
+    distinct input record: a file may declare the same interface hundreds of thousands of times
+    (docs/security.md, hostile files)."""
+
+    def __init__(self, config: CaptureConfig):
+        self.config = config
+        self.interfaces: list[Interface] = []   # the sinks' list: it grows
+        self.section: list[Interface] | None = None    # the reader's list of this section
+        self.read = 0                            # how much of it is in self.interfaces
+        self.base = 0                            # output id of the section's first interface
+        self._made: dict[Interface, Interface] = {}
+
+    def sync(self, section: list[Interface]) -> list[Interface]:
+        """Take in what the reader declared since; returns the output interfaces added."""
+        if section is not self.section:
+            self.section, self.read, self.base = section, 0, len(self.interfaces)
+        added = []
+        for iface in section[self.read:]:
+            if iface not in self._made:
+                self._made[iface] = _output_interface(iface, self.config)
+            added.append(self._made[iface])
+        self.read = len(section)
+        self.interfaces += added
+        return added
 
 
 # The BSDs' raw IP values are written as LINKTYPE_RAW, as tcpdump does (libpcap's DLT_RAW

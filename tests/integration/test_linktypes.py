@@ -97,3 +97,62 @@ def test_an_expression_on_an_unknown_link_type_is_one_line(tmp_path):
     assert run.returncode == 1
     assert run.stderr.splitlines()[1:] == [
         "ebcap: link type 147 (unknown) is not supported by ebcap's kernel program"]
+
+
+# ---------------------------------------------------------------------------- several link types
+def first_packets(name: str, n: int):
+    return read(CORPUS / f"{name}.pcap")[1][:n]
+
+
+def mixed_pcapng(path: Path) -> tuple[Path, list[tuple[int, bytes]]]:
+    """Ethernet declared first; LINUX_SLL2 declared after a packet; NULL after more packets;
+    then a second section whose only interface is LINUX_SLL. Returns the file and, in order,
+    (output interface id, data) of every packet."""
+    from ebcap.capture.packet import Interface, Packet
+    from ebcap.capture.pcapng.writer import encode_epb, encode_idb, encode_shb
+    blocks, expected, ts = [encode_shb(), encode_idb(Interface("eth0", 1))], [], 1764000000 * 10**9
+
+    def packet(section_id: int, output_id: int, data: bytes) -> None:
+        nonlocal ts
+        ts += 1000
+        blocks.append(encode_epb(Packet(ts, section_id, 0, len(data), data)))
+        expected.append((output_id, data))
+
+    eth, sll2, null, sll = (first_packets(n, 3) for n in ("ethernet", "linux_sll2", "null", "linux_sll"))
+    packet(0, 0, eth[0].data)
+    blocks.append(encode_idb(Interface("any", 276)))
+    packet(1, 1, sll2[0].data)
+    packet(0, 0, eth[1].data)
+    blocks.append(encode_idb(Interface("lo0", 0)))
+    packet(2, 2, null[0].data)
+    packet(1, 1, sll2[1].data)
+    blocks += [encode_shb(), encode_idb(Interface("cooked", 113))]
+    packet(0, 3, sll[0].data)
+    packet(0, 3, sll[1].data)
+    path.write_bytes(b"".join(blocks))
+    return path, expected
+
+
+@pytest.mark.parametrize("expression", ["", pytest.param("tcp", marks=pytest.mark.kernel)])
+def test_interfaces_of_several_link_types_and_declared_late(expression, tmp_path):
+    """tcpdump refuses such a file ("an interface has a type 276 different from the type of
+    the first interface"); ebcap runs each packet through its link type's filter."""
+    path, expected = mixed_pcapng(tmp_path / "mixed.pcapng")
+    out = tmp_path / "out.pcapng"
+    run = ebcap("-r", str(path), "-w", str(out), *([expression] if expression else []))
+    assert run.returncode == 0, run.stderr
+    interfaces, packets = read(out)
+    assert [(i.name, i.linktype) for i in interfaces] == [
+        ("eth0", 1), ("any", 276), ("lo0", 0), ("cooked", 113)]
+    assert [(p.interface, p.data) for p in packets] == expected   # the first packets are all TCP
+
+
+def test_each_interface_prints_with_its_link_types_printer(tmp_path):
+    path, expected = mixed_pcapng(tmp_path / "mixed.pcapng")
+    run = ebcap("-r", str(path), "-n", "-t")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == len(expected)
+    # SLL2 names the interface (by index: ifb0, ifb1 as tcpdump -r does) and the direction
+    prefixes = ["IP ", "ifb0  In  IP ", "IP ", "IP ", "ifb1  B   IP ", "IP ", "IP "]
+    assert [line[:len(p)] for line, p in zip(lines, prefixes)] == prefixes
