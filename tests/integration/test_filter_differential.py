@@ -36,19 +36,22 @@ TIMEOUT_SECONDS = 120
 
 # The lists each link type's corpus files are filtered with (fixtures/make_corpus.py and
 # fixtures/make_linktype_corpus.py write the files).
-IP_LINKS, COOKED = "ip_links.txt", "cooked.txt"
+IP_LINKS, COOKED, PROTOCHAIN = "ip_links.txt", "cooked.txt", "protochain.txt"
 FILTER_LIST_FOR_LINKTYPE = {
-    1: ("accepted.txt",),                   # EN10MB
-    101: ("raw.txt",),                      # RAW (tun)
-    113: (IP_LINKS, COOKED),                # LINUX_SLL
-    276: (IP_LINKS, COOKED, "sll2.txt"),    # LINUX_SLL2
-    0: (IP_LINKS,),                         # NULL
-    108: (IP_LINKS,),                       # LOOP
-    9: (IP_LINKS,),                         # PPP
-    51: (IP_LINKS,),                        # PPP_ETHER
-    12: (IP_LINKS,),                        # RAW, the BSDs' value
-    228: ("ipv4.txt",),                     # IPV4
-    229: ("ipv6.txt",),                     # IPV6
+    1: ("accepted.txt",),                               # EN10MB
+    101: ("raw.txt",),                                  # RAW (tun)
+    113: (IP_LINKS, PROTOCHAIN, COOKED),                # LINUX_SLL
+    276: (IP_LINKS, PROTOCHAIN, COOKED, "sll2.txt"),    # LINUX_SLL2
+    0: (IP_LINKS, PROTOCHAIN),                          # NULL
+    108: (IP_LINKS, PROTOCHAIN),                        # LOOP
+    9: (IP_LINKS, PROTOCHAIN),                          # PPP
+    51: (IP_LINKS, PROTOCHAIN),                         # PPP_ETHER
+    12: (IP_LINKS, PROTOCHAIN),                         # RAW, the BSDs' value
+    228: ("ipv4.txt",),                                 # IPV4
+    229: ("ipv6.txt",),                                 # IPV6
+    105: (IP_LINKS, "wlan.txt"),                        # IEEE802_11
+    127: (IP_LINKS, "wlan.txt"),                        # IEEE802_11_RADIO
+    239: ("nflog.txt",),                                # NFLOG
 }
 REJECTED_CORPUS = CORPUS / "ethernet.pcap"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ebcap.capture.config import HEADERS_MAX
 from ebcap.capture.pcapng.reader import CaptureFileReader
 from tests.helpers.paths import EBCAP, FIXTURES
 
@@ -75,6 +76,25 @@ def test_headers_only_cuts_after_the_transport_header(name, tmp_path):
         if first_fragment and len(data) > hlen + ihl + 12:
             doff = (data[hlen + ihl + 12] >> 4) * 4     # a later fragment has no TCP header
         assert p.data == data[:min(len(data), hlen + ihl + doff)]
+
+
+OPAQUE = ["ieee802_11", "ieee802_11_radio", "nflog"]
+
+
+@pytest.mark.parametrize("name", OPAQUE)
+def test_banner_of_opaque_link_types_is_tcpdumps(name):
+    test_banner_is_tcpdumps(name)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", OPAQUE)
+def test_headers_only_keeps_headers_max_of_a_link_header_ebcap_does_not_walk(name, tmp_path):
+    path, out = CORPUS / f"{name}.pcap", tmp_path / "out.pcapng"
+    run = ebcap("-r", str(path), "--headers-only", "-w", str(out), "len > 0")
+    assert run.returncode == 0, run.stderr
+    _, inputs = read(path)
+    _, packets = read(out)
+    assert [p.data for p in packets] == [p.data[:HEADERS_MAX] for p in inputs]
 
 
 def test_no_expression_needs_no_kernel_and_reads_any_link_type(tmp_path):

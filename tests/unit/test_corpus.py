@@ -65,7 +65,7 @@ def test_corpus_covers_edge_sizes_and_linktypes():
         linktypes.add(linktype)
         caplens += [caplen for _, _, caplen, _ in records]
         truncated += sum(caplen < wirelen for _, _, caplen, wirelen in records)
-    assert linktypes == {1, 101, 113, 276, 0, 108, 9, 51, 12, 228, 229}
+    assert linktypes == {1, 101, 113, 276, 0, 108, 9, 51, 12, 228, 229, 105, 127, 239}
     assert min(caplens) < 14 and max(caplens) >= 9000
     assert truncated >= 5
     assert sum(p.stat().st_size for p in CORPUS.glob("*.pcap")) < 2_000_000
