@@ -3,7 +3,12 @@
  *
  * Built by BCC (capture/kernel/build.py, once per configuration: the program cache keeps it)
  * with these compile-time constants:
- *   EBCAP_L2_ETHERNET  1: packets start with an Ethernet header; 0: with an IP header (tun)
+ *   EBCAP_LINK         how a packet's link header is walked (capture/kernel/linklayers.py):
+ *                      EBCAP_LINK_ETHERNET (Ethernet, VLAN tags), _ETHERTYPE (a fixed header
+ *                      with an ethertype at EBCAP_LINK_PROTO_OFF), _IP (a fixed header, then IP
+ *                      told by its version nibble), _OPAQUE (not walked)
+ *   EBCAP_LINK_HLEN    bytes before the network header (_ETHERTYPE, _IP)
+ *   EBCAP_LINK_PROTO_OFF  where _ETHERTYPE's ethertype is
  *   EBCAP_SNAPLEN      bytes to copy at most; 0 = headers only (up to the transport header)
  *   EBCAP_RING_PAGES   ring buffer size in pages (a power of two)
  *   EBCAP_OFFLINE      1 when run by BPF_PROG_TEST_RUN on packets from a file
@@ -105,7 +110,7 @@ static __always_inline __u32 headers_end(struct ebcap_scratch *s, const struct e
 	__u32 proto;
 	__u32 l4 = 0;
 
-#if EBCAP_L2_ETHERNET
+#if EBCAP_LINK == EBCAP_LINK_ETHERNET
 	if (ebcap_peek_u16(v, 12, &proto))
 		return vlen;
 	off = ETH_HLEN;
@@ -117,11 +122,19 @@ static __always_inline __u32 headers_end(struct ebcap_scratch *s, const struct e
 			return off;
 		off += 4;
 	}
-#else
+#elif EBCAP_LINK == EBCAP_LINK_ETHERTYPE
+	if (ebcap_peek_u16(v, EBCAP_LINK_PROTO_OFF, &proto))
+		return vlen;
+	off = EBCAP_LINK_HLEN;
+#elif EBCAP_LINK == EBCAP_LINK_IP
 	__u32 version;
-	if (ebcap_peek_u8(v, 0, &version))
-		return 0;
+	if (ebcap_peek_u8(v, EBCAP_LINK_HLEN, &version))
+		return EBCAP_LINK_HLEN;
+	off = EBCAP_LINK_HLEN;
+	/* tun's raw IP has always been read as IPv4 unless it says 6 */
 	proto = (version >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP;
+#else
+	return EBCAP_HEADERS_MAX;
 #endif
 	off = forget(s, off);
 

@@ -15,12 +15,18 @@
 #include <uapi/linux/bpf.h>
 #include "record.h"
 
+/* bpf/ebcap.c's EBCAP_LINK values (capture/kernel/linklayers.py) */
+#define EBCAP_LINK_ETHERNET 0
+#define EBCAP_LINK_ETHERTYPE 1
+#define EBCAP_LINK_IP 2
+#define EBCAP_LINK_OPAQUE 3
+
 #define EBCAP_VLAN_OFF 12
 #define EBCAP_VLAN_LEN 4
 
 static __always_inline int ebcap_has_meta_vlan(struct __sk_buff *skb)
 {
-#if EBCAP_L2_ETHERNET
+#if EBCAP_LINK == EBCAP_LINK_ETHERNET
 	return skb->vlan_present;
 #else
 	return 0;

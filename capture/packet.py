@@ -18,10 +18,20 @@ class Direction(enum.IntEnum):
 class LinkType(enum.IntEnum):
     """The DLT/LINKTYPE values ebcap writes and reads."""
 
-    NULL = 0
+    NULL = 0                  # BSD loopback: a 4-byte address family in the writer's byte order
     ETHERNET = 1
+    PPP = 9
+    BSD_RAW_12 = 12           # raw IP under the BSDs' DLT_RAW values (12; 14 on OpenBSD)
+    BSD_RAW_14 = 14
+    PPP_ETHER = 51            # PPPoE session header, no Ethernet header
     RAW = 101
+    IEEE802_11 = 105
+    LOOP = 108                # OpenBSD loopback: the address family in network byte order
     LINUX_SLL = 113
+    IEEE802_11_RADIO = 127    # radiotap header, then 802.11
+    IPV4 = 228
+    IPV6 = 229
+    NFLOG = 239
     LINUX_SLL2 = 276
 
 

@@ -72,7 +72,7 @@ class LinePrinter:
         if 0 <= index < len(self._links):
             linktype, printer, prefix = self._links[index]
         else:
-            linktype, printer, prefix = self._unknown_interface
+            linktype, printer, prefix = self._new_interface(index)
         try:
             if prefix:
                 out.append(self._interface_prefix(packet))
@@ -98,6 +98,14 @@ class LinePrinter:
                 out.append(dump(data[ll_len:]))
         out.append("\n")
         return "".join(out)
+
+    def _new_interface(self, index: int) -> tuple:
+        """An interface declared since the last packet (the list is the session's, and grows:
+        -i any, or a file's later IDBs)."""
+        if 0 <= index < len(self._interfaces):
+            self._links += [self._link(i.linktype) for i in self._interfaces[len(self._links):]]
+            return self._links[index]
+        return self._unknown_interface
 
     def _interface_prefix(self, packet: Packet) -> str:
         if 0 <= packet.interface < len(self._interfaces):

@@ -36,6 +36,10 @@ LINK_TYPES = {
     null.LINKTYPE_LOOP: null.null_print,
     LinkType.ETHERNET: ethernet.ether_print,
     LinkType.RAW: raw.raw_print,
+    LinkType.BSD_RAW_12: raw.raw_print,
+    LinkType.BSD_RAW_14: raw.raw_print,
+    LinkType.IPV4: raw.raw_print,
+    LinkType.IPV6: raw.raw_print,
     LinkType.LINUX_SLL: sll.sll_print,
     LinkType.LINUX_SLL2: sll.sll2_print,
 }

@@ -13,8 +13,9 @@ from typing import NamedTuple
 from ebcap.capture.errors import FilterError, KernelFeatureError
 
 # pcap_open_dead() takes DLT_ values; files and IDBs carry LINKTYPE_ values. They differ for raw
-# IP: LINKTYPE_RAW (101) is DLT_RAW, which is 12 on Linux.
-_DLT_FOR_LINKTYPE = {101: 12}
+# IP: LINKTYPE_RAW (101) is DLT_RAW, which is 12 on Linux; 14 (OpenBSD's DLT_RAW, which libpcap
+# on Linux does not know) is raw IP as well.
+_DLT_FOR_LINKTYPE = {101: 12, 14: 12}
 MAXIMUM_SNAPLEN = 262144
 
 

@@ -12,6 +12,7 @@ from ebcap.bpf import SOURCE_DIR
 from ebcap.capture.config import HEADERS_MAX
 from ebcap.capture.errors import KernelFeatureError
 from ebcap.capture.filter.translate import PEEK_BYTES
+from ebcap.capture.kernel.linklayers import layout_of
 from ebcap.capture.kernel.maps import IFACE_SLOTS
 from ebcap.capture.packet import LinkType
 
@@ -32,10 +33,13 @@ class ProgramSpec:
     offline: bool = False            # run by BPF_PROG_TEST_RUN on packets from a file
 
     def cflags(self) -> list[str]:
-        if self.linktype not in (LinkType.ETHERNET, LinkType.RAW):
+        layout = layout_of(self.linktype)
+        if layout is None:
             raise KernelFeatureError(f"link type {self.linktype} is not supported")
         return [
-            f"-DEBCAP_L2_ETHERNET={int(self.linktype == LinkType.ETHERNET)}",
+            f"-DEBCAP_LINK={layout.kind}",
+            f"-DEBCAP_LINK_HLEN={layout.header_length}",
+            f"-DEBCAP_LINK_PROTO_OFF={layout.proto_offset}",
             f"-DEBCAP_SNAPLEN={self.snaplen}",
             f"-DEBCAP_RING_PAGES={self.ring_bytes // PAGE_SIZE}",
             f"-DEBCAP_OFFLINE={int(self.offline)}",

@@ -15,9 +15,23 @@ IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x8, 0x40
 SIOCGIFFLAGS, SIOCGIFHWADDR = 0x8913, 0x8927
 SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC = 263, 1, 1
 
+# libpcap's pcap_datalink_val_to_name() and _description(), which tcpdump prints; LINKTYPE_RAW
+# (101) reads as DLT_RAW, and 14 (OpenBSD's DLT_RAW, unknown to libpcap on Linux) as raw IP too.
 LINKTYPE_NAMES = {
+    LinkType.NULL: ("NULL", "BSD loopback"),
     LinkType.ETHERNET: ("EN10MB", "Ethernet"),
+    LinkType.PPP: ("PPP", "PPP"),
+    LinkType.BSD_RAW_12: ("RAW", "Raw IP"),
+    LinkType.BSD_RAW_14: ("RAW", "Raw IP"),
+    LinkType.PPP_ETHER: ("PPP_ETHER", "PPPoE"),
     LinkType.RAW: ("RAW", "Raw IP"),
+    LinkType.IEEE802_11: ("IEEE802_11", "802.11"),
+    LinkType.LOOP: ("LOOP", "OpenBSD loopback"),
+    LinkType.LINUX_SLL: ("LINUX_SLL", "Linux cooked v1"),
+    LinkType.IEEE802_11_RADIO: ("IEEE802_11_RADIO", "802.11 plus radiotap header"),
+    LinkType.IPV4: ("IPV4", "Raw IPv4"),
+    LinkType.IPV6: ("IPV6", "Raw IPv6"),
+    LinkType.NFLOG: ("NFLOG", "Linux netfilter log messages"),
     LinkType.LINUX_SLL2: ("LINUX_SLL2", "Linux cooked v2"),
 }
 

@@ -1,6 +1,8 @@
 """`ebcap -r FILE [expr]`: packets from a file through the same kernel program as live capture.
 
-Each packet is handed to the kernel with BPF_PROG_TEST_RUN; the program filters it and, when it
+Each packet is handed to the kernel with BPF_PROG_TEST_RUN, for every link type whose header
+the kernel program knows (capture/kernel/linklayers.py): libpcap compiles the filter for the
+file's link type, so its offsets are the file's own; the program filters it and, when it
 matches, writes its record (headers only or -s bytes) into the ring buffer exactly as on a live
 interface. So offline and live filtering share one code path. This needs root (or CAP_BPF and
 CAP_NET_ADMIN); without it ebcap says so and stops rather than filtering differently.
@@ -10,6 +12,10 @@ promises an IP header they are too short to hold, and frames that do not fit one
 skb's overhead (about 3,700 bytes: jumbo frames). For those alone libpcap's
 own interpreter decides, with the same compiled program, and the copy is cut at -s (or at
 HEADERS_MAX bytes in headers-only mode).
+
+Without an expression there is nothing to filter: packets are only cut at -s, with no kernel
+(nor root), so any link type reads. Headers-only still asks the kernel for its cut where the
+kernel program knows the link type.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from ebcap.capture.config import HEADERS_MAX, CaptureConfig
 from ebcap.capture.errors import EbcapError, InputError, KernelFeatureError, PrivilegeError
 from ebcap.capture.net.interfaces import describe_linktype
 from ebcap.capture.kernel.program import load_program
+from ebcap.capture.kernel.linklayers import LAYOUTS, layout_of
 from ebcap.capture.kernel.source import INGRESS, ProgramSpec
 from ebcap.capture.net.privileges import check_bpf_privileges
 from ebcap.capture.session.sinks import open_sinks
@@ -69,7 +76,7 @@ class _KernelFilter:
         # libpcap first, as tcpdump: a bad expression is reported without root, and with
         # libpcap's words for the file (e.g. `inbound` cannot be answered from a file).
         self.insns = compile_filter(config.expression, linktype, savefile=savefile)
-        if linktype not in (LinkType.ETHERNET, LinkType.RAW):
+        if layout_of(linktype) is None:
             raise KernelFeatureError(f"link type {describe_linktype(linktype)} is not supported "
                                      "by ebcap's kernel program")
         try:
@@ -78,6 +85,10 @@ class _KernelFilter:
             raise PrivilegeError("-r runs the filter in the kernel (BPF_PROG_TEST_RUN), which "
                                  "needs root (CAP_BPF and CAP_NET_ADMIN)") from None
         self.snaplen = config.snaplen
+        # The kernel reads bytes 12-13 as an ethertype whatever the link type (skb->protocol),
+        # and refuses a frame too short for the IP header that "ethertype" announces: outside
+        # Ethernet that says nothing about the frame, so libpcap decides such a frame.
+        self.refusals_expected = linktype != LinkType.ETHERNET
         self.kernel = load_program(self.insns, ProgramSpec(
             linktype=linktype, snaplen=config.snaplen, ring_bytes=OFFLINE_RING_BYTES,
             offline=True))
@@ -94,8 +105,8 @@ class _KernelFilter:
         try:
             self.runner.run(packet.data, packet.wirelen)
         except OSError as exc:
-            if exc.errno == errno.EINVAL and not (TEST_RUN_SURE_MIN <= len(packet.data)
-                                                  <= TEST_RUN_SURE_MAX):
+            if exc.errno == errno.EINVAL and (self.refusals_expected or not (
+                    TEST_RUN_SURE_MIN <= len(packet.data) <= TEST_RUN_SURE_MAX)):
                 return self._libpcap_decides(packet)
             raise KernelFeatureError(f"BPF_PROG_TEST_RUN failed: {os.strerror(exc.errno)}") from exc
         blocks: list[bytes] = []
@@ -112,9 +123,28 @@ class _KernelFilter:
         return packet.data[:self.snaplen or HEADERS_MAX]
 
 
+class _Unfiltered:
+    """No expression: nothing to filter, so no kernel (and no privileges) needed. Only the
+    headers-only cut needs the kernel's header walk; where ebcap has none for the link type,
+    the first HEADERS_MAX bytes are kept, as the kernel program does for an opaque link."""
+
+    def __init__(self, config: CaptureConfig):
+        self.cut = config.snaplen or HEADERS_MAX
+        self.matched = 0
+
+    def run(self, packet: Packet) -> bytes:
+        self.matched += 1
+        return packet.data[:self.cut]
+
+
 # The link types the kernel program is built for: with -Z, a program for each is loaded before
 # privileges are dropped, since a file may declare another interface at any point.
-KERNEL_LINKTYPES = (LinkType.ETHERNET, LinkType.RAW)
+KERNEL_LINKTYPES = tuple(LAYOUTS)
+
+
+# libpcap on Linux reads no file of OpenBSD's DLT_RAW value: its filter is compiled for DLT_RAW
+# on a dead handle instead (filter/libpcap.dlt_of), so the file's own handle is not asked.
+_LIBPCAP_READS = frozenset(LAYOUTS) - {LinkType.BSD_RAW_14}
 
 
 class _Filters:
@@ -123,13 +153,18 @@ class _Filters:
     def __init__(self, config: CaptureConfig, stack: ExitStack, first: int):
         self.config, self.stack, self.first = config, stack, first
         self.savefile = None if config.read_from == "-" else config.read_from
-        self.by_linktype: dict[int, _KernelFilter] = {}
+        self.by_linktype: dict[int, _KernelFilter | _Unfiltered] = {}
+        self.needs_kernel = bool(config.expression) or config.headers_only
 
-    def __call__(self, linktype: int) -> _KernelFilter:
+    def __call__(self, linktype: int) -> _KernelFilter | _Unfiltered:
         if linktype not in self.by_linktype:
+            if not self.config.expression and (not self.config.headers_only
+                                               or layout_of(linktype) is None):
+                self.by_linktype[linktype] = _Unfiltered(self.config)
+                return self.by_linktype[linktype]
             self.by_linktype[linktype] = _KernelFilter(
                 self.config, linktype, self.stack,
-                self.savefile if linktype == self.first else None)
+                self.savefile if linktype == self.first and linktype in _LIBPCAP_READS else None)
         return self.by_linktype[linktype]
 
     @property
@@ -151,33 +186,40 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
         if config.user:
             # docs/security.md: everything that needs root is done before the drop; a test run
             # of an already loaded program works after setuid (BPF_PROG_TEST_RUN checks the fd).
-            for linktype in KERNEL_LINKTYPES:
-                kernel_filter(linktype)
+            if kernel_filter.needs_kernel:
+                for linktype in KERNEL_LINKTYPES:
+                    kernel_filter(linktype)
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
+        outputs = _OutputInterfaces(config)
         sinks = None
-        sinks_ifaces: list[Interface] = []
         start_ns = time.time_ns()
         seen = written = 0
         for packet in reader:
-            if sinks is None:
-                sinks_ifaces = _output_interfaces(reader.interfaces, config)
-                sinks = open_sinks(config, sinks_ifaces)
-                stack.callback(sinks.abort)
-            elif len(sinks_ifaces) < len(reader.interfaces):
-                raise InputError(f"{config.read_from}: interfaces declared after the first "
-                                 "packet are not supported")
+            if reader.interfaces is not outputs.section or len(reader.interfaces) > outputs.read:
+                # interfaces declared after packets (a file of -i any, another section): the
+                # sinks and the writer get their IDBs as they appear
+                added = outputs.sync(reader.interfaces)
+                if sinks is None:
+                    sinks = open_sinks(config, outputs.interfaces)
+                    stack.callback(sinks.abort)
+                else:
+                    for iface in added:
+                        sinks.add_interface(iface)
             seen += 1
             data = kernel_filter(reader.interfaces[packet.interface].linktype).run(packet)
             if data is None:
                 continue
+            if outputs.base:
+                packet = packet._replace(interface=outputs.base + packet.interface)
             sinks.packet(packet._replace(data=data))
             written += 1
             if config.count and written >= config.count:
                 break
         if sinks is None:
-            sinks_ifaces = _output_interfaces(reader.interfaces, config)
-            sinks = open_sinks(config, sinks_ifaces)
+            outputs.sync(reader.interfaces)
+            sinks = open_sinks(config, outputs.interfaces)
+        sinks_ifaces = outputs.interfaces
         matched = kernel_filter.matched
         end_ns = time.time_ns()
         sinks.close([InterfaceStats(start_ns, end_ns, seen, matched, 0, written)]
@@ -224,20 +266,41 @@ def run_filter_batch(config: CaptureConfig) -> int:
     return 0
 
 
-def _output_interfaces(interfaces: list[Interface], config: CaptureConfig) -> list[Interface]:
-    """The output's interfaces, one record for each distinct input record: a file may declare
-    the same interface hundreds of thousands of times (docs/security.md, hostile files)."""
-    made: dict[Interface, Interface] = {}
-    out = []
-    for iface in interfaces:
-        if iface not in made:
-            made[iface] = _output_interface(iface, config)
-        out.append(made[iface])
-    return out
+class _OutputInterfaces:
+    """The output's interfaces: one for each interface of every section of the input, in order,
+    so that a packet's output id is `base` + its id in its section. One record is made for each
+    distinct input record: a file may declare the same interface hundreds of thousands of times
+    (docs/security.md, hostile files)."""
+
+    def __init__(self, config: CaptureConfig):
+        self.config = config
+        self.interfaces: list[Interface] = []   # the sinks' list: it grows
+        self.section: list[Interface] | None = None    # the reader's list of this section
+        self.read = 0                            # how much of it is in self.interfaces
+        self.base = 0                            # output id of the section's first interface
+        self._made: dict[Interface, Interface] = {}
+
+    def sync(self, section: list[Interface]) -> list[Interface]:
+        """Take in what the reader declared since; returns the output interfaces added."""
+        if section is not self.section:
+            self.section, self.read, self.base = section, 0, len(self.interfaces)
+        added = []
+        for iface in section[self.read:]:
+            if iface not in self._made:
+                self._made[iface] = _output_interface(iface, self.config)
+            added.append(self._made[iface])
+        self.read = len(section)
+        self.interfaces += added
+        return added
+
+
+# The BSDs' raw IP values are written as LINKTYPE_RAW, as tcpdump does (libpcap's DLT_RAW
+# becomes LINKTYPE_RAW in a file).
+_WRITTEN_AS = {LinkType.BSD_RAW_12: LinkType.RAW, LinkType.BSD_RAW_14: LinkType.RAW}
 
 
 def _output_interface(iface: Interface, config: CaptureConfig) -> Interface:
     snaplen = config.record_snaplen if config.snaplen else iface.snaplen
-    return Interface(name=iface.name, linktype=iface.linktype,
+    return Interface(name=iface.name, linktype=_WRITTEN_AS.get(iface.linktype, iface.linktype),
                      snaplen=min(snaplen, iface.snaplen) if iface.snaplen else snaplen,
                      filter=config.expression, description=iface.description)

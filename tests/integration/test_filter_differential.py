@@ -1,7 +1,7 @@
 """Differential filter fidelity: `ebcap -r` selects exactly the packets `tcpdump -r` selects.
 
-For every corpus file in fixtures/corpus/ and every expression in the list for its link type
-(accepted.txt for Ethernet, raw.txt for raw IP), both programs filter the file with -w, and the
+For every corpus file in fixtures/corpus/ and every expression in the lists for its link type
+(FILTER_LIST_FOR_LINKTYPE: accepted.txt for Ethernet, raw.txt for raw IP, ...), both programs filter the file with -w, and the
 outputs must hold the same packets: same timestamps, same original lengths, same bytes, same order.
 Every expression in rejected.txt must make ebcap exit 1 with tcpdump's message, "ebcap: " in front.
 
@@ -34,9 +34,25 @@ TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
 JOBS = int(os.environ.get("EBCAP_DIFF_JOBS") or os.cpu_count() or 1)
 TIMEOUT_SECONDS = 120
 
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101
-FILTER_LIST_FOR_LINKTYPE = {LINKTYPE_ETHERNET: "accepted.txt", LINKTYPE_RAW: "raw.txt"}
+# The lists each link type's corpus files are filtered with (fixtures/make_corpus.py and
+# fixtures/make_linktype_corpus.py write the files).
+IP_LINKS, COOKED, PROTOCHAIN = "ip_links.txt", "cooked.txt", "protochain.txt"
+FILTER_LIST_FOR_LINKTYPE = {
+    1: ("accepted.txt",),                               # EN10MB
+    101: ("raw.txt",),                                  # RAW (tun)
+    113: (IP_LINKS, PROTOCHAIN, COOKED),                # LINUX_SLL
+    276: (IP_LINKS, PROTOCHAIN, COOKED, "sll2.txt"),    # LINUX_SLL2
+    0: (IP_LINKS, PROTOCHAIN),                          # NULL
+    108: (IP_LINKS, PROTOCHAIN),                        # LOOP
+    9: (IP_LINKS, PROTOCHAIN),                          # PPP
+    51: (IP_LINKS, PROTOCHAIN),                         # PPP_ETHER
+    12: (IP_LINKS, PROTOCHAIN),                         # RAW, the BSDs' value
+    228: ("ipv4.txt",),                                 # IPV4
+    229: ("ipv6.txt",),                                 # IPV6
+    105: (IP_LINKS, "wlan.txt"),                        # IEEE802_11
+    127: (IP_LINKS, "wlan.txt"),                        # IEEE802_11_RADIO
+    239: ("nflog.txt",),                                # NFLOG
+}
 REJECTED_CORPUS = CORPUS / "ethernet.pcap"
 
 
@@ -71,8 +87,8 @@ def file_linktype(path: Path) -> int:
 def accepted_cases() -> list[Case]:
     cases = []
     for corpus in sorted(CORPUS.glob("*.pcap")):
-        filter_list = FILTERS / FILTER_LIST_FOR_LINKTYPE[file_linktype(corpus)]
-        cases += [Case(corpus, expression) for expression in read_lines(filter_list)]
+        for filter_list in FILTER_LIST_FOR_LINKTYPE[file_linktype(corpus)]:
+            cases += [Case(corpus, expression) for expression in read_lines(FILTERS / filter_list)]
     return cases
 
 

@@ -10,6 +10,7 @@ import pytest
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CORPUS = FIXTURES / "corpus"
 SCRIPT = FIXTURES / "make_corpus.py"
+LINKTYPE_SCRIPT = FIXTURES / "make_linktype_corpus.py"      # the same directory, the other link types
 PCAP_HEADER = struct.Struct("<IHHiIII")
 RECORD_HEADER = struct.Struct("<IIII")
 
@@ -31,7 +32,8 @@ def pcap_records(path: Path) -> tuple[int, list[tuple[int, int, int, int]]]:
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp("corpus")
-    subprocess.run([sys.executable, "-I", str(SCRIPT), str(outdir)], check=True, capture_output=True)
+    for script in (SCRIPT, LINKTYPE_SCRIPT):
+        subprocess.run([sys.executable, "-I", str(script), str(outdir)], check=True, capture_output=True)
     return outdir
 
 
@@ -39,11 +41,12 @@ def test_regeneration_is_byte_identical(regenerated):
     written = sorted(p.name for p in regenerated.iterdir())
     assert written == sorted(p.name for p in CORPUS.glob("*.pcap"))
     for name in written:
-        assert (regenerated / name).read_bytes() == (CORPUS / name).read_bytes(), f"{name} differs: rerun {SCRIPT}"
+        assert (regenerated / name).read_bytes() == (CORPUS / name).read_bytes(), f"{name} differs: rerun {SCRIPT} and {LINKTYPE_SCRIPT}"
 
 
 def test_two_runs_agree(regenerated, tmp_path):
-    subprocess.run([sys.executable, "-I", str(SCRIPT), str(tmp_path)], check=True, capture_output=True)
+    for script in (SCRIPT, LINKTYPE_SCRIPT):
+        subprocess.run([sys.executable, "-I", str(script), str(tmp_path)], check=True, capture_output=True)
     for path in regenerated.iterdir():
         assert (tmp_path / path.name).read_bytes() == path.read_bytes()
 
@@ -62,7 +65,7 @@ def test_corpus_covers_edge_sizes_and_linktypes():
         linktypes.add(linktype)
         caplens += [caplen for _, _, caplen, _ in records]
         truncated += sum(caplen < wirelen for _, _, caplen, wirelen in records)
-    assert linktypes == {1, 101}
+    assert linktypes == {1, 101, 113, 276, 0, 108, 9, 51, 12, 228, 229, 105, 127, 239}
     assert min(caplens) < 14 and max(caplens) >= 9000
     assert truncated >= 5
     assert sum(p.stat().st_size for p in CORPUS.glob("*.pcap")) < 2_000_000
