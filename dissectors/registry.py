@@ -14,6 +14,7 @@ from __future__ import annotations
 from ebcap.capture.packet import LinkType
 from ebcap.dissectors import (
     arp,
+    bootp,
     dns,
     ethernet,
     http,
@@ -25,7 +26,9 @@ from ebcap.dissectors import (
     null,
     raw,
     sll,
+    syslog,
     tcp,
+    tftp,
     tls,
     udp,
 )
@@ -64,8 +67,14 @@ TCP_PORTS = PortTable([
     (8080, http.http_print),
     (53, dns.domain_tcp_print),
 ])
+# print-udp.c's order; LLMNR (5355) has no row there: tcpdump 4.99 prints it as plain UDP.
 UDP_PORTS = PortTable([
     (53, dns.domain_print),
+    (5353, dns.mdns_print),
+    (69, tftp.tftp_print),
+    (67, bootp.bootp_print),
+    (68, bootp.bootp_print),
     (123, ntp.ntp_print),
+    (514, syslog.syslog_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)
