@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from ebcap.dissectors.text import printable
+from ebcap.dissectors.text import printable, relts
 
 
 TYPE_NAMES = {
@@ -32,18 +32,6 @@ _QR, _AA, _TC, _RD, _RA, _AD, _CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080, 0x00
 
 class _Stop(Exception):
     """A record could not be printed (tcpdump's NULL return): the caller prints [|domain]."""
-
-
-def relts(secs: int) -> str:
-    """tcpdump's unsigned_relts_print: 300 -> 5m."""
-    if secs == 0:
-        return "0s"
-    out = []
-    for unit, size in (("y", 31536000), ("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if secs >= size:
-            out.append("%u%s" % (secs // size, unit))
-            secs %= size
-    return "".join(out)
 
 
 def skip_name(msg: bytes, off: int, end: int) -> int | None:

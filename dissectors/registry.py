@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from ebcap.capture.packet import LinkType
 from ebcap.dissectors import (
+    ah,
     arp,
     bootp,
     dns,
+    esp,
     ethernet,
+    gre,
     http,
     icmp,
     icmp6,
+    igmp,
     ipv4,
     ipv6,
     ntp,
@@ -31,6 +35,8 @@ from ebcap.dissectors import (
     tftp,
     tls,
     udp,
+    vrrp,
+    vxlan,
 )
 from ebcap.dissectors.context import PortTable
 
@@ -53,12 +59,17 @@ ETHERTYPES = {
 
 IP_PROTOCOLS = {
     1: icmp.icmp_print,
+    2: igmp.igmp_print,
     4: ipv4.ip_in_ip_print,
     6: tcp.tcp_print,
     17: udp.udp_print,
     41: ipv6.ip6_in_ip_print,
+    47: gre.gre_print,
+    50: esp.esp_print,
+    51: ah.ah_print,
     58: icmp6.icmp6_print,
     59: ipv6.no_next_header_print,
+    112: vrrp.vrrp_print,
 }
 
 # In order of precedence: where both ports have a printer, the earlier row's wins.
@@ -76,5 +87,6 @@ UDP_PORTS = PortTable([
     (68, bootp.bootp_print),
     (123, ntp.ntp_print),
     (514, syslog.syslog_print),
+    (4789, vxlan.vxlan_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)

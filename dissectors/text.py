@@ -39,3 +39,24 @@ def need(data: bytes, end: int) -> None:
     """Raise Truncated unless data was captured up to end (tcpdump's ND_TCHECK)."""
     if len(data) < end:
         raise Truncated
+
+
+def bits_text(names: tuple[tuple[int, str], ...], value: int, none: str, sep: str = ", ") -> str:
+    """bittok2str: the names of the bits set in value, joined by sep; `none` (may hold %u/%x) when
+    no bit has a name."""
+    text = sep.join(name for bit, name in names if value & bit == bit)
+    if text:
+        return text
+    return none % value if "%" in none else none
+
+
+def relts(secs: int) -> str:
+    """tcpdump's unsigned_relts_print: 300 -> 5m."""
+    if secs == 0:
+        return "0s"
+    out = []
+    for unit, size in (("y", 31536000), ("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if secs >= size:
+            out.append("%u%s" % (secs // size, unit))
+            secs %= size
+    return "".join(out)
