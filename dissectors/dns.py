@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import struct
 
+from ebcap.dissectors.text import printable, relts
+
 
 TYPE_NAMES = {
     1: "A", 2: "NS", 3: "MD", 4: "MF", 5: "CNAME", 6: "SOA", 7: "MB", 8: "MG", 9: "MR", 10: "NULL",
@@ -24,41 +26,12 @@ RCODES = ("", " FormErr", " ServFail", " NXDomain", " NotImp", " Refused", " YXD
           " BadVers", "Resp17", " Resp18", " Resp19", " Resp20", "Resp21", " Resp22", " BadCookie")
 T_OPT = 41
 MAXCDNAME = 255
+_MDNS_CLASS_BIT = 0x8000     # the question's QU bit, the record's cache-flush bit (RFC 6762)
 _QR, _AA, _TC, _RD, _RA, _AD, _CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080, 0x0020, 0x0010
 
 
 class _Stop(Exception):
     """A record could not be printed (tcpdump's NULL return): the caller prints [|domain]."""
-
-
-def relts(secs: int) -> str:
-    """tcpdump's unsigned_relts_print: 300 -> 5m."""
-    if secs == 0:
-        return "0s"
-    out = []
-    for unit, size in (("y", 31536000), ("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if secs >= size:
-            out.append("%u%s" % (secs // size, unit))
-            secs %= size
-    return "".join(out)
-
-
-def _char(c: int) -> str:
-    """tcpdump's fn_print_char: M- for 8-bit bytes, ^X for control characters."""
-    s = ""
-    if c >= 0x80:
-        c &= 0x7F
-        s = "M-"
-    if not 0x20 <= c <= 0x7E:
-        c ^= 0x40
-        s += "^"
-    return s + chr(c)
-
-
-def _label_text(raw: bytes) -> str:
-    if all(0x20 <= c <= 0x7E for c in raw):
-        return raw.decode("ascii")
-    return "".join(_char(c) for c in raw)
 
 
 def skip_name(msg: bytes, off: int, end: int) -> int | None:
@@ -133,12 +106,12 @@ def name(msg: bytes, off: int, end: int, out: list[str]) -> int:
             raise _Stop
         label = msg[off:off + i]
         if chars + i <= MAXCDNAME:
-            parts.append(_label_text(label))
+            parts.append(printable(label))
             if off + i > end:
                 out.append("".join(parts))
                 raise _Stop
         elif chars < MAXCDNAME:
-            parts.append(_label_text(label[:MAXCDNAME - chars]))
+            parts.append(printable(label[:MAXCDNAME - chars]))
         chars += i
         off += i
         parts.append(".")
@@ -153,14 +126,17 @@ def name(msg: bytes, off: int, end: int, out: list[str]) -> int:
     return rp if compressed else off
 
 
-def _question(msg: bytes, off: int, end: int, out: list[str]) -> int:
+def _question(msg: bytes, off: int, end: int, out: list[str], mdns: bool) -> int:
     after = skip_name(msg, off, end)
     if after is None or after + 4 > end:
         raise _Stop
     qtype, qclass = struct.unpack_from("!HH", msg, after)
     out.append(" " + TYPE_NAMES.get(qtype, "Type%u" % qtype))
-    if qclass != 1:
-        out.append(" " + CLASS_NAMES.get(qclass, "(Class %u)" % qclass))
+    cls = qclass & ~_MDNS_CLASS_BIT if mdns else qclass
+    if cls != 1:
+        out.append(" " + CLASS_NAMES.get(cls, "(Class %u)" % cls))
+    if mdns:
+        out.append(" (QU)" if qclass & _MDNS_CLASS_BIT else " (QM)")
     out.append("? ")
     name(msg, off, end, out)
     return after + 4
@@ -174,7 +150,7 @@ def _skip_question(msg: bytes, off: int, end: int) -> int:
     return after + 4
 
 
-def _record(msg: bytes, off: int, end: int, out: list[str], verbose: int) -> int:
+def _record(msg: bytes, off: int, end: int, out: list[str], verbose: int, mdns: bool) -> int:
     """ns_rprint; returns the next offset. A short fixed part returns `end` (tcpdump does the same)."""
     if verbose:
         out.append(" ")
@@ -187,8 +163,11 @@ def _record(msg: bytes, off: int, end: int, out: list[str], verbose: int) -> int
     if off + 10 > end:
         return end
     typ, cls, ttl, rdlen = struct.unpack_from("!HHIH", msg, off)
-    if cls != 1 and typ != T_OPT:
-        out.append(" " + CLASS_NAMES.get(cls, "(Class %u)" % cls))
+    rclass = cls & ~_MDNS_CLASS_BIT if mdns else cls
+    if rclass != 1 and typ != T_OPT:
+        out.append(" " + CLASS_NAMES.get(rclass, "(Class %u)" % rclass))
+    if mdns and cls & _MDNS_CLASS_BIT:
+        out.append(" (Cache flush)")
     if typ != T_OPT and verbose > 2:
         out.append(" [%s]" % relts(ttl))
     off += 10
@@ -220,7 +199,7 @@ def _record(msg: bytes, off: int, end: int, out: list[str], verbose: int) -> int
             n = msg[cp]
             if cp + 1 + n > end:
                 raise _Stop
-            out.append(' "' + "".join(_char(c) for c in msg[cp + 1:cp + 1 + n]) + '"')
+            out.append(' "' + printable(msg[cp + 1:cp + 1 + n]) + '"')
             cp += 1 + n
     elif typ == T_OPT:
         out.append(" UDPsize=%u" % cls)
@@ -237,17 +216,17 @@ def _record(msg: bytes, off: int, end: int, out: list[str], verbose: int) -> int
     return rp
 
 
-def domain_line(msg: bytes, length: int, verbose: int = 0) -> str:
+def domain_line(msg: bytes, length: int, verbose: int = 0, mdns: bool = False) -> str:
     """The text tcpdump appends for a DNS message over UDP. `msg` may be shorter than `length`."""
     out: list[str] = []
     try:
-        _domain(msg, length, verbose, out)
+        _domain(msg, length, verbose, out, mdns)
     except (_Stop, IndexError, struct.error, ValueError):
         out.append(" [|domain]")
     return "".join(out)
 
 
-def _domain(msg: bytes, length: int, verbose: int, out: list[str]) -> None:
+def _domain(msg: bytes, length: int, verbose: int, out: list[str], mdns: bool) -> None:
     end = min(len(msg), length)
     if length < 12:
         out.append("domain [length %u < 12] (invalid)" % length)
@@ -272,13 +251,13 @@ def _domain(msg: bytes, length: int, verbose: int, out: list[str]) -> None:
                 out.append(",")
             if verbose > 1:
                 out.append(" q:")
-                off = _question(msg, off, end, out)
+                off = _question(msg, off, end, out, mdns)
             else:
                 off = _skip_question(msg, off, end)
         out.append(" %u/%u/%u" % (an, ns, ar))
-        off = _section(msg, off, end, out, verbose, an, "")
+        off = _section(msg, off, end, out, verbose, an, "", mdns)
         if verbose > 1:
-            _authority_and_additional(msg, off, end, out, verbose, ns, ar)
+            _authority_and_additional(msg, off, end, out, verbose, ns, ar, mdns)
     else:
         out.append("%u%s%s%s" % (ident, OPCODES[opcode], "+" if flags & _RD else "", "%" if flags & _CD else ""))
         if flags & 0x6CF:
@@ -299,40 +278,40 @@ def _domain(msg: bytes, length: int, verbose: int, out: list[str]) -> None:
             out.append(" [%uau]" % ar)
         off = 12
         if qd:
-            off = _question(msg, off, end, out)
+            off = _question(msg, off, end, out, mdns)
             qd -= 1
             while off < end and qd:
-                off = _question(msg, off, end, out)
+                off = _question(msg, off, end, out, mdns)
                 qd -= 1
         if qd:
             raise _Stop
         if verbose > 1:
-            off = _section(msg, off, end, out, verbose, an, "") if an else off
-            _authority_and_additional(msg, off, end, out, verbose, ns, ar)
+            off = _section(msg, off, end, out, verbose, an, "", mdns) if an else off
+            _authority_and_additional(msg, off, end, out, verbose, ns, ar, mdns)
     out.append(" (%u)" % length)
 
 
-def _authority_and_additional(msg, off, end, out, verbose, ns, ar) -> None:
+def _authority_and_additional(msg, off, end, out, verbose, ns, ar, mdns) -> None:
     """-vv: the ns and ar sections after the answers, as tcpdump prints them."""
     if off < end and ns:
-        off = _section(msg, off, end, out, verbose, ns, " ns:")
+        off = _section(msg, off, end, out, verbose, ns, " ns:", mdns)
     elif ns:
         raise _Stop
     if off < end and ar:
-        _section(msg, off, end, out, verbose, ar, " ar:")
+        _section(msg, off, end, out, verbose, ar, " ar:", mdns)
     elif ar:
         raise _Stop
 
 
-def _section(msg, off, end, out, verbose, count, title) -> int:
+def _section(msg, off, end, out, verbose, count, title, mdns) -> int:
     if not count:
         return off
     out.append(title)
-    off = _record(msg, off, end, out, verbose)
+    off = _record(msg, off, end, out, verbose, mdns)
     count -= 1
     while off < end and count:
         out.append(",")
-        off = _record(msg, off, end, out, verbose)
+        off = _record(msg, off, end, out, verbose, mdns)
         count -= 1
     if count:
         raise _Stop
@@ -374,6 +353,11 @@ def _extended_rcode(msg, end, rcode, qd, an, ns, ar) -> int:
 def domain_print(nd, data: bytes, pay: int, length: int) -> None:
     """DNS over UDP, the port table's printer for port 53."""
     nd.out.append(domain_line(data[pay:pay + length], length, nd.verbose))
+
+
+def mdns_print(nd, data: bytes, pay: int, length: int) -> None:
+    """Multicast DNS (port 5353): DNS with the class's top bit as QU or cache flush."""
+    nd.out.append(domain_line(data[pay:pay + length], length, nd.verbose, mdns=True))
 
 
 def domain_tcp_print(nd, data: bytes, pay: int, length: int) -> None:

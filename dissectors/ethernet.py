@@ -12,7 +12,7 @@ ETHERTYPE_NAMES = {
     0x9100: "802.1Q-9100", 0x9200: "802.1Q-9200", 0x8035: "Reverse ARP", 0x8847: "MPLS unicast",
     0x8848: "MPLS multicast", 0x888E: "EAPOL", 0x88CC: "LLDP", 0x8863: "PPPoE D", 0x8864: "PPPoE S",
     0x88E5: "802.1AE MACsec", 0x88F7: "PTP", 0x8809: "Slow Protocols", 0x9000: "Loopback",
-    0x6558: "TEB", 0x80F3: "Appletalk ARP", 0x809B: "Appletalk", 0x8137: "IPX",
+    0x6558: "TEB", 0x880B: "PPP", 0x80F3: "Appletalk ARP", 0x809B: "Appletalk", 0x8137: "IPX",
 }
 VLAN_TYPES = (0x8100, 0x88A8, 0x9100, 0x9200)
 ETHERTYPE_8021Q = 0x8100
@@ -76,6 +76,16 @@ def ether_print(nd, data: bytes, length: int) -> None:
         nd.out.append("%s > %s, %s, length %u: " % (
             mac(data[6:12]), mac(data[0:6]), ethertype_text(nd, etype), orig_length))
     nd.default_print(data[off:])
+
+
+def inner_ether_print(nd, data: bytes, off: int, length: int) -> None:
+    """An Ethernet frame carried inside another packet (VXLAN, GRE's TEB): the hex dumps still start
+    after the outer link header."""
+    ll_len = nd.ll_len
+    try:
+        ether_print(nd, data[off:], length)
+    finally:
+        nd.ll_len = ll_len
 
 
 def ethertype_print(nd, etype: int, data: bytes, off: int, length: int) -> bool:

@@ -6,7 +6,7 @@ import struct
 
 from ebcap.dissectors import hexdump
 from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
-from ebcap.dissectors.dns import relts
+from ebcap.dissectors.text import relts
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16, u16_pair, u32
 from ebcap.dissectors.names import ip6, ip6_at
@@ -39,7 +39,7 @@ _QUOTED_DST = _QUOTED + 24
 
 def icmp6_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> None:
     out = nd.out
-    version, src, dst, _s, _d = ip
+    version, src, dst = ip[:3]
     if version != 6:
         out.append("[ICMPv6 requires IPv6] (invalid)")
         return

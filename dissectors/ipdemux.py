@@ -1,7 +1,8 @@
 """IP protocol -> printer (print-ip-demux.c), shared by IPv4 and IPv6 and their extension headers.
 
 An IP protocol printer is `xxx_print(nd, data, off, length, ip, fragmented)`: `ip` is the
-enclosing header's (version, src bytes, dst bytes, src text, dst text), `fragmented` true when the
+enclosing header's (version, src bytes, dst bytes, src text, dst text, ttl or hop limit,
+the header's own protocol field), `fragmented` true when the
 datagram is a fragment (no checksum can be verified).
 """
 
@@ -36,11 +37,17 @@ def netdb_protocol_name(nd, proto: int) -> str | None:
     return None if nd.numeric else protocol_name(proto)
 
 
+_KIND_PROTOCOLS = {"tcp": 6, "udp": 17}
+
+
 def ports(nd, data: bytes, off: int, ip: tuple, kind: str, short: str) -> tuple[int, int, str]:
     """A TCP or UDP header's (sport, dport, `src.sport > dst.dport: `). With the ports not captured,
-    writes `short` % (src, dst) and raises Truncated."""
+    writes `short` % (src, dst) and raises Truncated. Behind another header (AH, an IPv6 extension
+    header) the IP header's protocol is not this one and tcpdump writes the ports alone."""
     if len(data) - off < 4:
         nd.out.append(short % (ip[3], ip[4]))
         raise Truncated
     sport, dport = u16_pair(data, off)
+    if ip[6] != _KIND_PROTOCOLS[kind]:
+        return sport, dport, "%s > %s: " % (nd.port(sport, kind), nd.port(dport, kind))
     return sport, dport, "%s.%s > %s.%s: " % (ip[3], nd.port(sport, kind), ip[4], nd.port(dport, kind))

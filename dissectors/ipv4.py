@@ -60,7 +60,7 @@ def ip_print(nd, data: bytes, off: int, length: int) -> None:
         if len(data) < off + hlen:
             out.append(" [remaining caplen(%u) < header length(%u)]" % (len(data) - off, hlen))
             raise IndexError
-        ip_demux_print(nd, data, off + hlen, total - hlen, proto, frag & 0x2000, (4, src, dst, src_s, dst_s))
+        ip_demux_print(nd, data, off + hlen, total - hlen, proto, frag & 0x2000, (4, src, dst, src_s, dst_s, ttl, proto))
     else:
         out.append("%s > %s:" % (src_s, dst_s))
         name = netdb_protocol_name(nd, proto)

@@ -26,6 +26,7 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
     if not nd.link_header:
         out.append("IP6 ")
     flow, plen, nh, hlim = _IP6(data, off)
+    first_nh = nh
     if flow >> 28 != 6:
         out.append("version error: %u != 6" % (flow >> 28))
         return
@@ -74,7 +75,7 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
         cp += adv
         remaining -= adv
         nh = nxt
-    ip_demux_print(nd, data, cp, remaining, nh, fragmented, (6, src, dst, src_s, dst_s))
+    ip_demux_print(nd, data, cp, remaining, nh, fragmented, (6, src, dst, src_s, dst_s, hlim, first_nh))
 
 
 def ip6_in_ip_print(nd, data: bytes, off: int, length: int, _ip: tuple, _fragmented) -> None:

@@ -13,21 +13,30 @@ from __future__ import annotations
 
 from ebcap.capture.packet import LinkType
 from ebcap.dissectors import (
+    ah,
     arp,
+    bootp,
     dns,
+    esp,
     ethernet,
+    gre,
     http,
     icmp,
     icmp6,
+    igmp,
     ipv4,
     ipv6,
     ntp,
     null,
     raw,
     sll,
+    syslog,
     tcp,
+    tftp,
     tls,
     udp,
+    vrrp,
+    vxlan,
 )
 from ebcap.dissectors.context import PortTable
 
@@ -54,12 +63,17 @@ ETHERTYPES = {
 
 IP_PROTOCOLS = {
     1: icmp.icmp_print,
+    2: igmp.igmp_print,
     4: ipv4.ip_in_ip_print,
     6: tcp.tcp_print,
     17: udp.udp_print,
     41: ipv6.ip6_in_ip_print,
+    47: gre.gre_print,
+    50: esp.esp_print,
+    51: ah.ah_print,
     58: icmp6.icmp6_print,
     59: ipv6.no_next_header_print,
+    112: vrrp.vrrp_print,
 }
 
 # In order of precedence: where both ports have a printer, the earlier row's wins.
@@ -68,8 +82,15 @@ TCP_PORTS = PortTable([
     (8080, http.http_print),
     (53, dns.domain_tcp_print),
 ])
+# print-udp.c's order; LLMNR (5355) has no row there: tcpdump 4.99 prints it as plain UDP.
 UDP_PORTS = PortTable([
     (53, dns.domain_print),
+    (5353, dns.mdns_print),
+    (69, tftp.tftp_print),
+    (67, bootp.bootp_print),
+    (68, bootp.bootp_print),
     (123, ntp.ntp_print),
+    (514, syslog.syslog_print),
+    (4789, vxlan.vxlan_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)

@@ -17,16 +17,18 @@ from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
 from tests.helpers.paths import PRINT_CORPUS as CORPUS
 from tests.helpers.printing import FAMILIES, corpus_script, group_by_packet, read_pcap
 
-GOLDEN_FLAGS, golden_name = corpus_script().GOLDEN_FLAGS, corpus_script().golden_name
+golden_flags, golden_name = corpus_script().golden_flags, corpus_script().golden_name
+CASES = [(family, flags) for family in FAMILIES for flags in golden_flags(family)]
 
 FLAG_OPTIONS = {
+    "": dict(),
     "-e": dict(link_header=True), "-v": dict(verbose=1), "-vv": dict(verbose=2), "-vvv": dict(verbose=3),
     "-x": dict(hex=1), "-xx": dict(hex=2), "-X": dict(hex_ascii=1), "-XX": dict(hex_ascii=2),
     "-A": dict(ascii=1), "-q": dict(quiet=True), "-S": dict(absolute_seq=True),
     "-e -q": dict(link_header=True, quiet=True), "-v -K": dict(verbose=1, no_checksum=True),
 }
-# Known differences: (family, packet index, flags needing -v): NTP's -v time block is not decoded.
-KNOWN = {("udp", 16): "NTP -v time block", ("udp", 17): "NTP -v time block"}
+# Known differences: (family, packet index) -> reason, for the flag sets with -v.
+KNOWN: dict[tuple[str, int], str] = {}
 TLS_SUFFIX = re.compile(r" TLS ClientHello[^\n]*")
 
 
@@ -39,8 +41,7 @@ def render(family: str, options: PrintOptions) -> list[str]:
     return group_by_packet(out.getvalue().split("\n")[:-1])
 
 
-@pytest.mark.parametrize("flags", GOLDEN_FLAGS)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family,flags", CASES)
 def test_matches_tcpdump_golden(family, flags):
     golden = CORPUS / "golden" / golden_name(family, flags)
     if not golden.exists():
