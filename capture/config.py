@@ -39,6 +39,8 @@ class CaptureConfig:
     filters_from: str | None = None       # --filters-from LIST (with -r and --out-dir)
     out_dir: str | None = None            # --out-dir
     debug: bool = False
+    owners: bool = False                  # --owners (implied by --pid)
+    pids: tuple[int, ...] = ()            # --pid
 
     @property
     def headers_only(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Direction(enum.IntEnum):
@@ -45,3 +45,4 @@ class Packet(NamedTuple):
     direction: Direction
     wirelen: int         # length on the wire
     data: bytes          # captured bytes, starting at the link-layer header
+    owner: Any = None    # capture/owner.Owner of the packet's socket (--owners, or a file's comments)

@@ -17,8 +17,7 @@ from ebcap.capture.kernel.cache import ProgramCache, cache_key
 from ebcap.capture.kernel.kheaders import point_bcc_at_headers
 from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
-from ebcap.capture.kernel.source import (PROGRAM_SOURCE, PROGRAMS, ProgramSource, ProgramSpec,
-                                         program_text)
+from ebcap.capture.kernel.source import PROGRAM_SOURCE, ProgramSource, ProgramSpec, program_text
 
 
 @dataclass
@@ -51,7 +50,7 @@ def compiled_program(source: ProgramSource) -> CompiledProgram:
     key = cache_key(program_text(source.text(), tree))
     entry = f"{cache.dir}/{key}.json"
     compiled = cache.load(key)
-    if compiled is not None and set(PROGRAMS) <= compiled.programs.keys():
+    if compiled is not None and set(source.spec.programs) <= compiled.programs.keys():
         debug.note(f"BPF program from the cache, no compiler ({entry})")
         return compiled
     compiled = _compile(source)
@@ -61,4 +60,4 @@ def compiled_program(source: ProgramSource) -> CompiledProgram:
 
 
 def _compile(source: ProgramSource) -> CompiledProgram:
-    return compile_program(PROGRAM_SOURCE, source.cflags, PROGRAMS)
+    return compile_program(PROGRAM_SOURCE, source.cflags, source.spec.programs)

@@ -26,7 +26,7 @@ from ebcap.capture.packet import Interface, Packet
 from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_ISB, BT_SHB, BYTE_ORDER_MAGIC,
                                          EPB_FIXED, EPB_HEAD, EPB_TAIL, ISB_ENDTIME,
                                          ISB_FILTERACCEPT, ISB_IFRECV, ISB_OSDROP,
-                                         ISB_STARTTIME, ISB_USRDELIV, OPT_ENDOFOPT,
+                                         ISB_STARTTIME, ISB_USRDELIV, OPT_COMMENT, OPT_ENDOFOPT,
                                          OPT_EPB_FLAGS, OPT_IF_DESCRIPTION, OPT_IF_FILTER,
                                          OPT_IF_NAME, OPT_IF_OS, OPT_IF_TSRESOL, OPT_SHB_OS,
                                          OPT_SHB_USERAPPL, PADS, TSRESOL_NS, encode_block,
@@ -45,6 +45,8 @@ def encode_epb(packet: Packet) -> bytes:
     """One Enhanced Packet Block, timestamp in nanoseconds (all IDBs say if_tsresol = 9)."""
     data = packet.data
     caplen = len(data)
+    if packet.owner is not None:        # a file's owner comments (-r -w) are kept
+        return _encode_epb_with_comments(packet)
     total = EPB_FIXED + caplen + (-caplen % 4)
     ts = packet.ts_ns
     return b"".join((
@@ -53,6 +55,18 @@ def encode_epb(packet: Packet) -> bytes:
         data, PADS[caplen & 3],
         EPB_TAIL.pack(OPT_EPB_FLAGS, 4, packet.direction, OPT_ENDOFOPT, total),
     ))
+
+
+def _encode_epb_with_comments(packet: Packet) -> bytes:
+    data = packet.data
+    caplen = len(data)
+    ts = packet.ts_ns
+    options = encode_options([(OPT_EPB_FLAGS, struct.pack("<I", packet.direction))]
+                             + [(OPT_COMMENT, text.encode("utf-8", "replace"))
+                                for text in packet.owner.comments()])
+    return encode_block(BT_EPB, EPB_HEAD.pack(0, 0, packet.interface, ts >> 32, ts & 0xFFFFFFFF,
+                                              caplen, packet.wirelen)[8:]
+                        + data + PADS[caplen & 3] + options)
 
 
 @dataclass
