@@ -16,6 +16,8 @@
  *   EBCAP_HEADERS_MAX  the most a headers-only copy holds, even when the headers are longer
  *                      (IPv6 extension chains); a power of two
  *   EBCAP_IFACE_SLOTS  entries of the direct-mapped interface table (a power of two)
+ *   EBCAP_OWNERS       1: each EPB carries its socket's owner (the EBCAP_OWNERS block, --owners)
+ *   EBCAP_PID_FILTER   1: only packets of the tgids in `wanted_pids` (--pid; needs EBCAP_OWNERS)
  * The filter is not in it: ebcap_filter() (filter_api.h) is the call that user space turns into a
  * call to the filter translated from libpcap's classic BPF. Nothing else about the filter is
  * known here.
@@ -62,6 +64,115 @@ struct ebcap_scratch {
 	__u32 forget;		/* see forget() */
 };
 BPF_PERCPU_ARRAY(scratch, struct ebcap_scratch, 2);
+
+#if EBCAP_OWNERS
+/* Socket owners (--owners, --pid). Here, not in a header: BCC 0.26 rewrites map calls and makes
+ * program sections only in the main file.
+ *
+ * cgroup v2 socket hooks (attached by capture/kernel/owners.py as BPF links at the root of the
+ * v2 hierarchy, so every process is covered) write the calling thread's ids into the socket's
+ * local storage: when the socket is made (sock_create), and again when it connects or sends to
+ * an address (connect4/6, sendmsg4/6: a socket handed to another process, or made before a fork,
+ * is attributed to whoever uses it last). The storage is made with BPF_F_CLONE, so the kernel
+ * copies a listener's owner to every socket it accepts: accepted sockets pass none of the hooks.
+ *
+ * At TC, find_owner() copies the owner of the skb's socket (or, for a SYN-ACK sent from a
+ * request socket, of its listener) into this CPU's `owner_now`, and fill_tail() puts it into
+ * the block as the EBCAP_OPT_OWNER option (bpf/record.h). Packets without a local full socket
+ * (ingress, forwarded, the kernel's own RSTs, TIME_WAIT ACKs) get tgid 0: no owner. */
+
+/* BCC 0.26's BPF_SK_STORAGE hard-codes the flags to BPF_F_NO_PREALLOC; the same with BPF_F_CLONE
+ * added (which the kernel only honours together with it). */
+struct owners_table_t {
+	int key;
+	struct ebcap_owner leaf;
+	void *(*sk_storage_get)(void *, void *, int);
+	int (*sk_storage_delete)(void *);
+	u32 flags;
+};
+__attribute__((section("maps/sk_storage")))
+struct owners_table_t owners = { .flags = BPF_F_NO_PREALLOC | BPF_F_CLONE };
+BPF_ANNOTATE_KV_PAIR(owners, int, struct ebcap_owner);
+
+/* The owner of the packet being captured, per CPU and hook (as `scratch`). */
+BPF_PERCPU_ARRAY(owner_now, struct ebcap_owner, 2);
+
+/* --pid: the tgids whose packets are captured (user space fills it, capture/kernel/maps.py). */
+#define EBCAP_MAX_PIDS 1024
+BPF_HASH(wanted_pids, __u32, __u8, EBCAP_MAX_PIDS);
+
+static __always_inline int remember_owner(void *sk)
+{
+	struct ebcap_owner *owner = owners.sk_storage_get(sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!owner)
+		return 1;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	__u64 cgroup = bpf_get_current_cgroup_id();
+	owner->tgid = pid_tgid >> 32;
+	owner->tid = (__u32)pid_tgid;
+	owner->uid = (__u32)uid_gid;
+	owner->gid = uid_gid >> 32;
+	owner->cgroup_lo = (__u32)cgroup;
+	owner->cgroup_hi = cgroup >> 32;
+	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	return 1;		/* cgroup hooks: 1 lets the socket call go on */
+}
+
+/* BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE: the context is the new socket. */
+int ebcap_sock_create(struct bpf_sock *sk)
+{
+	return remember_owner(sk);
+}
+
+/* BPF_PROG_TYPE_CGROUP_SOCK_ADDR (connect4/6, udp4/6_sendmsg): ctx->sk is a full socket. */
+int ebcap_sock_addr(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	if (sk)
+		remember_owner(sk);
+	return 1;
+}
+
+/* 0 when --pid leaves this packet out. */
+static __always_inline int find_owner(struct __sk_buff *skb, __u32 slot)
+{
+	struct ebcap_owner *now = owner_now.lookup(&slot);
+	if (!now)
+		return 1;	/* cannot happen: an array has every slot */
+	struct ebcap_owner *owner = 0;
+	struct bpf_sock *sk = skb->sk;
+	if (sk) {
+		struct bpf_sock *full = bpf_sk_fullsock(sk);
+		if (!full)
+			full = bpf_get_listener_sock(sk);	/* a request socket's SYN-ACK */
+		if (full)
+			owner = owners.sk_storage_get(full, 0, 0);
+	}
+	if (owner)
+		__builtin_memcpy(now, owner, sizeof(*now));
+	else
+		now->tgid = 0;
+#if EBCAP_PID_FILTER
+	__u32 tgid = now->tgid;
+	return tgid && wanted_pids.lookup(&tgid);
+#else
+	return 1;
+#endif
+}
+
+static __always_inline void put_owner(struct ebcap_owner_opt *opt, __u32 direction)
+{
+	__u32 slot = direction == EBCAP_DIR_OUT;
+	struct ebcap_owner *now = owner_now.lookup(&slot);
+	opt->code = EBCAP_OPT_OWNER;
+	opt->length = sizeof(opt->owner);
+	if (now)
+		__builtin_memcpy(&opt->owner, now, sizeof(opt->owner));
+	else
+		opt->owner.tgid = 0;
+}
+#endif
 
 #define EBCAP_IPV6_EXT_MAX 6
 /* Whole packets are limited to tcpdump's maximum snapshot length. */
@@ -272,6 +383,9 @@ static __always_inline void fill_tail(struct ebcap_epb_tail *tail, __u32 directi
 	tail->flags_code = EBCAP_OPT_EPB_FLAGS;
 	tail->flags_length = 4;
 	tail->flags = direction;
+#if EBCAP_OWNERS
+	put_owner(&tail->owner, direction);
+#endif
 	tail->end_of_options = 0;
 	tail->total_length = total;
 }
@@ -392,6 +506,10 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 	struct ebcap_scratch *s = scratch.lookup(&slot);
 	if (!s)
 		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
+#if EBCAP_OWNERS
+	if (!find_owner(skb, slot))	/* --pid: decided before anything is copied */
+		return TC_ACT_UNSPEC;
+#endif
 	struct ebcap_view view = ebcap_view_of(skb);
 	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
 	view.peek = s->data;

@@ -28,10 +28,36 @@ struct ebcap_epb_head {
 	__u32 wirelen;		/* length of the packet (with a VLAN tag put back, see ebcap.c) */
 };
 
+/* The owner of a packet's socket (--owners, bpf/ebcap.c), as the cgroup socket hooks saw it.
+ * No __u64 fields: the option lands 4-aligned in the block, and the struct must have no padding
+ * (capture/owner.py's OWNER_OPTION unpacks it). */
+struct ebcap_owner {
+	__u32 tgid;		/* 0: no owner found */
+	__u32 tid;
+	__u32 uid;
+	__u32 gid;
+	__u32 cgroup_lo;	/* cgroup v2 id (the inode number of its directory), low and high words */
+	__u32 cgroup_hi;
+	__u8 comm[16];
+};
+
+/* A pcapng option code for local use (pcapng reserves codes with the top bit set): the kernel's
+ * owner option, which user space always replaces with ptcpdump's opt_comments, so no file holds it. */
+#define EBCAP_OPT_OWNER 0x8EBC
+
+struct ebcap_owner_opt {
+	__u16 code;		/* EBCAP_OPT_OWNER */
+	__u16 length;		/* sizeof(struct ebcap_owner) */
+	struct ebcap_owner owner;
+};
+
 struct ebcap_epb_tail {
 	__u16 flags_code;	/* EBCAP_OPT_EPB_FLAGS */
 	__u16 flags_length;	/* 4 */
 	__u32 flags;		/* enum ebcap_direction */
+#if EBCAP_OWNERS
+	struct ebcap_owner_opt owner;	/* with --owners only: the fast path's blocks are unchanged */
+#endif
 	__u32 end_of_options;	/* opt_endofopt: code 0, length 0 */
 	__u32 total_length;
 };

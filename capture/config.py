@@ -41,6 +41,8 @@ class CaptureConfig:
     debug: bool = False
     drops: bool = False                   # --drops: packets the kernel drops, not the wire's
     drop_reasons: tuple[str, ...] = ()    # --drop-reason NAME / !NAME
+    owners: bool = False                  # --owners (implied by --pid)
+    pids: tuple[int, ...] = ()            # --pid
 
     @property
     def headers_only(self) -> bool:

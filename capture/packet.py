@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Direction(enum.IntEnum):
@@ -56,3 +56,4 @@ class Packet(NamedTuple):
     wirelen: int         # length on the wire
     data: bytes          # captured bytes, starting at the link-layer header
     comments: tuple[str, ...] = ()   # opt_comment options of its EPB (--drops: reason, location)
+    owner: Any = None    # capture/owner.Owner of the packet's socket (--owners, or a file's comments)

@@ -76,6 +76,8 @@ class LinePrinter:
         try:
             if prefix:
                 out.append(self._interface_prefix(packet))
+            elif packet.owner is not None:          # ptcpdump's "curl.3553", where it has one
+                out.append(packet.owner.label + " ")
             if printer is None:
                 out.append("[unsupported link type %u]" % linktype)
             else:
@@ -112,7 +114,10 @@ class LinePrinter:
             name = self._interfaces[packet.interface].name
         else:
             name = "?"
-        return "%-5s %-3s " % (name, _DIRECTION_TEXT.get(packet.direction, "?"))
+        direction = _DIRECTION_TEXT.get(packet.direction, "?")
+        if packet.owner is not None:                # ptcpdump: "eth0 curl.3553 Out"
+            return "%-5s %s %-3s " % (name, packet.owner.label, direction)
+        return "%-5s %-3s " % (name, direction)
 
 
 def invalid_header(caplen: int, wirelen: int) -> str:

@@ -3,6 +3,7 @@ of flag combinations (one clear line for each, before anything is attached)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ebcap.capture.config import CaptureConfig, parse_snaplen
@@ -45,6 +46,7 @@ def build_config(o: dict) -> CaptureConfig:
         rotate_seconds=o["rotate_seconds"], max_files=o["max_files"], user=o["user"],
         netns=o["netns"], filters_from=o["filters_from"], out_dir=o["out_dir"], drops=o["drops"],
         drop_reasons=tuple(o["drop_reasons"]),
+        owners=o["owners"] or bool(o["pids"]), pids=tuple(dict.fromkeys(o["pids"])),
         print_options=_print_options(o) if (o["write_to"] is None or o["print_packets"])
         else None,
     )
@@ -59,6 +61,12 @@ def check_combinations(config: CaptureConfig) -> None:
         raise EbcapError("-C and -G need -w FILE")
     if config.max_files and not (config.rotate_size or config.rotate_seconds):
         raise EbcapError("-W needs -C or -G")
+    if config.owners and config.read_from:
+        raise EbcapError("--owners and --pid need a live capture (-r prints a file's owners "
+                         "by itself)")
+    for pid in config.pids:
+        if not os.path.exists(f"/proc/{pid}"):
+            raise EbcapError(f"--pid {pid}: no such process")
     if config.drops:
         check_drops(config)
     elif config.drop_reasons:

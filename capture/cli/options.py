@@ -82,6 +82,11 @@ capture_options = _options(
                  help="With -r and --out-dir: filter the file with every expression in LIST (one "
                       "a line), as `ebcap -r FILE -w DIR/NNNN.pcapng EXPR` each would."),
     click.option("--out-dir", metavar="DIR", help="Where --filters-from writes NNNN.pcapng."),
+    click.option("--owners", is_flag=True,
+                 help="Tag each packet with its socket's process (pcapng comments, ptcpdump's form)."),
+    click.option("--pid", "pids", multiple=True, type=click.IntRange(min=1), metavar="PID",
+                 help="Only this process's packets, decided in the kernel (repeatable; "
+                      "implies --owners)."),
     click.option("--doctor", is_flag=True, help="Same as `ebcap doctor`."),
     click.option("--debug", is_flag=True, help="Show tracebacks and BPF build logs on errors."),
     click.argument("expression", nargs=-1),

@@ -23,11 +23,13 @@ BPF_MAP_GET_NEXT_KEY = 4
 BPF_PROG_LOAD = 5
 BPF_PROG_TEST_RUN = 10
 BPF_OBJ_GET_INFO_BY_FD = 15
+BPF_BTF_LOAD = 18
 BPF_LINK_CREATE = 28
 BPF_TCX_INGRESS, BPF_TCX_EGRESS = 46, 47
 
 BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY = 5, 6
 BPF_MAP_TYPE_LRU_PERCPU_HASH = 10
+BPF_MAP_TYPE_SK_STORAGE = 24
 BPF_MAP_TYPE_RINGBUF = 27
 # Their lookups and updates carry one value per possible CPU, each padded to 8 bytes.
 PERCPU_MAP_TYPES = {BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY,
@@ -126,12 +128,15 @@ def map_info(fd: int, name: str) -> MapSpec:
     return MapSpec(name, map_type, key_size, value_size, max_entries, flags, extra)
 
 
-def map_create(spec: MapSpec) -> int:
-    """A new map; the fd holds it (no pinning: it goes away with the last fd)."""
+def map_create(spec: MapSpec, btf: tuple[int, int, int] | None = None) -> int:
+    """A new map; the fd holds it (no pinning: it goes away with the last fd). `btf`: (BTF fd,
+    key type id, value type id), which some map types need (socket-local storage)."""
     attr = ctypes.create_string_buffer(72)
     struct.pack_into("<5I", attr, 0, spec.type, spec.key_size, spec.value_size,
                      spec.max_entries, spec.flags)
     struct.pack_into("16s", attr, 28, _name_bytes(spec.name))
+    if btf is not None:
+        struct.pack_into("<III", attr, 48, *btf)
     struct.pack_into("<Q", attr, 64, spec.extra)
     return _bpf(BPF_MAP_CREATE, attr)
 
@@ -205,8 +210,16 @@ class ProgramRefused(OSError):
         self.log = log
 
 
+def btf_load(blob: bytes) -> int:
+    """Load raw BTF type information; returns its fd."""
+    buf = ctypes.create_string_buffer(blob, len(blob))
+    attr = ctypes.create_string_buffer(32)
+    struct.pack_into("<QQI", attr, 0, ctypes.addressof(buf), 0, len(blob))
+    return _bpf(BPF_BTF_LOAD, attr)
+
+
 def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
-               log: ctypes.Array | None) -> tuple[int, int]:
+               log: ctypes.Array | None, attach_type: int = 0) -> tuple[int, int]:
     """(fd or -errno, log_true_size)."""
     insn_buf = ctypes.create_string_buffer(insns, len(insns))
     license_buf = ctypes.create_string_buffer(license)
@@ -216,6 +229,7 @@ def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
     if log is not None:
         struct.pack_into("<IIQ", attr, 24, 1, len(log), ctypes.addressof(log))
     struct.pack_into("16s", attr, 48, _name_bytes(name))
+    struct.pack_into("<I", attr, 68, attach_type)           # expected_attach_type
     ret = _libc.syscall(_SYS_BPF, BPF_PROG_LOAD, ctypes.byref(attr), ctypes.sizeof(attr))
     if ret < 0:
         ret = -ctypes.get_errno()
@@ -223,19 +237,19 @@ def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
 
 
 def prog_load(insns: bytes, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS,
-              license: bytes = b"GPL") -> int:
+              license: bytes = b"GPL", attach_type: int = 0) -> int:
     """Load a program; returns its fd, or raises ProgramRefused.
 
     The first attempt has no log, which spares the verifier from writing one for every
     instruction it walks; only a refusal is verified again, with a log to explain it."""
-    fd, _ = _prog_load(prog_type, insns, license, name, None)
+    fd, _ = _prog_load(prog_type, insns, license, name, None, attach_type)
     if fd >= 0:
         return fd
     first_errno = -fd
     size = VERIFIER_LOG_BYTES
     while True:
         log = ctypes.create_string_buffer(size)
-        fd, needed = _prog_load(prog_type, insns, license, name, log)
+        fd, needed = _prog_load(prog_type, insns, license, name, log, attach_type)
         if fd >= 0:
             return fd                   # refused once, accepted now: keep it
         if -fd == errno.ENOSPC and size < VERIFIER_LOG_MAX_BYTES:

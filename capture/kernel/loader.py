@@ -11,9 +11,11 @@ import resource
 import struct
 
 from ebcap.capture.errors import KernelFeatureError, PrivilegeError, TranslateError
-from ebcap.capture.kernel.bpfsys import (BPF_PROG_TYPE_SCHED_CLS, BpfMap, MapSpec, ProgramRefused,
+from ebcap.capture.kernel.bpfsys import (BPF_MAP_TYPE_SK_STORAGE, BPF_PROG_TYPE_SCHED_CLS, BpfMap,
+                                         MapSpec, ProgramRefused,
                                          map_create, prog_load)
 from ebcap.capture.kernel.build import CompiledProgram, first_error
+from ebcap.capture.kernel.source import PROGRAMS
 from ebcap.capture.kernel.splice import splice
 
 LD_IMM64 = 0x18                 # BPF_LD | BPF_IMM | BPF_DW: a 64-bit constant over two slots
@@ -42,6 +44,9 @@ def relocate(insns: bytes, fds: dict[int, int]) -> bytes:
 
 def _create_map(spec: MapSpec) -> int:
     try:
+        if spec.type == BPF_MAP_TYPE_SK_STORAGE:             # --owners
+            from ebcap.capture.kernel.owners import create_storage_map
+            return create_storage_map(spec)
         return map_create(spec)
     except OSError as exc:
         if exc.errno == errno.EPERM:
@@ -70,7 +75,9 @@ class LoadedProgram:
             for child_fd, map_spec in compiled.maps.items():
                 self.maps[map_spec.name] = BpfMap(_create_map(map_spec), map_spec)
                 ours[child_fd] = self.maps[map_spec.name].fd
-            self.insns = {name: splice(relocate(code, ours), filter_insns)
+            # the TC hooks call the filter; --owners' socket hooks (kernel/owners.py) do not
+            self.insns = {name: splice(relocate(code, ours), filter_insns) if name in PROGRAMS
+                          else relocate(code, ours)
                           for name, code in compiled.programs.items()}
         except BaseException:
             self.close()

@@ -60,3 +60,9 @@ class CaptureMaps:
             totals[ifindex] = (sum(r[0] for r in rows), sum(r[1] for r in rows),
                                sum(r[2] for r in rows))
         return totals
+
+    def want_pids(self, pids: tuple[int, ...]) -> None:
+        """--pid: the tgids whose packets the kernel captures (bpf/ebcap.c's wanted_pids)."""
+        table = self._map("wanted_pids")
+        for pid in pids:
+            table.update(_u32.pack(pid), b"\1")

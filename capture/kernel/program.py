@@ -17,8 +17,7 @@ from ebcap.capture.kernel.cache import ProgramCache, cache_key
 from ebcap.capture.kernel.kheaders import point_bcc_at_headers
 from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
-from ebcap.capture.kernel.source import (PROGRAM_SOURCE, PROGRAMS, ProgramSource, ProgramSpec,
-                                         program_text)
+from ebcap.capture.kernel.source import PROGRAM_SOURCE, ProgramSource, ProgramSpec, program_text
 
 
 @dataclass
@@ -41,9 +40,12 @@ def load_program(insns: list[Insn], spec: ProgramSpec) -> KernelProgram:
 
 
 def compiled_program(source: ProgramSource, path=PROGRAM_SOURCE,
-                     functions: tuple[str, ...] = PROGRAMS) -> CompiledProgram:
+                     functions: tuple[str, ...] | None = None) -> CompiledProgram:
     """From the cache when it has this exact program, else from BCC (then cached). `source`
-    is anything with the text() and cflags of the C file `path` (bpf/drops.c has its own)."""
+    is anything with the text() and cflags of the C file `path` (bpf/drops.c has its own);
+    `functions` default to the spec's programs (the TC hooks, and with --owners the cgroup
+    socket hooks)."""
+    functions = functions or source.spec.programs
     headers = point_bcc_at_headers()
     cache = ProgramCache.default()
     if cache is None:

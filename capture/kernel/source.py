@@ -21,6 +21,8 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_RING_BYTES = 8 << 20
 INGRESS, EGRESS = "ebcap_ingress", "ebcap_egress"
 PROGRAMS = (INGRESS, EGRESS)
+# bpf/ebcap.c's cgroup socket hooks (--owners) (capture/kernel/owners.py attaches them)
+OWNER_PROGRAMS = ("ebcap_sock_create", "ebcap_sock_addr")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class ProgramSpec:
     snaplen: int = 0                 # bytes to copy at most; 0 = headers only
     ring_bytes: int = DEFAULT_RING_BYTES
     offline: bool = False            # run by BPF_PROG_TEST_RUN on packets from a file
+    owners: bool = False             # EPBs carry their socket's owner (bpf/ebcap.c)
+    pid_filter: bool = False         # only the tgids in wanted_pids (--pid)
+
+    @property
+    def programs(self) -> tuple[str, ...]:
+        return PROGRAMS + OWNER_PROGRAMS if self.owners else PROGRAMS
 
     def cflags(self) -> list[str]:
         layout = layout_of(self.linktype)
@@ -46,6 +54,8 @@ class ProgramSpec:
             f"-DEBCAP_PEEK={PEEK_BYTES}",
             f"-DEBCAP_HEADERS_MAX={HEADERS_MAX}",
             f"-DEBCAP_IFACE_SLOTS={IFACE_SLOTS}",
+            f"-DEBCAP_OWNERS={int(self.owners)}",
+            f"-DEBCAP_PID_FILTER={int(self.pid_filter)}",
         ]
 
 

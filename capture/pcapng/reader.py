@@ -20,7 +20,9 @@ from typing import BinaryIO, Iterator
 from ebcap.capture.errors import InputError, MalformedBlock
 from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
 from ebcap.capture.packet import Direction, Interface, Packet
-from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_PB, BT_SHB, BT_SPB, OPT_EPB_FLAGS,
+from ebcap.capture.owner import owner_from_comments
+from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_PB, BT_SHB, BT_SPB, OPT_COMMENT,
+                                         OPT_EPB_FLAGS,
                                          OPT_IF_DESCRIPTION, OPT_IF_NAME, OPT_IF_TSRESOL,
                                          PCAP_FILE_HEADER, PCAP_MAGICS, PCAP_RECORD,
                                          TSRESOL_DEFAULT, adjust_snaplen, block_name,
@@ -170,12 +172,16 @@ class CaptureFileReader:
         mult, div = tsresol_byte_units(self._tsresol[iface])
         data = body[20:20 + caplen]
         direction = Direction.UNKNOWN
+        comments = []
         for code, value in iter_options(body, 20 + caplen + (-caplen % 4), order, btype):
             if code == OPT_EPB_FLAGS and len(value) >= 4:
                 bits = struct.unpack(order + "I", value[:4])[0] & 3
                 direction = Direction(bits) if bits < 3 else Direction.UNKNOWN
+            elif code == OPT_COMMENT:
+                comments.append(value.decode("utf-8", "replace"))
         ts = ((high << 32) | low) * mult // div
-        return Packet(ts, iface, direction, wirelen, data)
+        owner = owner_from_comments(comments) if comments else None     # ptcpdump's or ebcap's
+        return Packet(ts, iface, direction, wirelen, data, owner)
 
     def _spb(self, body: bytes, order: str) -> Packet:
         self._check_interface(0)

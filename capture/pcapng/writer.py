@@ -47,7 +47,7 @@ def encode_epb(packet: Packet) -> bytes:
     an opt_comment for each of the packet's comments before its epb_flags."""
     data = packet.data
     caplen = len(data)
-    if packet.comments:
+    if packet.comments or packet.owner is not None:
         return _encode_epb_with_comments(packet)
     total = EPB_FIXED + caplen + (-caplen % 4)
     ts = packet.ts_ns
@@ -63,11 +63,14 @@ def encode_epb(packet: Packet) -> bytes:
 def _comment_options(comments: tuple[str, ...]) -> bytes:
     """The opt_comment options, encoded once per distinct set: a drop capture repeats the same
     few (reason, location) pairs, and encoding them was 40% of its per-packet time."""
-    return b"".join(encode_option(OPT_COMMENT, text.encode()) for text in comments)
+    return b"".join(encode_option(OPT_COMMENT, text.encode("utf-8", "replace")) for text in comments)
 
 
 def _encode_epb_with_comments(packet: Packet) -> bytes:
-    comments = _comment_options(packet.comments)
+    texts = packet.comments
+    if packet.owner is not None:        # a file's owner comments (-r -w) are kept
+        texts = texts + tuple(packet.owner.comments())
+    comments = _comment_options(texts)
     caplen = len(packet.data)
     total = EPB_FIXED + caplen + (-caplen % 4) + len(comments)
     ts = packet.ts_ns

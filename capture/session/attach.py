@@ -20,10 +20,13 @@ from ebcap.capture.kernel.source import EGRESS, INGRESS
 _CLSACT_PARENT = {tcx.INGRESS: clsact.INGRESS_PARENT, tcx.EGRESS: clsact.EGRESS_PARENT}
 
 
-def hooks(direction: str, loopback: bool) -> list[tuple[str, int]]:
+def hooks(direction: str, loopback: bool, owners: bool = False) -> list[tuple[str, int]]:
     """(program, tcx attach type) for -Q. On loopback every packet leaves and comes back;
-    libpcap shows it once, as it comes in, and so does ebcap."""
+    libpcap shows it once, as it comes in, and so does ebcap; with --owners, as it leaves,
+    where the packet still has its socket (at ingress it has none)."""
     ingress, egress = (INGRESS, tcx.INGRESS), (EGRESS, tcx.EGRESS)
+    if direction == "inout" and loopback and owners:
+        return [egress]
     if direction == "in" or (direction == "inout" and loopback):
         return [ingress]
     if direction == "out":

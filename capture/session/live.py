@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from ebcap.capture.config import CaptureConfig
 from ebcap.capture.errors import InterfaceError
 from ebcap.capture.filter.libpcap import compile_filter, interface_netmask
+from ebcap.capture.kernel import owners
 from ebcap.capture.kernel.program import KernelProgram, load_program
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.kernel.source import ProgramSpec, ring_size
@@ -53,10 +54,15 @@ class LiveSession:
     def program(self, linktype: int) -> KernelProgram:
         if linktype not in self.programs:
             spec = ProgramSpec(linktype=linktype, snaplen=self.config.snaplen,
-                               ring_bytes=ring_size(self.config.buffer_kib))
+                               ring_bytes=ring_size(self.config.buffer_kib),
+                               owners=self.config.owners, pid_filter=bool(self.config.pids))
             kernel = load_program(compile_filter(self.config.expression, linktype,
                                                  netmask=self.netmask), spec)
             self.stack.callback(kernel.close)
+            if spec.owners:
+                # each program has its own owners map, so each gets its socket hooks
+                owners.attach_hooks(self.stack, kernel.loaded.insns)
+                kernel.maps.want_pids(self.config.pids)
             ring = RingReader(kernel.maps.ring_fd, spec.ring_bytes)
             self.stack.callback(ring.close)
             # Edge-triggered: the ring reports readable while any record waits, so a level-
@@ -85,7 +91,8 @@ class LiveSession:
         wanted: dict[int, list[str]] = {}         # link type -> the hook programs it needs
         for _name, _index, dlt, loopback in found:
             wanted.setdefault(dlt, []).extend(
-                program for program, _kind in attach.hooks(self.config.direction, loopback))
+                program for program, _kind in attach.hooks(self.config.direction, loopback,
+                                                       self.config.owners))
         for dlt, programs in wanted.items():
             self.program(dlt).loaded.load(programs)
         jobs, added = [], []
@@ -93,7 +100,8 @@ class LiveSession:
             kernel = self.program(dlt)
             kernel.maps.register_interface(index, len(self.interfaces) + len(added))
             jobs += [(kernel.loaded.program_fd(program), index, kind)
-                     for program, kind in attach.hooks(self.config.direction, loopback)]
+                     for program, kind in attach.hooks(self.config.direction, loopback,
+                                                       self.config.owners)]
             added.append((Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
                                     filter=self.config.expression, ifindex=index), loopback))
         attach.attach(self.stack, jobs)
@@ -159,6 +167,12 @@ def run_live(config: CaptureConfig) -> int:
         if len(names) == 1:
             session.netmask = interface_netmask(names[0])
         session.add(names, skip_unusable=watch_new)
+        directory = None
+        if config.owners:
+            from ebcap.capture.session.owners import OwnerDirectory
+            directory = OwnerDirectory()
+            for pid in config.pids:         # while /proc/PID/exe can still be read (-Z)
+                directory.remember(pid)
         if not session.interfaces:
             raise InterfaceError("no interface to capture on")
         if config.user:
@@ -170,7 +184,7 @@ def run_live(config: CaptureConfig) -> int:
                       file=sys.stderr)
         session.start_ns = time.time_ns()
         sinks = open_sinks(_printing_config(config, len(names) > 1 or watch_new),
-                           session.interfaces, session.statistics)
+                           session.interfaces, session.statistics, directory)
         session.sinks = sinks
         stack.callback(sinks.abort)
         stop.install(wakeup=True)
@@ -185,8 +199,9 @@ def run_live(config: CaptureConfig) -> int:
 
 
 def _printing_config(config: CaptureConfig, several: bool) -> CaptureConfig:
-    """With several interfaces, lines say which one, like tcpdump -i any."""
-    if several and config.print_options is not None:
+    """With several interfaces, lines say which one, like tcpdump -i any; with --owners too,
+    like ptcpdump ("eth0 curl.3553 Out")."""
+    if (several or config.owners) and config.print_options is not None:
         options = dataclasses.replace(config.print_options, show_interface=True)
         return dataclasses.replace(config, print_options=options)
     return config

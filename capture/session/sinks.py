@@ -16,7 +16,9 @@ from ebcap.capture.pcapng.format import parse_epb
 class Sinks:
     """`interfaces` is the session's own list: it grows when interfaces appear (-i any)."""
 
-    def __init__(self, config: CaptureConfig, interfaces: list[Interface], stats=None):
+    def __init__(self, config: CaptureConfig, interfaces: list[Interface], stats=None,
+                 owners=None):
+        self.owners = owners            # session/owners.OwnerDirectory with --owners
         self.writer = None
         self.printer = None
         self._file = None
@@ -39,7 +41,8 @@ class Sinks:
             self._line_buffered = config.line_buffered
         self.writes_file = self.writer is not None and config.write_to != "-"
         # blocks go to one file untouched: no printing, no rotation checks per packet
-        self.plain_file = isinstance(self.writer, PcapngWriter) and self.printer is None
+        self.plain_file = (isinstance(self.writer, PcapngWriter) and self.printer is None
+                           and owners is None)
         self.packet = self._choose_packet_path()
 
     def _choose_packet_path(self):
@@ -53,13 +56,19 @@ class Sinks:
         return both
 
     def blocks(self, batch: list[bytes]) -> None:
-        """Kernel-built EPBs (capture/kernel/ring.py): written as they are, printed once parsed."""
+        """Kernel-built EPBs (capture/kernel/ring.py): written as they are (with --owners, their
+        owner option made comments), printed once parsed."""
+        found = None
+        if self.owners is not None:
+            found = [self.owners.rewrite(block) for block in batch]
+            batch = [block for block, _owner in found]
         if self.writer:
             self.writer.write_blocks(batch)
         if self.printer:
-            for block in batch:
+            for n, block in enumerate(batch):
                 iid, ts, wirelen, direction, data = parse_epb(block)
-                self._print(Packet(ts, iid, Direction(direction), wirelen, data))
+                self._print(Packet(ts, iid, Direction(direction), wirelen, data,
+                                   found[n][1] if found else None))
 
     def _print(self, packet: Packet) -> None:
         self.printer.print(packet)
@@ -113,5 +122,6 @@ class Sinks:
                 pass
 
 
-def open_sinks(config: CaptureConfig, interfaces: list[Interface], stats=None) -> Sinks:
-    return Sinks(config, interfaces, stats)
+def open_sinks(config: CaptureConfig, interfaces: list[Interface], stats=None,
+               owners=None) -> Sinks:
+    return Sinks(config, interfaces, stats, owners)

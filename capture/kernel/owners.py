@@ -1,0 +1,110 @@
+"""The cgroup socket hooks of --owners (bpf/ebcap.c): loaded from the capture's compiled program
+(they share its maps, so the TC programs read the owners they store) and attached as BPF links
+at the root of the cgroup v2 hierarchy. Links are owned by their fds, so the kernel detaches
+them when ebcap exits, SIGKILL included; BCC's attach_func (BPF_PROG_ATTACH) would not be.
+
+Socket-local storage (the `owners` map) can only be made with BTF for its key and value, which
+the compiler child had and the capture process has not: storage_btf() makes the smallest BTF
+that passes the kernel's check (an `int` key, the value as a byte array of its size)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from contextlib import ExitStack
+
+from ebcap.capture.errors import KernelFeatureError, PrivilegeError
+from ebcap.capture.kernel import bpfsys
+
+BPF_PROG_TYPE_CGROUP_SOCK, BPF_PROG_TYPE_CGROUP_SOCK_ADDR = 9, 18
+BPF_CGROUP_INET_SOCK_CREATE = 2
+BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT = 10, 11
+BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG = 14, 15
+
+# (function, program type, attach type). A sock_addr program must be loaded with the attach type
+# it is attached with, so ebcap_sock_addr is loaded once per hook.
+HOOKS = (
+    ("ebcap_sock_create", BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE),
+    ("ebcap_sock_addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT),
+    ("ebcap_sock_addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_CONNECT),
+    ("ebcap_sock_addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_SENDMSG),
+    ("ebcap_sock_addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG),
+)
+
+_BTF_KIND_INT, _BTF_KIND_ARRAY = 1, 3
+_BTF_INT_SIGNED = 1
+
+
+def cgroup2_mount(mounts: str = "/proc/self/mounts") -> str | None:
+    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a
+    hybrid layout), or None."""
+    try:
+        with open(mounts, encoding="utf-8") as handle:
+            for line in handle:
+                fields = line.split()
+                if len(fields) >= 3 and fields[2] == "cgroup2":
+                    # /proc/mounts escapes spaces and the like as octal
+                    return fields[1].encode().decode("unicode_escape")
+    except OSError:
+        pass
+    return None
+
+
+def storage_btf(value_size: int) -> bytes:
+    """BTF with type 1 `int` (the key), 2 `char`, 3 `char[value_size]` (the value)."""
+    strings = b"\0int\0char\0"
+    types = b"".join([
+        struct.pack("<IIII", 1, _BTF_KIND_INT << 24, 4, (_BTF_INT_SIGNED << 24) | 32),
+        struct.pack("<IIII", 5, _BTF_KIND_INT << 24, 1, 8),
+        struct.pack("<IIIIII", 0, _BTF_KIND_ARRAY << 24, 0, 2, 1, value_size),
+    ])
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings))
+    return header + types + strings
+
+
+def create_storage_map(spec: bpfsys.MapSpec) -> int:
+    """The socket-local storage map of `spec`, with its BTF."""
+    btf_fd = bpfsys.btf_load(storage_btf(spec.value_size))
+    try:
+        return bpfsys.map_create(spec, (btf_fd, 1, 3))
+    finally:
+        os.close(btf_fd)            # the map keeps its own reference
+
+
+def attach_hooks(stack: ExitStack, insns: dict[str, bytes]) -> None:
+    """Load and attach every hook; each program and link is closed when `stack` closes."""
+    root = cgroup2_mount()
+    if root is None:
+        raise KernelFeatureError("--owners needs cgroup v2, which is not mounted")
+    cgroup_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name, prog_type, attach_type in HOOKS:
+            if name not in insns:
+                raise KernelFeatureError(f"the BPF program has no function {name}")
+            try:
+                prog_fd = bpfsys.prog_load(insns[name], name, prog_type, attach_type=attach_type)
+            except bpfsys.ProgramRefused as exc:
+                raise KernelFeatureError(f"the kernel refused the socket hook {name}: "
+                                         f"{_last_line(exc.log) or exc.strerror}") from exc
+            stack.callback(os.close, prog_fd)
+            stack.callback(os.close, _link(prog_fd, cgroup_fd, attach_type, root))
+    finally:
+        os.close(cgroup_fd)
+
+
+def _link(prog_fd: int, cgroup_fd: int, attach_type: int, root: str) -> int:
+    try:
+        # BPF_LINK_CREATE's first words are the same for tcx and cgroups: prog, target, type
+        return bpfsys.tcx_attach(prog_fd, cgroup_fd, attach_type)
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES):
+            raise PrivilegeError("attaching socket hooks needs root (CAP_SYS_ADMIN)") from exc
+        raise KernelFeatureError(f"attaching a socket hook to the cgroup {root} failed: "
+                                 f"{os.strerror(exc.errno)}") from exc
+
+
+def _last_line(log: str) -> str:
+    lines = [line for line in log.splitlines() if line.strip() and
+             not line.startswith("processed ")]
+    return lines[-1] if lines else ""

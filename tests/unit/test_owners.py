@@ -1,0 +1,67 @@
+"""--owners in user space: the kernel's owner option (bpf/record.h) becomes ptcpdump's comments,
+which the reader turns back into the owner."""
+
+import io
+import re
+import struct
+
+from ebcap.bpf import SOURCE_DIR
+from ebcap.capture.owner import Owner, owner_from_comments
+from ebcap.capture.packet import Direction, Interface, Packet
+from ebcap.capture.pcapng.format import EPB_HEAD, iter_options, OPT_COMMENT
+from ebcap.capture.pcapng.reader import CaptureFileReader
+from ebcap.capture.pcapng.writer import PcapngWriter, encode_epb
+from ebcap.capture.session.owners import OPT_OWNER, OWNER, OwnerDirectory
+
+C_TYPES = {"__u32": "I", "__u16": "H", "__u8": "B"}
+
+
+def test_owner_struct_and_option_code_match_record_h():
+    header = (SOURCE_DIR / "record.h").read_text()
+    body = re.search(r"struct ebcap_owner \{(.*?)\};", header, re.S).group(1)
+    fields = re.findall(r"^\s*(__u\d+)\s+(\w+)(?:\[(\d+)\])?;", body, re.M)
+    fmt = "<" + "".join(f"{n}s" if n else C_TYPES[t] for t, _name, n in fields)
+    assert fmt == OWNER.format
+    assert re.search(rf"#define EBCAP_OPT_OWNER 0x{OPT_OWNER:X}\b", header)
+
+
+def kernel_block(payload: bytes, tgid: int, comm: bytes = b"curl") -> bytes:
+    """An EPB laid out as bpf/ebcap.c builds it with EBCAP_OWNERS."""
+    padded = payload + b"\0" * (-len(payload) % 4)
+    tail = (struct.pack("<HHI", 2, 4, 2) + struct.pack("<HH", OPT_OWNER, OWNER.size)
+            + OWNER.pack(tgid, tgid + 1, 1000, 1000, 1, 0, comm) + struct.pack("<I", 0))
+    total = EPB_HEAD.size + len(padded) + len(tail) + 4
+    return (EPB_HEAD.pack(6, total, 0, 1, 2, len(payload), 60) + padded + tail
+            + struct.pack("<I", total))
+
+
+def test_rewrite_makes_ptcpdumps_comments():
+    directory = OwnerDirectory()
+    directory._processes[4242] = ("/usr/bin/curl", "curl -s http://x/")
+    block, owner = directory.rewrite(kernel_block(b"\xaa" * 15, 4242))
+    assert owner == Owner(4242, "/usr/bin/curl", "curl -s http://x/", 4243, "curl", 1000,
+                          owner.cgroup)
+    assert len(block) % 4 == 0
+    assert struct.unpack_from("<I", block, 4)[0] == len(block) == struct.unpack_from("<I", block, len(block) - 4)[0]
+    comments = [value.decode() for code, value in iter_options(block[8:-4], 20 + 16)
+                if code == OPT_COMMENT]
+    assert comments[:3] == ["PID: 4242\nCmd: /usr/bin/curl\nArgs: curl -s http://x/",
+                            "ThreadId: 4243\nThreadName: curl", "UserId: 1000"]
+    assert owner_from_comments(comments)[:6] == owner[:6]
+
+
+def test_no_owner_leaves_the_fast_paths_block():
+    block, owner = OwnerDirectory().rewrite(kernel_block(b"\x01\x02\x03\x04", 0))
+    assert owner is None
+    assert len(block) == EPB_HEAD.size + 4 + 16
+
+
+def test_comments_survive_a_file_and_print():
+    owner = Owner(77, "/usr/bin/nc", "nc -u h 53", 78, "nc", 0, "/system.slice/x.service")
+    stream = io.BytesIO()
+    writer = PcapngWriter(stream, [Interface("eth0")], "mem")
+    writer.write(Packet(10**18, 0, Direction.OUT, 60, b"\0" * 60, owner))
+    writer.flush()
+    packets = list(CaptureFileReader(io.BytesIO(stream.getvalue()), "mem"))
+    assert packets[0].owner == owner and owner.label == "nc.77"
+    assert encode_epb(packets[0]._replace(owner=None)) != encode_epb(packets[0])
