@@ -181,7 +181,7 @@ class CaptureFileReader:
                 comments.append(value.decode("utf-8", "replace"))
         ts = ((high << 32) | low) * mult // div
         owner = owner_from_comments(comments) if comments else None     # ptcpdump's or ebcap's
-        return Packet(ts, iface, direction, wirelen, data, owner)
+        return Packet(ts, iface, direction, wirelen, data, tuple(comments), owner)
 
     def _spb(self, body: bytes, order: str) -> Packet:
         self._check_interface(0)

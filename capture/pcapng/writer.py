@@ -67,9 +67,8 @@ def _comment_options(comments: tuple[str, ...]) -> bytes:
 
 
 def _encode_epb_with_comments(packet: Packet) -> bytes:
-    texts = packet.comments
-    if packet.owner is not None:        # a file's owner comments (-r -w) are kept
-        texts = texts + tuple(packet.owner.comments())
+    # a file's comments (-r -w) are kept as they were; a live capture's owner becomes comments
+    texts = packet.comments or tuple(packet.owner.comments())
     comments = _comment_options(texts)
     caplen = len(packet.data)
     total = EPB_FIXED + caplen + (-caplen % 4) + len(comments)

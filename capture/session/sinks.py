@@ -68,7 +68,7 @@ class Sinks:
             for n, block in enumerate(batch):
                 iid, ts, wirelen, direction, data = parse_epb(block)
                 self._print(Packet(ts, iid, Direction(direction), wirelen, data,
-                                   found[n][1] if found else None))
+                                   owner=found[n][1] if found else None))
 
     def _print(self, packet: Packet) -> None:
         self.printer.print(packet)
