@@ -15,8 +15,7 @@ from ebcap.capture.kernel.bpfsys import (BPF_MAP_TYPE_SK_STORAGE, BPF_PROG_TYPE_
                                          MapSpec, ProgramRefused,
                                          map_create, prog_load)
 from ebcap.capture.kernel.build import CompiledProgram, first_error
-from ebcap.capture.kernel.source import PROGRAMS
-from ebcap.capture.kernel.splice import splice
+from ebcap.capture.kernel.splice import splice, stub_calls
 
 LD_IMM64 = 0x18                 # BPF_LD | BPF_IMM | BPF_DW: a 64-bit constant over two slots
 BPF_PSEUDO_MAP_FD = 1           # ... whose imm is a map fd
@@ -75,8 +74,9 @@ class LoadedProgram:
             for child_fd, map_spec in compiled.maps.items():
                 self.maps[map_spec.name] = BpfMap(_create_map(map_spec), map_spec)
                 ours[child_fd] = self.maps[map_spec.name].fd
-            # the TC hooks call the filter; --owners' socket hooks (kernel/owners.py) do not
-            self.insns = {name: splice(relocate(code, ours), filter_insns) if name in PROGRAMS
+            # the hooks that call the filter get it (the TC hooks, the drop program);
+            # --owners' socket hooks (kernel/owners.py) do not call it
+            self.insns = {name: splice(relocate(code, ours), filter_insns) if stub_calls(code)
                           else relocate(code, ours)
                           for name, code in compiled.programs.items()}
         except BaseException:

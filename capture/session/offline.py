@@ -137,9 +137,6 @@ class _Unfiltered:
         return packet.data[:self.cut]
 
 
-# The link types the kernel program is built for: with -Z, a program for each is loaded before
-# privileges are dropped, since a file may declare another interface at any point.
-KERNEL_LINKTYPES = tuple(LAYOUTS)
 
 
 # libpcap on Linux reads no file of OpenBSD's DLT_RAW value: its filter is compiled for DLT_RAW
@@ -155,6 +152,7 @@ class _Filters:
         self.savefile = None if config.read_from == "-" else config.read_from
         self.by_linktype: dict[int, _KernelFilter | _Unfiltered] = {}
         self.needs_kernel = bool(config.expression) or config.headers_only
+        self.privileged = True
 
     def __call__(self, linktype: int) -> _KernelFilter | _Unfiltered:
         if linktype not in self.by_linktype:
@@ -162,6 +160,11 @@ class _Filters:
                                                or layout_of(linktype) is None):
                 self.by_linktype[linktype] = _Unfiltered(self.config)
                 return self.by_linktype[linktype]
+            if not self.privileged:
+                raise PrivilegeError(f"{self.config.read_from}: an interface of link type "
+                                     f"{describe_linktype(linktype)} is declared after the "
+                                     f"first packet, and -Z {self.config.user} gave up the "
+                                     "privileges to load its filter")
             self.by_linktype[linktype] = _KernelFilter(
                 self.config, linktype, self.stack,
                 self.savefile if linktype == self.first and linktype in _LIBPCAP_READS else None)
@@ -186,9 +189,13 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
         if config.user:
             # docs/security.md: everything that needs root is done before the drop; a test run
             # of an already loaded program works after setuid (BPF_PROG_TEST_RUN checks the fd).
+            # The interfaces the file declares before its first packet (all of them, in files
+            # that are not ebcap's own -i any ones) get their programs now; one declared later
+            # cannot, and is refused in one line (docs/security.md).
             if kernel_filter.needs_kernel:
-                for linktype in KERNEL_LINKTYPES:
+                for linktype in dict.fromkeys(i.linktype for i in reader.interfaces):
                     kernel_filter(linktype)
+            kernel_filter.privileged = False
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
         outputs = _OutputInterfaces(config)
