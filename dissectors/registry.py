@@ -21,8 +21,10 @@ from ebcap.dissectors import (
     icmp6,
     ipv4,
     ipv6,
+    nflog,
     ntp,
     null,
+    ppp,
     raw,
     sll,
     tcp,
@@ -42,6 +44,9 @@ LINK_TYPES = {
     LinkType.IPV6: raw.raw_print,
     LinkType.LINUX_SLL: sll.sll_print,
     LinkType.LINUX_SLL2: sll.sll2_print,
+    LinkType.PPP: ppp.ppp_if_print,
+    LinkType.PPP_ETHER: ppp.pppoe_if_print,
+    LinkType.NFLOG: nflog.nflog_if_print,
 }
 # Link types whose header names the interface, so the printer writes no `IFNAME In` prefix of its own.
 NAMES_INTERFACE = frozenset((LinkType.LINUX_SLL2,))
