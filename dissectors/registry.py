@@ -19,12 +19,14 @@ from ebcap.dissectors import (
     http,
     icmp,
     icmp6,
+    ieee802_11,
     ipv4,
     ipv6,
     nflog,
     ntp,
     null,
     ppp,
+    radiotap,
     raw,
     sll,
     tcp,
@@ -47,6 +49,8 @@ LINK_TYPES = {
     LinkType.PPP: ppp.ppp_if_print,
     LinkType.PPP_ETHER: ppp.pppoe_if_print,
     LinkType.NFLOG: nflog.nflog_if_print,
+    LinkType.IEEE802_11: ieee802_11.ieee802_11_if_print,
+    LinkType.IEEE802_11_RADIO: radiotap.radiotap_if_print,
 }
 # Link types whose header names the interface, so the printer writes no `IFNAME In` prefix of its own.
 NAMES_INTERFACE = frozenset((LinkType.LINUX_SLL2,))

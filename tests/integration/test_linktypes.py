@@ -183,10 +183,11 @@ def test_each_interface_prints_with_its_link_types_printer(tmp_path):
 # Lines of the protocols ebcap's fast path decodes as tcpdump does: on every link type they must
 # come out the same (the others are the printers' work, not the link types').
 # (the decoded protocol right after the addresses: not inside a tunnel)
-DECODED = re.compile(r"^\S+ (\S+ +(In|Out|B|M|P) +)?(PPPoE  \[ses 0x1234\] )?IP6? \S+ > \S+: "
+DECODED = re.compile(r"^\S+ (\S+ +(In|Out|B|M|P) +)?(PPPoE  \[ses 0x1234\] )?"
+                     r"(\S+ Mb/s \d+ MHz 11g -\d+dBm signal )?IP6? \S+ > \S+: "
                      r"(Flags \[|ICMP echo|ICMP6, echo).*length \d+$")
 PRINTED = ["ethernet", "linux_sll", "linux_sll2", "null", "loop", "ppp", "ppp_ether", "raw12",
-           "ipv4", "ipv6", "nflog"]
+           "ipv4", "ipv6", "nflog", "ieee802_11", "ieee802_11_radio"]
 
 
 def lines_by_time(argv: list[str]) -> dict[str, str]:
@@ -216,3 +217,12 @@ def test_link_header_with_e_is_tcpdumps(name):
     want = lines_by_time([TCPDUMP, "-n", "-e", "-tt", "-c", "17", "-r", path])   # plain TCP
     got = lines_by_time([str(EBCAP), "-n", "-e", "-tt", "-c", "17", "-r", path])
     assert got == want
+
+
+@pytest.mark.parametrize("name", ["ieee802_11", "ieee802_11_radio"])
+def test_management_and_control_frames_print_as_tcpdump(name):
+    """A beacon, a probe request, an ACK and an RTS (with radiotap's rate, channel, signal)."""
+    path = str(CORPUS / f"{name}.pcap")
+    want = subprocess.run([TCPDUMP, "-n", "-tt", "-r", path], capture_output=True, text=True)
+    got = ebcap("-n", "-tt", "-r", path)
+    assert got.stdout.splitlines()[-4:] == want.stdout.splitlines()[-4:]
