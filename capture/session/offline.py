@@ -29,7 +29,8 @@ from pathlib import Path
 
 from ebcap.capture.kernel import bpfsys
 from ebcap.capture.config import HEADERS_MAX, CaptureConfig
-from ebcap.capture.errors import EbcapError, InputError, KernelFeatureError, PrivilegeError
+from ebcap.capture.errors import (EbcapError, FilterError, InputError, KernelFeatureError,
+                                  PrivilegeError)
 from ebcap.capture.net.interfaces import describe_linktype
 from ebcap.capture.kernel.program import load_program
 from ebcap.capture.kernel.linklayers import LAYOUTS, layout_of
@@ -155,8 +156,9 @@ class _Filters:
         self.savefile = None if config.read_from == "-" else config.read_from
         self.by_linktype: dict[int, _KernelFilter | _Unfiltered] = {}
         self.needs_kernel = bool(config.expression) or config.headers_only
+        self.refused: dict[int, FilterError] = {}
 
-    def __call__(self, linktype: int) -> _KernelFilter | _Unfiltered:
+    def _make(self, linktype: int) -> _KernelFilter | _Unfiltered:
         if linktype not in self.by_linktype:
             if not self.config.expression and (not self.config.headers_only
                                                or layout_of(linktype) is None):
@@ -166,6 +168,24 @@ class _Filters:
                 self.config, linktype, self.stack,
                 self.savefile if linktype == self.first and linktype in _LIBPCAP_READS else None)
         return self.by_linktype[linktype]
+
+    def preload(self) -> None:
+        """Load the program of every link type the kernel can run, before -Z drops root. An
+        expression libpcap refuses for a link type (`tcp` on NFLOG) is an error only when the
+        file declares that link type: the error is kept for then."""
+        for linktype in KERNEL_LINKTYPES:
+            try:
+                self(linktype)
+            except FilterError as exc:
+                self.refused[linktype] = exc
+
+    def __call__(self, linktype: int) -> _KernelFilter | _Unfiltered:
+        found = self.by_linktype.get(linktype)
+        if found is not None:
+            return found
+        if linktype in self.refused:
+            raise self.refused[linktype]
+        return self._make(linktype)
 
     @property
     def matched(self) -> int:
@@ -187,8 +207,7 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
             # docs/security.md: everything that needs root is done before the drop; a test run
             # of an already loaded program works after setuid (BPF_PROG_TEST_RUN checks the fd).
             if kernel_filter.needs_kernel:
-                for linktype in KERNEL_LINKTYPES:
-                    kernel_filter(linktype)
+                kernel_filter.preload()
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
         outputs = _OutputInterfaces(config)

@@ -226,3 +226,16 @@ def test_management_and_control_frames_print_as_tcpdump(name):
     want = subprocess.run([TCPDUMP, "-n", "-tt", "-r", path], capture_output=True, text=True)
     got = ebcap("-n", "-tt", "-r", path)
     assert got.stdout.splitlines()[-4:] == want.stdout.splitlines()[-4:]
+
+
+@pytest.mark.kernel
+def test_drop_privileges_after_loading_every_link_types_program(tmp_path):
+    """-Z loads a program for every link type before it drops root; one whose filter libpcap
+    refuses (`tcp` on NFLOG) matters only if the file declares it."""
+    path, expected = mixed_pcapng(tmp_path / "mixed.pcapng")
+    run = ebcap("-r", str(path), "-Z", "nobody", "-n", "-t", "tcp")
+    assert run.returncode == 0, run.stderr
+    assert len(run.stdout.splitlines()) == len(expected)
+    run = ebcap("-r", str(CORPUS / "nflog.pcap"), "-Z", "nobody", "tcp")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[1:] == ["ebcap: NFLOG link-layer type filtering not implemented"]
