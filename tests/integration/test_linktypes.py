@@ -239,3 +239,24 @@ def test_drop_privileges_after_loading_every_link_types_program(tmp_path):
     run = ebcap("-r", str(CORPUS / "nflog.pcap"), "-Z", "nobody", "tcp")
     assert run.returncode == 1
     assert run.stderr.splitlines()[1:] == ["ebcap: NFLOG link-layer type filtering not implemented"]
+
+
+@pytest.mark.kernel
+def test_openbsd_raw_value_14_reads_as_raw_ip(tmp_path):
+    """libpcap on Linux knows no link type 14 (tcpdump: "unknown data link type 14"); ebcap reads
+    it as the raw IP it is on OpenBSD: the same selection as the file saying 12, written as
+    LINKTYPE_RAW as tcpdump writes 12."""
+    data = bytearray((CORPUS / "raw12.pcap").read_bytes())
+    struct.pack_into("<I", data, 20, 14)
+    path = tmp_path / "raw14.pcap"
+    path.write_bytes(data)
+    outs = []
+    for name, source in (("12", CORPUS / "raw12.pcap"), ("14", path)):
+        out = tmp_path / f"out{name}.pcapng"
+        run = ebcap("-r", str(source), "-w", str(out), "tcp port 80")
+        assert run.returncode == 0, run.stderr
+        interfaces, packets = read(out)
+        assert [i.linktype for i in interfaces] == [101]
+        outs.append([(p.ts_ns, p.data) for p in packets])
+    assert outs[0] and outs[0] == outs[1]
+    assert ebcap("-n", "-r", str(path)).stdout == ebcap("-n", "-r", str(CORPUS / "raw12.pcap")).stdout
