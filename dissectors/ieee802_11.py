@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors.errors import Truncated
-from ebcap.dissectors.ethernet import ethertype_print
+from ebcap.dissectors.ethernet import ethertype_print, ethertype_text
 from ebcap.dissectors.names import mac
 
 T_MGMT, T_CTRL, T_DATA = 0, 1, 2
@@ -45,6 +45,8 @@ def ieee802_11_print(nd, data: bytes, off: int, length: int, pad: bool, fcslen: 
         hdrlen = (hdrlen + 3) & ~3
     if caplen < hdrlen:
         raise Truncated
+    if nd.link_header:
+        _header_print(nd, data, off, kind, subtype, fc)
     body, length, caplen = off + hdrlen, length - hdrlen, caplen - hdrlen
     if kind == T_MGMT:
         _mgmt_print(nd, data, body, subtype, caplen)
@@ -78,6 +80,34 @@ def _header_length(nd, kind: int, subtype: int, fc: int) -> int:
         return hdrlen + 2 if subtype & 0x08 else hdrlen
     nd.out.append("unknown 802.11 frame type (%u)" % kind)
     return 0
+
+
+def _header_print(nd, data: bytes, off: int, kind: int, subtype: int, fc: int) -> None:
+    """-e: the addresses, named by what they are in this kind of frame (tcpdump's
+    ieee_802_11_hdr_print, without -v's flags)."""
+    def addr(n: int) -> str:
+        return mac(data[off + 4 + 6 * n:off + 10 + 6 * n])
+    out = nd.out
+    if kind == T_MGMT:
+        out.append("BSSID:%s DA:%s SA:%s " % (addr(2), addr(0), addr(1)))
+    elif kind == T_DATA:
+        if subtype & 0x0B:              # CF-Ack, CF-Poll, QoS
+            cf = {1: "Ack", 2: "Poll", 3: "Ack/Poll"}.get(subtype & 3, "")
+            out.append("CF %s%s " % (cf, "+QoS" if subtype & 0x08 else ""))
+        names = {0x0000: ("DA", "SA", "BSSID"), 0x0200: ("DA", "BSSID", "SA"),
+                 0x0100: ("BSSID", "SA", "DA"), 0x0300: ("RA", "TA", "DA", "SA")}[fc & 0x0300]
+        out.append("".join("%s:%s " % (name, addr(n)) for n, name in enumerate(names)))
+    elif kind == T_CTRL:
+        if subtype in (9, 12, 13):      # BA, CTS, ACK
+            out.append("RA:%s " % addr(0))
+        elif subtype in (8, 11):        # BAR, RTS
+            out.append("RA:%s TA:%s " % (addr(0), addr(1)))
+            if subtype == 8 and len(data) >= off + 20:
+                out.append("CTL(%x) SEQ(%u) " % struct.unpack_from("<HH", data, off + 16))
+        elif subtype == 10:             # PS-Poll
+            out.append("BSSID:%s TA:%s " % (addr(0), addr(1)))
+        elif subtype in (14, 15):       # CF-End, CF-End+CF-Ack
+            out.append("RA:%s BSSID:%s " % (addr(0), addr(1)))
 
 
 def _ctrl_print(nd, data: bytes, off: int, subtype: int) -> None:
@@ -146,6 +176,10 @@ def _llc_print(nd, data: bytes, off: int, length: int) -> int:
     if len(data) - off < 8:
         raise Truncated
     etype = struct.unpack_from(">H", data, off + 6)[0]
+    if nd.link_header:
+        nd.out.append("LLC, dsap SNAP (0xaa) Individual, ssap SNAP (0xaa) Command, ctrl 0x03: "
+                      "oui Ethernet (0x000000), %s, length %u: " % (ethertype_text(nd, etype),
+                                                                     length - 8))
     if data[off + 3:off + 6] != b"\0\0\0" or not ethertype_print(nd, etype, data, off + 8, length - 8):
         nd.default_print(data[off + 8:])
     return 8

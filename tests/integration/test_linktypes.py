@@ -211,7 +211,7 @@ def test_prints_as_tcpdump_on_every_link_type(name):
     assert {t: got[t] for t in cut} == cut
 
 
-@pytest.mark.parametrize("name", ["ppp", "ppp_ether", "nflog"])
+@pytest.mark.parametrize("name", ["ppp", "ppp_ether", "nflog", "ieee802_11", "ieee802_11_radio"])
 def test_link_header_with_e_is_tcpdumps(name):
     path = str(CORPUS / f"{name}.pcap")
     want = lines_by_time([TCPDUMP, "-n", "-e", "-tt", "-c", "17", "-r", path])   # plain TCP
@@ -225,6 +225,9 @@ def test_management_and_control_frames_print_as_tcpdump(name):
     path = str(CORPUS / f"{name}.pcap")
     want = subprocess.run([TCPDUMP, "-n", "-tt", "-r", path], capture_output=True, text=True)
     got = ebcap("-n", "-tt", "-r", path)
+    assert got.stdout.splitlines()[-4:] == want.stdout.splitlines()[-4:]
+    want = subprocess.run([TCPDUMP, "-n", "-e", "-tt", "-r", path], capture_output=True, text=True)
+    got = ebcap("-n", "-e", "-tt", "-r", path)
     assert got.stdout.splitlines()[-4:] == want.stdout.splitlines()[-4:]
 
 
