@@ -245,6 +245,10 @@ static __always_inline __u32 headers_end(struct ebcap_scratch *s, const struct e
 	/* tun's raw IP has always been read as IPv4 unless it says 6 */
 	proto = (version >> 4) == 6 ? ETH_P_IPV6 : ETH_P_IP;
 #else
+	/* EBCAP_LINK_OPAQUE: 802.11, radiotap, NFLOG, whose headers' lengths are in the packet
+	 * (radiotap's own length, the 802.11 frame kind, NFLOG's TLVs); a radiotap header can
+	 * put the transport header past the peek, where this walk stops. HEADERS_MAX holds every
+	 * header of everyday frames. */
 	return EBCAP_HEADERS_MAX;
 #endif
 	off = forget(s, off);

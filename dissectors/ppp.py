@@ -85,3 +85,10 @@ def _protocol(nd, proto: int, data: bytes, off: int, length: int) -> None:
     else:
         out.append(PROTOCOLS.get(proto, "unknown PPP protocol (0x%04x)" % proto) + " ")
         out.append(hex_dump(data[off:off + length]))     # print_unknown_data
+
+
+def ppp_if_print(nd, data: bytes, length: int) -> None:
+    """LINKTYPE_PPP: the frame starts with the address and control bytes (or pppd's direction
+    marker), then the protocol."""
+    nd.ll_len = 4
+    ppp_print(nd, data, 0, length)

@@ -10,7 +10,10 @@ def raw_print(nd, data: bytes, length: int) -> None:
     if nd.link_header:
         nd.out.append("ip: ")
     nd.proto = "ip"
-    if data[0] >> 4 == 6:
+    version = data[0] >> 4      # tcpdump's ipN_print
+    if version == 6:
         ip6_print(nd, data, 0, length)
-    else:
+    elif version == 4:
         ip_print(nd, data, 0, length)
+    else:
+        nd.out.append("unknown ip %u" % version)

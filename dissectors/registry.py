@@ -23,11 +23,16 @@ from ebcap.dissectors import (
     http,
     icmp,
     icmp6,
+    ieee802_11,
     igmp,
     ipv4,
     ipv6,
+    nflog,
     ntp,
     null,
+    ppp,
+    pppoe,
+    radiotap,
     raw,
     sll,
     syslog,
@@ -51,6 +56,11 @@ LINK_TYPES = {
     LinkType.IPV6: raw.raw_print,
     LinkType.LINUX_SLL: sll.sll_print,
     LinkType.LINUX_SLL2: sll.sll2_print,
+    LinkType.PPP: ppp.ppp_if_print,
+    LinkType.PPP_ETHER: pppoe.pppoe_if_print,
+    LinkType.NFLOG: nflog.nflog_if_print,
+    LinkType.IEEE802_11: ieee802_11.ieee802_11_if_print,
+    LinkType.IEEE802_11_RADIO: radiotap.radiotap_if_print,
 }
 # Link types whose header names the interface, so the printer writes no `IFNAME In` prefix of its own.
 NAMES_INTERFACE = frozenset((LinkType.LINUX_SLL2,))

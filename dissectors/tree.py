@@ -19,18 +19,25 @@ from ebcap.dissectors.timefmt import TimestampFormatter
 
 def _scapy_class(linktype: int):
     """The Scapy layer class that starts a frame of this link type."""
+    from scapy.config import conf
     from scapy.layers.inet import IP
     from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Ether, Loopback, LoopbackOpenBSD
     from scapy.packet import Raw
 
-    return {
+    found = {
         LinkType.ETHERNET: Ether,
-        LinkType.RAW: IP,
         LinkType.LINUX_SLL: CookedLinux,
         LinkType.LINUX_SLL2: CookedLinuxV2,
         LinkType.NULL: Loopback,
         LINKTYPE_LOOP: LoopbackOpenBSD,
-    }.get(linktype, Raw)
+        **dict.fromkeys(RAW_IP, IP),
+    }.get(linktype)
+    # Scapy's own table for the rest (PPP, PPPoE, 802.11, radiotap, ...), which loads its layers
+    return found or conf.l2types.get(linktype) or Raw
+
+
+# raw IP, whichever value says so: the version nibble picks the class (dissect)
+RAW_IP = (LinkType.RAW, LinkType.BSD_RAW_12, LinkType.BSD_RAW_14, LinkType.IPV4, LinkType.IPV6)
 
 
 def dissect(data: bytes, linktype: int):
@@ -39,7 +46,7 @@ def dissect(data: bytes, linktype: int):
     from scapy.packet import Raw
 
     cls = _scapy_class(linktype)
-    if linktype == LinkType.RAW and data[:1] and data[0] >> 4 == 6:
+    if linktype in RAW_IP and data[:1] and data[0] >> 4 == 6:
         from scapy.layers.inet6 import IPv6
         cls = IPv6
     try:

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from ebcap.capture.kernel import bpfsys
 from ebcap.capture.config import HEADERS_MAX, CaptureConfig
-from ebcap.capture.errors import EbcapError, InputError, KernelFeatureError, PrivilegeError
+from ebcap.capture.errors import (EbcapError, FilterError, InputError, KernelFeatureError,
+                                  PrivilegeError)
 from ebcap.capture.net.interfaces import describe_linktype
 from ebcap.capture.kernel.program import load_program
 from ebcap.capture.kernel.linklayers import LAYOUTS, layout_of
@@ -137,8 +138,6 @@ class _Unfiltered:
         return packet.data[:self.cut]
 
 
-
-
 # libpcap on Linux reads no file of OpenBSD's DLT_RAW value: its filter is compiled for DLT_RAW
 # on a dead handle instead (filter/libpcap.dlt_of), so the file's own handle is not asked.
 _LIBPCAP_READS = frozenset(LAYOUTS) - {LinkType.BSD_RAW_14}
@@ -152,9 +151,10 @@ class _Filters:
         self.savefile = None if config.read_from == "-" else config.read_from
         self.by_linktype: dict[int, _KernelFilter | _Unfiltered] = {}
         self.needs_kernel = bool(config.expression) or config.headers_only
+        self.refused: dict[int, FilterError] = {}
         self.privileged = True
 
-    def __call__(self, linktype: int) -> _KernelFilter | _Unfiltered:
+    def _make(self, linktype: int) -> _KernelFilter | _Unfiltered:
         if linktype not in self.by_linktype:
             if not self.config.expression and (not self.config.headers_only
                                                or layout_of(linktype) is None):
@@ -169,6 +169,27 @@ class _Filters:
                 self.config, linktype, self.stack,
                 self.savefile if linktype == self.first and linktype in _LIBPCAP_READS else None)
         return self.by_linktype[linktype]
+
+    def preload(self, linktypes) -> None:
+        """Load the programs of these link types (the ones the file declares before its first
+        packet: all of them, in files other than ebcap's own -i any ones) before -Z drops root;
+        one declared later is refused in one line (docs/security.md). An expression libpcap
+        refuses for one of them (`tcp` on NFLOG) is an error only when a packet of that link
+        type comes: the error is kept for then."""
+        for linktype in dict.fromkeys(linktypes):
+            try:
+                self(linktype)
+            except FilterError as exc:
+                self.refused[linktype] = exc
+        self.privileged = False
+
+    def __call__(self, linktype: int) -> _KernelFilter | _Unfiltered:
+        found = self.by_linktype.get(linktype)
+        if found is not None:
+            return found
+        if linktype in self.refused:
+            raise self.refused[linktype]
+        return self._make(linktype)
 
     @property
     def matched(self) -> int:
@@ -189,13 +210,8 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
         if config.user:
             # docs/security.md: everything that needs root is done before the drop; a test run
             # of an already loaded program works after setuid (BPF_PROG_TEST_RUN checks the fd).
-            # The interfaces the file declares before its first packet (all of them, in files
-            # that are not ebcap's own -i any ones) get their programs now; one declared later
-            # cannot, and is refused in one line (docs/security.md).
             if kernel_filter.needs_kernel:
-                for linktype in dict.fromkeys(i.linktype for i in reader.interfaces):
-                    kernel_filter(linktype)
-            kernel_filter.privileged = False
+                kernel_filter.preload(i.linktype for i in reader.interfaces)
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
         outputs = _OutputInterfaces(config)

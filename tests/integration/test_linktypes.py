@@ -7,6 +7,7 @@ Which packets a filter selects on each link type: tests/integration/test_filter_
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -176,3 +177,89 @@ def test_each_interface_prints_with_its_link_types_printer(tmp_path):
     # SLL2 names the interface (by index: ifb0, ifb1 as tcpdump -r does) and the direction
     prefixes = ["IP ", "ifb0  In  IP ", "IP ", "IP ", "ifb1  B   IP ", "IP ", "IP "]
     assert [line[:len(p)] for line, p in zip(lines, prefixes)] == prefixes
+
+
+# ---------------------------------------------------------------------------- printing
+# Lines of the protocols ebcap's fast path decodes as tcpdump does: on every link type they must
+# come out the same (the others are the printers' work, not the link types').
+# (the decoded protocol right after the addresses: not inside a tunnel)
+DECODED = re.compile(r"^\S+ (\S+ +(In|Out|B|M|P) +)?(PPPoE  \[ses 0x1234\] )?"
+                     r"(\S+ Mb/s \d+ MHz 11g -\d+dBm signal )?IP6? \S+ > \S+: "
+                     r"(Flags \[|ICMP echo|ICMP6, echo).*length \d+$")
+PRINTED = ["ethernet", "linux_sll", "linux_sll2", "null", "loop", "ppp", "ppp_ether", "raw12",
+           "ipv4", "ipv6", "nflog", "ieee802_11", "ieee802_11_radio"]
+
+
+def lines_by_time(argv: list[str]) -> dict[str, str]:
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
+    # a packet's first line starts with its -tt time; dumps and continuation lines do not
+    return {line.split(" ", 1)[0]: line for line in out.splitlines()
+            if re.match(r"\d+\.\d{6} ", line)}
+
+
+@pytest.mark.parametrize("name", PRINTED)
+def test_prints_as_tcpdump_on_every_link_type(name):
+    path = str(CORPUS / f"{name}.pcap")
+    want = lines_by_time([TCPDUMP, "-n", "-tt", "-r", path])
+    got = lines_by_time([str(EBCAP), "-n", "-tt", "-r", path])
+    assert got.keys() == want.keys()
+    compared = {t: line for t, line in want.items() if DECODED.match(line)}
+    assert len(compared) >= 5
+    assert {t: got[t] for t in compared} == compared
+    # where the link header itself is cut short, both say so the same way
+    cut = {t: line for t, line in want.items() if re.search(r"\[\|(ppp|pppoe|nflog|null|sll|sll2)\]", line)}
+    assert {t: got[t] for t in cut} == cut
+
+
+@pytest.mark.parametrize("name", ["ppp", "ppp_ether", "nflog", "ieee802_11", "ieee802_11_radio"])
+def test_link_header_with_e_is_tcpdumps(name):
+    path = str(CORPUS / f"{name}.pcap")
+    want = lines_by_time([TCPDUMP, "-n", "-e", "-tt", "-c", "17", "-r", path])   # plain TCP
+    got = lines_by_time([str(EBCAP), "-n", "-e", "-tt", "-c", "17", "-r", path])
+    assert got == want
+
+
+@pytest.mark.parametrize("name", ["ieee802_11", "ieee802_11_radio"])
+def test_management_and_control_frames_print_as_tcpdump(name):
+    """A beacon, a probe request, an ACK and an RTS (with radiotap's rate, channel, signal)."""
+    path = str(CORPUS / f"{name}.pcap")
+    want = subprocess.run([TCPDUMP, "-n", "-tt", "-r", path], capture_output=True, text=True)
+    got = ebcap("-n", "-tt", "-r", path)
+    assert got.stdout.splitlines()[-4:] == want.stdout.splitlines()[-4:]
+    want = subprocess.run([TCPDUMP, "-n", "-e", "-tt", "-r", path], capture_output=True, text=True)
+    got = ebcap("-n", "-e", "-tt", "-r", path)
+    assert got.stdout.splitlines()[-4:] == want.stdout.splitlines()[-4:]
+
+
+@pytest.mark.kernel
+def test_drop_privileges_after_loading_every_link_types_program(tmp_path):
+    """-Z loads a program for every link type before it drops root; one whose filter libpcap
+    refuses (`tcp` on NFLOG) matters only if the file declares it."""
+    path, expected = mixed_pcapng(tmp_path / "mixed.pcapng")
+    run = ebcap("-r", str(path), "-Z", "nobody", "-n", "-t", "tcp")
+    assert run.returncode == 0, run.stderr
+    assert len(run.stdout.splitlines()) == len(expected)
+    run = ebcap("-r", str(CORPUS / "nflog.pcap"), "-Z", "nobody", "tcp")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[1:] == ["ebcap: NFLOG link-layer type filtering not implemented"]
+
+
+@pytest.mark.kernel
+def test_openbsd_raw_value_14_reads_as_raw_ip(tmp_path):
+    """libpcap on Linux knows no link type 14 (tcpdump: "unknown data link type 14"); ebcap reads
+    it as the raw IP it is on OpenBSD: the same selection as the file saying 12, written as
+    LINKTYPE_RAW as tcpdump writes 12."""
+    data = bytearray((CORPUS / "raw12.pcap").read_bytes())
+    struct.pack_into("<I", data, 20, 14)
+    path = tmp_path / "raw14.pcap"
+    path.write_bytes(data)
+    outs = []
+    for name, source in (("12", CORPUS / "raw12.pcap"), ("14", path)):
+        out = tmp_path / f"out{name}.pcapng"
+        run = ebcap("-r", str(source), "-w", str(out), "tcp port 80")
+        assert run.returncode == 0, run.stderr
+        interfaces, packets = read(out)
+        assert [i.linktype for i in interfaces] == [101]
+        outs.append([(p.ts_ns, p.data) for p in packets])
+    assert outs[0] and outs[0] == outs[1]
+    assert ebcap("-n", "-r", str(path)).stdout == ebcap("-n", "-r", str(CORPUS / "raw12.pcap")).stdout

@@ -14,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
-from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
+from ebcap.dissectors import PrintOptions, TimestampMode, make_printer, registry
 from ebcap.dissectors.null import LINKTYPE_LOOP
 from tests.helpers.paths import PRINT_CORPUS as CORPUS
 from tests.helpers.printing import FAMILIES, read_pcap
 
 SEEDS = [p.data for fam in FAMILIES for p in read_pcap(CORPUS / f"{fam}.pcap")[1]]
-LINKTYPES = [LinkType.ETHERNET, LinkType.RAW, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.NULL,
-             LINKTYPE_LOOP, 999]
+# every link type a printer is registered for, the ones -r reads without one, and an unknown one
+LINKTYPES = sorted({*registry.LINK_TYPES, *LinkType, LINKTYPE_LOOP}) + [999]
 INTERFACES = [Interface(f"if{lt}", lt) for lt in LINKTYPES]
 
 LINE_MODES = [
