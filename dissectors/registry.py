@@ -17,6 +17,7 @@ from ebcap.dissectors import (
     arp,
     bootp,
     dns,
+    eapol,
     esp,
     ethernet,
     gre,
@@ -26,8 +27,11 @@ from ebcap.dissectors import (
     igmp,
     ipv4,
     ipv6,
+    lldp,
+    mpls,
     ntp,
     null,
+    pppoe,
     raw,
     sll,
     syslog,
@@ -55,6 +59,13 @@ ETHERTYPES = {
     0x0800: ipv4.ip_print,
     0x86DD: ipv6.ip6_print,
     0x0806: arp.arp_print,
+    0x8035: arp.arp_print,
+    0x8847: mpls.mpls_print,
+    0x8848: mpls.mpls_print,
+    0x8863: pppoe.pppoe_print,
+    0x8864: pppoe.pppoe_print,
+    0x888E: eapol.eapol_print,
+    0x88CC: lldp.lldp_print,
 }
 
 IP_PROTOCOLS = {
