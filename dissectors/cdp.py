@@ -3,7 +3,6 @@ decode is not done.)"""
 
 from __future__ import annotations
 
-from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16_pair
 from ebcap.dissectors.hexdump import hex_dump
 from ebcap.dissectors.text import printable
@@ -22,7 +21,7 @@ NAMES = {0x01: "Device-ID", 0x02: "Address", 0x03: "Port-ID", 0x04: "Capability"
 def _invalid(nd, data: bytes, cp: int, length: int) -> None:
     nd.out.append(" (invalid)")
     if len(data) < cp + length:
-        raise Truncated
+        raise IndexError
 
 
 def cdp_print(nd, data: bytes, off: int, length: int) -> None:
@@ -35,7 +34,7 @@ def cdp_print(nd, data: bytes, off: int, length: int) -> None:
         return
     out.append("CDPv%u, ttl: %us" % (data[off], data[off + 1]))
     if len(data) < off + 4:
-        raise Truncated
+        raise IndexError
     cp, length = off + HEADER_LEN, length - HEADER_LEN
     while length:
         if length < TLV_HEADER_LEN:
@@ -61,7 +60,7 @@ def cdp_print(nd, data: bytes, off: int, length: int) -> None:
         else:
             # tcpdump 4.99 dumps every other TLV's bytes without -v (print_unknown_data).
             if len(value) < tlen:
-                raise Truncated
+                raise IndexError
             out.append(hex_dump(value, "\n\t  "))
         cp, length = cp + tlen, length - tlen
     out.append(", length %u" % orig)

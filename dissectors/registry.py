@@ -15,6 +15,8 @@ from ebcap.capture.packet import LinkType
 from ebcap.dissectors import (
     ah,
     arp,
+    bfd,
+    bgp,
     bootp,
     dns,
     eapol,
@@ -31,8 +33,10 @@ from ebcap.dissectors import (
     mpls,
     ntp,
     null,
+    ospf,
     pppoe,
     raw,
+    rip,
     sll,
     syslog,
     tcp,
@@ -80,11 +84,13 @@ IP_PROTOCOLS = {
     51: ah.ah_print,
     58: icmp6.icmp6_print,
     59: ipv6.no_next_header_print,
+    89: ospf.ospf_print,
     112: vrrp.vrrp_print,
 }
 
 # In order of precedence: where both ports have a printer, the earlier row's wins.
 TCP_PORTS = PortTable([
+    (179, bgp.bgp_print),
     (80, http.http_print),
     (8080, http.http_print),
     (53, dns.domain_tcp_print),
@@ -96,7 +102,12 @@ UDP_PORTS = PortTable([
     (69, tftp.tftp_print),
     (67, bootp.bootp_print),
     (68, bootp.bootp_print),
+    (520, rip.rip_print),
     (123, ntp.ntp_print),
+    (3784, bfd.bfd_control_print),
+    (4784, bfd.bfd_multihop_print),
+    (6784, bfd.bfd_lag_print),
+    (3785, bfd.bfd_echo_print),
     (514, syslog.syslog_print),
     (4789, vxlan.vxlan_print),
 ])
