@@ -37,6 +37,7 @@ from ebcap.dissectors import (
     pppoe,
     raw,
     rip,
+    sctp,
     sll,
     syslog,
     tcp,
@@ -86,6 +87,7 @@ IP_PROTOCOLS = {
     59: ipv6.no_next_header_print,
     89: ospf.ospf_print,
     112: vrrp.vrrp_print,
+    132: sctp.sctp_print,
 }
 
 # In order of precedence: where both ports have a printer, the earlier row's wins.
