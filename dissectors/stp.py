@@ -12,6 +12,8 @@ FLAG_NAMES = ((0x01, "Topology change"), (0x02, "Proposal"), (0x10, "Learn"), (0
               (0x40, "Agreement"), (0x80, "Topology change ACK"))
 PORT_ROLES = ("Unknown", "Alternate", "Root", "Designated")
 BPDU_LEN = 36
+MSTP_MIN_LEN = 102
+MST_V3LEN = 36     # the version 3 length's offset
 _BPDU = struct.Struct("!HBBB8sI8sHHHHH").unpack_from
 
 
@@ -35,7 +37,21 @@ def stp_print(nd, data: bytes, off: int, length: int) -> None:
             return
         _config(nd, data, off, length, version)
     elif kind == 0x02:
-        out.append(" (invalid)")    # MSTP/SPB records: not decoded
+        _mstp(nd, data, off, length, version)
+
+
+def _mstp(nd, data: bytes, off: int, length: int, version: int) -> None:
+    """802.1s (and 802.1aq) BPDUs: the CIST flags. (-v's MSTI records and SPB's are not decoded.)"""
+    if length < MSTP_MIN_LEN or data[off + 35]:
+        nd.out.append(" (invalid)")
+        return
+    v3len = int.from_bytes(data[off + MST_V3LEN:off + MST_V3LEN + 2], "big") + 2
+    if len(data) < off + MST_V3LEN + 2:
+        raise IndexError
+    if length < BPDU_LEN + v3len:
+        nd.out.append(" (invalid)")
+        return
+    nd.out.append(", CIST Flags [%s], length %u" % (bits_text(FLAG_NAMES, data[off + 4], "none"), length))
 
 
 def _bridge_id(b: bytes) -> str:
