@@ -22,6 +22,7 @@ from ebcap.dissectors import (
     eapol,
     esp,
     ethernet,
+    geneve,
     gre,
     http,
     icmp,
@@ -115,5 +116,6 @@ UDP_PORTS = PortTable([
     (3785, bfd.bfd_echo_print),
     (514, syslog.syslog_print),
     (4789, vxlan.vxlan_print),
+    (6081, geneve.geneve_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)
