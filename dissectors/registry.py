@@ -37,6 +37,7 @@ from ebcap.dissectors import (
     ntp,
     null,
     ospf,
+    pim,
     pppoe,
     radius,
     raw,
@@ -91,6 +92,7 @@ IP_PROTOCOLS = {
     58: icmp6.icmp6_print,
     59: ipv6.no_next_header_print,
     89: ospf.ospf_print,
+    103: pim.pim_print,
     112: vrrp.vrrp_print,
     132: sctp.sctp_print,
 }
