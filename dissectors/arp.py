@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors.ethernet import ETHERTYPE_NAMES
+from ebcap.dissectors.names import ETHERTYPE_NAMES
 from ebcap.dissectors.names import ip4
 
 _ARP = struct.Struct("!HHBBH").unpack_from

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from ebcap.dissectors.errors import trunc
 from ebcap.dissectors.extract import u16
-from ebcap.dissectors.names import mac
+from ebcap.dissectors.llc import llc_print
+from ebcap.dissectors.names import ETHERTYPE_NAMES, mac
 
 
-ETHERTYPE_NAMES = {
-    0x0800: "IPv4", 0x0806: "ARP", 0x86DD: "IPv6", 0x8100: "802.1Q", 0x88A8: "802.1Q-QinQ",
-    0x9100: "802.1Q-9100", 0x9200: "802.1Q-9200", 0x8035: "Reverse ARP", 0x8847: "MPLS unicast",
-    0x8848: "MPLS multicast", 0x888E: "EAPOL", 0x88CC: "LLDP", 0x8863: "PPPoE D", 0x8864: "PPPoE S",
-    0x88E5: "802.1AE MACsec", 0x88F7: "PTP", 0x8809: "Slow Protocols", 0x9000: "Loopback",
-    0x6558: "TEB", 0x880B: "PPP", 0x80F3: "Appletalk ARP", 0x809B: "Appletalk", 0x8137: "IPX",
-}
 VLAN_TYPES = (0x8100, 0x88A8, 0x9100, 0x9200)
 ETHERTYPE_8021Q = 0x8100
 ETHER_MAX_LEN_FIELD = 1500      # a type field up to this is an 802.3 length
@@ -57,13 +51,7 @@ def ether_print(nd, data: bytes, length: int) -> None:
         length -= 4
     nd.ll_len = off
     if etype <= ETHER_MAX_LEN_FIELD:
-        # 802.3 length field + LLC: not decoded on the line path.
-        if out:
-            out.append("802.3")
-            if not printed_length:
-                out.append(", length %u: " % min(etype, length))
-        nd.out.append("LLC, length %u" % min(etype, length) if not out else "")
-        nd.default_print(data[off:])
+        _ieee8023(nd, data, off, length, etype, out and not printed_length)
         return
     if out:
         out.append(ethertype_text(nd, etype))
@@ -76,6 +64,22 @@ def ether_print(nd, data: bytes, length: int) -> None:
         nd.out.append("%s > %s, %s, length %u: " % (
             mac(data[6:12]), mac(data[0:6]), ethertype_text(nd, etype), orig_length))
     nd.default_print(data[off:])
+
+
+def _ieee8023(nd, data: bytes, off: int, length: int, etype: int, print_length: bool) -> None:
+    """An 802.3 length field: the LLC header and what it carries, the frame cut at that length."""
+    if etype < length:
+        length = etype
+        data = data[:off + length]
+    if nd.link_header:
+        nd.out.append("802.3")
+        if print_length:
+            nd.out.append(", length %u: " % length)
+    hdrlen = llc_print(nd, data, off, length)
+    if hdrlen < 0:
+        nd.default_print(data[off:])
+        hdrlen = -hdrlen
+    nd.ll_len = off + hdrlen
 
 
 def inner_ether_print(nd, data: bytes, off: int, length: int) -> None:

@@ -4,8 +4,9 @@ Version 1 (PPTP's enhanced GRE) prints its call id, sequence and ack."""
 from __future__ import annotations
 
 from ebcap.dissectors.errors import Truncated
-from ebcap.dissectors.ethernet import ETHERTYPE_NAMES, inner_ether_print
+from ebcap.dissectors.ethernet import inner_ether_print
 from ebcap.dissectors.extract import u16, u32
+from ebcap.dissectors.names import ETHERTYPE_NAMES
 from ebcap.dissectors.ppp import ppp_print
 from ebcap.dissectors.text import bits_text
 

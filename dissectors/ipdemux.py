@@ -18,9 +18,9 @@ IPPROTO_NAMES = {
     58: "ICMPv6", 62: "Mobile IP (old)", 88: "EIGRP", 89: "OSPF", 103: "PIM", 108: "Compressed IP",
     112: "VRRP", 113: "PGM", 132: "SCTP", 135: "Mobility", 143: "Ethernet",
 }
-# Protocols whose printer writes the addresses itself, with the ports (tcpdump's DCCP, 33, and
-# SCTP, 132, do too: they belong here with their printers).
-PRINTS_OWN_ADDRESSES = frozenset((6, 17))
+# Protocols whose printer writes the addresses itself, with the ports (tcpdump's DCCP, 33, does
+# too: it belongs here with its printer).
+PRINTS_OWN_ADDRESSES = frozenset((6, 17, 132))
 
 
 def ip_demux_print(nd, data: bytes, off: int, length: int, proto: int, fragmented, ip: tuple) -> None:
@@ -37,10 +37,7 @@ def netdb_protocol_name(nd, proto: int) -> str | None:
     return None if nd.numeric else protocol_name(proto)
 
 
-_KIND_PROTOCOLS = {"tcp": 6, "udp": 17}
-
-
-def ports(nd, data: bytes, off: int, ip: tuple, kind: str, short: str) -> tuple[int, int, str]:
+def ports(nd, data: bytes, off: int, ip: tuple, kind: str, proto: int, short: str) -> tuple[int, int, str]:
     """A TCP or UDP header's (sport, dport, `src.sport > dst.dport: `). With the ports not captured,
     writes `short` % (src, dst) and raises Truncated. Behind another header (AH, an IPv6 extension
     header) the IP header's protocol is not this one and tcpdump writes the ports alone."""
@@ -48,6 +45,6 @@ def ports(nd, data: bytes, off: int, ip: tuple, kind: str, short: str) -> tuple[
         nd.out.append(short % (ip[3], ip[4]))
         raise Truncated
     sport, dport = u16_pair(data, off)
-    if ip[6] != _KIND_PROTOCOLS[kind]:
+    if ip[6] != proto:
         return sport, dport, "%s > %s: " % (nd.port(sport, kind), nd.port(dport, kind))
     return sport, dport, "%s.%s > %s.%s: " % (ip[3], nd.port(sport, kind), ip[4], nd.port(dport, kind))

@@ -64,11 +64,15 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
         nxt = data[cp]
         if nh == _FRAGMENT:
             offlg, ident = _FRAG(data, cp + 2)
-            out.append("frag (0x%08x:%u|%u) " % (ident, offlg & 0xFFF8, remaining - 8))
+            if nd.verbose:
+                out.append("frag (0x%08x:%u|%u)" % (ident, offlg & 0xFFF8, remaining - 8))
+            else:
+                out.append("frag (%u|%u)" % (offlg & 0xFFF8, remaining - 8))
             fragmented = True
             adv = 8
             if offlg & 0xFFF8:
-                return
+                return      # a later fragment: nothing more to decode
+            out.append(" ")
         else:
             adv = (data[cp + 1] + 1) * 8
             out.append(_EXTENSION_NAMES[nh])

@@ -8,6 +8,15 @@ from __future__ import annotations
 
 import socket
 
+# tcpdump's ethertype_values, as -e and the encapsulations name them.
+ETHERTYPE_NAMES = {
+    0x0800: "IPv4", 0x0806: "ARP", 0x86DD: "IPv6", 0x8100: "802.1Q", 0x88A8: "802.1Q-QinQ",
+    0x9100: "802.1Q-9100", 0x9200: "802.1Q-9200", 0x8035: "Reverse ARP", 0x8847: "MPLS unicast",
+    0x8848: "MPLS multicast", 0x888E: "EAPOL", 0x88CC: "LLDP", 0x8863: "PPPoE D", 0x8864: "PPPoE S",
+    0x88E5: "802.1AE MACsec", 0x88F7: "PTP", 0x8809: "Slow Protocols", 0x9000: "Loopback",
+    0x6558: "TEB", 0x880B: "PPP", 0x80F3: "Appletalk ARP", 0x809B: "Appletalk", 0x8137: "IPX",
+}
+
 _inet_ntoa = socket.inet_ntoa
 _inet_ntop = socket.inet_ntop
 _AF_INET6 = socket.AF_INET6

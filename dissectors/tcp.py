@@ -25,7 +25,7 @@ _NO_VALUE = (0, 1, 4)                   # eol, nop, sackOK
 def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> None:
     out = nd.out
     nd.proto = "tcp"
-    sport, dport, addrs = ports(nd, data, off, ip, "tcp", "%s > %s:")
+    sport, dport, addrs = ports(nd, data, off, ip, "tcp", 6, "%s > %s:")
     out.append(addrs)
     if len(data) - off < 20:
         raise Truncated

@@ -60,3 +60,8 @@ def relts(secs: int) -> str:
             out.append("%u%s" % (secs // size, unit))
             secs %= size
     return "".join(out)
+
+
+def printjn(raw: bytes) -> str:
+    """nd_printjnp: the bytes up to the first NUL, through fn_print_char."""
+    return printable(raw.split(b"\0", 1)[0])

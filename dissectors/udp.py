@@ -12,7 +12,7 @@ from ebcap.dissectors.ipdemux import ports
 def udp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> None:
     out = nd.out
     nd.proto = "udp"
-    sport, dport, addrs = ports(nd, data, off, ip, "udp", "%s > %s: ")
+    sport, dport, addrs = ports(nd, data, off, ip, "udp", 17, "%s > %s: ")
     if length < 8:
         out.append(addrs + "truncated-udp %u" % length)
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ebcap.dissectors.cksum import in_cksum, pseudo_header
 from ebcap.dissectors.extract import u16
 from ebcap.dissectors.names import ip4_at, ip6_at
-from ebcap.dissectors.text import printable
+from ebcap.dissectors.text import printjn
 
 AUTH_TYPES = {0: "none", 1: "simple", 2: "ah"}
 ADVERTISEMENT = 1
@@ -56,4 +56,4 @@ def _verbose(nd, data: bytes, off: int, length: int, ip: tuple, version: int, au
         password = data[at:at + 8]
         if len(password) < 8 and 0 not in password:
             raise IndexError
-        out.append(' auth "%s"' % printable(password.split(b"\0", 1)[0]))
+        out.append(' auth "%s"' % printjn(password))

@@ -72,12 +72,14 @@ def test_lines_identical_to_tcpdump(family):
 @pytest.mark.skipif(TCPDUMP is None, reason="tcpdump not installed")
 def test_identity_share_report(capsys):
     same = total = 0
+    shares = []
     for family in FAMILIES:
         s, t, _ = identity(family)
         same += s
         total += t
+        shares.append(f"{family} {s}/{t}")
     with capsys.disabled():
-        print(f"\nebcap vs tcpdump -n -tt: {same} of {total} lines identical")
+        print(f"\nebcap vs tcpdump -n -tt: {same} of {total} lines identical ({', '.join(shares)})")
     assert same >= total - len(KNOWN_DIFFERENCES)
 
 
