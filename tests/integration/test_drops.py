@@ -15,7 +15,7 @@ import pytest
 from ebcap.capture.packet import LinkType
 from tests.helpers.drops import (drop_ingress, drops_in_file, receiver, static_ipv4_neighbour)
 from tests.helpers.kernel_state import bpf_ids_held_by
-from tests.helpers.paths import EBCAP
+from tests.helpers.paths import EBCAP, FIXTURES
 from tests.helpers.processes import ebcap, tshark
 
 pytestmark = pytest.mark.kernel
@@ -243,3 +243,28 @@ def test_json_has_a_drop_object(testbed):
     assert record["interface"] == "lo"
     assert record["drop"]["reason"] == "NO_SOCKET"
     assert LOCATION.match("Location: " + record["drop"]["location"])
+
+
+@pytest.mark.parametrize("name", ["print/ether", "print/tcp", "print/udp", "print/icmp",
+                                  "print/icmp6", "print/ipv6", "print/arp", "print/vlan",
+                                  "print/raw", "corpus/ethernet", "corpus/raw"])
+def test_headers_only_cuts_where_live_capture_does(tmp_path, name):
+    """A drop's headers end where bpf/ebcap.c's headers_end() says (here run by -r, the same
+    kernel program as live capture, on the print corpus)."""
+    from ebcap.capture.pcapng.reader import CaptureFileReader
+    from ebcap.capture.session.drop_headers import headers_length
+    from ebcap.capture.session.offline import TEST_RUN_SURE_MAX
+    source, out = FIXTURES / f"{name}.pcap", tmp_path / "headers.pcapng"
+    subprocess.run([str(EBCAP), "-r", str(source), "--headers-only", "-w", str(out)], check=True,
+                   capture_output=True)
+    with open(source, "rb") as f:
+        frames = [p.data for p in CaptureFileReader(f, str(source))]
+    with open(out, "rb") as f:
+        cut = [len(p.data) for p in CaptureFileReader(f, str(out))]
+    assert len(cut) == len(frames) > 0
+    raw = name.endswith("raw")
+    # The kernel copies at most 128 bytes of a drop (the peek): compare within them. Frames
+    # longer than a test run surely takes are not the kernel program's to cut in -r.
+    pairs = [(frame, n) for frame, n in zip(frames, cut) if len(frame) <= TEST_RUN_SURE_MAX]
+    assert [headers_length(frame[:128], raw) for frame, _n in pairs] == \
+        [min(n, len(frame), 128) for frame, n in pairs]
