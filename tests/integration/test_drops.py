@@ -13,7 +13,8 @@ import time
 import pytest
 
 from ebcap.capture.packet import LinkType
-from tests.helpers.drops import (drop_ingress, drops_in_file, receiver, static_ipv4_neighbour)
+from tests.helpers.drops import (drop_ingress, drops_in_file, inject_corrupt_udp, receiver,
+                                 static_ipv4_neighbour)
 from tests.helpers.kernel_state import bpf_ids_held_by
 from tests.helpers.paths import EBCAP, FIXTURES
 from tests.helpers.processes import ebcap, tshark
@@ -99,6 +100,23 @@ def test_tc_ingress_drop_seen_in_its_namespace_only(testbed, tmp_path):
         assert comments[0] == "Drop: TC_INGRESS" and LOCATION.match(comments[1]), comments
         assert udp_ports(data, linktype)[1] == 7777
     assert drops_in_file(there) == []          # the left namespace dropped nothing
+
+
+@pytest.mark.parametrize("corrupt, reason", [("udp", "UDP_CSUM"), ("ip", "IP_CSUM")])
+def test_corrupted_checksums(testbed, tmp_path, corrupt, reason):
+    tb, out = testbed, tmp_path / "csum.pcapng"
+    # udp: the veth also drops the odd IPv6 multicast listener report of its own
+    cap = ebcap(tb, tb.right, "--drops", "-i", tb.right.ifname, "-w", str(out), "udp")
+    inject_corrupt_udp(tb, 7000, corrupt)
+    time.sleep(0.3)
+    status, err = cap.stop()
+    assert status == 0, err
+    drops = drops_in_file(out)
+    assert len(drops) == 3
+    for linktype, comments, data in drops:
+        assert linktype == LinkType.ETHERNET
+        assert comments[0] == f"Drop: {reason}" and LOCATION.match(comments[1]), comments
+        assert udp_ports(data, linktype) == (40000, 7000)
 
 
 def test_frames_without_a_link_header_are_raw(testbed, tmp_path):
