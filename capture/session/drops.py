@@ -197,6 +197,9 @@ def run_drops(config: CaptureConfig) -> int:
             session.sinks.close([])
         print_statistics(written, counters.considered, counters.lost)
         print_reasons(session.reasons_met)
+        if config.verbose:
+            print(f"{counters.foreign} drops in other network namespaces and {counters.unowned} "
+                  "with neither a device nor a socket left out", file=sys.stderr)
     return 0
 
 
