@@ -100,3 +100,22 @@ def inject_corrupt_udp(tb, port: int, corrupt: str) -> None:
     left, right = tb.left, tb.right
     tb.run(left, [sys.executable, "-I", "-c", _INJECT, left.ifname, tb.mac(left), tb.mac(right),
                   left.ipv4, right.ipv4, str(port), corrupt])
+
+
+_SEND_FRAMES = r"""
+import socket, struct, sys
+data = sys.stdin.buffer.read()
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+at = 0
+while at < len(data):                   # each frame after its u16 length
+    (n,) = struct.unpack_from("!H", data, at)
+    s.send(data[at + 2:at + 2 + n])
+    at += 2 + n
+"""
+
+
+def send_frames(tb, host, frames: list[bytes]) -> None:
+    """Each frame as it is, onto host's veth (AF_PACKET), for the peer to receive."""
+    tb.run(host, [sys.executable, "-I", "-c", _SEND_FRAMES, host.ifname],
+           input=b"".join(len(frame).to_bytes(2, "big") + frame for frame in frames))
