@@ -108,6 +108,8 @@ class DropSession:
         data = drop.data
         if self.config.headers_only:
             data = data[:headers_length(data, drop.raw)]
+        elif len(data) > self.snaplen:      # the kernel copies a power of two: -s is exact
+            data = data[:self.snaplen]
         packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), Direction.UNKNOWN,
                         drop.wirelen, data, drop_comments(reason, location))
         if self.sinks is not None:

@@ -146,6 +146,24 @@ def _link_exists(link_id: int) -> bool:
                           capture_output=True).returncode == 0
 
 
+def test_count_snaplen_and_a_full_ring(testbed, tmp_path):
+    tb, out = testbed, tmp_path / "flood.pcapng"
+    cap = ebcap(tb, tb.left, "--drops", "-c", "2", "-n", "udp", stdout=subprocess.PIPE)
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=5)
+    out_lines, err = cap.proc.communicate(timeout=20)
+    assert cap.proc.returncode == 0 and len(out_lines.decode().splitlines()) == 2
+    # a one-page ring holds one record of up to 2048 bytes: most of a burst is lost, and said
+    cap = ebcap(tb, tb.left, "--drops", "-B", "4", "-s", "1500", "-w", str(out), "udp")
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=2000, size=1600)
+    time.sleep(0.3)
+    status, err = cap.stop()
+    assert status == 0, err
+    captured = int(re.search(r"(\d+) packets? captured", err).group(1))
+    lost = int(re.search(r"(\d+) packets? dropped by kernel", err).group(1))
+    assert captured + lost == 2000 and lost > 0, err
+    assert {len(data) for _lt, _c, data in drops_in_file(out)} == {1500}
+
+
 def test_tracepoint_links_go_with_a_killed_ebcap(testbed, tmp_path):
     tb = testbed
     cap = ebcap(tb, tb.left, "--drops", "-w", str(tmp_path / "killed.pcapng"))
