@@ -77,6 +77,43 @@ static __always_inline __u32 netns_of(void *rx_sk, void *dev_net, void *skb_sk)
 	return inum;
 }
 
+/* One record into the ring, in a size class: bpf_ringbuf_reserve() wants a constant size, and
+ * reserving -s 0's 64 KiB for every record let a 4 MiB ring hold 64 of them. */
+static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
+				       struct drop_scratch *s, struct ebcap_drop_counters *count,
+				       __u32 reason, __u64 n, const __u64 room)
+{
+	struct ebcap_drop_meta *meta = &s->meta;
+	struct ebcap_drop_record *rec = events.ringbuf_reserve(sizeof(*rec) + room);
+	if (!rec) {
+		count->lost++;
+		return 0;
+	}
+	/* the verifier must see 1 <= size <= room on the register passed to the helper */
+	barrier_var(n);
+	if (n > room)
+		n = room;
+	__u32 caplen = 0;
+	if (n && !bpf_probe_read_kernel(rec + 1, ((n - 1) & (room - 1)) + 1, (void *)meta->frame))
+		caplen = n;
+	rec->kind = EBCAP_DROP_KIND;
+	rec->total_length = sizeof(*rec) + caplen;
+	rec->ts = wall_clock_ns();
+	rec->location = ctx->args[1];
+	rec->reason = reason;
+	rec->ifindex = meta->ifindex;
+	rec->caplen = caplen;
+	rec->wirelen = meta->len;
+	rec->flags = meta->raw ? EBCAP_DROP_RAW : 0;
+	rec->pad = 0;
+	events.ringbuf_submit(rec, 0);
+	return 0;
+}
+
+#define EMIT_IN(ROOM)							\
+	if (n <= (ROOM))						\
+		return emit_record(ctx, s, count, reason, n, (ROOM));
+
 int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 {
 	/* 6.18: trace_kfree_skb(skb, location, reason, rx_sk) */
@@ -167,31 +204,21 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	count->matched++;
 
-	struct ebcap_drop_record *rec = events.ringbuf_reserve(sizeof(*rec) + EBCAP_DROP_ROOM);
-	if (!rec) {
-		count->lost++;
-		return 0;
-	}
 	/* Read back from memory, not the value the filter's paths each bounded differently: the
 	 * verifier then walks what follows once, not once per matching path (see ebcap.c) */
 	__u64 n = *(volatile __u32 *)&meta->linear;
-	barrier_var(n);
 	if (n > EBCAP_DROP_ROOM)
 		n = EBCAP_DROP_ROOM;
-	__u32 caplen = 0;
-	if (n && !bpf_probe_read_kernel(rec + 1, ((n - 1) & (EBCAP_DROP_ROOM - 1)) + 1,
-					(void *)meta->frame))
-		caplen = n;
-	rec->kind = EBCAP_DROP_KIND;
-	rec->total_length = sizeof(*rec) + caplen;
-	rec->ts = wall_clock_ns();
-	rec->location = ctx->args[1];
-	rec->reason = reason;
-	rec->ifindex = ifindex;
-	rec->caplen = caplen;
-	rec->wirelen = *(volatile __u32 *)&meta->len;
-	rec->flags = *(volatile __u32 *)&meta->raw ? EBCAP_DROP_RAW : 0;
-	rec->pad = 0;
-	events.ringbuf_submit(rec, 0);
+	EMIT_IN(128)
+#if EBCAP_DROP_ROOM > 512
+	EMIT_IN(512)
+#endif
+#if EBCAP_DROP_ROOM > 2048
+	EMIT_IN(2048)
+#endif
+#if EBCAP_DROP_ROOM > 16384
+	EMIT_IN(16384)
+#endif
+	EMIT_IN(EBCAP_DROP_ROOM)
 	return 0;
 }
