@@ -39,7 +39,9 @@ struct ebcap_drop_meta {
 	__u32 mark;
 	__u32 hash;
 	__u32 raw;		/* no link header: the frame starts at the network header */
-	__u32 pad;
+	__u32 tag;		/* TPID << 16 | TCI of a VLAN tag held in metadata, 0: none. It is
+				   back at offset 12 of what the filter sees: past byte 15, the
+				   frame's offsets are 4 lower */
 };
 
 /* Per CPU, summed by user space: of the kfree_skb calls that are not normal frees, */

@@ -7,6 +7,8 @@
  *   EBCAP_PEEK         bytes copied for the filter (filter_api.h)
  *   EBCAP_DROP_ROOM    the most bytes of a frame a record holds (a power of two)
  *   EBCAP_TP_RX_SK     1 when the tracepoint has its fourth argument, rx_sk (6.18 has)
+ *   EBCAP_META_VLAN    1 when sk_buff.vlan_all says whether a VLAN tag is held in metadata
+ *                      (kernels without the older vlan_present bit)
  *   EBCAP_REASON_NOT_DROPPED_YET, EBCAP_REASON_CONSUMED
  *                      enum skb_drop_reason's values in the running kernel (normal frees)
  *   BTF_*              struct member offsets in the running kernel, from its BTF: BCC compiles
@@ -29,17 +31,23 @@
 #include "drop_record.h"
 #include "filter_api.h"
 
+/* `events` must stay the first map declared: BCC 0.26 has no ringbuf_query() method, and refers
+ * to maps in raw helper calls by declaration order (bpf_pseudo_fd(1, -1) is the first). */
 BPF_RINGBUF_OUTPUT(events, EBCAP_RING_PAGES);
+#define EBCAP_EVENTS_MAP ((void *)bpf_pseudo_fd(1, -1))
 /* CLOCK_REALTIME - CLOCK_MONOTONIC in ns, kept current by user space (as ebcap.c's) */
 BPF_ARRAY(wall_clock, __u64, 1);
 BPF_ARRAY(drop_config, struct ebcap_drop_config, 1);
 BPF_PERCPU_ARRAY(counters, struct ebcap_drop_counters, 1);
 
+/* Room a copy needs past its length, for a VLAN tag put back (copy_frame) */
+#define EBCAP_TAG_SLACK (EBCAP_VLAN_OFF + EBCAP_VLAN_LEN)
+
 struct drop_scratch {
 	struct ebcap_drop_meta meta;
 	__u8 skb[BTF_SKB_SPAN_LEN];		/* sk_buff from BTF_SKB_SPAN on */
 	__u8 netdev[BTF_NETDEV_SPAN_LEN];	/* net_device from BTF_NETDEV_SPAN on */
-	__u8 peek[EBCAP_PEEK];
+	__u8 peek[EBCAP_PEEK + EBCAP_TAG_SLACK];
 };
 BPF_PERCPU_ARRAY(scratch, struct drop_scratch, 1);
 
@@ -76,6 +84,83 @@ static __always_inline __u32 netns_of(void *rx_sk, void *dev_net, void *skb_sk)
 		READ_AT(inum, net, BTF_NET_INUM);
 	return inum;
 }
+
+/* Wake the reader only when a record takes the ring's unread bytes past 1/16 of it (and for
+ * every record past half), as ebcap.c does and for its reasons: otherwise the reader drains when
+ * its poll times out (capture/session/drops.py). Waking it for every record that found it idle
+ * (flags 0) cost the dropping CPU an irq_work each: a drop written cost +3.6 us of the sender's
+ * CPU, against +0.8 us so (benchmarks/drops_cost.py). */
+#define EBCAP_RING_BYTES (EBCAP_RING_PAGES * 4096ULL)
+#define EBCAP_WAKEUP_BYTES (EBCAP_RING_BYTES / 16)
+/* What a record takes in the ring: its 8-byte header, and the payload padded to 8. */
+#define EBCAP_RING_RECORD(size) ((((size) + 7) & ~7ULL) + 8)
+
+/* The flags for a record of `taken` ring bytes, already reserved (so counted as unread). */
+static __always_inline __u64 wakeup_flags(__u64 taken)
+{
+	__u64 after = bpf_ringbuf_query(EBCAP_EVENTS_MAP, BPF_RB_AVAIL_DATA);
+	__u64 before = after > taken ? after - taken : 0;
+	if (before < EBCAP_WAKEUP_BYTES && after >= EBCAP_WAKEUP_BYTES)
+		return BPF_RB_FORCE_WAKEUP;
+	return after >= EBCAP_RING_BYTES / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Copy the first `n` bytes of the frame as libpcap sees it (a VLAN tag the kernel holds in
+ * metadata back at offset 12, as ebcap.c does) into `dst`, which has room for `room` (a power
+ * of two) + EBCAP_TAG_SLACK bytes; returns n, or 0 when nothing could be copied. The masks keep
+ * the verifier's 1 <= size <= room on the register passed to the helper. */
+static __always_inline __u64 copy_frame(__u8 *dst, __u64 n, const __u64 room, __u64 frame,
+					__u32 tag)
+{
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return 0;
+	if (!tag || n <= EBCAP_VLAN_OFF)
+		return bpf_probe_read_kernel(dst, ((n - 1) & (room - 1)) + 1, (void *)frame) ? 0 : n;
+	if (bpf_probe_read_kernel(dst, EBCAP_VLAN_OFF, (void *)frame))
+		return 0;
+	__u32 be = bpf_htonl(tag);
+	__builtin_memcpy(dst + EBCAP_VLAN_OFF, &be, EBCAP_VLAN_LEN);
+	if (n <= EBCAP_TAG_SLACK)
+		return n;
+	__u64 rest = n - EBCAP_TAG_SLACK;
+	return bpf_probe_read_kernel(dst + EBCAP_TAG_SLACK, ((rest - 1) & (room - 1)) + 1,
+				     (void *)(frame + EBCAP_VLAN_OFF)) ? 0 : n;
+}
+
+/* One record into the ring, in a size class: bpf_ringbuf_reserve() wants a constant size, and
+ * reserving -s 0's 64 KiB for every record let a 4 MiB ring hold 64 of them. */
+static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
+				       struct drop_scratch *s, struct ebcap_drop_counters *count,
+				       __u32 reason, __u64 n, const __u64 room)
+{
+	struct ebcap_drop_meta *meta = &s->meta;
+	const __u64 reserved = sizeof(struct ebcap_drop_record) + room + EBCAP_TAG_SLACK;
+	struct ebcap_drop_record *rec = events.ringbuf_reserve(reserved);
+	if (!rec) {
+		count->lost++;
+		return 0;
+	}
+	barrier_var(n);
+	__u32 caplen = copy_frame((__u8 *)(rec + 1), n, room, meta->frame, meta->tag);
+	rec->kind = EBCAP_DROP_KIND;
+	rec->total_length = sizeof(*rec) + caplen;
+	rec->ts = wall_clock_ns();
+	rec->location = ctx->args[1];
+	rec->reason = reason;
+	rec->ifindex = meta->ifindex;
+	rec->caplen = caplen;
+	rec->wirelen = meta->len;
+	rec->flags = meta->raw ? EBCAP_DROP_RAW : 0;
+	rec->pad = 0;
+	events.ringbuf_submit(rec, wakeup_flags(EBCAP_RING_RECORD(reserved)));
+	return 0;
+}
+
+#define EMIT_IN(ROOM)							\
+	if (n <= (ROOM))						\
+		return emit_record(ctx, s, count, reason, n, (ROOM));
 
 int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -137,6 +222,13 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	__u32 tail = SKB_FIELD(__u32, BTF_SKB_TAIL);
 	int ethernet = mac != MAC_HEADER_UNSET && network >= mac && network - mac == ETH_HLEN;
 	__u32 start = ethernet ? mac : network;
+	__u32 tag = 0;
+#if EBCAP_META_VLAN
+	/* skb_vlan_tag_present(): the tag is in metadata when vlan_all is not 0 */
+	if (ethernet && SKB_FIELD(__u32, BTF_SKB_VLAN_ALL))
+		tag = ((__u32)bpf_ntohs(SKB_FIELD(__u16, BTF_SKB_VLAN_PROTO)) << 16) |
+		      SKB_FIELD(__u16, BTF_SKB_VLAN_TCI);
+#endif
 
 	/* skb->len counts from skb->data, which the stack has moved past the headers on receive
 	 * (UDP drops its "no socket" packets with data at the UDP header) */
@@ -149,49 +241,37 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 
 	struct ebcap_drop_meta *meta = &s->meta;
 	meta->frame = head + start;
-	meta->linear = linear;
-	meta->len = wirelen;
+	meta->linear = linear;		/* of the frame in the skb: no tag */
+	meta->len = wirelen + (tag ? EBCAP_VLAN_LEN : 0);
 	meta->protocol = SKB_FIELD(__u16, BTF_SKB_PROTOCOL);	/* __be16, as in __sk_buff */
 	meta->ifindex = ifindex;
 	meta->mark = SKB_FIELD(__u32, BTF_SKB_MARK);
 	meta->hash = SKB_FIELD(__u32, BTF_SKB_HASH);
 	meta->raw = !ethernet;
-	meta->pad = 0;
+	meta->tag = tag;
 
-	__u64 peek_len = linear < EBCAP_PEEK ? linear : EBCAP_PEEK;
-	if (peek_len && bpf_probe_read_kernel(s->peek, ((peek_len - 1) & (EBCAP_PEEK - 1)) + 1,
-					      (void *)meta->frame))
-		peek_len = 0;
+	__u64 peek_len = copy_frame(s->peek, linear + (tag ? EBCAP_VLAN_LEN : 0), EBCAP_PEEK,
+				    meta->frame, tag);
 	count->considered++;
-	if (!ebcap_filter((void *)meta, s->peek, peek_len, EBCAP_DIR_UNKNOWN, 0))
+	if (!ebcap_filter((void *)meta, s->peek, peek_len, EBCAP_DIR_UNKNOWN, tag))
 		return 0;
 	count->matched++;
 
-	struct ebcap_drop_record *rec = events.ringbuf_reserve(sizeof(*rec) + EBCAP_DROP_ROOM);
-	if (!rec) {
-		count->lost++;
-		return 0;
-	}
 	/* Read back from memory, not the value the filter's paths each bounded differently: the
 	 * verifier then walks what follows once, not once per matching path (see ebcap.c) */
-	__u64 n = *(volatile __u32 *)&meta->linear;
-	barrier_var(n);
+	__u64 n = *(volatile __u32 *)&meta->linear + (*(volatile __u32 *)&meta->tag ? EBCAP_VLAN_LEN : 0);
 	if (n > EBCAP_DROP_ROOM)
 		n = EBCAP_DROP_ROOM;
-	__u32 caplen = 0;
-	if (n && !bpf_probe_read_kernel(rec + 1, ((n - 1) & (EBCAP_DROP_ROOM - 1)) + 1,
-					(void *)meta->frame))
-		caplen = n;
-	rec->kind = EBCAP_DROP_KIND;
-	rec->total_length = sizeof(*rec) + caplen;
-	rec->ts = wall_clock_ns();
-	rec->location = ctx->args[1];
-	rec->reason = reason;
-	rec->ifindex = ifindex;
-	rec->caplen = caplen;
-	rec->wirelen = *(volatile __u32 *)&meta->len;
-	rec->flags = *(volatile __u32 *)&meta->raw ? EBCAP_DROP_RAW : 0;
-	rec->pad = 0;
-	events.ringbuf_submit(rec, 0);
+	EMIT_IN(128)
+#if EBCAP_DROP_ROOM > 512
+	EMIT_IN(512)
+#endif
+#if EBCAP_DROP_ROOM > 2048
+	EMIT_IN(2048)
+#endif
+#if EBCAP_DROP_ROOM > 16384
+	EMIT_IN(16384)
+#endif
+	EMIT_IN(EBCAP_DROP_ROOM)
 	return 0;
 }

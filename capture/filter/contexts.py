@@ -45,8 +45,8 @@ TC = Context("tc", SKB_LEN, {SKF_PROTOCOL: SKB_PROTOCOL, SKF_IFINDEX: SKB_IFINDE
 OFFLINE = Context("offline", SKB_WIRE_LEN, TC.fields, True, SKB_PKT_TYPE)
 # A raw tracepoint's view (bpf/drops.c): no __sk_buff and no bpf_skb_load_bytes there, so the
 # context is a struct ebcap_drop_meta, and bytes past the peek are read from the frame's kernel
-# address with bpf_probe_read_kernel, within its linear part. The drop program puts no VLAN tag
-# back (tag is 0), and has no pkt_type, queue or VLAN fields to offer.
+# address with bpf_probe_read_kernel, within its linear part (4 lower past the VLAN tag the drop
+# program puts back, as at TC). It has no pkt_type, queue or VLAN fields to offer.
 TRACEPOINT = Context("tracepoint", META_LEN, {SKF_PROTOCOL: META_PROTOCOL,
                                               SKF_IFINDEX: META_IFINDEX, SKF_MARK: META_MARK,
                                               SKF_RXHASH: META_HASH}, False, None)

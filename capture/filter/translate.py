@@ -166,6 +166,11 @@ class _Translator:
         """dst = `nbytes` at the offset in R2 of the frame whose kernel address the tracepoint
         context holds; no match past its linear part (the only part read this way)."""
         p = self.p
+        label = ("untagged", len(p.items))
+        p.load(EBPF_DW, R3, R10, FP_TAG)        # a tag put back: the frame's offset is 4 lower
+        p.jump(EBPF_JMP | JEQ, label, R3, imm=0)
+        p.emit(EBPF_ALU | ADD, R2, imm=-VLAN_LEN)
+        p.label(label)
         p.load(0x00, R3, SKB, META_LINEAR)
         p.mov64(R4, R2)
         p.add64_imm(R4, nbytes)

@@ -38,7 +38,8 @@ BTF_FIELDS = {
     "SKB_LEN": ("sk_buff.len", 4), "SKB_TAIL": ("sk_buff.tail", 4),
     "SKB_DEV": ("sk_buff.dev", 8), "SKB_SK": ("sk_buff.sk", 8),
     "SKB_PROTOCOL": ("sk_buff.protocol", 2), "SKB_MARK": ("sk_buff.mark", 4),
-    "SKB_HASH": ("sk_buff.hash", 4),
+    "SKB_HASH": ("sk_buff.hash", 4), "SKB_VLAN_ALL": ("sk_buff.vlan_all", 4),
+    "SKB_VLAN_PROTO": ("sk_buff.vlan_proto", 2), "SKB_VLAN_TCI": ("sk_buff.vlan_tci", 2),
     "NETDEV_IFINDEX": ("net_device.ifindex", 4), "NETDEV_NET": ("net_device.nd_net.net", 8),
     "SOCK_NET": ("sock.__sk_common.skc_net.net", 8), "NET_INUM": ("net.ns.inum", 4),
 }
@@ -85,7 +86,12 @@ def tracepoint_cflags(table: btf.Btf | None = None) -> list[str]:
     if "reason" not in names:
         raise KernelFeatureError(f"this kernel's {TRACEPOINT} tracepoint gives no drop reason "
                                  "(Linux 5.17 or newer needed)")
-    return [f"-DEBCAP_TP_RX_SK={int('rx_sk' in names)}"]
+    try:
+        table.member("sk_buff", "vlan_present")
+        meta_vlan = 0           # the bit says, and vlan_all may hold a stale tag: not read
+    except KernelFeatureError:
+        meta_vlan = 1
+    return [f"-DEBCAP_TP_RX_SK={int('rx_sk' in names)}", f"-DEBCAP_META_VLAN={meta_vlan}"]
 
 
 def record_room(snaplen: int) -> int:

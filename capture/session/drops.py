@@ -28,6 +28,7 @@ from ebcap.capture.net import interfaces
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.capture.pcapng.rotation import CaptureComplete
 from ebcap.capture.session.clock import monotonic_to_wall_offset
+from ebcap.capture.session.drop_headers import headers_length
 from ebcap.capture.session.drop_print import DropPrinter, print_reasons
 from ebcap.capture.session.sinks import open_sinks
 from ebcap.capture.session.stats import print_statistics
@@ -104,8 +105,13 @@ class DropSession:
         if location is None:
             location = self.locations[drop.location] = self.symbols.symbolize(drop.location)
         self.reasons_met[reason] += 1
+        data = drop.data
+        if self.config.headers_only:
+            data = data[:headers_length(data, drop.raw)]
+        elif len(data) > self.snaplen:      # the kernel copies a power of two: -s is exact
+            data = data[:self.snaplen]
         packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), Direction.UNKNOWN,
-                        drop.wirelen, drop.data, drop_comments(reason, location))
+                        drop.wirelen, data, drop_comments(reason, location))
         if self.sinks is not None:
             self.sinks.packet(packet)
         if self.printer is not None:
@@ -193,6 +199,9 @@ def run_drops(config: CaptureConfig) -> int:
             session.sinks.close([])
         print_statistics(written, counters.considered, counters.lost)
         print_reasons(session.reasons_met)
+        if config.verbose:
+            print(f"{counters.foreign} drops in other network namespaces and {counters.unowned} "
+                  "with neither a device nor a socket left out", file=sys.stderr)
     return 0
 
 

@@ -69,3 +69,53 @@ def drops_in_file(path) -> list[tuple[int, tuple[str, ...], bytes]]:
                              if code == OPT_COMMENT)
             out.append((linktypes[iid], comments, data))
     return out
+
+
+_INJECT = r"""
+import socket, struct, sys
+ifname, src_mac, dst_mac, src, dst, port, corrupt = sys.argv[1:8]
+def checksum(data):
+    data += b"\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+payload = b"corrupt" * 4
+udp = struct.pack("!HHHH", 40000, int(port), 8 + len(payload), 0x1234) + payload  # wrong sum
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                 socket.inet_aton(src), socket.inet_aton(dst))
+ip = ip[:10] + struct.pack("!H", checksum(ip) ^ (0xFFFF if corrupt == "ip" else 0)) + ip[12:]
+frame = bytes.fromhex(dst_mac.replace(":", "")) + bytes.fromhex(src_mac.replace(":", "")) \
+    + b"\x08\x00" + ip + udp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+for _ in range(3):
+    s.send(frame)
+"""
+
+
+def inject_corrupt_udp(tb, port: int, corrupt: str) -> None:
+    """Three UDP datagrams from left to right, sent as raw frames: with a wrong UDP checksum
+    (`corrupt` = "udp"), or a wrong IP header checksum as well ("ip")."""
+    left, right = tb.left, tb.right
+    tb.run(left, [sys.executable, "-I", "-c", _INJECT, left.ifname, tb.mac(left), tb.mac(right),
+                  left.ipv4, right.ipv4, str(port), corrupt])
+
+
+_SEND_FRAMES = r"""
+import socket, struct, sys
+data = sys.stdin.buffer.read()
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+at = 0
+while at < len(data):                   # each frame after its u16 length
+    (n,) = struct.unpack_from("!H", data, at)
+    s.send(data[at + 2:at + 2 + n])
+    at += 2 + n
+"""
+
+
+def send_frames(tb, host, frames: list[bytes]) -> None:
+    """Each frame as it is, onto host's veth (AF_PACKET), for the peer to receive."""
+    tb.run(host, [sys.executable, "-I", "-c", _SEND_FRAMES, host.ifname],
+           input=b"".join(len(frame).to_bytes(2, "big") + frame for frame in frames))
