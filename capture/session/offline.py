@@ -143,6 +143,10 @@ class _Unfiltered:
 _LIBPCAP_READS = frozenset(LAYOUTS) - {LinkType.BSD_RAW_14}
 
 
+# The link types the kernel program is built for (capture/kernel/linklayers.py).
+KERNEL_LINKTYPES = tuple(LAYOUTS)
+
+
 class _Filters:
     """The kernel filter of each link type met in the file, made on first use."""
 
@@ -152,7 +156,6 @@ class _Filters:
         self.by_linktype: dict[int, _KernelFilter | _Unfiltered] = {}
         self.needs_kernel = bool(config.expression) or config.headers_only
         self.refused: dict[int, FilterError] = {}
-        self.privileged = True
 
     def _make(self, linktype: int) -> _KernelFilter | _Unfiltered:
         if linktype not in self.by_linktype:
@@ -160,28 +163,22 @@ class _Filters:
                                                or layout_of(linktype) is None):
                 self.by_linktype[linktype] = _Unfiltered(self.config)
                 return self.by_linktype[linktype]
-            if not self.privileged:
-                raise PrivilegeError(f"{self.config.read_from}: an interface of link type "
-                                     f"{describe_linktype(linktype)} is declared after the "
-                                     f"first packet, and -Z {self.config.user} gave up the "
-                                     "privileges to load its filter")
             self.by_linktype[linktype] = _KernelFilter(
                 self.config, linktype, self.stack,
                 self.savefile if linktype == self.first and linktype in _LIBPCAP_READS else None)
         return self.by_linktype[linktype]
 
-    def preload(self, linktypes) -> None:
-        """Load the programs of these link types (the ones the file declares before its first
-        packet: all of them, in files other than ebcap's own -i any ones) before -Z drops root;
-        one declared later is refused in one line (docs/security.md). An expression libpcap
-        refuses for one of them (`tcp` on NFLOG) is an error only when a packet of that link
-        type comes: the error is kept for then."""
-        for linktype in dict.fromkeys(linktypes):
+    def preload(self) -> None:
+        """Load the program of every link type the kernel can run, before -Z drops root: a file
+        may declare another interface at any point (docs/security.md). An expression libpcap
+        refuses for a link type (`tcp` on NFLOG) is an error only when the file has that link
+        type: the error is kept for then. (~0.5 s with the compiled programs cached; the first
+        time, each link type's program is compiled once.)"""
+        for linktype in KERNEL_LINKTYPES:
             try:
                 self(linktype)
             except FilterError as exc:
                 self.refused[linktype] = exc
-        self.privileged = False
 
     def __call__(self, linktype: int) -> _KernelFilter | _Unfiltered:
         found = self.by_linktype.get(linktype)
@@ -211,7 +208,7 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
             # docs/security.md: everything that needs root is done before the drop; a test run
             # of an already loaded program works after setuid (BPF_PROG_TEST_RUN checks the fd).
             if kernel_filter.needs_kernel:
-                kernel_filter.preload(i.linktype for i in reader.interfaces)
+                kernel_filter.preload()
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
         outputs = _OutputInterfaces(config)
