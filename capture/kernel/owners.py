@@ -36,9 +36,13 @@ _BTF_KIND_INT, _BTF_KIND_ARRAY = 1, 3
 _BTF_INT_SIGNED = 1
 
 
-def cgroup2_mount(mounts: str = "/proc/self/mounts") -> str | None:
+def cgroup2_mount() -> str | None:
     """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a
     hybrid layout), or None."""
+    return _cgroup2_in("/proc/self/mounts")
+
+
+def _cgroup2_in(mounts: str) -> str | None:
     try:
         with open(mounts, encoding="utf-8") as handle:
             for line in handle:
@@ -76,7 +80,10 @@ def attach_hooks(stack: ExitStack, insns: dict[str, bytes]) -> None:
     """Load and attach every hook; each program and link is closed when `stack` closes."""
     root = cgroup2_mount()
     if root is None:
-        raise KernelFeatureError("--owners needs cgroup v2, which is not mounted")
+        # `ip netns exec` gives its command a mount namespace with a fresh /sys, where cgroup2
+        # is not mounted (and init's mount, through /proc/1/root, was refused with EACCES here)
+        raise KernelFeatureError("--owners needs the cgroup v2 hierarchy, which is not mounted "
+                                 "here (under `ip netns exec`, use ebcap --netns NAME instead)")
     cgroup_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for name, prog_type, attach_type in HOOKS:
