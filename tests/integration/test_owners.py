@@ -199,3 +199,27 @@ def live_ids(kind: str) -> set[int]:
     import json
     out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True).stdout
     return {entry["id"] for entry in json.loads(out or "[]")}
+
+
+def test_server_listening_before_ebcap_is_attributed(testbed, tmp_path):
+    """Its listener passed no hook of ebcap's: seeded from /proc/PID/fd at start (pidfd_getfd)."""
+    out = tmp_path / "seeded.pcapng"
+    left, right = testbed.left, testbed.right
+    server = script(testbed, left, TCP_SERVER, left.ipv4, "7200")
+    udp = script(testbed, left, UDP_SENDER, right.ipv4, "7201", "3")   # socket made before too
+    ebcap = start_ebcap(testbed, out, "--owners")
+    step(udp)
+    client = TCP_CLIENT.replace('print("ready", flush=True); sys.stdin.readline()', "").replace(
+        'print("sent", flush=True); sys.stdin.readline()', "")
+    testbed.run(right, [sys.executable, "-I", "-c", client, left.ipv4, "7200"], timeout=20)
+    assert server.stdout.readline().strip() == "sent"
+    stop_ebcap(ebcap)
+    finish(server)
+    finish(udp)
+    owners = {}
+    for packet in egress_packets(out):
+        if packet.data[12:14] == b"\x08\x00" and packet.data[23] in (6, 17):
+            owners.setdefault(ports(packet.data)[0], set()).add(
+                packet.owner.pid if packet.owner else None)
+    assert owners[7200] == {server.pid}        # SYN-ACK (listener) and the accepted socket
+    assert set().union(*(v for k, v in owners.items() if k != 7200)) == {udp.pid}
