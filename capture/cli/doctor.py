@@ -74,7 +74,7 @@ def _owners() -> str:
     root = cgroup2_mount()
     if root is None:
         return "no (cgroup v2 is not mounted: --owners and --pid cannot be used)"
-    return f"yes (cgroup v2 socket hooks at {root}; egress only, see docs/owners.md)"
+    return f"yes (cgroup v2 socket hooks at {root}; see docs/owners.md)"
 
 
 def run_doctor() -> int:
