@@ -3,7 +3,7 @@
 
     .venv/bin/python -I benchmarks/owners_cost.py [ROUNDS]
 
-Per packet: ebcap_egress's run_time_ns / run_cnt (kernel.bpf_stats, on for the run only) while
+Per packet: ebcap_egress's (and ebcap_ingress's, on the receiving side) run_time_ns / run_cnt (kernel.bpf_stats, on for the run only) while
 one UDP socket, made after ebcap started, sends 64-byte datagrams, without and with --owners
 (and with --pid of the sender). Per socket: a loop of socket() + connect() + close() (UDP:
 sock_create and connect4 hooks; TCP to a listener in the other namespace: the handshake too),
@@ -37,6 +37,12 @@ for _ in range(n):
     s.close()
 print((time.perf_counter() - t) / n * 1e9)
 """
+RECEIVER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 9))
+while True:
+    s.recv(100)
+"""
 LISTENER = """
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -65,9 +71,9 @@ def egress_stats(pid, names=("ebcap_egress",)):
     return tuple(total)
 
 
-def start(tb, *flags):
-    # --netns, not `ip netns exec`: that one's fresh /sys has no cgroup2 mount
-    cap = subprocess.Popen([EBCAP, "--netns", tb.left.netns, "-i", tb.left.ifname, "-Q", "out",
+def start(tb, *flags, host=None, direction="out"):
+    host = host or tb.left
+    cap = subprocess.Popen([EBCAP, "--netns", host.netns, "-i", host.ifname, "-Q", direction,
                             "-w", "/dev/null", *flags], stderr=subprocess.PIPE)
     err = b""
     while b"listening" not in err:
@@ -84,14 +90,22 @@ def stop(cap):
 
 
 def per_packet(tb, mode):
+    """Egress of the sender's packets on veth-l; mode "in ..." measures their ingress on veth-r,
+    where a UDP socket bound to the port receives them (the lookup finds it)."""
     sender = tb.popen(tb.left, [sys.executable, "-I", "-c", SENDER, tb.right.ipv4, str(PACKETS)],
                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     sender.stdout.readline()
-    flags = {"plain": [], "owners": ["--owners"], "pid": ["--pid", str(sender.pid)]}[mode]
-    cap = start(tb, *flags)
-    before = egress_stats(cap.pid)
+    flags = {"plain": [], "owners": ["--owners"], "pid": ["--pid", str(sender.pid)],
+             "in plain": [], "in owners": ["--owners"]}[mode]
+    if mode.startswith("in"):
+        cap = start(tb, *flags, host=tb.right, direction="in")
+        names = ("ebcap_ingress",)
+    else:
+        cap = start(tb, *flags)
+        names = ("ebcap_egress",)
+    before = egress_stats(cap.pid, names)
     sender.stdin.write("go\n"); sender.stdin.flush(); sender.stdout.readline()
-    after = egress_stats(cap.pid)
+    after = egress_stats(cap.pid, names)
     sender.stdin.write("end\n"); sender.stdin.flush(); sender.wait()
     stop(cap)
     ns, cnt = after[0] - before[0], after[1] - before[1]
@@ -120,7 +134,7 @@ def main():
     old = subprocess.run(["sysctl", "-n", "kernel.bpf_stats_enabled"], capture_output=True,
                          text=True).stdout.strip() or "0"
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
-    packet = {"plain": [], "owners": [], "pid": []}
+    packet = {"plain": [], "owners": [], "pid": [], "in plain": [], "in owners": []}
     sockets = {(k, w): [] for k in ("udp", "tcp") for w in (False, True)}
     hooks = {"udp": [], "tcp": []}
     try:
@@ -128,6 +142,7 @@ def main():
             listener = tb.popen(tb.right, [sys.executable, "-I", "-c", LISTENER, tb.right.ipv4],
                                 stdout=subprocess.PIPE)
             listener.stdout.readline()
+            receiver = tb.popen(tb.right, [sys.executable, "-I", "-c", RECEIVER, tb.right.ipv4])
             for _ in range(rounds):
                 for mode in packet:
                     packet[mode].append(per_packet(tb, mode))
@@ -136,10 +151,12 @@ def main():
     finally:
         subprocess.run(["sysctl", "-qw", f"kernel.bpf_stats_enabled={old}"])
     med = {k: statistics.median(v) for k, v in packet.items()}
-    print(f"ebcap_egress ns per packet (median of {rounds}; bpf_stats' own clock reads included): "
+    print(f"ns per packet (median of {rounds}; bpf_stats' own clock reads included): "
           + ", ".join(f"{k} {v:.0f} ({min(packet[k]):.0f}..{max(packet[k]):.0f})"
                       for k, v in med.items()))
-    print(f"  --owners adds {med['owners'] - med['plain']:.0f} ns, --pid {med['pid'] - med['plain']:.0f} ns")
+    print(f"  egress: --owners adds {med['owners'] - med['plain']:.0f} ns, --pid "
+          f"{med['pid'] - med['plain']:.0f} ns; ingress (ebcap_ingress, the lookup): --owners "
+          f"adds {med['in owners'] - med['in plain']:.0f} ns")
     for kind in ("udp", "tcp"):
         off, on = (statistics.median(sockets[(kind, w)]) for w in (False, True))
         print(f"{kind} socket+connect+close: {off:.0f} ns without ebcap, {on:.0f} ns with "
