@@ -146,16 +146,17 @@ static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_o
 	__u32 size, l4;
 	__u8 proto;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		__u8 vihl;
-		__u16 frag;
-		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3, &vihl, 1) ||
-		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 6, &frag, 2) ||
-		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 9, &proto, 1) ||
-		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 12, &tuple.ipv4.saddr, 8))
+		/* the header in one helper call: each costs ~10-20 ns */
+		struct { __u8 vihl, tos; __u16 len, id, frag; __u8 ttl, proto; __u16 check;
+			 __u32 saddr, daddr; } ip;
+		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3, &ip, sizeof(ip)))
 			return;
-		if (frag & bpf_htons(0x1fff))
+		if (ip.frag & bpf_htons(0x1fff))
 			return;
-		l4 = EBCAP_OWNER_L3 + (vihl & 0xf) * 4;
+		proto = ip.proto;
+		tuple.ipv4.saddr = ip.saddr;
+		tuple.ipv4.daddr = ip.daddr;
+		l4 = EBCAP_OWNER_L3 + (ip.vihl & 0xf) * 4;
 		if (bpf_skb_load_bytes(skb, l4, &tuple.ipv4.sport, 4))
 			return;
 		size = sizeof(tuple.ipv4);
