@@ -96,6 +96,15 @@ def _headers() -> str:
         return f"missing: {exc}"
 
 
+def _owners() -> str:
+    """--owners needs cgroup v2 (its socket hooks) and socket-local storage (Linux 5.2)."""
+    from ebcap.capture.kernel.owners import cgroup2_mount
+    root = cgroup2_mount()
+    if root is None:
+        return "no (cgroup v2 is not mounted: --owners and --pid cannot be used)"
+    return f"yes (cgroup v2 socket hooks at {root}; see docs/owners.md)"
+
+
 def run_doctor() -> int:
     from ebcap.capture.filter.libpcap import libpcap_version
     version = _kernel_version()
@@ -108,6 +117,7 @@ def run_doctor() -> int:
         ("tcx links", "yes" if version >= (6, 6) else "no (needs Linux 6.6)"),
         ("clsact", "yes" if version >= (4, 5) else "no"),
         ("drop capture (--drops)", _drops()),
+        ("socket owners", _owners()),
         ("BCC", _bcc()),
         ("kernel headers for BCC", _headers()),
         ("compiled program cache", _program_cache()),

@@ -36,9 +36,37 @@ _BTF_KIND_INT, _BTF_KIND_ARRAY = 1, 3
 _BTF_INT_SIGNED = 1
 
 
-def cgroup2_mount(mounts: str = "/proc/self/mounts") -> str | None:
+def cgroup2_mount() -> str | None:
     """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a
     hybrid layout), or None."""
+    return _cgroup2_in("/proc/self/mounts")
+
+
+def mount_cgroup2_privately() -> str | None:
+    """`ip netns exec` runs its command in a mount namespace of its own with a fresh /sys, where
+    cgroup2 is not mounted (init's mount, through /proc/1/root, needs ptrace rights over init,
+    refused here). The hierarchy is the same wherever it is mounted, so ebcap mounts it for
+    itself: in a mount namespace of its own (a copy of the one it was in, so every path still
+    means the same), made private first, so that nothing of it is seen anywhere else. Only when
+    `ip netns exec` already gave ebcap a namespace of its own: never in the host's."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    ms_rec, ms_private, clone_newns = 0x4000, 1 << 18, 0x20000
+    try:
+        if os.readlink("/proc/self/ns/mnt") == os.readlink("/proc/1/ns/mnt"):
+            return None
+    except OSError:
+        pass                # init's namespace unreadable: not init's own, then
+    target = "/sys/fs/cgroup"
+    if (libc.unshare(clone_newns) != 0
+            or libc.mount(b"none", b"/", None, ms_rec | ms_private, None) != 0
+            or not os.path.isdir(target)
+            or libc.mount(b"cgroup2", target.encode(), b"cgroup2", 0, None) != 0):
+        return None
+    return _cgroup2_in("/proc/self/mounts")
+
+
+def _cgroup2_in(mounts: str) -> str | None:
     try:
         with open(mounts, encoding="utf-8") as handle:
             for line in handle:
@@ -74,9 +102,9 @@ def create_storage_map(spec: bpfsys.MapSpec) -> int:
 
 def attach_hooks(stack: ExitStack, insns: dict[str, bytes]) -> None:
     """Load and attach every hook; each program and link is closed when `stack` closes."""
-    root = cgroup2_mount()
+    root = cgroup2_mount() or mount_cgroup2_privately()
     if root is None:
-        raise KernelFeatureError("--owners needs cgroup v2, which is not mounted")
+        raise KernelFeatureError("--owners needs the cgroup v2 hierarchy, which is not mounted")
     cgroup_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for name, prog_type, attach_type in HOOKS:

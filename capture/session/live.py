@@ -14,6 +14,7 @@ from ebcap.capture.config import CaptureConfig
 from ebcap.capture.errors import InterfaceError
 from ebcap.capture.filter.libpcap import compile_filter, interface_netmask
 from ebcap.capture.kernel import owners
+from ebcap.capture.kernel.owners_seed import seed_owners
 from ebcap.capture.kernel.program import KernelProgram, load_program
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.kernel.source import ProgramSpec, ring_size
@@ -63,6 +64,8 @@ class LiveSession:
                 # each program has its own owners map, so each gets its socket hooks
                 owners.attach_hooks(self.stack, kernel.loaded.insns)
                 kernel.maps.want_pids(self.config.pids)
+                # after the hooks: a socket made meanwhile is the hooks', not lost
+                seed_owners(kernel.loaded.maps["owners"], owners.cgroup2_mount())
             ring = RingReader(kernel.maps.ring_fd, spec.ring_bytes)
             self.stack.callback(ring.close)
             # Edge-triggered: the ring reports readable while any record waits, so a level-

@@ -27,6 +27,7 @@ OPT_OWNER = 0x8EBC                      # bpf/record.h's EBCAP_OPT_OWNER
 OWNER = struct.Struct("<IIIIII16s")
 _FLAGS_OPTION = 8
 _u32 = struct.Struct("<I")
+_END_OF_OPTIONS = struct.pack("<HH", OPT_ENDOFOPT, 0)
 CGROUP_RESCAN_SECONDS = 1.0             # an unknown cgroup id walks the hierarchy at most this often
 
 
@@ -39,6 +40,7 @@ class OwnerDirectory:
         self._cgroup_root = cgroup2_mount()
         self._scanned = 0.0
         self._encoded: dict[Owner, bytes] = {}                # owner -> its comment options
+        self._by_raw: dict[bytes, tuple[Owner, bytes]] = {}   # the kernel's bytes -> both
 
     def rewrite(self, block: bytes) -> tuple[bytes, Owner | None]:
         """The block as it is written (owner option replaced by comments), and its owner."""
@@ -48,12 +50,21 @@ class OwnerDirectory:
         code = struct.unpack_from("<H", block, owner_at)[0]
         if code != OPT_OWNER:               # a block of a program without owners
             return block, None
-        fields = OWNER.unpack_from(block, owner_at + 4)
-        owner = self.owner(fields) if fields[0] else None
-        comments = self._comments(owner) if owner else b""
+        if not _u32.unpack_from(block, owner_at + 4)[0]:       # tgid 0: no owner
+            total = owner_at + 8
+            return b"".join((block[:4], _u32.pack(total), block[8:owner_at],
+                             _END_OF_OPTIONS, _u32.pack(total))), None
+        raw = block[owner_at + 4:owner_at + 4 + OWNER.size]
+        known = self._by_raw.get(raw)
+        if known is None:           # most packets come from a socket met before: one lookup
+            if len(self._by_raw) > 65536:
+                self._by_raw.clear()
+            owner = self.owner(OWNER.unpack(raw))
+            known = self._by_raw[raw] = (owner, self._comments(owner))
+        owner, comments = known
         total = owner_at + len(comments) + 8
         return b"".join((block[:4], _u32.pack(total), block[8:owner_at], comments,
-                         struct.pack("<HHI", OPT_ENDOFOPT, 0, total))), owner
+                         _END_OF_OPTIONS, _u32.pack(total))), owner
 
     def _comments(self, owner: Owner) -> bytes:
         encoded = self._encoded.get(owner)

@@ -199,3 +199,50 @@ def live_ids(kind: str) -> set[int]:
     import json
     out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True).stdout
     return {entry["id"] for entry in json.loads(out or "[]")}
+
+
+def test_server_listening_before_ebcap_is_attributed(testbed, tmp_path):
+    """Its listener passed no hook of ebcap's: seeded from /proc/PID/fd at start (pidfd_getfd)."""
+    out = tmp_path / "seeded.pcapng"
+    left, right = testbed.left, testbed.right
+    server = script(testbed, left, TCP_SERVER, left.ipv4, "7200")
+    udp = script(testbed, left, UDP_SENDER, right.ipv4, "7201", "3")   # socket made before too
+    ebcap = start_ebcap(testbed, out, "--owners")
+    step(udp)
+    client = TCP_CLIENT.replace('print("ready", flush=True); sys.stdin.readline()', "").replace(
+        'print("sent", flush=True); sys.stdin.readline()', "")
+    testbed.run(right, [sys.executable, "-I", "-c", client, left.ipv4, "7200"], timeout=20)
+    assert server.stdout.readline().strip() == "sent"
+    stop_ebcap(ebcap)
+    finish(server)
+    finish(udp)
+    owners = {}
+    for packet in egress_packets(out):
+        if packet.data[12:14] == b"\x08\x00" and packet.data[23] in (6, 17):
+            owners.setdefault(ports(packet.data)[0], set()).add(
+                packet.owner.pid if packet.owner else None)
+    assert owners[7200] == {server.pid}        # SYN-ACK (listener) and the accepted socket
+    assert set().union(*(v for k, v in owners.items() if k != 7200)) == {udp.pid}
+
+
+def test_ingress_packets_carry_the_receiving_socket_owner(testbed, tmp_path):
+    """At ingress the socket is looked up (bpf_sk_lookup_tcp/udp): the SYN finds the listener,
+    the rest of the connection the accepted socket (its owner cloned from the listener)."""
+    out = tmp_path / "ingress.pcapng"
+    left, right = testbed.left, testbed.right
+    ebcap = start_ebcap(testbed, out, "--owners")
+    server = script(testbed, left, TCP_SERVER, left.ipv4, "7300")
+    client = TCP_CLIENT.replace('print("ready", flush=True); sys.stdin.readline()', "").replace(
+        'print("sent", flush=True); sys.stdin.readline()', "")
+    testbed.run(right, [sys.executable, "-I", "-c", client, left.ipv4, "7300"], timeout=20)
+    assert server.stdout.readline().strip() == "sent"
+    stop_ebcap(ebcap)
+    finish(server)
+    with open(out, "rb") as stream:
+        ingress = [p for p in CaptureFileReader(stream, str(out)) if p.direction == 1]
+    to_server = [p for p in ingress if p.data[12:14] == b"\x08\x00" and p.data[23] == 6
+                 and ports(p.data)[1] == 7300]
+    assert to_server and to_server[0].owner is not None          # the SYN: the listener's
+    owners = {p.owner.pid for p in to_server if p.owner is not None}
+    assert owners == {server.pid}
+    assert sum(p.owner is not None for p in to_server) >= len(to_server) - 1   # the last ACK may find none

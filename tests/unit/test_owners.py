@@ -66,3 +66,25 @@ def test_comments_survive_a_file_and_print():
     assert packets[0].owner == owner and owner.label == "nc.77"
     assert packets[0].comments == tuple(owner.comments())      # -r -w keeps them as they were
     assert encode_epb(packets[0]) == stream.getvalue()[-len(encode_epb(packets[0])):]
+
+
+def test_loopback_is_captured_at_egress_with_owners():
+    """At loopback ingress a packet no longer has its socket; each packet is still shown once."""
+    from ebcap.capture.session.attach import hooks
+    from ebcap.capture.kernel.source import EGRESS, INGRESS
+    assert [name for name, _ in hooks("inout", True)] == [INGRESS]
+    assert [name for name, _ in hooks("inout", True, owners=True)] == [EGRESS]
+    assert [name for name, _ in hooks("inout", False, owners=True)] == [INGRESS, EGRESS]
+
+
+def test_storage_btf_is_what_the_kernel_checks():
+    """An int key (BTF_KIND_INT, 32 bits, signed) and a value type of the value's size."""
+    from ebcap.capture.kernel.owners import storage_btf
+    blob = storage_btf(40)
+    magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(
+        "<HBBIIIII", blob)
+    assert (magic, version, hdr_len) == (0xEB9F, 1, 24)
+    assert len(blob) == hdr_len + type_len + str_len and str_off == type_len
+    name_off, info, size, encoding = struct.unpack_from("<IIII", blob, 24)
+    assert info >> 24 == 1 and size == 4 and encoding & 0xFF == 32
+    assert struct.unpack_from("<IIIIII", blob, 24 + 32)[5] == 40
