@@ -44,6 +44,7 @@ from ebcap.dissectors import (
     rip,
     sctp,
     sll,
+    slow,
     snmp,
     syslog,
     tcp,
@@ -75,6 +76,7 @@ ETHERTYPES = {
     0x8848: mpls.mpls_print,
     0x8863: pppoe.pppoe_print,
     0x8864: pppoe.pppoe_print,
+    0x8809: slow.slow_print,
     0x888E: eapol.eapol_print,
     0x88CC: lldp.lldp_print,
 }
