@@ -46,6 +46,7 @@ from ebcap.dissectors import (
     sll,
     slow,
     snmp,
+    ssh,
     syslog,
     tcp,
     tftp,
@@ -102,6 +103,7 @@ IP_PROTOCOLS = {
 # In order of precedence: where both ports have a printer, the earlier row's wins.
 TCP_PORTS = PortTable([
     (179, bgp.bgp_print),
+    (22, ssh.ssh_print),
     (80, http.http_print),
     (8080, http.http_print),
     (53, dns.domain_tcp_print),
@@ -128,5 +130,6 @@ UDP_PORTS = PortTable([
     (514, syslog.syslog_print),
     (4789, vxlan.vxlan_print),
     (6081, geneve.geneve_print),
+    (6635, mpls.mpls_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)
