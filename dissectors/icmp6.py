@@ -6,10 +6,11 @@ import struct
 
 from ebcap.dissectors import hexdump
 from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
-from ebcap.dissectors.text import relts
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16, u16_pair, u32
+from ebcap.dissectors.mld import mld_print
 from ebcap.dissectors.names import ip6, ip6_at
+from ebcap.dissectors.text import relts
 
 _RA = struct.Struct("!BBHII").unpack_from
 _PREFIX_INFO = struct.Struct("!BBII").unpack_from
@@ -81,9 +82,7 @@ def icmp6_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -
     elif itype in (133, 134, 135, 136):
         _neighbor_discovery(nd, data, off, length, itype)
     elif itype in _MLD:
-        # MLD decodes are not on ebcap's line path; print what tcpdump prints for unknown types.
-        out.append(", length %u" % length)
-        return
+        mld_print(nd, data, off, length, itype)
     else:
         out.append(", length %u" % length)
         if verbose <= 1:

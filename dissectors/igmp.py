@@ -82,30 +82,43 @@ def _v3_query(nd, data: bytes, off: int, length: int) -> None:
 
 
 def _v3_report(nd, data: bytes, off: int, length: int) -> None:
+    report_print(nd, data, off, length, length < 16 or length & 3, 4, ip4_at, "v3")
+
+
+def report_print(nd, data: bytes, off: int, length: int, bad_length: bool, size: int, address,
+                 version: str) -> None:
+    """An IGMPv3 or MLDv2 report after its type: the number of group records, and with -v the records."""
     out = nd.out
-    if length < 16 or length & 3:
+    if bad_length:
         out.append(" [invalid len %u]" % length)
         return
     ngroups = u16(data, off + 6)[0]
     out.append(", %u group record(s)" % ngroups)
-    if not nd.verbose:
-        return
+    if nd.verbose:
+        group_records(nd, data, off, length, ngroups, size, address, version)
+
+
+def group_records(nd, data: bytes, off: int, length: int, ngroups: int, size: int, address, version: str) -> None:
+    """-v: IGMPv3's or MLDv2's group records (RFC 3376 4.2.4, RFC 3810 5.2.4: the same layout with
+    addresses of `size` bytes), from offset 8 of the report."""
+    out = nd.out
     group = 8
+    head = 4 + size
     for _ in range(ngroups):
-        if length < group + 8:
+        if length < group + head:
             out.append(" [invalid number of groups]")
             return
         at = off + group
-        out.append(" [gaddr %s" % ip4_at(data, at + 4))
+        out.append(" [gaddr %s" % address(data, at + 4))
         rtype = data[at]
-        out.append(" " + REPORT_TYPES.get(rtype, " [v3-report-#%u]" % rtype))
+        out.append(" " + REPORT_TYPES.get(rtype, " [%s-report-#%u]" % (version, rtype)))
         nsrcs = u16(data, at + 2)[0]
-        if length < group + 8 + (nsrcs << 2):
+        if length < group + head + nsrcs * size:
             out.append(" [invalid number of sources %u]" % nsrcs)
             return
         if nd.verbose == 1:
             out.append(", %u source(s)" % nsrcs)
         else:
-            out.append(" {%s }" % "".join(" " + ip4_at(data, at + 8 + 4 * i) for i in range(nsrcs)))
-        group += 8 + (nsrcs << 2)
+            out.append(" {%s }" % "".join(" " + address(data, at + head + size * i) for i in range(nsrcs)))
+        group += head + nsrcs * size
         out.append("]")

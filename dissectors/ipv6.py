@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors.errors import Truncated
+from ebcap.dissectors.ip6opts import options_text
 from ebcap.dissectors.ipdemux import IPPROTO_NAMES, PRINTS_OWN_ADDRESSES, ip_demux_print
 from ebcap.dissectors.names import ip6
 
@@ -13,6 +14,7 @@ _FRAG = struct.Struct("!HI").unpack_from
 # Extension headers ebcap steps over, naming them briefly (tcpdump decodes HBH, DSTOPT and srcrt).
 _EXTENSION_NAMES = {0: "HBH ", 43: "srcrt ", 60: "DSTOPT "}
 _FRAGMENT = 44
+_OPTION_HEADERS = {0: "hbhopt", 60: "dstopt"}     # -v lists their options
 
 
 def ip6_print(nd, data: bytes, off: int, length: int) -> None:
@@ -76,6 +78,11 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
         else:
             adv = (data[cp + 1] + 1) * 8
             out.append(_EXTENSION_NAMES[nh])
+            if nd.verbose and nh in _OPTION_HEADERS:
+                nd.proto = _OPTION_HEADERS[nh]
+                if len(data) < cp + adv:
+                    raise Truncated
+                out.append(options_text(data, cp + 2, adv - 2))
         cp += adv
         remaining -= adv
         nh = nxt

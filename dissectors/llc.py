@@ -5,6 +5,7 @@ the payload (the caller then prints it raw)."""
 from __future__ import annotations
 
 from ebcap.dissectors.cdp import cdp_print
+from ebcap.dissectors.cisco_l2 import dtp_print, udld_print
 from ebcap.dissectors.errors import trunc
 from ebcap.dissectors.hexdump import hex_ascii_dump
 from ebcap.dissectors.names import ETHERTYPE_NAMES, mac
@@ -21,6 +22,7 @@ OUIS = {0x000000: "Ethernet", 0x00000C: "Cisco", 0x0000F8: "Cisco", 0x080007: "A
         0x0080C2: "IEEE 802.1 Private", 0x00120F: "IEEE 802.3 Private"}
 CISCO_PIDS = {0x2000: "CDP", 0x2003: "VTP", 0x2004: "DTP", 0x0111: "UDLD", 0x010B: "PVST",
               0x010C: "VLAN Bridge"}
+CISCO_PRINTERS = {0x2000: cdp_print, 0x2004: dtp_print, 0x0111: udld_print}
 LLC_UI = 0x03
 LLC_XID, LLC_XID_FI = 0xAF, 0x81
 SAP_STP, SAP_IP, SAP_SNAP = 0x42, 0x06, 0xAA
@@ -135,8 +137,9 @@ def snap_print(nd, data: bytes, off: int, length: int) -> bool:
     if oui == 0x0C and et in (0x010B, 0x010C):
         stp_print(nd, data, pay, left)
         return True
-    if oui == 0x0C and et == 0x2000:
-        cdp_print(nd, data, pay, left)
+    printer = oui == 0x0C and CISCO_PRINTERS.get(et)
+    if printer:
+        printer(nd, data, pay, left)
         return True
     if not nd.link_header:
         nd.out.append("%s > %s " % (mac(data[6:12]), mac(data[0:6])))

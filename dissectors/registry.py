@@ -48,7 +48,9 @@ from ebcap.dissectors import (
     rip,
     sctp,
     sll,
+    slow,
     snmp,
+    ssh,
     syslog,
     tcp,
     tftp,
@@ -88,6 +90,7 @@ ETHERTYPES = {
     0x8848: mpls.mpls_print,
     0x8863: pppoe.pppoe_print,
     0x8864: pppoe.pppoe_print,
+    0x8809: slow.slow_print,
     0x888E: eapol.eapol_print,
     0x88CC: lldp.lldp_print,
 }
@@ -113,6 +116,7 @@ IP_PROTOCOLS = {
 # In order of precedence: where both ports have a printer, the earlier row's wins.
 TCP_PORTS = PortTable([
     (179, bgp.bgp_print),
+    (22, ssh.ssh_print),
     (80, http.http_print),
     (8080, http.http_print),
     (53, dns.domain_tcp_print),
@@ -139,5 +143,6 @@ UDP_PORTS = PortTable([
     (514, syslog.syslog_print),
     (4789, vxlan.vxlan_print),
     (6081, geneve.geneve_print),
+    (6635, mpls.mpls_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)
