@@ -134,10 +134,11 @@ int ebcap_sock_addr(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-#if EBCAP_L2_ETHERNET
+/* Where the network header starts at TC (live capture: Ethernet, or raw IP on a tun) */
+#if EBCAP_LINK == EBCAP_LINK_ETHERNET
 #define EBCAP_OWNER_L3 ETH_HLEN
 #else
-#define EBCAP_OWNER_L3 0
+#define EBCAP_OWNER_L3 EBCAP_LINK_HLEN
 #endif
 
 /* Ingress: the packet has no socket yet at TC; the one it is for is looked up as the stack will
