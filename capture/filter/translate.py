@@ -148,29 +148,19 @@ class _Translator:
         if not self.context.skb_loads:
             return self.load_from_frame(dst, nbytes, bits)
         p = self.p
-        label = ("untagged", len(p.items))
-        p.load(EBPF_DW, R3, R10, FP_TAG)
-        p.jump(EBPF_JMP | JEQ, label, R3, imm=0)
-        p.emit(EBPF_ALU | ADD, R2, imm=-VLAN_LEN)
-        p.label(label)
+        self.untag_offset()
         p.mov64(R1, SKB)
         p.mov64(R3, R10)
         p.add64_imm(R3, FP_BUFFER)
         p.emit(EBPF_ALU64 | MOV, R4, imm=nbytes)
         p.call(FUNC_SKB_LOAD_BYTES)
-        p.jump(EBPF_JMP | JNE, "fail", R0, imm=0)
-        p.load(bits, dst, R10, FP_BUFFER)
-        p.to_big_endian(dst, nbytes)
+        self.from_buffer(dst, nbytes, bits)
 
     def load_from_frame(self, dst: int, nbytes: int, bits: int) -> None:
         """dst = `nbytes` at the offset in R2 of the frame whose kernel address the tracepoint
         context holds; no match past its linear part (the only part read this way)."""
         p = self.p
-        label = ("untagged", len(p.items))
-        p.load(EBPF_DW, R3, R10, FP_TAG)        # a tag put back: the frame's offset is 4 lower
-        p.jump(EBPF_JMP | JEQ, label, R3, imm=0)
-        p.emit(EBPF_ALU | ADD, R2, imm=-VLAN_LEN)
-        p.label(label)
+        self.untag_offset()
         p.load(0x00, R3, SKB, META_LINEAR)
         p.mov64(R4, R2)
         p.add64_imm(R4, nbytes)
@@ -181,6 +171,21 @@ class _Translator:
         p.add64_imm(R1, FP_BUFFER)
         p.emit(EBPF_ALU64 | MOV, R2, imm=nbytes)
         p.call(FUNC_PROBE_READ_KERNEL)
+        self.from_buffer(dst, nbytes, bits)
+
+    def untag_offset(self) -> None:
+        """R2 = the packet's offset in R2 as the skb (or frame) has it: 4 lower past the tag
+        when the kernel holds it in metadata (loads past the peek are all past byte 15)."""
+        p = self.p
+        label = ("untagged", len(p.items))
+        p.load(EBPF_DW, R3, R10, FP_TAG)
+        p.jump(EBPF_JMP | JEQ, label, R3, imm=0)
+        p.emit(EBPF_ALU | ADD, R2, imm=-VLAN_LEN)
+        p.label(label)
+
+    def from_buffer(self, dst: int, nbytes: int, bits: int) -> None:
+        """After a copying helper: no match when it failed, else dst = the copy, big-endian."""
+        p = self.p
         p.jump(EBPF_JMP | JNE, "fail", R0, imm=0)
         p.load(bits, dst, R10, FP_BUFFER)
         p.to_big_endian(dst, nbytes)
