@@ -35,8 +35,9 @@ def hooks(direction: str, loopback: bool, owners: bool = False) -> list[tuple[st
 
 
 def attach(stack: ExitStack, jobs: list[tuple[int, int, int]]) -> None:
-    """Attach each (program fd, ifindex, tcx attach type), until `stack` closes. Either every
-    job is attached or none stays: the first error is raised once the others are undone."""
+    """Attach each (program fd, ifindex, tcx attach type), until `stack` closes. With tcx,
+    either every job is attached or none stays (the links made before an error are closed);
+    clsact guards already started stay with `stack`, which the caller's error then closes."""
     if not tcx.available():
         for ifindex in dict.fromkeys(ifindex for _fd, ifindex, _type in jobs):
             wanted = [(_CLSACT_PARENT[kind], fd) for fd, index, kind in jobs if index == ifindex]
