@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers.kernel_state import ebcap_programs, tcx_links
+from tests.helpers.kernel_state import leftover_ebcap_programs, tcx_links
 from tests.helpers.paths import EBCAP
 
 pytestmark = pytest.mark.kernel
@@ -50,7 +50,7 @@ def test_unwritable_file(testbed, tmp_path):
     proc = run(tb, "-i", tb.left.ifname, "-w", str(tmp_path / "no" / "such" / "dir.pcapng"))
     assert_one_line(proc, f"ebcap: {tmp_path}/no/such/dir.pcapng: No such file or directory")
     assert tcx_links() == []
-    assert ebcap_programs() == []
+    assert leftover_ebcap_programs() == []
 
 
 def test_missing_privileges(testbed):

@@ -141,7 +141,10 @@ def test_drop_reasons(kernel):
     assert "MAX" not in reasons and "SUBSYS_MASK" not in reasons
     assert "SKB_DROP_REASON_NO_SOCKET" not in reasons
     if THIS_KERNEL:     # SKB_DROP_REASON_SKB_CSUM: the kernel's own name keeps its SKB_
-        assert "SKB_CSUM" in reasons and len(reasons) == 128
+        assert "SKB_CSUM" in reasons
+    # every enumerator but the two markers, whatever this kernel's count (6.18.x point releases add reasons)
+    enumerators = kernel.enum_values("skb_drop_reason")
+    assert len(reasons) == len(enumerators) - 2 > 100
     assert kernel.enum_values("skb_drop_reason")["SKB_DROP_REASON_NO_SOCKET"] == 3
 
 
