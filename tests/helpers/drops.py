@@ -1,6 +1,7 @@
 """Drops provoked for real, in a testbed's namespaces: a TC program that drops everything on an
-interface's ingress (this kernel has no gact action to do it with `tc`), a UDP receiver whose
-packets are delivered, a tun device nobody reads, and reading the comments back."""
+interface's ingress or egress (this kernel has no gact action to do it with `tc`), an nftables
+drop rule, a UDP receiver whose packets are delivered, a tun device nobody reads, and reading
+the comments back."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import socket, struct, sys
 from ebcap.capture.kernel import bpfsys
 fd = bpfsys.prog_load(struct.pack("<BBhi", 0xb7, 0, 0, 2) + struct.pack("<BBhi", 0x95, 0, 0, 0),
                       "test_tc_drop")
-link = bpfsys.tcx_attach(fd, socket.if_nametoindex(sys.argv[1]), bpfsys.BPF_TCX_INGRESS)
+hook = bpfsys.BPF_TCX_EGRESS if sys.argv[2] == "egress" else bpfsys.BPF_TCX_INGRESS
+link = bpfsys.tcx_attach(fd, socket.if_nametoindex(sys.argv[1]), hook)
 print("ready", flush=True)
 sys.stdin.read()
 """
@@ -30,13 +32,23 @@ for _ in range(int(sys.argv[3])):
 """
 
 
-def drop_ingress(tb, host):
-    """Drop every packet arriving on host's veth, until the returned process is killed."""
-    proc = tb.popen(host, [sys.executable, "-c", _TC_DROP, host.ifname],
+def drop_ingress(tb, host, hook: str = "ingress"):
+    """Drop every packet arriving on host's veth (or leaving it: hook "egress"), until the
+    returned process is killed."""
+    proc = tb.popen(host, [sys.executable, "-c", _TC_DROP, host.ifname, hook],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     if proc.stdout.readline().strip() != b"ready":
         raise RuntimeError("the TC drop program did not attach")
     return proc
+
+
+def nft_drop(tb, host, rule: str) -> None:
+    """An nftables rule in host's namespace, `rule` in the input hook of a table of its own
+    (which goes with the namespace): e.g. "udp dport 7100 drop"."""
+    for command in ("add table inet ebcap_test",
+                    "add chain inet ebcap_test input { type filter hook input priority 0 ; }",
+                    f"add rule inet ebcap_test input {rule}"):
+        subprocess.run(["ip", "netns", "exec", host.netns, "nft", command], check=True)
 
 
 def receiver(tb, host, addr: str, port: int, count: int):

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from ebcap.capture.packet import LinkType
-from tests.helpers.drops import (drop_ingress, drops_in_file, inject_corrupt_udp, receiver,
-                                 send_frames, static_ipv4_neighbour)
+from tests.helpers.drops import (drop_ingress, drops_in_file, inject_corrupt_udp, nft_drop,
+                                 receiver, send_frames, static_ipv4_neighbour)
 from tests.helpers.kernel_state import bpf_ids_held_by
 from tests.helpers.paths import EBCAP, FIXTURES
 from tests.helpers.processes import ebcap, tshark
@@ -100,6 +100,47 @@ def test_tc_ingress_drop_seen_in_its_namespace_only(testbed, tmp_path):
         assert comments[0] == "Drop: TC_INGRESS" and LOCATION.match(comments[1]), comments
         assert udp_ports(data, linktype)[1] == 7777
     assert drops_in_file(there) == []          # the left namespace dropped nothing
+
+
+def test_nftables_drop_rule_is_netfilter_drop(testbed, tmp_path):
+    tb, out = testbed, tmp_path / "nft.pcapng"
+    nft_drop(tb, tb.right, "udp dport 7100 drop")
+    cap = ebcap(tb, tb.right, "--drops", "-w", str(out), "udp portrange 7100-7101")
+    got = receiver(tb, tb.right, tb.right.ipv4, 7101, 3)
+    tb.udp_packets(tb.left, tb.right.ipv4, 7101, count=3)      # delivered: never a drop
+    got.wait(timeout=10)
+    assert got.returncode == 0
+    tb.udp_packets(tb.left, tb.right.ipv4, 7100, count=3)      # the rule drops them
+    time.sleep(0.3)
+    status, err = cap.stop()
+    assert status == 0, err
+    drops = drops_in_file(out)
+    assert len(drops) == 3
+    for linktype, comments, data in drops:
+        assert linktype == LinkType.ETHERNET
+        assert comments[0] == "Drop: NETFILTER_DROP", comments
+        # nf_hook_slow, or nf_tables' own verdict code, which frees with the reason itself
+        assert LOCATION.match(comments[1]) and re.match(r"Location: nft?_", comments[1]), comments
+        assert udp_ports(data, linktype)[1] == 7100
+    assert "NETFILTER_DROP: 3 packets" in err
+
+
+def test_tc_egress_drop_is_outbound(testbed, tmp_path):
+    tb, out = testbed, tmp_path / "egress.pcapng"
+    static_ipv4_neighbour(tb, tb.left, tb.right)
+    cap = ebcap(tb, tb.left, "--drops", "-i", tb.left.ifname, "-w", str(out), "udp port 7200")
+    dropper = drop_ingress(tb, tb.left, "egress")
+    tb.udp_packets(tb.left, tb.right.ipv4, 7200, count=3)
+    time.sleep(0.3)
+    dropper.kill()
+    status, err = cap.stop()
+    assert status == 0, err
+    drops = drops_in_file(out)
+    assert len(drops) == 3
+    for linktype, comments, data in drops:
+        assert linktype == LinkType.ETHERNET
+        assert comments[0] == "Drop: TC_EGRESS" and LOCATION.match(comments[1]), comments
+        assert udp_ports(data, linktype)[1] == 7200
 
 
 @pytest.mark.parametrize("corrupt, reason", [("udp", "UDP_CSUM"), ("ip", "IP_CSUM")])
