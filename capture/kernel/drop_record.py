@@ -75,7 +75,22 @@ class DropCounters:
 def drop_comments(reason: str, location: str) -> tuple[str, ...]:
     """The EPB comments of a dropped packet, one opt_comment each, in the `Key: value` form of
     the owner comments (ptcpdump's): reason by the kernel's own name, where by kernel symbol."""
-    return (f"Drop: {reason}", f"Location: {location}")
+    return (f"{DROP_KEY}{reason}", f"{LOCATION_KEY}{location}")
+
+
+DROP_KEY, LOCATION_KEY = "Drop: ", "Location: "
+
+
+def drop_of(comments: tuple[str, ...]) -> tuple[str, str] | None:
+    """(reason, location) from a packet's comments, drop_comments()'s as a file has them back
+    (the location '?' if a file lost it); None for a packet that was not dropped."""
+    reason = location = None
+    for text in comments:
+        if text.startswith(DROP_KEY) and reason is None:
+            reason = text[len(DROP_KEY):]
+        elif text.startswith(LOCATION_KEY) and location is None:
+            location = text[len(LOCATION_KEY):]
+    return None if reason is None else (reason, location or "?")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.capture.pcapng.rotation import CaptureComplete
 from ebcap.capture.session.clock import monotonic_to_wall_offset
 from ebcap.capture.session.drop_headers import headers_length
-from ebcap.capture.session.drop_print import DropPrinter, print_reasons
+from ebcap.capture.session.drop_print import drop_printer, print_reasons
 from ebcap.capture.session.sinks import open_sinks
 from ebcap.capture.session.stats import print_statistics
 from ebcap.capture.session.stop import StopSignals
@@ -115,7 +115,7 @@ class DropSession:
         if self.sinks is not None:
             self.sinks.packet(packet)
         if self.printer is not None:
-            self.printer.print(packet, linktype, reason, location)
+            self.printer.print(packet)
 
     def drain(self, limit: int) -> int:
         got = 0
@@ -186,7 +186,7 @@ def run_drops(config: CaptureConfig) -> int:
                                        session.interfaces)
             stack.callback(session.sinks.abort)
         if config.write_to is None or config.print_packets:
-            session.printer = DropPrinter(config, session.interfaces)
+            session.printer = drop_printer(config, session.interfaces)
         stop.install(wakeup=True)
         stack.callback(stop.restore)
         session.epoll.register(stop.wakeup_fd, select.EPOLLIN)
