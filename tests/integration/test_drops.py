@@ -56,6 +56,18 @@ def test_udp_to_a_closed_port_is_no_socket(testbed, tmp_path):
     assert len(rows) == 3
     assert all(row[0].startswith("Drop: NO_SOCKET,Location: ") and row[1] == "9" for row in rows)
 
+    # ebcap -r prints tcpdump's lines of the file, each naming its drop; --json has the object
+    ours = subprocess.run([str(EBCAP), "-r", str(out), "-n"], capture_output=True, text=True)
+    theirs = subprocess.run(["tcpdump", "-r", str(out), "-n"], capture_output=True, text=True)
+    assert ours.returncode == 0 and theirs.returncode == 0, ours.stderr
+    want = [line + " [drop NO_SOCKET at __udp4_lib_rcv]" for line in theirs.stdout.splitlines()]
+    assert len(want) == 3 and ours.stdout.splitlines() == want
+    import json
+    ours = subprocess.run([str(EBCAP), "-r", str(out), "--json"], capture_output=True, text=True)
+    records = [json.loads(line) for line in ours.stdout.splitlines()]
+    assert [r["drop"]["reason"] for r in records] == ["NO_SOCKET"] * 3
+    assert all(LOCATION.match("Location: " + r["drop"]["location"]) for r in records)
+
 
 def test_the_expression_selects_drops_as_it_selects_packets(testbed):
     tb = testbed

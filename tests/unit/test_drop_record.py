@@ -117,6 +117,43 @@ def test_comments_go_into_the_epb_one_option_a_line():
         4 + len(c) + (-len(c) % 4) for c in comments)
 
 
+def test_a_files_comments_give_the_drop_back():
+    assert dr.drop_of(dr.drop_comments("NO_SOCKET", "__udp4_lib_rcv+0x4bc")) == \
+        ("NO_SOCKET", "__udp4_lib_rcv+0x4bc")
+    # among a packet's other comments (an owner's), in any order; without a place
+    assert dr.drop_of(("Process: curl", "Location: f+0x1", "Drop: TC_INGRESS")) == \
+        ("TC_INGRESS", "f+0x1")
+    assert dr.drop_of(("Drop: NETFILTER_DROP",)) == ("NETFILTER_DROP", "?")
+    assert dr.drop_of(("Process: curl",)) is None and dr.drop_of(()) is None
+
+
+def test_the_drop_printer_names_drops_and_passes_the_rest():
+    import io
+    import json
+    from ebcap.capture.packet import Interface, LinkType
+    from ebcap.capture.session.drop_print import DropPrinter
+    from ebcap.dissectors import make_printer
+    from ebcap.dissectors.options import PrintOptions
+    frame = bytes.fromhex("ffffffffffff020000000001080045000020000100004011f97a0a0000010a000002"
+                          "9c400009000c0000") + b"abcd"
+    packet = Packet(1_000_000_000, 0, Direction.UNKNOWN, len(frame), frame)
+    dropped = packet._replace(comments=dr.drop_comments("NO_SOCKET", "__udp4_lib_rcv+0x4bc"))
+    interfaces = [Interface("veth0", LinkType.ETHERNET)]
+    for options in (PrintOptions(numeric=True), PrintOptions(json=True)):
+        out = io.StringIO()
+        printer = DropPrinter(make_printer(options, interfaces, out), options, out)
+        printer.print(packet)
+        printer.print(dropped)
+        plain, named = out.getvalue().splitlines()
+        if options.json:
+            assert "drop" not in json.loads(plain)
+            assert json.loads(named)["drop"] == {"reason": "NO_SOCKET",
+                                                 "location": "__udp4_lib_rcv+0x4bc"}
+        else:
+            assert named == plain + " [drop NO_SOCKET at __udp4_lib_rcv]"
+            assert "[drop" not in plain
+
+
 def test_reason_names_fall_back_to_the_number():
     assert dr.reason_name({3: "NO_SOCKET"}, 3) == "NO_SOCKET"
     assert dr.reason_name({}, 999) == "REASON_999"
