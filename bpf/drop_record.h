@@ -9,6 +9,7 @@
 
 #define EBCAP_DROP_KIND 0x44524f50	/* "DROP" */
 #define EBCAP_DROP_RAW 1		/* flags: data starts at the network header (no link header) */
+#define EBCAP_DROP_DIR_SHIFT 8		/* flags: enum ebcap_direction (record.h) in bits 8-9 */
 
 /* One ring record: this header, then caplen bytes of the frame. total_length sits where an
  * EPB's does, so capture/kernel/ring.py's block drain slices records of either kind. */
@@ -21,7 +22,7 @@ struct ebcap_drop_record {
 	__u32 ifindex;		/* skb->dev's, 0 without a device */
 	__u32 caplen;
 	__u32 wirelen;		/* from the frame's first byte to the skb's end */
-	__u32 flags;		/* EBCAP_DROP_RAW */
+	__u32 flags;		/* EBCAP_DROP_RAW, the direction << EBCAP_DROP_DIR_SHIFT */
 	__u32 pad;
 };
 

@@ -133,7 +133,7 @@ static __always_inline __u64 copy_frame(__u8 *dst, __u64 n, const __u64 room, __
  * reserving -s 0's 64 KiB for every record let a 4 MiB ring hold 64 of them. */
 static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
 				       struct drop_scratch *s, struct ebcap_drop_counters *count,
-				       __u32 reason, __u64 n, const __u64 room)
+				       __u32 reason, __u32 direction, __u64 n, const __u64 room)
 {
 	struct ebcap_drop_meta *meta = &s->meta;
 	const __u64 reserved = sizeof(struct ebcap_drop_record) + room + EBCAP_TAG_SLACK;
@@ -152,7 +152,7 @@ static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
 	rec->ifindex = meta->ifindex;
 	rec->caplen = caplen;
 	rec->wirelen = meta->len;
-	rec->flags = meta->raw ? EBCAP_DROP_RAW : 0;
+	rec->flags = (meta->raw ? EBCAP_DROP_RAW : 0) | direction << EBCAP_DROP_DIR_SHIFT;
 	rec->pad = 0;
 	events.ringbuf_submit(rec, wakeup_flags(EBCAP_RING_RECORD(reserved)));
 	return 0;
@@ -160,7 +160,7 @@ static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
 
 #define EMIT_IN(ROOM)							\
 	if (n <= (ROOM))						\
-		return emit_record(ctx, s, count, reason, n, (ROOM));
+		return emit_record(ctx, s, count, reason, direction, n, (ROOM));
 
 int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -213,6 +213,11 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	}
 	if (config->ifindex && ifindex != config->ifindex)
 		return 0;
+	/* Received on its device: the stack sets skb_iif to the device's ifindex as it takes a
+	 * packet in (__netif_receive_skb_core). Otherwise on its way out of the device: a local
+	 * packet has skb_iif 0, a forwarded one its input device's. Unknown without a device. */
+	__u32 direction = !ifindex ? EBCAP_DIR_UNKNOWN
+		: SKB_FIELD(__u32, BTF_SKB_IIF) == ifindex ? EBCAP_DIR_IN : EBCAP_DIR_OUT;
 
 	__u64 head = SKB_FIELD(__u64, BTF_SKB_HEAD);
 	__u64 data = SKB_FIELD(__u64, BTF_SKB_DATA);
@@ -253,7 +258,7 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	__u64 peek_len = copy_frame(s->peek, linear + (tag ? EBCAP_VLAN_LEN : 0), EBCAP_PEEK,
 				    meta->frame, tag);
 	count->considered++;
-	if (!ebcap_filter((void *)meta, s->peek, peek_len, EBCAP_DIR_UNKNOWN, tag))
+	if (!ebcap_filter((void *)meta, s->peek, peek_len, direction, tag))
 		return 0;
 	count->matched++;
 

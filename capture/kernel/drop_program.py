@@ -40,6 +40,7 @@ BTF_FIELDS = {
     "SKB_PROTOCOL": ("sk_buff.protocol", 2), "SKB_MARK": ("sk_buff.mark", 4),
     "SKB_HASH": ("sk_buff.hash", 4), "SKB_VLAN_ALL": ("sk_buff.vlan_all", 4),
     "SKB_VLAN_PROTO": ("sk_buff.vlan_proto", 2), "SKB_VLAN_TCI": ("sk_buff.vlan_tci", 2),
+    "SKB_IIF": ("sk_buff.skb_iif", 4),
     "NETDEV_IFINDEX": ("net_device.ifindex", 4), "NETDEV_NET": ("net_device.nd_net.net", 8),
     "SOCK_NET": ("sock.__sk_common.skc_net.net", 8), "NET_INUM": ("net.ns.inum", 4),
 }
@@ -143,6 +144,7 @@ class DropProgram:
             translate(ethernet, context="tracepoint"), translate(raw, context="tracepoint")))
         self.maps = CaptureMaps(self.loaded.maps)
         self.link_fd = -1
+        self.ifindex = 0                # configure()'s: 0 for every interface
 
     def _map(self, name: str) -> BpfMap:
         try:
@@ -151,6 +153,7 @@ class DropProgram:
             raise KernelFeatureError(f"the drop program has no map {name}") from None
 
     def configure(self, netns_inum: int, ifindex: int, reasons: ReasonSelection) -> None:
+        self.ifindex = ifindex
         self._map(CONFIG.name).update(struct.pack("<I", 0), CONFIG.pack(
             netns_inum, ifindex, int(reasons.others), 0, *reasons.words()))
 

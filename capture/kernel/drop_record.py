@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ebcap.capture.errors import EbcapError
+from ebcap.capture.packet import Direction
 
 DROP_KIND = 0x44524F50          # EBCAP_DROP_KIND
 DROP_RAW = 1                    # EBCAP_DROP_RAW
+DROP_DIR_SHIFT = 8              # EBCAP_DROP_DIR_SHIFT
 
 # struct ebcap_drop_record: kind, total_length, ts, location, reason, ifindex, caplen,
 # wirelen, flags, pad
@@ -41,6 +43,7 @@ class DropRecord(NamedTuple):
     wirelen: int
     raw: bool                   # no link header: the data starts with the IP header
     data: bytes
+    direction: Direction = Direction.UNKNOWN
 
 
 def parse_record(record: bytes) -> DropRecord:
@@ -51,8 +54,10 @@ def parse_record(record: bytes) -> DropRecord:
         RECORD.unpack_from(record)
     if kind != DROP_KIND or total != RECORD.size + caplen or len(record) < total:
         raise ValueError("not a drop record")
+    direction = (flags >> DROP_DIR_SHIFT) & 3
     return DropRecord(ts, location, reason, ifindex, wirelen, bool(flags & DROP_RAW),
-                      bytes(record[RECORD.size:total]))
+                      bytes(record[RECORD.size:total]),
+                      Direction(direction) if direction < 3 else Direction.UNKNOWN)
 
 
 @dataclass

@@ -25,8 +25,9 @@ from ebcap.capture.kernel.drop_record import (DropCounters, DropRecord, drop_com
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.kernel.source import ring_size
 from ebcap.capture.net import interfaces
-from ebcap.capture.packet import Direction, Interface, LinkType, Packet
+from ebcap.capture.packet import Interface, LinkType, Packet
 from ebcap.capture.pcapng.rotation import CaptureComplete
+from ebcap.capture.pcapng.writer import InterfaceStats
 from ebcap.capture.session.clock import monotonic_to_wall_offset
 from ebcap.capture.session.drop_headers import headers_length
 from ebcap.capture.session.drop_print import drop_printer, print_reasons
@@ -57,6 +58,8 @@ class DropSession:
         self.interfaces: list[Interface] = []           # pcapng ids, in IDB order
         self.iface_id: dict[tuple[int, int], int] = {}  # (ifindex, link type) -> id
         self.reasons_met: Counter = Counter()
+        self.written: Counter = Counter()               # pcapng interface id -> packets
+        self.start_ns = time.time_ns()
         # Read while still root: kallsyms shows zeros to others, and -Z comes later.
         self.symbols = kallsyms.kernel_symbols()
         self.locations: dict[int, str] = {}             # address -> symbol+0xoff, as met
@@ -110,10 +113,11 @@ class DropSession:
             data = data[:headers_length(data, drop.raw)]
         elif len(data) > self.snaplen:      # the kernel copies a power of two: -s is exact
             data = data[:self.snaplen]
-        packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), Direction.UNKNOWN,
+        packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), drop.direction,
                         drop.wirelen, data, drop_comments(reason, location))
         if self.sinks is not None:
             self.sinks.packet(packet)
+            self.written[packet.interface] += 1
         if self.printer is not None:
             self.printer.print(packet)
 
@@ -132,6 +136,19 @@ class DropSession:
         for program in self.programs:
             total += program.counters()
         return total
+
+    def statistics(self) -> list[InterfaceStats]:
+        """An ISB's counts per interface (dumpcap writes them at the end of a file, and so does
+        live capture). What was written is known for each; the kernel counts the drops it
+        filtered and lost for all interfaces together, so those are said only for the one
+        interface of `-i IF`: otherwise they are left out, never shared out by guess."""
+        now = time.time_ns()
+        kernel = (None, None, None)
+        if len(self.interfaces) == 1 and self.programs and self.programs[0].ifindex:
+            counters = self.counters()
+            kernel = (counters.considered, counters.matched, counters.lost)
+        return [InterfaceStats(self.start_ns, now, *kernel, self.written[n])
+                for n in range(len(self.interfaces))]
 
     def flush(self) -> None:
         if self.sinks is not None:
@@ -183,7 +200,7 @@ def run_drops(config: CaptureConfig) -> int:
         if config.write_to is not None:
             # the file only: lines are the drop printer's, which names the drop
             session.sinks = open_sinks(dataclasses.replace(config, print_packets=False),
-                                       session.interfaces)
+                                       session.interfaces, session.statistics)
             stack.callback(session.sinks.abort)
         if config.write_to is None or config.print_packets:
             session.printer = drop_printer(config, session.interfaces)
@@ -196,7 +213,7 @@ def run_drops(config: CaptureConfig) -> int:
         written = _loop(config, session, stop)
         counters = session.counters()
         if session.sinks is not None:
-            session.sinks.close([])
+            session.sinks.close(session.statistics())
         print_statistics(written, counters.considered, counters.lost)
         print_reasons(session.reasons_met)
         if config.verbose:

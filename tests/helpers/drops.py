@@ -8,7 +8,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from ebcap.capture.pcapng.format import BT_EPB, BT_IDB, OPT_COMMENT, iter_options, walk_blocks
+from ebcap.capture.pcapng.format import (BT_EPB, BT_IDB, BT_ISB, ISB_FILTERACCEPT, ISB_IFRECV,
+                                        ISB_OSDROP, ISB_USRDELIV, OPT_COMMENT, iter_options,
+                                        walk_blocks)
 
 # r0 = TC_ACT_SHOT (2); exit. Attached by a tcx link that lives as long as the process.
 _TC_DROP = r"""
@@ -81,6 +83,22 @@ def drops_in_file(path) -> list[tuple[int, tuple[str, ...], bytes]]:
                              if code == OPT_COMMENT)
             out.append((linktypes[iid], comments, data))
     return out
+
+
+ISB_COUNTS = {ISB_IFRECV: "ifrecv", ISB_FILTERACCEPT: "filteraccept", ISB_OSDROP: "osdrop",
+              ISB_USRDELIV: "usrdeliv"}
+
+
+def statistics_in_file(path) -> dict[int, dict[str, int]]:
+    """The counts of each ISB of a file, by interface id: {"usrdeliv": 3, ...}, the options
+    the block has."""
+    found = {}
+    for block in walk_blocks(path.read_bytes()):
+        if block.type == BT_ISB:
+            iid = int.from_bytes(block.body[:4], "little")
+            found[iid] = {ISB_COUNTS[code]: int.from_bytes(value, "little")
+                          for code, value in iter_options(block.body, 12) if code in ISB_COUNTS}
+    return found
 
 
 _INJECT = r"""

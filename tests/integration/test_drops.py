@@ -13,11 +13,12 @@ import time
 import pytest
 
 from ebcap.capture.packet import LinkType
+from ebcap.capture.packet import Direction
 from tests.helpers.drops import (drop_ingress, drops_in_file, inject_corrupt_udp, nft_drop,
-                                 receiver, send_frames, static_ipv4_neighbour)
+                                 receiver, send_frames, static_ipv4_neighbour, statistics_in_file)
 from tests.helpers.kernel_state import bpf_ids_held_by
 from tests.helpers.paths import EBCAP, FIXTURES
-from tests.helpers.processes import ebcap, tshark
+from tests.helpers.processes import ebcap, read_packets, tshark
 
 pytestmark = pytest.mark.kernel
 
@@ -49,6 +50,9 @@ def test_udp_to_a_closed_port_is_no_socket(testbed, tmp_path):
         assert LOCATION.match(comments[1]) and "udp" in comments[1], comments
         assert udp_ports(data, linktype)[1] == 9
     assert "3 packets captured" in err and "NO_SOCKET: 3 packets" in err
+    assert [p[4] for p in read_packets(out)] == [Direction.IN] * 3     # received on lo
+    # at the end, an ISB: with no -i, the kernel's counts are of every interface, left out
+    assert statistics_in_file(out) == {0: {"usrdeliv": 3}}
 
     proc = tshark("-r", str(out), "-T", "fields", "-e", "frame.comment", "-e", "udp.dstport")
     assert proc.returncode == 0 and proc.warnings == []
@@ -111,6 +115,7 @@ def test_tc_ingress_drop_seen_in_its_namespace_only(testbed, tmp_path):
         assert linktype == LinkType.ETHERNET
         assert comments[0] == "Drop: TC_INGRESS" and LOCATION.match(comments[1]), comments
         assert udp_ports(data, linktype)[1] == 7777
+    assert [p[4] for p in read_packets(here)] == [Direction.IN] * 3
     assert drops_in_file(there) == []          # the left namespace dropped nothing
 
 
@@ -134,6 +139,7 @@ def test_nftables_drop_rule_is_netfilter_drop(testbed, tmp_path):
         # nf_hook_slow, or nf_tables' own verdict code, which frees with the reason itself
         assert LOCATION.match(comments[1]) and re.match(r"Location: nft?_", comments[1]), comments
         assert udp_ports(data, linktype)[1] == 7100
+    assert [p[4] for p in read_packets(out)] == [Direction.IN] * 3
     assert "NETFILTER_DROP: 3 packets" in err
 
 
@@ -153,6 +159,14 @@ def test_tc_egress_drop_is_outbound(testbed, tmp_path):
         assert linktype == LinkType.ETHERNET
         assert comments[0] == "Drop: TC_EGRESS" and LOCATION.match(comments[1]), comments
         assert udp_ports(data, linktype)[1] == 7200
+    assert [p[4] for p in read_packets(out)] == [Direction.OUT] * 3
+    # -i: the kernel's counts are the interface's (it may drop the odd IPv6 report too)
+    (counts,) = statistics_in_file(out).values()
+    assert counts["usrdeliv"] == counts["filteraccept"] == 3 and counts["osdrop"] == 0
+    assert counts["ifrecv"] >= 3
+    proc = tshark("-r", str(out), "-T", "fields", "-e", "frame.packet_flags_direction")
+    assert proc.returncode == 0 and proc.warnings == []
+    assert proc.stdout.split() == ["0x00000002"] * 3             # outbound
 
 
 @pytest.mark.parametrize("corrupt, reason", [("udp", "UDP_CSUM"), ("ip", "IP_CSUM")])
@@ -192,6 +206,7 @@ def test_frames_without_a_link_header_are_raw(testbed, tmp_path):
     proc = tshark("-r", str(out), "-T", "fields", "-e", "frame.interface_name", "-e", "udp.dstport")
     assert proc.returncode == 0 and proc.warnings == []
     assert proc.stdout.split() == ["tun0", "4444", "tun0", "4444"]
+    assert [p[4] for p in read_packets(out)] == [Direction.OUT] * 2  # sent, never received
 
 
 def _link_exists(link_id: int) -> bool:

@@ -66,6 +66,8 @@ def test_record_counters_and_config_match_header():
     assert int(re.search(r"#define EBCAP_DROP_KIND (0x[0-9a-f]+)", header()).group(1), 16) \
         == dr.DROP_KIND
     assert int(re.search(r"#define EBCAP_DROP_RAW (\d+)", header()).group(1)) == dr.DROP_RAW
+    assert int(re.search(r"#define EBCAP_DROP_DIR_SHIFT (\d+)", header()).group(1)) \
+        == dr.DROP_DIR_SHIFT
 
 
 def test_translator_tracepoint_context_matches_meta():
@@ -88,6 +90,10 @@ def test_parse_record():
     drop = dr.parse_record(record())
     assert drop == dr.DropRecord(10**18, 0xffffffff81000000, 3, 7, 60, False, b"\1\2\3\4")
     assert dr.parse_record(record(flags=dr.DROP_RAW)).raw
+    for direction in Direction:
+        got = dr.parse_record(record(flags=dr.DROP_RAW | direction << dr.DROP_DIR_SHIFT))
+        assert got.raw and got.direction == direction
+    assert dr.parse_record(record(flags=3 << dr.DROP_DIR_SHIFT)).direction == Direction.UNKNOWN
     with pytest.raises(ValueError):
         dr.parse_record(record()[:20])
     with pytest.raises(ValueError):
