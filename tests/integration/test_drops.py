@@ -251,7 +251,9 @@ def test_tracepoint_links_go_with_a_killed_ebcap(testbed, tmp_path):
 
 def test_drops_refuses_what_it_cannot_do():
     for args, message in ((["-Q", "in"], "--drops cannot be used with -Q"),
-                          (["-r", "x.pcap"], "--drops cannot be used with -r")):
+                          (["-r", "x.pcap"], "--drops cannot be used with -r"),
+                          (["--pid", "1"], "--drops cannot be used with --owners and --pid"),
+                          (["--owners"], "--drops cannot be used with --owners and --pid")):
         proc = subprocess.run([str(EBCAP), "--drops", *args], capture_output=True, text=True)
         assert proc.returncode == 1
         assert proc.stderr.strip().splitlines() == [f"ebcap: {message}"]
