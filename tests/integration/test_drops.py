@@ -376,13 +376,15 @@ def test_headers_only_cuts_where_live_capture_does(tmp_path, name):
         [min(n, len(frame), 128) for frame, n in pairs]
 
 
-def _differential_expressions() -> list[str]:
-    lines = [line.strip() for line in (FIXTURES / "filters" / "accepted.txt").read_text()
-             .splitlines() if line.strip() and not line.startswith("#")]
-    usable = [line for line in lines if len(line) < 200]
-    # every 6th, and every one about VLANs: the receiving kernel moves the outer tag into
+def _expressions(*lists: str, every: int = 1) -> list[str]:
+    lines = []
+    for name in lists:
+        lines += [line.strip() for line in (FIXTURES / "filters" / name).read_text()
+                  .splitlines() if line.strip() and not line.startswith("#")]
+    usable = list(dict.fromkeys(line for line in lines if len(line) < 200))
+    # every `every`th, and every one about VLANs: the receiving kernel moves the outer tag into
     # metadata, and drops.c puts it back as ebcap.c does
-    return [line for n, line in enumerate(usable) if n % 6 == 0 or "vlan" in line]
+    return [line for n, line in enumerate(usable) if n % every == 0 or "vlan" in line]
 
 
 def _untag_fails(frame: bytes) -> bool:
@@ -391,39 +393,89 @@ def _untag_fails(frame: bytes) -> bool:
     return frame[12:14] in (b"\x81\x00", b"\x88\xa8") and len(frame) < 14 + 4 + 2
 
 
-def test_drops_are_filtered_as_libpcap_filters_the_frames(testbed, tmp_path):
-    """The corpus's frames sent onto a veth whose far side drops everything at TC ingress:
-    for each expression, `--drops EXPR` records exactly the frames libpcap selects."""
-    from ebcap.capture.filter.libpcap import compile_filter, offline_match
+def _frames(*corpora: str, shortest: int) -> list[bytes]:
     from ebcap.capture.pcapng.reader import CaptureFileReader
+    frames = []
+    for name in corpora:
+        source = FIXTURES / "corpus" / f"{name}.pcap"
+        with open(source, "rb") as f:
+            frames += [p.data for p in CaptureFileReader(f, str(source))
+                       if shortest <= len(p.data) <= 1514 and not _untag_fails(p.data)]
+    return list(dict.fromkeys(frames))               # each frame once: compared as sets
+
+
+def _tcpdump_selects(tmp_path, frames: list[bytes], linktype: int, expression: str) -> set:
+    """The frames tcpdump itself keeps of a savefile of `frames` (-r ... -w ... EXPR)."""
+    from ebcap.capture.pcapng.reader import CaptureFileReader
+    source, kept = tmp_path / "frames.pcap", tmp_path / "kept.pcap"
+    if not source.exists():
+        source.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
+                           + b"".join(struct.pack("<IIII", 0, 0, len(f), len(f)) + f
+                                      for f in frames))
+    subprocess.run(["tcpdump", "-r", str(source), "-w", str(kept), expression], check=True,
+                   capture_output=True)
+    with open(kept, "rb") as f:
+        return {p.data for p in CaptureFileReader(f, str(kept))}
+
+
+def _tun_without_reader(tb, host):
+    """A tun device nobody has open, up: no carrier, so its queue (noop) drops all it is sent."""
+    import dataclasses
+    for argv in (["tuntap", "add", "dev", "tun0", "mode", "tun"], ["link", "set", "tun0", "up"]):
+        subprocess.run(["ip", "-n", host.netns, *argv], check=True)
+    return dataclasses.replace(host, ifname="tun0")
+
+
+# (link type, the corpora's frames, the expression lists, every how many, the reason)
+DIFFERENTIAL = {
+    "ethernet": (LinkType.ETHERNET, ("ethernet",), ("accepted.txt",), 6, "TC_INGRESS"),
+    "raw": (LinkType.RAW, ("raw", "ipv4", "ipv6", "raw12"), ("raw.txt", "ip_links.txt"), 1,
+            "QDISC_DROP"),
+}
+
+
+@pytest.mark.parametrize("site", list(DIFFERENTIAL))
+def test_drops_are_filtered_as_tcpdump_filters_the_frames(testbed, tmp_path, site):
+    """The corpus's frames sent where the kernel drops them all: onto a veth whose far side
+    drops everything at TC ingress (Ethernet), or onto a tun device nobody reads (no link
+    header). For each expression, `--drops EXPR` records exactly the frames tcpdump selects
+    from a file of the same frames (and libpcap's own interpreter agrees)."""
+    from ebcap.capture.filter.libpcap import compile_filter, offline_match
     tb = testbed
-    source = FIXTURES / "corpus" / "ethernet.pcap"
-    with open(source, "rb") as f:
-        frames = [p.data for p in CaptureFileReader(f, str(source)) if 14 <= len(p.data) <= 1514
-                  and not _untag_fails(p.data)]
-    frames = list(dict.fromkeys(frames))               # each frame once: compared as sets
-    expressions = _differential_expressions()
+    linktype, corpora, lists, every, reason = DIFFERENTIAL[site]
+    frames = _frames(*corpora, shortest=14 if linktype == LinkType.ETHERNET else 1)
+    expressions = _expressions(*lists, every=every)
     assert len(frames) > 150 and len(expressions) > 30
-    dropper = drop_ingress(tb, tb.right)
+    if linktype == LinkType.ETHERNET:
+        sender, receiver_side = tb.left, tb.right
+        dropper = drop_ingress(tb, tb.right)
+    else:
+        sender = receiver_side = _tun_without_reader(tb, tb.left)
+        dropper = None
     selected = []
     batch = 8                       # ebcap processes at once (memory: ~30 MB each)
     for first in range(0, len(expressions), batch):
         running = []
         for n, expression in enumerate(expressions[first:first + batch]):
             out = tmp_path / f"{first + n}.pcapng"
-            running.append((expression, out, ebcap(tb, tb.right, "--drops", "-s", "0",
-                                                   "--drop-reason", "TC_INGRESS", "-w",
+            running.append((expression, out, ebcap(tb, receiver_side, "--drops", "-s", "0",
+                                                   "-i", receiver_side.ifname,
+                                                   "--drop-reason", reason, "-w",
                                                    str(out), expression)))
-        send_frames(tb, tb.left, frames)
+        send_frames(tb, sender, frames)
         time.sleep(0.5)
         for expression, out, cap in running:
             status, err = cap.stop()
             assert status == 0 and "0 packets dropped by kernel" in err, (expression, err)
-            got = {data for _lt, _comments, data in drops_in_file(out)} & set(frames)
-            insns = compile_filter(expression, LinkType.ETHERNET)
-            want = {frame for frame in frames if offline_match(insns, frame, len(frame))}
+            drops = drops_in_file(out)
+            assert {lt for lt, _c, _d in drops} <= {linktype}, expression
+            got = {data for _lt, _comments, data in drops} & set(frames)
+            want = _tcpdump_selects(tmp_path, frames, linktype, expression)
+            insns = compile_filter(expression, linktype)
+            assert want == {f for f in frames if offline_match(insns, f, len(f))}, expression
             assert got == want, (expression, len(got), len(want))
             selected.append(len(want))
-    dropper.kill()
+    if dropper is not None:
+        dropper.kill()
     # most expressions select some frames, none selects them all
     assert sum(1 for n in selected if 0 < n < len(frames)) > len(expressions) // 2
