@@ -63,7 +63,7 @@ struct ebcap_drop_config {
 	__u32 netns_inum;	/* ebcap's network namespace (/proc/self/ns/net's inode) */
 	__u32 ifindex;		/* -i: only drops on this device; 0: any */
 	__u32 other_reasons;	/* 1: report reasons >= EBCAP_REASON_BITS */
-	__u32 pad;
+	__u32 direction;	/* -Q: only drops of this enum ebcap_direction; 0: any */
 	__u64 reasons[EBCAP_REASON_BITS / 64];	/* bit r: report reason r */
 };
 

@@ -218,6 +218,8 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	 * packet has skb_iif 0, a forwarded one its input device's. Unknown without a device. */
 	__u32 direction = !ifindex ? EBCAP_DIR_UNKNOWN
 		: SKB_FIELD(__u32, BTF_SKB_IIF) == ifindex ? EBCAP_DIR_IN : EBCAP_DIR_OUT;
+	if (config->direction && direction != config->direction)
+		return 0;
 
 	__u64 head = SKB_FIELD(__u64, BTF_SKB_HEAD);
 	__u64 data = SKB_FIELD(__u64, BTF_SKB_DATA);

@@ -22,6 +22,7 @@ from ebcap.capture.kernel.drop_record import COUNTERS, CONFIG, DropCounters, Rea
 from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.program import compiled_program
+from ebcap.capture.packet import Direction
 from ebcap.capture.kernel.source import PAGE_SIZE
 
 DROP_SOURCE = SOURCE_DIR / "drops.c"
@@ -152,10 +153,12 @@ class DropProgram:
         except KeyError:
             raise KernelFeatureError(f"the drop program has no map {name}") from None
 
-    def configure(self, netns_inum: int, ifindex: int, reasons: ReasonSelection) -> None:
+    def configure(self, netns_inum: int, ifindex: int, reasons: ReasonSelection,
+                  direction: Direction = Direction.UNKNOWN) -> None:
+        """`direction` (-Q): only the drops known to go that way; UNKNOWN: every drop."""
         self.ifindex = ifindex
         self._map(CONFIG.name).update(struct.pack("<I", 0), CONFIG.pack(
-            netns_inum, ifindex, int(reasons.others), 0, *reasons.words()))
+            netns_inum, ifindex, int(reasons.others), int(direction), *reasons.words()))
 
     def attach(self) -> None:
         fd = self.loaded.program_fd(FUNCTION, tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)

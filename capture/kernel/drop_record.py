@@ -31,7 +31,7 @@ class _MapLayout(NamedTuple):
 # struct ebcap_drop_counters: foreign, unowned, considered, matched, lost
 COUNTERS = _MapLayout("counters", struct.Struct("<QQQQQ"))
 REASON_BITS = 1024              # EBCAP_REASON_BITS
-# struct ebcap_drop_config: netns_inum, ifindex, other_reasons, pad, reasons bitmap
+# struct ebcap_drop_config: netns_inum, ifindex, other_reasons, direction, reasons bitmap
 CONFIG = _MapLayout("drop_config", struct.Struct(f"<IIII{REASON_BITS // 64}Q"))
 
 

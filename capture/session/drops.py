@@ -25,7 +25,7 @@ from ebcap.capture.kernel.drop_record import (DropCounters, DropRecord, drop_com
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.kernel.source import ring_size
 from ebcap.capture.net import interfaces
-from ebcap.capture.packet import Interface, LinkType, Packet
+from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.capture.pcapng.rotation import CaptureComplete
 from ebcap.capture.pcapng.writer import InterfaceStats
 from ebcap.capture.session.clock import monotonic_to_wall_offset
@@ -40,6 +40,8 @@ BPF_RET_K = 0x06
 POLL_SECONDS = 0.1          # printing: how long a drop may wait for its line
 FLUSH_SECONDS = 1.0         # a file is complete up to its last block at least this often
 ANY = "any"
+# -Q: a drop of unknown direction (no device) is in neither
+QUEUE_DIRECTIONS = {"inout": Direction.UNKNOWN, "in": Direction.IN, "out": Direction.OUT}
 
 
 def netns_inum() -> int:
@@ -75,7 +77,8 @@ class DropSession:
                               DropSpec(self.config.snaplen, ring_bytes))
         self.stack.callback(program.close)
         program.configure(netns_inum(), ifindex,
-                          select_reasons(self.config.drop_reasons, btf.drop_reasons()))
+                          select_reasons(self.config.drop_reasons, btf.drop_reasons()),
+                          QUEUE_DIRECTIONS[self.config.direction])
         program.maps.set_wall_clock(monotonic_to_wall_offset())
         ring = RingReader(program.maps.ring_fd, ring_bytes)
         self.stack.callback(ring.close)

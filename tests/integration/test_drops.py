@@ -147,12 +147,25 @@ def test_tc_egress_drop_is_outbound(testbed, tmp_path):
     tb, out = testbed, tmp_path / "egress.pcapng"
     static_ipv4_neighbour(tb, tb.left, tb.right)
     cap = ebcap(tb, tb.left, "--drops", "-i", tb.left.ifname, "-w", str(out), "udp port 7200")
+    # -Q chooses by direction in the kernel: these drops all go out
+    ins = ebcap(tb, tb.left, "--drops", "-Q", "in", "-n", "udp", stdout=subprocess.PIPE)
+    outs = ebcap(tb, tb.left, "--drops", "-Q", "out", "-n", "udp", stdout=subprocess.PIPE)
     dropper = drop_ingress(tb, tb.left, "egress")
     tb.udp_packets(tb.left, tb.right.ipv4, 7200, count=3)
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=2)           # in on lo: NO_SOCKET
     time.sleep(0.3)
     dropper.kill()
     status, err = cap.stop()
     assert status == 0, err
+    lines = []
+    for queue in (ins, outs):
+        queue.proc.send_signal(signal.SIGINT)
+        printed, _err = queue.proc.communicate(timeout=20)
+        assert queue.proc.returncode == 0
+        lines.append(printed.decode().splitlines())
+    assert len(lines[0]) == 2 and all("9: UDP" in l and "[drop NO_SOCKET" in l for l in lines[0])
+    assert len(lines[1]) == 3 and all(".7200: UDP" in l and "[drop TC_EGRESS" in l
+                                      for l in lines[1])
     drops = drops_in_file(out)
     assert len(drops) == 3
     for linktype, comments, data in drops:
@@ -250,8 +263,7 @@ def test_tracepoint_links_go_with_a_killed_ebcap(testbed, tmp_path):
 
 
 def test_drops_refuses_what_it_cannot_do():
-    for args, message in ((["-Q", "in"], "--drops cannot be used with -Q"),
-                          (["-r", "x.pcap"], "--drops cannot be used with -r"),
+    for args, message in ((["-r", "x.pcap"], "--drops cannot be used with -r"),
                           (["--pid", "1"], "--drops cannot be used with --owners and --pid"),
                           (["--owners"], "--drops cannot be used with --owners and --pid")):
         proc = subprocess.run([str(EBCAP), "--drops", *args], capture_output=True, text=True)
