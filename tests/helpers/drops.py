@@ -115,6 +115,8 @@ udp = struct.pack("!HHHH", 40000, int(port), 8 + len(payload), 0x1234) + payload
 ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
                  socket.inet_aton(src), socket.inet_aton(dst))
 ip = ip[:10] + struct.pack("!H", checksum(ip) ^ (0xFFFF if corrupt == "ip" else 0)) + ip[12:]
+if corrupt == "ihl":                # a header length below the 20-byte minimum
+    ip = b"\x44" + ip[1:]
 frame = bytes.fromhex(dst_mac.replace(":", "")) + bytes.fromhex(src_mac.replace(":", "")) \
     + b"\x08\x00" + ip + udp
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
@@ -126,7 +128,8 @@ for _ in range(3):
 
 def inject_corrupt_udp(tb, port: int, corrupt: str) -> None:
     """Three UDP datagrams from left to right, sent as raw frames: with a wrong UDP checksum
-    (`corrupt` = "udp"), or a wrong IP header checksum as well ("ip")."""
+    (`corrupt` = "udp"), a wrong IP header checksum as well ("ip"), or an IP header length of
+    16 bytes ("ihl")."""
     left, right = tb.left, tb.right
     tb.run(left, [sys.executable, "-I", "-c", _INJECT, left.ifname, tb.mac(left), tb.mac(right),
                   left.ipv4, right.ipv4, str(port), corrupt])

@@ -182,7 +182,8 @@ def test_tc_egress_drop_is_outbound(testbed, tmp_path):
     assert proc.stdout.split() == ["0x00000002"] * 3             # outbound
 
 
-@pytest.mark.parametrize("corrupt, reason", [("udp", "UDP_CSUM"), ("ip", "IP_CSUM")])
+@pytest.mark.parametrize("corrupt, reason", [("udp", "UDP_CSUM"), ("ip", "IP_CSUM"),
+                                             ("ihl", "IP_INHDR")])
 def test_corrupted_checksums(testbed, tmp_path, corrupt, reason):
     tb, out = testbed, tmp_path / "csum.pcapng"
     # udp: the veth also drops the odd IPv6 multicast listener report of its own
@@ -196,7 +197,11 @@ def test_corrupted_checksums(testbed, tmp_path, corrupt, reason):
     for linktype, comments, data in drops:
         assert linktype == LinkType.ETHERNET
         assert comments[0] == f"Drop: {reason}" and LOCATION.match(comments[1]), comments
-        assert udp_ports(data, linktype) == (40000, 7000)
+        if corrupt == "ihl":
+            assert data[14] == 0x44 and data[14 + 20:14 + 24] == struct.pack("!HH", 40000, 7000)
+        else:
+            assert udp_ports(data, linktype) == (40000, 7000)
+        assert [p[4] for p in read_packets(out)] == [Direction.IN] * 3
 
 
 def test_frames_without_a_link_header_are_raw(testbed, tmp_path):
