@@ -43,6 +43,8 @@ struct ebcap_drop_meta {
 	__u32 tag;		/* TPID << 16 | TCI of a VLAN tag held in metadata, 0: none. It is
 				   back at offset 12 of what the filter sees: past byte 15, the
 				   frame's offsets are 4 lower */
+	__u32 pkt_type;		/* skb->pkt_type (PACKET_HOST, ...): SKF_AD_PKTTYPE, for libpcap's
+				   `inbound` and `outbound` (PACKET_OUTGOING when going out) */
 };
 
 /* Per CPU, summed by user space: of the kfree_skb calls that are not normal frees, */

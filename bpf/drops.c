@@ -11,7 +11,8 @@
  *                      (kernels without the older vlan_present bit)
  *   EBCAP_REASON_NOT_DROPPED_YET, EBCAP_REASON_CONSUMED
  *                      enum skb_drop_reason's values in the running kernel (normal frees)
- *   BTF_*              struct member offsets in the running kernel, from its BTF: BCC compiles
+ *   BTF_*              struct member offsets in the running kernel, from its BTF (and, for
+ *                      a bitfield, its _SHIFT and _MASK within its byte): BCC compiles
  *                      against whatever headers it finds (Debian's 6.1 ones here, where sk_buff's
  *                      head is at 200, against 192 in the running 6.18), so struct sk_buff is
  *                      never dereferenced here, only read at these offsets. BTF_SKB_SPAN and
@@ -256,6 +257,8 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	meta->hash = SKB_FIELD(__u32, BTF_SKB_HASH);
 	meta->raw = !ethernet;
 	meta->tag = tag;
+	meta->pkt_type = (SKB_FIELD(__u8, BTF_SKB_PKT_TYPE) >> BTF_SKB_PKT_TYPE_SHIFT) &
+			 BTF_SKB_PKT_TYPE_MASK;
 
 	__u64 peek_len = copy_frame(s->peek, linear + (tag ? EBCAP_VLAN_LEN : 0), EBCAP_PEEK,
 				    meta->frame, tag);

@@ -47,6 +47,11 @@ BTF_FIELDS = {
 }
 
 
+# Bitfields bpf/drops.c reads, as BTF_<macro> (the byte holding the field), _SHIFT and _MASK
+# (on this little-endian kernel, its bits from that byte's lowest): each within one byte.
+BTF_BITFIELDS = {"SKB_PKT_TYPE": "sk_buff.pkt_type"}
+
+
 # The structs whose members are read in one go, from the first to the end of the last: one
 # bpf_probe_read_kernel each (a helper call apiece was most of the program's cost).
 SPANS = {"sk_buff": "SKB_SPAN", "net_device": "NETDEV_SPAN"}
@@ -64,6 +69,17 @@ def btf_cflags(table: btf.Btf | None = None) -> list[str]:
         flags.append(f"-DBTF_{macro}={member.offset}")
         low, high = spans.get(struct_name, (member.offset, member.offset + size))
         spans[struct_name] = (min(low, member.offset), max(high, member.offset + size))
+    for macro, path in BTF_BITFIELDS.items():
+        struct_name, member_path = path.split(".", 1)
+        member = table.member(struct_name, member_path)
+        shift = member.bit_offset % 8
+        if not member.is_bitfield or shift + member.bit_size > 8:
+            raise KernelFeatureError(f"drop capture: {path} is not a bitfield within one byte "
+                                     "in this kernel's BTF")
+        flags += [f"-DBTF_{macro}={member.offset}", f"-DBTF_{macro}_SHIFT={shift}",
+                  f"-DBTF_{macro}_MASK={(1 << member.bit_size) - 1}"]
+        low, high = spans[struct_name]
+        spans[struct_name] = (min(low, member.offset), max(high, member.offset + 1))
     for struct_name, macro in SPANS.items():
         low, high = spans[struct_name]
         low &= ~7                   # 8-aligned, so that the copy's members are aligned too
@@ -94,6 +110,7 @@ def tracepoint_cflags(table: btf.Btf | None = None) -> list[str]:
     except KernelFeatureError:
         meta_vlan = 1
     return [f"-DEBCAP_TP_RX_SK={int('rx_sk' in names)}", f"-DEBCAP_META_VLAN={meta_vlan}"]
+
 
 
 def record_room(snaplen: int) -> int:

@@ -150,6 +150,8 @@ def test_tc_egress_drop_is_outbound(testbed, tmp_path):
     # -Q chooses by direction in the kernel: these drops all go out
     ins = ebcap(tb, tb.left, "--drops", "-Q", "in", "-n", "udp", stdout=subprocess.PIPE)
     outs = ebcap(tb, tb.left, "--drops", "-Q", "out", "-n", "udp", stdout=subprocess.PIPE)
+    # and so does the filter's `inbound` (libpcap's packet type test), as in live capture
+    inbound = ebcap(tb, tb.left, "--drops", "-n", "inbound and udp", stdout=subprocess.PIPE)
     dropper = drop_ingress(tb, tb.left, "egress")
     tb.udp_packets(tb.left, tb.right.ipv4, 7200, count=3)
     tb.udp_packets(tb.left, "127.0.0.1", 9, count=2)           # in on lo: NO_SOCKET
@@ -158,12 +160,13 @@ def test_tc_egress_drop_is_outbound(testbed, tmp_path):
     status, err = cap.stop()
     assert status == 0, err
     lines = []
-    for queue in (ins, outs):
+    for queue in (ins, outs, inbound):
         queue.proc.send_signal(signal.SIGINT)
         printed, _err = queue.proc.communicate(timeout=20)
         assert queue.proc.returncode == 0
         lines.append(printed.decode().splitlines())
     assert len(lines[0]) == 2 and all("9: UDP" in l and "[drop NO_SOCKET" in l for l in lines[0])
+    assert [l.split(" ", 1)[1] for l in lines[2]] == [l.split(" ", 1)[1] for l in lines[0]]
     assert len(lines[1]) == 3 and all(".7200: UDP" in l and "[drop TC_EGRESS" in l
                                       for l in lines[1])
     drops = drops_in_file(out)

@@ -77,8 +77,9 @@ def test_translator_tracepoint_context_matches_meta():
                                             tr.META_PROTOCOL, tr.META_IFINDEX, tr.META_MARK,
                                             tr.META_HASH)
     assert tr.TRACEPOINT.length == meta["len"]
-    from ebcap.capture.filter.contexts import META_RAW
+    from ebcap.capture.filter.contexts import META_PKT_TYPE, META_RAW
     assert META_RAW == meta["raw"]
+    assert tr.TRACEPOINT.pkttype == META_PKT_TYPE == meta["pkt_type"]
 
 
 def record(reason=3, caplen=4, flags=0, data=b"\1\2\3\4"):
@@ -193,10 +194,15 @@ def test_tracepoint_context_reads_past_the_peek_without_skb_helpers():
 
 
 def test_tracepoint_context_refuses_fields_it_does_not_have():
-    pkttype = [Insn(0x30, 0, 0, (tr.SKF_AD_OFF + 4) & 0xFFFFFFFF), Insn(0x16, 0, 0, 0)]
-    tr.translate(pkttype)
-    with pytest.raises(TranslateError, match="in a tracepoint"):
-        tr.translate(pkttype, context="tracepoint")
+    # SKF_AD_QUEUE: a drop has no queue mapping to offer (pkt_type, SKF_AD_PKTTYPE, it has)
+    for index, offered in ((24, False), (4, True)):
+        load = [Insn(0x30, 0, 0, (tr.SKF_AD_OFF + index) & 0xFFFFFFFF), Insn(0x16, 0, 0, 0)]
+        tr.translate(load)
+        if offered:
+            tr.translate(load, context="tracepoint")
+            continue
+        with pytest.raises(TranslateError, match="in a tracepoint"):
+            tr.translate(load, context="tracepoint")
 
 
 def test_an_expression_meaningless_for_one_link_type_matches_none_of_its_frames():
