@@ -253,6 +253,29 @@ def test_count_snaplen_and_a_full_ring(testbed, tmp_path):
     assert {len(data) for _lt, _c, data in drops_in_file(out)} == {1500}
 
 
+def test_rotated_files_each_end_with_their_statistics(testbed, tmp_path):
+    tb = testbed
+    # 16 MiB of ring: 2500 records of 2 KiB (the size class of 1042 bytes) fit without a reader
+    cap = ebcap(tb, tb.left, "--drops", "-B", "16384", "-s", "0", "-C", "1", "-w",
+                str(tmp_path / "r.pcapng"), "udp port 9")
+    tb.udp_packets(tb.left, "127.0.0.1", 9, count=2500, size=1000)
+    time.sleep(1)
+    status, err = cap.stop()
+    assert status == 0 and "2500 packets captured" in err, err
+    files = sorted(tmp_path.iterdir(), key=lambda f: f.stat().st_mtime_ns)
+    assert len(files) >= 3
+    written = 0
+    for path in files:
+        drops = drops_in_file(path)
+        assert drops and all(c[0] == "Drop: NO_SOCKET" for _lt, c, _d in drops)
+        written += len(drops)
+        # as live capture's: the count written so far, at the end of each file
+        assert statistics_in_file(path) == {0: {"usrdeliv": written}}
+        proc = tshark("-r", str(path), "-T", "fields", "-e", "frame.comment")
+        assert proc.returncode == 0 and proc.warnings == []
+    assert written == 2500
+
+
 def test_tracepoint_links_go_with_a_killed_ebcap(testbed, tmp_path):
     tb = testbed
     cap = ebcap(tb, tb.left, "--drops", "-w", str(tmp_path / "killed.pcapng"))
