@@ -22,8 +22,8 @@ from ebcap.capture.kernel.drop_record import COUNTERS, CONFIG, DropCounters, Rea
 from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.program import compiled_program
-from ebcap.capture.packet import Direction
 from ebcap.capture.kernel.source import PAGE_SIZE
+from ebcap.capture.packet import Direction
 
 DROP_SOURCE = SOURCE_DIR / "drops.c"
 FUNCTION = "ebcap_drop"
@@ -110,7 +110,6 @@ def tracepoint_cflags(table: btf.Btf | None = None) -> list[str]:
     except KernelFeatureError:
         meta_vlan = 1
     return [f"-DEBCAP_TP_RX_SK={int('rx_sk' in names)}", f"-DEBCAP_META_VLAN={meta_vlan}"]
-
 
 
 def record_room(snaplen: int) -> int:
