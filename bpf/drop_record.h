@@ -9,6 +9,7 @@
 
 #define EBCAP_DROP_KIND 0x44524f50	/* "DROP" */
 #define EBCAP_DROP_RAW 1		/* flags: data starts at the network header (no link header) */
+#define EBCAP_DROP_DIR_SHIFT 8		/* flags: enum ebcap_direction (record.h) in bits 8-9 */
 
 /* One ring record: this header, then caplen bytes of the frame. total_length sits where an
  * EPB's does, so capture/kernel/ring.py's block drain slices records of either kind. */
@@ -21,7 +22,7 @@ struct ebcap_drop_record {
 	__u32 ifindex;		/* skb->dev's, 0 without a device */
 	__u32 caplen;
 	__u32 wirelen;		/* from the frame's first byte to the skb's end */
-	__u32 flags;		/* EBCAP_DROP_RAW */
+	__u32 flags;		/* EBCAP_DROP_RAW, the direction << EBCAP_DROP_DIR_SHIFT */
 	__u32 pad;
 };
 
@@ -42,6 +43,8 @@ struct ebcap_drop_meta {
 	__u32 tag;		/* TPID << 16 | TCI of a VLAN tag held in metadata, 0: none. It is
 				   back at offset 12 of what the filter sees: past byte 15, the
 				   frame's offsets are 4 lower */
+	__u32 pkt_type;		/* skb->pkt_type (PACKET_HOST, ...): SKF_AD_PKTTYPE, for libpcap's
+				   `inbound` and `outbound` (PACKET_OUTGOING when going out) */
 };
 
 /* Per CPU, summed by user space: of the kfree_skb calls that are not normal frees, */
@@ -62,7 +65,7 @@ struct ebcap_drop_config {
 	__u32 netns_inum;	/* ebcap's network namespace (/proc/self/ns/net's inode) */
 	__u32 ifindex;		/* -i: only drops on this device; 0: any */
 	__u32 other_reasons;	/* 1: report reasons >= EBCAP_REASON_BITS */
-	__u32 pad;
+	__u32 direction;	/* -Q: only drops of this enum ebcap_direction; 0: any */
 	__u64 reasons[EBCAP_REASON_BITS / 64];	/* bit r: report reason r */
 };
 

@@ -11,7 +11,8 @@
  *                      (kernels without the older vlan_present bit)
  *   EBCAP_REASON_NOT_DROPPED_YET, EBCAP_REASON_CONSUMED
  *                      enum skb_drop_reason's values in the running kernel (normal frees)
- *   BTF_*              struct member offsets in the running kernel, from its BTF: BCC compiles
+ *   BTF_*              struct member offsets in the running kernel, from its BTF (and, for
+ *                      a bitfield, its _SHIFT and _MASK within its byte): BCC compiles
  *                      against whatever headers it finds (Debian's 6.1 ones here, where sk_buff's
  *                      head is at 200, against 192 in the running 6.18), so struct sk_buff is
  *                      never dereferenced here, only read at these offsets. BTF_SKB_SPAN and
@@ -133,7 +134,7 @@ static __always_inline __u64 copy_frame(__u8 *dst, __u64 n, const __u64 room, __
  * reserving -s 0's 64 KiB for every record let a 4 MiB ring hold 64 of them. */
 static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
 				       struct drop_scratch *s, struct ebcap_drop_counters *count,
-				       __u32 reason, __u64 n, const __u64 room)
+				       __u32 reason, __u32 direction, __u64 n, const __u64 room)
 {
 	struct ebcap_drop_meta *meta = &s->meta;
 	const __u64 reserved = sizeof(struct ebcap_drop_record) + room + EBCAP_TAG_SLACK;
@@ -152,7 +153,7 @@ static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
 	rec->ifindex = meta->ifindex;
 	rec->caplen = caplen;
 	rec->wirelen = meta->len;
-	rec->flags = meta->raw ? EBCAP_DROP_RAW : 0;
+	rec->flags = (meta->raw ? EBCAP_DROP_RAW : 0) | direction << EBCAP_DROP_DIR_SHIFT;
 	rec->pad = 0;
 	events.ringbuf_submit(rec, wakeup_flags(EBCAP_RING_RECORD(reserved)));
 	return 0;
@@ -160,7 +161,7 @@ static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
 
 #define EMIT_IN(ROOM)							\
 	if (n <= (ROOM))						\
-		return emit_record(ctx, s, count, reason, n, (ROOM));
+		return emit_record(ctx, s, count, reason, direction, n, (ROOM));
 
 int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -213,6 +214,13 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	}
 	if (config->ifindex && ifindex != config->ifindex)
 		return 0;
+	/* Received on its device: the stack sets skb_iif to the device's ifindex as it takes a
+	 * packet in (__netif_receive_skb_core). Otherwise on its way out of the device: a local
+	 * packet has skb_iif 0, a forwarded one its input device's. Unknown without a device. */
+	__u32 direction = !ifindex ? EBCAP_DIR_UNKNOWN
+		: SKB_FIELD(__u32, BTF_SKB_IIF) == ifindex ? EBCAP_DIR_IN : EBCAP_DIR_OUT;
+	if (config->direction && direction != config->direction)
+		return 0;
 
 	__u64 head = SKB_FIELD(__u64, BTF_SKB_HEAD);
 	__u64 data = SKB_FIELD(__u64, BTF_SKB_DATA);
@@ -249,11 +257,13 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	meta->hash = SKB_FIELD(__u32, BTF_SKB_HASH);
 	meta->raw = !ethernet;
 	meta->tag = tag;
+	meta->pkt_type = (SKB_FIELD(__u8, BTF_SKB_PKT_TYPE) >> BTF_SKB_PKT_TYPE_SHIFT) &
+			 BTF_SKB_PKT_TYPE_MASK;
 
 	__u64 peek_len = copy_frame(s->peek, linear + (tag ? EBCAP_VLAN_LEN : 0), EBCAP_PEEK,
 				    meta->frame, tag);
 	count->considered++;
-	if (!ebcap_filter((void *)meta, s->peek, peek_len, EBCAP_DIR_UNKNOWN, tag))
+	if (!ebcap_filter((void *)meta, s->peek, peek_len, direction, tag))
 		return 0;
 	count->matched++;
 

@@ -74,9 +74,12 @@ def check_combinations(config: CaptureConfig) -> None:
 
 
 def check_drops(config: CaptureConfig) -> None:
-    """What --drops cannot do (yet): a dropped packet has no direction the kernel reports, is
-    not read from a file, and its program is not ebcap.c (whose dumps these are)."""
-    for given, flag in ((config.read_from is not None, "-r"), (config.direction != "inout", "-Q"),
+    """What --drops cannot do (yet): a dropped packet is not read from a file, and its program
+    is not ebcap.c (whose dumps these are). Owners are kept in socket-local storage, which a
+    raw tracepoint program cannot read (the kernel offers bpf_sk_storage_get to BTF tracing
+    programs, not to raw tracepoint ones)."""
+    for given, flag in ((config.read_from is not None, "-r"),
+                        (config.owners or bool(config.pids), "--owners and --pid"),
                         (config.dump_level or config.dump_c or config.dump_ebpf,
                          "-d, --dump-c and --dump-ebpf"),
                         (len([i for i in config.interfaces if i != "any"]) > 1, "several -i")):

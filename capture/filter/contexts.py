@@ -18,6 +18,7 @@ SKB_VLAN_TCI, SKB_VLAN_PROTO, SKB_IFINDEX, SKB_HASH, SKB_WIRE_LEN = 24, 28, 40, 
 META_FRAME, META_LINEAR, META_LEN, META_PROTOCOL, META_IFINDEX, META_MARK, META_HASH = \
     0, 8, 12, 16, 20, 24, 28
 META_RAW = 32               # read by the drop program's choice of filter, not by a filter
+META_PKT_TYPE = 40
 
 # Ancillary loads (SKF_AD_* offsets from SKF_AD_OFF) that read a field of the context
 SKF_PROTOCOL, SKF_IFINDEX, SKF_MARK, SKF_QUEUE, SKF_RXHASH, SKF_VLAN_TCI, SKF_VLAN_TPID = \
@@ -46,8 +47,8 @@ OFFLINE = Context("offline", SKB_WIRE_LEN, TC.fields, True, SKB_PKT_TYPE)
 # A raw tracepoint's view (bpf/drops.c): no __sk_buff and no bpf_skb_load_bytes there, so the
 # context is a struct ebcap_drop_meta, and bytes past the peek are read from the frame's kernel
 # address with bpf_probe_read_kernel, within its linear part (4 lower past the VLAN tag the drop
-# program puts back, as at TC). It has no pkt_type, queue or VLAN fields to offer.
+# program puts back, as at TC). It has no queue or VLAN fields to offer.
 TRACEPOINT = Context("tracepoint", META_LEN, {SKF_PROTOCOL: META_PROTOCOL,
                                               SKF_IFINDEX: META_IFINDEX, SKF_MARK: META_MARK,
-                                              SKF_RXHASH: META_HASH}, False, None)
+                                              SKF_RXHASH: META_HASH}, False, META_PKT_TYPE)
 CONTEXTS = {c.name: c for c in (TC, OFFLINE, TRACEPOINT)}

@@ -23,6 +23,7 @@ from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.program import compiled_program
 from ebcap.capture.kernel.source import PAGE_SIZE
+from ebcap.capture.packet import Direction
 
 DROP_SOURCE = SOURCE_DIR / "drops.c"
 FUNCTION = "ebcap_drop"
@@ -40,9 +41,15 @@ BTF_FIELDS = {
     "SKB_PROTOCOL": ("sk_buff.protocol", 2), "SKB_MARK": ("sk_buff.mark", 4),
     "SKB_HASH": ("sk_buff.hash", 4), "SKB_VLAN_ALL": ("sk_buff.vlan_all", 4),
     "SKB_VLAN_PROTO": ("sk_buff.vlan_proto", 2), "SKB_VLAN_TCI": ("sk_buff.vlan_tci", 2),
+    "SKB_IIF": ("sk_buff.skb_iif", 4),
     "NETDEV_IFINDEX": ("net_device.ifindex", 4), "NETDEV_NET": ("net_device.nd_net.net", 8),
     "SOCK_NET": ("sock.__sk_common.skc_net.net", 8), "NET_INUM": ("net.ns.inum", 4),
 }
+
+
+# Bitfields bpf/drops.c reads, as BTF_<macro> (the byte holding the field), _SHIFT and _MASK
+# (on this little-endian kernel, its bits from that byte's lowest): each within one byte.
+BTF_BITFIELDS = {"SKB_PKT_TYPE": "sk_buff.pkt_type"}
 
 
 # The structs whose members are read in one go, from the first to the end of the last: one
@@ -62,6 +69,17 @@ def btf_cflags(table: btf.Btf | None = None) -> list[str]:
         flags.append(f"-DBTF_{macro}={member.offset}")
         low, high = spans.get(struct_name, (member.offset, member.offset + size))
         spans[struct_name] = (min(low, member.offset), max(high, member.offset + size))
+    for macro, path in BTF_BITFIELDS.items():
+        struct_name, member_path = path.split(".", 1)
+        member = table.member(struct_name, member_path)
+        shift = member.bit_offset % 8
+        if not member.is_bitfield or shift + member.bit_size > 8:
+            raise KernelFeatureError(f"drop capture: {path} is not a bitfield within one byte "
+                                     "in this kernel's BTF")
+        flags += [f"-DBTF_{macro}={member.offset}", f"-DBTF_{macro}_SHIFT={shift}",
+                  f"-DBTF_{macro}_MASK={(1 << member.bit_size) - 1}"]
+        low, high = spans[struct_name]
+        spans[struct_name] = (min(low, member.offset), max(high, member.offset + 1))
     for struct_name, macro in SPANS.items():
         low, high = spans[struct_name]
         low &= ~7                   # 8-aligned, so that the copy's members are aligned too
@@ -143,6 +161,7 @@ class DropProgram:
             translate(ethernet, context="tracepoint"), translate(raw, context="tracepoint")))
         self.maps = CaptureMaps(self.loaded.maps)
         self.link_fd = -1
+        self.ifindex = 0                # configure()'s: 0 for every interface
 
     def _map(self, name: str) -> BpfMap:
         try:
@@ -150,9 +169,12 @@ class DropProgram:
         except KeyError:
             raise KernelFeatureError(f"the drop program has no map {name}") from None
 
-    def configure(self, netns_inum: int, ifindex: int, reasons: ReasonSelection) -> None:
+    def configure(self, netns_inum: int, ifindex: int, reasons: ReasonSelection,
+                  direction: Direction = Direction.UNKNOWN) -> None:
+        """`direction` (-Q): only the drops known to go that way; UNKNOWN: every drop."""
+        self.ifindex = ifindex
         self._map(CONFIG.name).update(struct.pack("<I", 0), CONFIG.pack(
-            netns_inum, ifindex, int(reasons.others), 0, *reasons.words()))
+            netns_inum, ifindex, int(reasons.others), int(direction), *reasons.words()))
 
     def attach(self) -> None:
         fd = self.loaded.program_fd(FUNCTION, tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)

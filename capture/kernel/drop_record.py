@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ebcap.capture.errors import EbcapError
+from ebcap.capture.packet import Direction
 
 DROP_KIND = 0x44524F50          # EBCAP_DROP_KIND
 DROP_RAW = 1                    # EBCAP_DROP_RAW
+DROP_DIR_SHIFT = 8              # EBCAP_DROP_DIR_SHIFT
 
 # struct ebcap_drop_record: kind, total_length, ts, location, reason, ifindex, caplen,
 # wirelen, flags, pad
@@ -29,7 +31,7 @@ class _MapLayout(NamedTuple):
 # struct ebcap_drop_counters: foreign, unowned, considered, matched, lost
 COUNTERS = _MapLayout("counters", struct.Struct("<QQQQQ"))
 REASON_BITS = 1024              # EBCAP_REASON_BITS
-# struct ebcap_drop_config: netns_inum, ifindex, other_reasons, pad, reasons bitmap
+# struct ebcap_drop_config: netns_inum, ifindex, other_reasons, direction, reasons bitmap
 CONFIG = _MapLayout("drop_config", struct.Struct(f"<IIII{REASON_BITS // 64}Q"))
 
 
@@ -41,6 +43,7 @@ class DropRecord(NamedTuple):
     wirelen: int
     raw: bool                   # no link header: the data starts with the IP header
     data: bytes
+    direction: Direction = Direction.UNKNOWN
 
 
 def parse_record(record: bytes) -> DropRecord:
@@ -51,8 +54,10 @@ def parse_record(record: bytes) -> DropRecord:
         RECORD.unpack_from(record)
     if kind != DROP_KIND or total != RECORD.size + caplen or len(record) < total:
         raise ValueError("not a drop record")
+    direction = (flags >> DROP_DIR_SHIFT) & 3
     return DropRecord(ts, location, reason, ifindex, wirelen, bool(flags & DROP_RAW),
-                      bytes(record[RECORD.size:total]))
+                      bytes(record[RECORD.size:total]),
+                      Direction(direction) if direction < 3 else Direction.UNKNOWN)
 
 
 @dataclass
@@ -75,7 +80,22 @@ class DropCounters:
 def drop_comments(reason: str, location: str) -> tuple[str, ...]:
     """The EPB comments of a dropped packet, one opt_comment each, in the `Key: value` form of
     the owner comments (ptcpdump's): reason by the kernel's own name, where by kernel symbol."""
-    return (f"Drop: {reason}", f"Location: {location}")
+    return (f"{DROP_KEY}{reason}", f"{LOCATION_KEY}{location}")
+
+
+DROP_KEY, LOCATION_KEY = "Drop: ", "Location: "
+
+
+def drop_of(comments: tuple[str, ...]) -> tuple[str, str] | None:
+    """(reason, location) from a packet's comments, drop_comments()'s as a file has them back
+    (the location '?' if a file lost it); None for a packet that was not dropped."""
+    reason = location = None
+    for text in comments:
+        if text.startswith(DROP_KEY) and reason is None:
+            reason = text[len(DROP_KEY):]
+        elif text.startswith(LOCATION_KEY) and location is None:
+            location = text[len(LOCATION_KEY):]
+    return None if reason is None else (reason, location or "?")
 
 
 @dataclass(frozen=True)

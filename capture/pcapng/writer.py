@@ -87,10 +87,12 @@ class InterfaceStats:
 
     start_ns: int
     end_ns: int
-    received: int           # isb_ifrecv: packets that reached the hook
-    accepted: int           # isb_filteraccept
-    dropped: int            # isb_osdrop: accepted but lost (ring buffer full)
+    received: int | None    # isb_ifrecv: packets that reached the hook
+    accepted: int | None    # isb_filteraccept
+    dropped: int | None     # isb_osdrop: accepted but lost (ring buffer full)
     delivered: int          # isb_usrdeliv: written
+    # None: not known for this interface, and left out (--drops counts in the kernel for all
+    # interfaces together)
 
 
 def encode_isb(interface_id: int, stats: InterfaceStats) -> bytes:
@@ -102,6 +104,7 @@ def encode_isb(interface_id: int, stats: InterfaceStats) -> bytes:
         encode_option(code, struct.pack("<Q", value))
         for code, value in ((ISB_IFRECV, stats.received), (ISB_FILTERACCEPT, stats.accepted),
                             (ISB_OSDROP, stats.dropped), (ISB_USRDELIV, stats.delivered))
+        if value is not None
     ) + encode_option(OPT_ENDOFOPT, b"")
     return encode_block(BT_ISB, body)
 

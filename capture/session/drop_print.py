@@ -1,20 +1,17 @@
 """Printing dropped packets: the usual printers, each line with the drop appended
-(` [drop NO_SOCKET at __udp4_lib_rcv]`), a `drop` object in --json, and the per-reason count
-after tcpdump's statistics lines."""
+(` [drop NO_SOCKET at __udp4_lib_rcv]`), a `drop` object in --json, `Drop:` and `Location:`
+lines after a -V tree, and the per-reason count after tcpdump's statistics lines. The drop is
+read from the packet's comments, so live drops (ebcap --drops) and a file's (-r) print alike."""
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
+from typing import TextIO
 
 from ebcap.capture.config import CaptureConfig
-from ebcap.capture.packet import Interface, LinkType, Packet
-
-# The line printer is handed one interface per link type, not the session's interfaces (which
-# appear as drops are met): it takes its link types from its list when it is made. The tree
-# and JSON printers look interfaces up per packet, and get the session's list.
-PRINT_INTERFACES = [Interface("drops", LinkType.ETHERNET), Interface("drops", LinkType.RAW)]
-PRINT_INDEX = {LinkType.ETHERNET: 0, LinkType.RAW: 1}
+from ebcap.capture.kernel.drop_record import drop_of
+from ebcap.capture.packet import Interface, Packet
 
 
 def function_of(location: str) -> str:
@@ -33,25 +30,28 @@ def with_suffix(text: str, suffix: str) -> str:
 
 
 class DropPrinter:
-    def __init__(self, config: CaptureConfig, interfaces: list[Interface]):
-        from ebcap.dissectors import make_printer
-        from ebcap.dissectors.options import PrintOptions
-        self._options = config.print_options or PrintOptions()
-        self._out = sys.stdout if config.write_to != "-" else sys.stderr
-        self._by_linktype = not (self._options.json or self._options.tree)
-        self._printer = make_printer(self._options, PRINT_INTERFACES if self._by_linktype
-                                     else interfaces, self._out)
-        self._line_buffered = config.line_buffered
+    """A printer (dissectors.make_printer's) that names the drop of a packet that has one; other
+    packets it hands to that printer as they are."""
 
-    def print(self, packet: Packet, linktype: int, reason: str, location: str) -> None:
-        if self._by_linktype:
-            packet = packet._replace(interface=PRINT_INDEX[linktype])
-        if self._options.json:
+    def __init__(self, printer, options, stream: TextIO, line_buffered: bool = False):
+        self._printer = printer
+        self._json = options.json
+        self._tree = options.tree and not options.json
+        self._out = stream
+        self._line_buffered = line_buffered
+
+    def print(self, packet: Packet) -> None:
+        drop = drop_of(packet.comments) if packet.comments else None
+        if drop is None:
+            self._printer.print(packet)
+            return
+        reason, location = drop
+        if self._json:
             import json
             record = self._printer.record(packet)
             record["drop"] = {"reason": reason, "location": location}
             self._out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
-        elif self._options.tree:
+        elif self._tree:
             self._printer.print(packet)
             self._out.write(f"Drop: {reason}\nLocation: {location}\n\n")
         else:
@@ -62,6 +62,17 @@ class DropPrinter:
 
     def flush(self) -> None:
         self._out.flush()
+
+
+def drop_printer(config: CaptureConfig, interfaces: list[Interface]) -> DropPrinter:
+    """The printer of `ebcap --drops`; `interfaces` is the session's list, which grows as drops
+    on new interfaces are met (every printer looks a packet's interface up as it comes)."""
+    from ebcap.dissectors import make_printer
+    from ebcap.dissectors.options import PrintOptions
+    options = config.print_options or PrintOptions()
+    out = sys.stdout if config.write_to != "-" else sys.stderr
+    return DropPrinter(make_printer(options, interfaces, out), options, out,
+                       config.line_buffered)
 
 
 def print_reasons(reasons: Counter, stream=None) -> None:

@@ -27,9 +27,10 @@ from ebcap.capture.kernel.source import ring_size
 from ebcap.capture.net import interfaces
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.capture.pcapng.rotation import CaptureComplete
+from ebcap.capture.pcapng.writer import InterfaceStats
 from ebcap.capture.session.clock import monotonic_to_wall_offset
 from ebcap.capture.session.drop_headers import headers_length
-from ebcap.capture.session.drop_print import DropPrinter, print_reasons
+from ebcap.capture.session.drop_print import drop_printer, print_reasons
 from ebcap.capture.session.sinks import open_sinks
 from ebcap.capture.session.stats import print_statistics
 from ebcap.capture.session.stop import StopSignals
@@ -39,6 +40,8 @@ BPF_RET_K = 0x06
 POLL_SECONDS = 0.1          # printing: how long a drop may wait for its line
 FLUSH_SECONDS = 1.0         # a file is complete up to its last block at least this often
 ANY = "any"
+# -Q: a drop of unknown direction (no device) is in neither
+QUEUE_DIRECTIONS = {"inout": Direction.UNKNOWN, "in": Direction.IN, "out": Direction.OUT}
 
 
 def netns_inum() -> int:
@@ -57,6 +60,8 @@ class DropSession:
         self.interfaces: list[Interface] = []           # pcapng ids, in IDB order
         self.iface_id: dict[tuple[int, int], int] = {}  # (ifindex, link type) -> id
         self.reasons_met: Counter = Counter()
+        self.written: Counter = Counter()               # pcapng interface id -> packets
+        self.start_ns = time.time_ns()
         # Read while still root: kallsyms shows zeros to others, and -Z comes later.
         self.symbols = kallsyms.kernel_symbols()
         self.locations: dict[int, str] = {}             # address -> symbol+0xoff, as met
@@ -72,7 +77,8 @@ class DropSession:
                               DropSpec(self.config.snaplen, ring_bytes))
         self.stack.callback(program.close)
         program.configure(netns_inum(), ifindex,
-                          select_reasons(self.config.drop_reasons, btf.drop_reasons()))
+                          select_reasons(self.config.drop_reasons, btf.drop_reasons()),
+                          QUEUE_DIRECTIONS[self.config.direction])
         program.maps.set_wall_clock(monotonic_to_wall_offset())
         ring = RingReader(program.maps.ring_fd, ring_bytes)
         self.stack.callback(ring.close)
@@ -110,12 +116,13 @@ class DropSession:
             data = data[:headers_length(data, drop.raw)]
         elif len(data) > self.snaplen:      # the kernel copies a power of two: -s is exact
             data = data[:self.snaplen]
-        packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), Direction.UNKNOWN,
+        packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), drop.direction,
                         drop.wirelen, data, drop_comments(reason, location))
         if self.sinks is not None:
             self.sinks.packet(packet)
+            self.written[packet.interface] += 1
         if self.printer is not None:
-            self.printer.print(packet, linktype, reason, location)
+            self.printer.print(packet)
 
     def drain(self, limit: int) -> int:
         got = 0
@@ -132,6 +139,19 @@ class DropSession:
         for program in self.programs:
             total += program.counters()
         return total
+
+    def statistics(self) -> list[InterfaceStats]:
+        """An ISB's counts per interface (dumpcap writes them at the end of a file, and so does
+        live capture). What was written is known for each; the kernel counts the drops it
+        filtered and lost for all interfaces together, so those are said only for the one
+        interface of `-i IF`: otherwise they are left out, never shared out by guess."""
+        now = time.time_ns()
+        kernel = (None, None, None)
+        if len(self.interfaces) == 1 and self.programs and self.programs[0].ifindex:
+            counters = self.counters()
+            kernel = (counters.considered, counters.matched, counters.lost)
+        return [InterfaceStats(self.start_ns, now, *kernel, self.written[n])
+                for n in range(len(self.interfaces))]
 
     def flush(self) -> None:
         if self.sinks is not None:
@@ -183,10 +203,10 @@ def run_drops(config: CaptureConfig) -> int:
         if config.write_to is not None:
             # the file only: lines are the drop printer's, which names the drop
             session.sinks = open_sinks(dataclasses.replace(config, print_packets=False),
-                                       session.interfaces)
+                                       session.interfaces, session.statistics)
             stack.callback(session.sinks.abort)
         if config.write_to is None or config.print_packets:
-            session.printer = DropPrinter(config, session.interfaces)
+            session.printer = drop_printer(config, session.interfaces)
         stop.install(wakeup=True)
         stack.callback(stop.restore)
         session.epoll.register(stop.wakeup_fd, select.EPOLLIN)
@@ -196,7 +216,7 @@ def run_drops(config: CaptureConfig) -> int:
         written = _loop(config, session, stop)
         counters = session.counters()
         if session.sinks is not None:
-            session.sinks.close([])
+            session.sinks.close(session.statistics())
         print_statistics(written, counters.considered, counters.lost)
         print_reasons(session.reasons_met)
         if config.verbose:

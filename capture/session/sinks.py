@@ -37,6 +37,9 @@ class Sinks:
             out = sys.stdout if config.write_to != "-" else sys.stderr
             options = config.print_options or PrintOptions()
             self.printer = make_printer(options, interfaces, out)
+            if config.read_from is not None:    # a file ebcap --drops wrote: name the drops
+                from ebcap.capture.session.drop_print import DropPrinter
+                self.printer = DropPrinter(self.printer, options, out)
             self._out = out
             self._line_buffered = config.line_buffered
         self.writes_file = self.writer is not None and config.write_to != "-"

@@ -66,6 +66,8 @@ def test_record_counters_and_config_match_header():
     assert int(re.search(r"#define EBCAP_DROP_KIND (0x[0-9a-f]+)", header()).group(1), 16) \
         == dr.DROP_KIND
     assert int(re.search(r"#define EBCAP_DROP_RAW (\d+)", header()).group(1)) == dr.DROP_RAW
+    assert int(re.search(r"#define EBCAP_DROP_DIR_SHIFT (\d+)", header()).group(1)) \
+        == dr.DROP_DIR_SHIFT
 
 
 def test_translator_tracepoint_context_matches_meta():
@@ -75,8 +77,9 @@ def test_translator_tracepoint_context_matches_meta():
                                             tr.META_PROTOCOL, tr.META_IFINDEX, tr.META_MARK,
                                             tr.META_HASH)
     assert tr.TRACEPOINT.length == meta["len"]
-    from ebcap.capture.filter.contexts import META_RAW
+    from ebcap.capture.filter.contexts import META_PKT_TYPE, META_RAW
     assert META_RAW == meta["raw"]
+    assert tr.TRACEPOINT.pkttype == META_PKT_TYPE == meta["pkt_type"]
 
 
 def record(reason=3, caplen=4, flags=0, data=b"\1\2\3\4"):
@@ -88,6 +91,10 @@ def test_parse_record():
     drop = dr.parse_record(record())
     assert drop == dr.DropRecord(10**18, 0xffffffff81000000, 3, 7, 60, False, b"\1\2\3\4")
     assert dr.parse_record(record(flags=dr.DROP_RAW)).raw
+    for direction in Direction:
+        got = dr.parse_record(record(flags=dr.DROP_RAW | direction << dr.DROP_DIR_SHIFT))
+        assert got.raw and got.direction == direction
+    assert dr.parse_record(record(flags=3 << dr.DROP_DIR_SHIFT)).direction == Direction.UNKNOWN
     with pytest.raises(ValueError):
         dr.parse_record(record()[:20])
     with pytest.raises(ValueError):
@@ -115,6 +122,43 @@ def test_comments_go_into_the_epb_one_option_a_line():
     # no comments: the block is the kernel's layout, unchanged
     assert len(encode_epb(packet._replace(comments=()))) == len(block) - sum(
         4 + len(c) + (-len(c) % 4) for c in comments)
+
+
+def test_a_files_comments_give_the_drop_back():
+    assert dr.drop_of(dr.drop_comments("NO_SOCKET", "__udp4_lib_rcv+0x4bc")) == \
+        ("NO_SOCKET", "__udp4_lib_rcv+0x4bc")
+    # among a packet's other comments (an owner's), in any order; without a place
+    assert dr.drop_of(("Process: curl", "Location: f+0x1", "Drop: TC_INGRESS")) == \
+        ("TC_INGRESS", "f+0x1")
+    assert dr.drop_of(("Drop: NETFILTER_DROP",)) == ("NETFILTER_DROP", "?")
+    assert dr.drop_of(("Process: curl",)) is None and dr.drop_of(()) is None
+
+
+def test_the_drop_printer_names_drops_and_passes_the_rest():
+    import io
+    import json
+    from ebcap.capture.packet import Interface, LinkType
+    from ebcap.capture.session.drop_print import DropPrinter
+    from ebcap.dissectors import make_printer
+    from ebcap.dissectors.options import PrintOptions
+    frame = bytes.fromhex("ffffffffffff020000000001080045000020000100004011f97a0a0000010a000002"
+                          "9c400009000c0000") + b"abcd"
+    packet = Packet(1_000_000_000, 0, Direction.UNKNOWN, len(frame), frame)
+    dropped = packet._replace(comments=dr.drop_comments("NO_SOCKET", "__udp4_lib_rcv+0x4bc"))
+    interfaces = [Interface("veth0", LinkType.ETHERNET)]
+    for options in (PrintOptions(numeric=True), PrintOptions(json=True)):
+        out = io.StringIO()
+        printer = DropPrinter(make_printer(options, interfaces, out), options, out)
+        printer.print(packet)
+        printer.print(dropped)
+        plain, named = out.getvalue().splitlines()
+        if options.json:
+            assert "drop" not in json.loads(plain)
+            assert json.loads(named)["drop"] == {"reason": "NO_SOCKET",
+                                                 "location": "__udp4_lib_rcv+0x4bc"}
+        else:
+            assert named == plain + " [drop NO_SOCKET at __udp4_lib_rcv]"
+            assert "[drop" not in plain
 
 
 def test_reason_names_fall_back_to_the_number():
@@ -150,10 +194,15 @@ def test_tracepoint_context_reads_past_the_peek_without_skb_helpers():
 
 
 def test_tracepoint_context_refuses_fields_it_does_not_have():
-    pkttype = [Insn(0x30, 0, 0, (tr.SKF_AD_OFF + 4) & 0xFFFFFFFF), Insn(0x16, 0, 0, 0)]
-    tr.translate(pkttype)
-    with pytest.raises(TranslateError, match="in a tracepoint"):
-        tr.translate(pkttype, context="tracepoint")
+    # SKF_AD_QUEUE: a drop has no queue mapping to offer (pkt_type, SKF_AD_PKTTYPE, it has)
+    for index, offered in ((24, False), (4, True)):
+        load = [Insn(0x30, 0, 0, (tr.SKF_AD_OFF + index) & 0xFFFFFFFF), Insn(0x16, 0, 0, 0)]
+        tr.translate(load)
+        if offered:
+            tr.translate(load, context="tracepoint")
+            continue
+        with pytest.raises(TranslateError, match="in a tracepoint"):
+            tr.translate(load, context="tracepoint")
 
 
 def test_an_expression_meaningless_for_one_link_type_matches_none_of_its_frames():
