@@ -101,6 +101,38 @@ BPF_PERCPU_ARRAY(owner_now, struct ebcap_owner, 2);
 #define EBCAP_MAX_PIDS 1024
 BPF_HASH(wanted_pids, __u32, __u8, EBCAP_MAX_PIDS);
 
+/* The other owner filters, each compiled in only when asked for (capture/kernel/owners.py
+ * fills their maps); a packet must pass every one compiled in:
+ *   EBCAP_COMM_FILTER    --comm: the owner's thread name is in `wanted_comms` (the kernel's
+ *                        16 bytes, NUL-padded, as bpf_get_current_comm writes them)
+ *   EBCAP_CGROUP_FILTER  --cgroup, --run: the owner was in the cgroup `wanted_cgroup` names,
+ *                        or below it, when a hook saw it use the socket: decided there
+ *                        (bpf_get_current_ancestor_cgroup_id at the wanted level, one call, no
+ *                        walk) and kept as the owner's in_cgroup. At TC, the socket's own
+ *                        cgroup cannot be had at ingress: bpf_sk_ancestor_cgroup_id is not a
+ *                        helper tc programs may call (refused on 6.18). */
+#ifndef EBCAP_COMM_FILTER
+#define EBCAP_COMM_FILTER 0
+#endif
+#ifndef EBCAP_CGROUP_FILTER
+#define EBCAP_CGROUP_FILTER 0
+#endif
+#if EBCAP_COMM_FILTER
+struct ebcap_comm {
+	__u8 name[16];
+};
+#define EBCAP_MAX_COMMS 64
+BPF_HASH(wanted_comms, struct ebcap_comm, __u8, EBCAP_MAX_COMMS);
+#endif
+#if EBCAP_CGROUP_FILTER
+struct ebcap_cgroup_want {
+	__u64 id;		/* the cgroup's id (the inode number of its directory) */
+	__u32 level;		/* its depth below the hierarchy's root (the root: 0) */
+	__u32 unused;
+};
+BPF_ARRAY(wanted_cgroup, struct ebcap_cgroup_want, 1);
+#endif
+
 static __always_inline int remember_owner(void *sk)
 {
 	struct ebcap_owner *owner = owners.sk_storage_get(sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -116,6 +148,13 @@ static __always_inline int remember_owner(void *sk)
 	owner->cgroup_lo = (__u32)cgroup;
 	owner->cgroup_hi = cgroup >> 32;
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	owner->in_cgroup = 0;
+#if EBCAP_CGROUP_FILTER
+	__u32 zero = 0;
+	struct ebcap_cgroup_want *want = wanted_cgroup.lookup(&zero);
+	if (want && want->id && bpf_get_current_ancestor_cgroup_id(want->level) == want->id)
+		owner->in_cgroup = 1;
+#endif
 	return 1;		/* cgroup hooks: 1 lets the socket call go on */
 }
 
@@ -190,7 +229,7 @@ static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_o
 	bpf_sk_release(sk);
 }
 
-/* 0 when --pid leaves this packet out. */
+/* 0 when --pid, --comm or --cgroup leaves this packet out. */
 static __always_inline int find_owner(struct __sk_buff *skb, __u32 slot)
 {
 	struct ebcap_owner *now = owner_now.lookup(&slot);
@@ -214,10 +253,18 @@ static __always_inline int find_owner(struct __sk_buff *skb, __u32 slot)
 	}
 #if EBCAP_PID_FILTER
 	__u32 tgid = now->tgid;
-	return tgid && wanted_pids.lookup(&tgid);
-#else
-	return 1;
+	if (!tgid || !wanted_pids.lookup(&tgid))
+		return 0;
 #endif
+#if EBCAP_COMM_FILTER
+	if (!now->tgid || !wanted_comms.lookup((struct ebcap_comm *)now->comm))
+		return 0;
+#endif
+#if EBCAP_CGROUP_FILTER
+	if (!now->tgid || !now->in_cgroup)
+		return 0;
+#endif
+	return 1;
 }
 
 static __always_inline void put_owner(struct ebcap_owner_opt *opt, __u32 direction)

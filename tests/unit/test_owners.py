@@ -2,6 +2,7 @@
 which the reader turns back into the owner."""
 
 import io
+import os
 import re
 import struct
 
@@ -29,7 +30,7 @@ def kernel_block(payload: bytes, tgid: int, comm: bytes = b"curl") -> bytes:
     """An EPB laid out as bpf/ebcap.c builds it with EBCAP_OWNERS."""
     padded = payload + b"\0" * (-len(payload) % 4)
     tail = (struct.pack("<HHI", 2, 4, 2) + struct.pack("<HH", OPT_OWNER, OWNER.size)
-            + OWNER.pack(tgid, tgid + 1, 1000, 1000, 1, 0, comm) + struct.pack("<I", 0))
+            + OWNER.pack(tgid, tgid + 1, 1000, 1000, 1, 0, comm, 0) + struct.pack("<I", 0))
     total = EPB_HEAD.size + len(padded) + len(tail) + 4
     return (EPB_HEAD.pack(6, total, 0, 1, 2, len(payload), 60) + padded + tail
             + struct.pack("<I", total))
@@ -40,7 +41,7 @@ def test_rewrite_makes_ptcpdumps_comments():
     directory._processes[4242] = ("/usr/bin/curl", "curl -s http://x/")
     block, owner = directory.rewrite(kernel_block(b"\xaa" * 15, 4242))
     assert owner == Owner(4242, "/usr/bin/curl", "curl -s http://x/", 4243, "curl", 1000,
-                          owner.cgroup)
+                          owner.cgroup, os.stat("/proc/self/ns/net").st_ino)
     assert len(block) % 4 == 0
     assert struct.unpack_from("<I", block, 4)[0] == len(block) == struct.unpack_from("<I", block, len(block) - 4)[0]
     comments = [value.decode() for code, value in iter_options(block[8:-4], 20 + 16)
@@ -48,6 +49,7 @@ def test_rewrite_makes_ptcpdumps_comments():
     assert comments[:3] == ["PID: 4242\nCmd: /usr/bin/curl\nArgs: curl -s http://x/",
                             "ThreadId: 4243\nThreadName: curl", "UserId: 1000"]
     assert owner_from_comments(comments)[:6] == owner[:6]
+    assert f"NetNs: {owner.netns}" in comments and owner_from_comments(comments).netns == owner.netns
 
 
 def test_no_owner_leaves_the_fast_paths_block():
