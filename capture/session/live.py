@@ -194,6 +194,7 @@ def run_live(config: CaptureConfig) -> int:
             command = RunCommand(command_argv(config.run), session.cgroup.directory,
                                  run_as(config.user))
             stack.callback(command.abandon)
+            directory.remember(command.pid)     # exec'd: its exe and arguments are there now
             debug.note(f"--run: pid {command.pid} in the cgroup {session.cgroup.directory}")
         if config.user:
             from ebcap.capture.net.privileges import drop_to
