@@ -185,6 +185,76 @@ int ebcap_sock_addr(struct bpf_sock_addr *ctx)
  * socket gives its listener, TIME_WAIT nothing). Only the plain cases: IPv4 not a later
  * fragment, IPv6 with TCP or UDP right after its header. The lookup takes a reference, which
  * every path must release (the verifier checks). */
+/* Ping sockets and raw ICMP sockets (ping, ping -6): a reply has no socket that the lookup
+ * helpers can find (ping sockets are in a table of their own, raw sockets in none), so each
+ * echo request that leaves an ICMP socket leaves its owner here, by the request's peer and
+ * identifier (a ping socket's identifier is its "port", on the wire as the kernel wrote it),
+ * and the reply that comes back with them is given it. An LRU: nothing to clear. */
+struct ebcap_ping {
+	__u8 peer[16];		/* the other end's address (IPv4: its first 4 bytes) */
+	__u16 id;		/* the echo identifier, network order */
+	__u16 family;		/* 4 or 6 */
+};
+BPF_TABLE("lru_hash", struct ebcap_ping, struct ebcap_owner, pings, 4096);
+
+struct ebcap_ipv4_head {
+	__u8 vihl, tos;
+	__u16 len, id, frag;
+	__u8 ttl, proto;
+	__u16 check;
+	__u32 saddr, daddr;
+};
+
+/* type, code, checksum, then an echo's identifier */
+struct ebcap_icmp_head {
+	__u8 type, code;
+	__u16 check, id;
+};
+
+/* Egress, from an ICMP socket: an echo request's peer and identifier -> its owner. */
+static __always_inline void remember_ping(struct __sk_buff *skb, struct ebcap_owner *now)
+{
+	struct ebcap_ping key = {};
+	struct ebcap_icmp_head icmp;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct ebcap_ipv4_head ip;
+		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3, &ip, sizeof(ip)) ||
+		    ip.proto != IPPROTO_ICMP || (ip.frag & bpf_htons(0x1fff)) ||
+		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + (ip.vihl & 0xf) * 4, &icmp, sizeof(icmp)) ||
+		    icmp.type != 8)		/* ICMP_ECHO */
+			return;
+		__builtin_memcpy(key.peer, &ip.daddr, 4);
+		key.family = 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		__u8 next;
+		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 6, &next, 1) || next != IPPROTO_ICMPV6 ||
+		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 24, key.peer, 16) ||
+		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 40, &icmp, sizeof(icmp)) ||
+		    icmp.type != 128)		/* ICMPV6_ECHO_REQUEST */
+			return;
+		key.family = 6;
+	} else {
+		return;
+	}
+	key.id = icmp.id;
+	pings.update(&key, now);
+}
+
+/* Ingress: an echo reply's owner, from its request's (remember_ping). */
+static __always_inline void ping_reply_owner(struct __sk_buff *skb, struct ebcap_owner *now,
+					     const __u8 *peer, __u32 family, __u32 l4)
+{
+	struct ebcap_icmp_head icmp;
+	if (bpf_skb_load_bytes(skb, l4, &icmp, sizeof(icmp)) ||
+	    icmp.type != (family == 4 ? 0 : 129))	/* ICMP_ECHOREPLY, ICMPV6_ECHO_REPLY */
+		return;
+	struct ebcap_ping key = { .id = icmp.id, .family = family };
+	__builtin_memcpy(key.peer, peer, family == 4 ? 4 : 16);
+	struct ebcap_owner *owner = pings.lookup(&key);
+	if (owner)
+		__builtin_memcpy(now, owner, sizeof(*now));
+}
+
 static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_owner *now)
 {
 	struct bpf_sock_tuple tuple = {};
@@ -192,13 +262,17 @@ static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_o
 	__u8 proto;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		/* the header in one helper call: each costs ~10-20 ns */
-		struct { __u8 vihl, tos; __u16 len, id, frag; __u8 ttl, proto; __u16 check;
-			 __u32 saddr, daddr; } ip;
+		struct ebcap_ipv4_head ip;
 		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3, &ip, sizeof(ip)))
 			return;
 		if (ip.frag & bpf_htons(0x1fff))
 			return;
 		proto = ip.proto;
+		if (proto == IPPROTO_ICMP) {
+			ping_reply_owner(skb, now, (const __u8 *)&ip.saddr, 4,
+					 EBCAP_OWNER_L3 + (ip.vihl & 0xf) * 4);
+			return;
+		}
 		tuple.ipv4.saddr = ip.saddr;
 		tuple.ipv4.daddr = ip.daddr;
 		l4 = EBCAP_OWNER_L3 + (ip.vihl & 0xf) * 4;
@@ -207,8 +281,14 @@ static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_o
 		size = sizeof(tuple.ipv4);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 6, &proto, 1) ||
-		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 8, &tuple.ipv6.saddr, 32) ||
-		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 40, &tuple.ipv6.sport, 4))
+		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 8, &tuple.ipv6.saddr, 32))
+			return;
+		if (proto == IPPROTO_ICMPV6) {
+			ping_reply_owner(skb, now, (const __u8 *)&tuple.ipv6.saddr, 6,
+					 EBCAP_OWNER_L3 + 40);
+			return;
+		}
+		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 40, &tuple.ipv6.sport, 4))
 			return;
 		size = sizeof(tuple.ipv6);
 	} else {
@@ -241,15 +321,19 @@ static __always_inline int find_owner(struct __sk_buff *skb, __u32 slot)
 	} else {
 		struct ebcap_owner *owner = 0;
 		struct bpf_sock *sk = skb->sk;
+		struct bpf_sock *full = 0;
 		if (sk) {
-			struct bpf_sock *full = bpf_sk_fullsock(sk);
+			full = bpf_sk_fullsock(sk);
 			if (!full)
 				full = bpf_get_listener_sock(sk);	/* a request socket's SYN-ACK */
 			if (full)
 				owner = owners.sk_storage_get(full, 0, 0);
 		}
-		if (owner)
+		if (owner) {
 			__builtin_memcpy(now, owner, sizeof(*now));
+			if (full->protocol == IPPROTO_ICMP || full->protocol == IPPROTO_ICMPV6)
+				remember_ping(skb, now);
+		}
 	}
 #if EBCAP_PID_FILTER
 	__u32 tgid = now->tgid;

@@ -310,3 +310,30 @@ def test_no_program_link_or_cgroup_left_after_sigkill(testbed, tmp_path):
     while time.monotonic() < deadline and cgroup.exists():
         time.sleep(0.1)
     assert not cgroup.exists()
+
+
+@pytest.mark.parametrize("family", ["4", "6"])
+def test_ping_requests_and_replies_carry_the_pinger(testbed, tmp_path, family):
+    """An echo reply has no socket the kernel's lookup helpers find: it is given the owner of
+    the request that left with its peer and identifier. --comm ping keeps both directions."""
+    out = tmp_path / "ping.pcapng"
+    ebcap = start_ebcap(testbed, out, "--comm", "ping")
+    peer = testbed.right.ipv4 if family == "4" else testbed.right.ipv6
+    pinger = testbed.popen(testbed.left, ["ping", f"-{family}", "-n", "-c", "5", "-i", "0.05",
+                                          peer], stdout=subprocess.DEVNULL)
+    assert pinger.wait(timeout=30) == 0
+    other = testbed.popen(testbed.left, [sys.executable, "-I", "-c", SENDER, testbed.right.ipv4,
+                                         "7540", "10", ""], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline().strip() == "ready"
+    send_together(other)
+    finish(other)
+    stop_ebcap(ebcap)
+    with open(out, "rb") as stream:
+        packets = list(CaptureFileReader(stream, str(out)))
+    icmp_type = {"4": lambda d: d[14 + (d[14] & 0xF) * 4] if d[23] == 1 else None,
+                 "6": lambda d: d[54] if d[20] == 58 else None}[family]
+    requests = [p for p in packets if p.direction == 2 and icmp_type(p.data) in (8, 128)]
+    replies = [p for p in packets if p.direction == 1 and icmp_type(p.data) in (0, 129)]
+    assert len(requests) == 5 and len(replies) == 5 and len(packets) == 10
+    assert {p.owner.pid for p in requests + replies} == {pinger.pid}
