@@ -193,6 +193,8 @@ def main():
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
     packet = {"plain": [], "owners": [], "pid": [], "comm": [], "cgroup": [], "in plain": [],
               "in owners": []}
+    if os.environ.get("MODES"):         # e.g. MODES=plain,owners,comm (the figures need all)
+        packet = {mode: [] for mode in os.environ["MODES"].split(",")}
     sockets = {(k, w): [] for k in ("udp", "tcp") for w in (False, True)}
     hooks = {"udp": [], "tcp": []}
     try:
@@ -214,6 +216,8 @@ def main():
     print(f"ns per packet (median of {rounds}; bpf_stats' own clock reads included): "
           + ", ".join(f"{k} {v:.0f} ({min(packet[k]):.0f}..{max(packet[k]):.0f})"
                       for k, v in med.items()))
+    if len(med) < 7:
+        return
     print(f"  egress: --owners adds {med['owners'] - med['plain']:.0f} ns, --pid "
           f"{med['pid'] - med['plain']:.0f} ns, --comm {med['comm'] - med['plain']:.0f} ns, "
           f"--cgroup {med['cgroup'] - med['plain']:.0f} ns; ingress (ebcap_ingress, the lookup): --owners "

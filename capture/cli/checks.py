@@ -82,6 +82,9 @@ def check_owner_filters(config: CaptureConfig) -> None:
     for comm in config.comms:
         if not comm or "/" in comm or "\0" in comm:
             raise EbcapError(f"--comm {comm!r}: not a process name")
+    from ebcap.capture.kernel.owners import MAX_COMMS
+    if len(config.comms) > MAX_COMMS:
+        raise EbcapError(f"--comm can be given at most {MAX_COMMS} times")
     if config.run is not None:
         if config.cgroup is not None:
             raise EbcapError("--run and --cgroup cannot be used together (--run captures the "

@@ -33,6 +33,7 @@ HOOKS = (
     ("ebcap_sock_addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG),
 )
 
+MAX_COMMS = 8                   # bpf/ebcap.c's EBCAP_MAX_COMMS: --comm given at most this often
 # bpf/record.h's struct ebcap_owner: tgid, tid, uid, gid, cgroup id (low, high), comm, in_cgroup
 OWNER = struct.Struct("<IIIIII16sI")
 
@@ -133,8 +134,10 @@ def want_owners(maps: dict, pids: tuple[int, ...], comms: tuple[str, ...],
     a map that the program was built without is not there, nor asked for."""
     for pid in pids:
         maps["wanted_pids"].update(struct.pack("<I", pid), b"\1")
-    for comm in comms:
-        maps["wanted_comms"].update(comm_key(comm), b"\1")
+    if comms:
+        names = b"".join(comm_key(comm) for comm in comms)
+        maps["wanted_comms"].update(struct.pack("<I", 0), names.ljust(16 * MAX_COMMS, b"\0")
+                                    + struct.pack("<II", len(comms), 0))
     if cgroup is not None:
         maps["wanted_cgroup"].update(struct.pack("<I", 0),
                                      struct.pack("<QII", cgroup.id, cgroup.level, 0))
