@@ -33,7 +33,7 @@ class OwnerDirectory:
     """Turns owner options into comments; one per live session."""
 
     def __init__(self):
-        self._processes: dict[int, tuple[str, str]] = {}      # pid -> (exe, args)
+        self._processes: dict[tuple[int, str], tuple[str, str]] = {}  # (pid, comm) -> (exe, args)
         self._cgroups: dict[int, str] = {}                    # cgroup id -> path
         self._cgroup_root = cgroup2_mount()
         self._scanned = 0.0
@@ -89,8 +89,10 @@ class OwnerDirectory:
                      self._netns)
 
     def process(self, pid: int, comm: str) -> tuple[str, str]:
-        """(executable path, arguments) of `pid`, read once; (comm, '') when it is gone."""
-        known = self._processes.get(pid)
+        """(executable path, arguments) of `pid` while its thread is named `comm`, read once;
+        (comm, '') when it is gone. Keyed by the name as well: a process that has exec'd since
+        (a shim, `env`, a shell's exec) is read again, not given its earlier program."""
+        known = self._processes.get((pid, comm))
         if known is not None:
             return known
         try:
@@ -104,12 +106,17 @@ class OwnerDirectory:
             args = ""
         if len(self._processes) > 65536:
             self._processes.clear()
-        self._processes[pid] = (exe, args)
+        self._processes[(pid, comm)] = (exe, args)
         return exe, args
 
     def remember(self, pid: int) -> None:
-        """Read /proc/PID now (--pid: before any -Z drop)."""
-        self.process(pid, "")
+        """Read /proc/PID now (--pid, --run: before any -Z drop), under its present name."""
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as handle:
+                comm = handle.read().rstrip(b"\n").decode("utf-8", "replace")
+        except OSError:
+            return
+        self.process(pid, comm)
 
     def cgroup_path(self, cgroup_id: int) -> str:
         path = self._cgroups.get(cgroup_id)

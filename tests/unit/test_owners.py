@@ -38,7 +38,7 @@ def kernel_block(payload: bytes, tgid: int, comm: bytes = b"curl") -> bytes:
 
 def test_rewrite_makes_ptcpdumps_comments():
     directory = OwnerDirectory()
-    directory._processes[4242] = ("/usr/bin/curl", "curl -s http://x/")
+    directory._processes[(4242, "curl")] = ("/usr/bin/curl", "curl -s http://x/")
     block, owner = directory.rewrite(kernel_block(b"\xaa" * 15, 4242))
     assert owner == Owner(4242, "/usr/bin/curl", "curl -s http://x/", 4243, "curl", 1000,
                           owner.cgroup, os.stat("/proc/self/ns/net").st_ino)
