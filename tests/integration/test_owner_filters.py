@@ -303,14 +303,24 @@ def test_no_program_link_or_cgroup_left_after_sigkill(testbed, tmp_path):
 
 
 @pytest.mark.parametrize("family", ["4", "6"])
-def test_ping_requests_and_replies_carry_the_pinger(testbed, tmp_path, family):
+@pytest.mark.parametrize("kind", ["raw", "ping socket"])
+def test_ping_requests_and_replies_carry_the_pinger(testbed, tmp_path, family, kind):
     """An echo reply has no socket the kernel's lookup helpers find: it is given the owner of
-    the request that left with its peer and identifier. --comm ping keeps both directions."""
+    the request that left with its peer and identifier. --comm ping keeps both directions.
+    iputils ping uses an ICMP datagram socket when net.ipv4.ping_group_range lets it, else a
+    raw socket (a fresh namespace's range lets nobody)."""
+    if kind == "ping socket":
+        testbed.run(testbed.left, ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
     out = tmp_path / "ping.pcapng"
     ebcap = start_ebcap(testbed, out, "--comm", "ping")
     peer = testbed.right.ipv4 if family == "4" else testbed.right.ipv6
-    pinger = testbed.popen(testbed.left, ["ping", f"-{family}", "-n", "-c", "5", "-i", "0.05",
+    pinger = testbed.popen(testbed.left, ["ping", f"-{family}", "-n", "-c", "5", "-i", "0.2",
                                           peer], stdout=subprocess.DEVNULL)
+    time.sleep(0.3)
+    table = "/proc/net/icmp" if family == "4" else "/proc/net/icmp6"
+    ping_sockets = testbed.run(testbed.left, ["cat", table], capture_output=True,
+                               text=True).stdout.splitlines()[1:]
+    assert len(ping_sockets) == (1 if kind == "ping socket" else 0)
     assert pinger.wait(timeout=30) == 0
     other = testbed.popen(testbed.left, [sys.executable, "-I", "-c", SENDER, testbed.right.ipv4,
                                          "7540", "10", ""], stdin=subprocess.PIPE,
