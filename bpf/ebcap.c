@@ -204,11 +204,6 @@ int ebcap_sock_addr(struct bpf_sock_addr *ctx)
 #define EBCAP_OWNER_L3 EBCAP_LINK_HLEN
 #endif
 
-/* Ingress: the packet has no socket yet at TC; the one it is for is looked up as the stack will
- * (bpf_sk_lookup_tcp/udp in the interface's namespace: a SYN finds the listener, a request
- * socket gives its listener, TIME_WAIT nothing). Only the plain cases: IPv4 not a later
- * fragment, IPv6 with TCP or UDP right after its header. The lookup takes a reference, which
- * every path must release (the verifier checks). */
 /* Ping sockets and raw ICMP sockets (ping, ping -6): a reply has no socket that the lookup
  * helpers can find (ping sockets are in a table of their own, raw sockets in none), so each
  * echo request that leaves an ICMP socket leaves its owner here, by the request's peer and
@@ -265,23 +260,30 @@ static __always_inline void remember_ping(struct __sk_buff *skb, struct ebcap_ow
 }
 
 /* Ingress: an echo reply's owner, from its request's (remember_ping). */
-static __always_inline void ping_reply_owner(struct __sk_buff *skb, struct ebcap_owner *now,
-					     const __u8 *peer, __u32 family, __u32 l4)
+static __always_inline void ping_reply_owner(struct ebcap_owner *now,
+					     const struct ebcap_icmp_head *icmp, const __u8 *peer,
+					     __u32 family)
 {
-	struct ebcap_icmp_head icmp;
-	if (bpf_skb_load_bytes(skb, l4, &icmp, sizeof(icmp)) ||
-	    icmp.type != (family == 4 ? 0 : 129))	/* ICMP_ECHOREPLY, ICMPV6_ECHO_REPLY */
+	if (icmp->type != (family == 4 ? 0 : 129))	/* ICMP_ECHOREPLY, ICMPV6_ECHO_REPLY */
 		return;
-	struct ebcap_ping key = { .id = icmp.id, .family = family };
+	struct ebcap_ping key = { .id = icmp->id, .family = family };
 	__builtin_memcpy(key.peer, peer, family == 4 ? 4 : 16);
 	struct ebcap_owner *owner = pings.lookup(&key);
 	if (owner)
 		__builtin_memcpy(now, owner, sizeof(*now));
 }
 
+/* Ingress: the packet has no socket yet at TC; the one it is for is looked up as the stack will
+ * (bpf_sk_lookup_tcp/udp in the interface's namespace: a SYN finds the listener, a request
+ * socket gives its listener, TIME_WAIT nothing). Only the plain cases: IPv4 not a later
+ * fragment, IPv6 with TCP or UDP right after its header. The lookup takes a reference, which
+ * every path must release (the verifier checks). An ICMP error (destination unreachable, time
+ * exceeded) about a datagram or segment a local socket sent quotes its header: the socket is
+ * looked up by that header's tuple turned round, as the stack hands the error to it. */
 static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_owner *now)
 {
 	struct bpf_sock_tuple tuple = {};
+	struct ebcap_icmp_head icmp;
 	__u32 size, l4;
 	__u8 proto;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
@@ -292,28 +294,58 @@ static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_o
 		if (ip.frag & bpf_htons(0x1fff))
 			return;
 		proto = ip.proto;
-		if (proto == IPPROTO_ICMP) {
-			ping_reply_owner(skb, now, (const __u8 *)&ip.saddr, 4,
-					 EBCAP_OWNER_L3 + (ip.vihl & 0xf) * 4);
-			return;
-		}
-		tuple.ipv4.saddr = ip.saddr;
-		tuple.ipv4.daddr = ip.daddr;
 		l4 = EBCAP_OWNER_L3 + (ip.vihl & 0xf) * 4;
-		if (bpf_skb_load_bytes(skb, l4, &tuple.ipv4.sport, 4))
-			return;
+		if (proto == IPPROTO_ICMP) {
+			if (bpf_skb_load_bytes(skb, l4, &icmp, sizeof(icmp)))
+				return;
+			if (icmp.type != 3 && icmp.type != 11) {
+				ping_reply_owner(now, &icmp, (const __u8 *)&ip.saddr, 4);
+				return;
+			}
+			struct ebcap_ipv4_head inner;
+			__u16 ports[2];
+			if (bpf_skb_load_bytes(skb, l4 + 8, &inner, sizeof(inner)) ||
+			    (inner.frag & bpf_htons(0x1fff)) ||
+			    bpf_skb_load_bytes(skb, l4 + 8 + (inner.vihl & 0xf) * 4, ports, 4))
+				return;
+			proto = inner.proto;
+			tuple.ipv4.saddr = inner.daddr;
+			tuple.ipv4.daddr = inner.saddr;
+			tuple.ipv4.sport = ports[1];
+			tuple.ipv4.dport = ports[0];
+		} else {
+			tuple.ipv4.saddr = ip.saddr;
+			tuple.ipv4.daddr = ip.daddr;
+			if (bpf_skb_load_bytes(skb, l4, &tuple.ipv4.sport, 4))
+				return;
+		}
 		size = sizeof(tuple.ipv4);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 6, &proto, 1) ||
-		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 8, &tuple.ipv6.saddr, 32))
+		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 6, &proto, 1))
 			return;
+		l4 = EBCAP_OWNER_L3 + 40;
 		if (proto == IPPROTO_ICMPV6) {
-			ping_reply_owner(skb, now, (const __u8 *)&tuple.ipv6.saddr, 6,
-					 EBCAP_OWNER_L3 + 40);
+			if (bpf_skb_load_bytes(skb, l4, &icmp, sizeof(icmp)))
+				return;
+			if (icmp.type != 1 && icmp.type != 3) {
+				if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 8, &tuple.ipv6.saddr, 16))
+					return;
+				ping_reply_owner(now, &icmp, (const __u8 *)&tuple.ipv6.saddr, 6);
+				return;
+			}
+			/* the quoted IPv6 header, 8 bytes in; no extension header after it */
+			__u16 ports[2];
+			if (bpf_skb_load_bytes(skb, l4 + 8 + 6, &proto, 1) ||
+			    bpf_skb_load_bytes(skb, l4 + 8 + 8, &tuple.ipv6.daddr, 16) ||
+			    bpf_skb_load_bytes(skb, l4 + 8 + 24, &tuple.ipv6.saddr, 16) ||
+			    bpf_skb_load_bytes(skb, l4 + 8 + 40, ports, 4))
+				return;
+			tuple.ipv6.sport = ports[1];
+			tuple.ipv6.dport = ports[0];
+		} else if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 8, &tuple.ipv6.saddr, 32) ||
+			   bpf_skb_load_bytes(skb, l4, &tuple.ipv6.sport, 4)) {
 			return;
 		}
-		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 40, &tuple.ipv6.sport, 4))
-			return;
 		size = sizeof(tuple.ipv6);
 	} else {
 		return;

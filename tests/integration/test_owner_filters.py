@@ -337,3 +337,33 @@ def test_ping_requests_and_replies_carry_the_pinger(testbed, tmp_path, family, k
     replies = [p for p in packets if p.direction == 1 and icmp_type(p.data) in (0, 129)]
     assert len(requests) == 5 and len(replies) == 5 and len(packets) == 10
     assert {p.owner.pid for p in requests + replies} == {pinger.pid}
+
+
+@pytest.mark.parametrize("family", ["4", "6"])
+def test_icmp_errors_carry_the_socket_they_are_about(testbed, tmp_path, family):
+    """Port unreachable for a UDP datagram: the error quotes it, and its socket is found from
+    the quoted header; --pid keeps the sender's datagrams and the errors about them."""
+    for sysctl in ("net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"):
+        testbed.run(testbed.right, ["sysctl", "-qw", sysctl])
+    peer = testbed.right.ipv4 if family == "4" else testbed.right.ipv6
+    code = SENDER.replace("socket.AF_INET,", "socket.AF_INET6," if family == "6" else
+                          "socket.AF_INET,")
+    wanted = testbed.popen(testbed.left, [sys.executable, "-I", "-c", code, peer, "7560", "5",
+                                          ""], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    assert wanted.stdout.readline().strip() == "ready"
+    out = tmp_path / "unreachable.pcapng"
+    ebcap = start_ebcap(testbed, out, "--pid", str(wanted.pid))
+    send_together(wanted)
+    stop_ebcap(ebcap)
+    finish(wanted)
+    with open(out, "rb") as stream:
+        packets = list(CaptureFileReader(stream, str(out)))
+    if family == "4":
+        errors = [p for p in packets if p.direction == 1 and p.data[23] == 1
+                  and p.data[14 + (p.data[14] & 0xF) * 4] == 3]
+    else:
+        errors = [p for p in packets if p.direction == 1 and p.data[20] == 58 and p.data[54] == 1]
+    sent = [p for p in packets if p.direction == 2]
+    assert len(sent) == 5 and len(errors) == 5 and len(packets) == 10
+    assert {p.owner.pid for p in packets} == {wanted.pid}
