@@ -220,7 +220,8 @@ def main():
         return
     print(f"  egress: --owners adds {med['owners'] - med['plain']:.0f} ns, --pid "
           f"{med['pid'] - med['plain']:.0f} ns, --comm {med['comm'] - med['plain']:.0f} ns, "
-          f"--cgroup {med['cgroup'] - med['plain']:.0f} ns; ingress (ebcap_ingress, the lookup): --owners "
+          f"--cgroup {med['cgroup'] - med['plain']:.0f} ns; ingress (ebcap_ingress, the "
+          "lookup): --owners "
           f"adds {med['in owners'] - med['in plain']:.0f} ns")
     for kind in ("udp", "tcp"):
         if not sockets[(kind, False)]:

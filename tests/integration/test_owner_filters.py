@@ -156,7 +156,8 @@ def test_cgroup_captures_it_and_below_only(testbed, tmp_path, cgroups):
                            capture_output=True, text=True, timeout=60, check=True).stdout
     assert f"PID: {wanted.pid}\\nCmd: " in shown
     assert f"Cgroup: /{parent.name}/inner" in shown and f"NetNs: {netns}" in shown
-    found = subprocess.run(["tshark", "-r", str(out), "-Y", f'frame.comment contains "PID: {wanted.pid}"'],
+    found = subprocess.run(["tshark", "-r", str(out), "-Y",
+                            f'frame.comment contains "PID: {wanted.pid}"'],
                            capture_output=True, text=True, timeout=60, check=True).stdout
     assert len(found.splitlines()) == 30
 
@@ -168,7 +169,8 @@ for _ in range(20):
     s.sendto(b"r" * 32, (sys.argv[1], int(sys.argv[2]))); time.sleep(0.005)
 child = "import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); " \\
         "[s.sendto(b'c' * 32, (sys.argv[1], int(sys.argv[2]))) for _ in range(10)]"
-subprocess.run([sys.executable, "-I", "-c", child, sys.argv[1], str(int(sys.argv[2]) + 2)], check=True)
+subprocess.run([sys.executable, "-I", "-c", child, sys.argv[1], str(int(sys.argv[2]) + 2)],
+               check=True)
 sys.exit(7)
 """
 
@@ -185,7 +187,7 @@ def run_cgroups(pid: int) -> list[str]:
 def test_run_captures_the_command_and_its_children_only(testbed, tmp_path):
     out = tmp_path / "run.pcapng"
     other = sender(testbed, 7521, 600)
-    other.stdin.write("go\n")          # sending all along (~3 s) while ebcap starts and the command runs
+    other.stdin.write("go\n")      # sending all along (~3 s): while ebcap starts, the command runs
     other.stdin.flush()
     ebcap = subprocess.Popen([EBCAP, "--netns", testbed.left.netns, "-i", testbed.left.ifname,
                               "-n", "-w", str(out), "--run", run_command(testbed, 7520)],
@@ -255,7 +257,8 @@ def test_run_prints_and_jsons_owners_and_runs_as_z_user(testbed, tmp_path):
     (["--run", "ebcap-own-no-such-command --flag"],
      "ebcap: --run: ebcap-own-no-such-command: command not found"),
     (["--run", ""], "ebcap: --run needs a command"),
-    (["--cgroup", "/ebcap-own-no-such-cgroup"], "ebcap: --cgroup /ebcap-own-no-such-cgroup: no such cgroup"),
+    (["--cgroup", "/ebcap-own-no-such-cgroup"],
+     "ebcap: --cgroup /ebcap-own-no-such-cgroup: no such cgroup"),
     (["--pid", "4194303"], "ebcap: --pid 4194303: no such process"),
 ])
 def test_bad_owner_filters_are_one_line_and_attach_nothing(testbed, argv, message):

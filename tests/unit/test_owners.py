@@ -90,3 +90,57 @@ def test_storage_btf_is_what_the_kernel_checks():
     name_off, info, size, encoding = struct.unpack_from("<IIII", blob, 24)
     assert info >> 24 == 1 and size == 4 and encoding & 0xFF == 32
     assert struct.unpack_from("<IIIIII", blob, 24 + 32)[5] == 40
+
+
+def test_comm_key_is_the_kernels_16_bytes():
+    from ebcap.capture.kernel.owners import comm_key
+    assert comm_key("curl") == b"curl" + b"\0" * 12
+    assert comm_key("a-very-long-process-name") == b"a-very-long-pro\0"      # 15 bytes kept
+
+
+def test_cgroup2_mount_from_mountinfo(tmp_path):
+    from ebcap.capture.kernel.owners import _cgroup2_in
+    info = tmp_path / "mountinfo"
+    info.write_text("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+                    "41 31 0:38 /a\\040b /mnt/cg\\040two rw shared:9 - cgroup2 cgroup2 rw\n")
+    assert _cgroup2_in(str(info)) == ("/mnt/cg two", "/a b")
+    info.write_text("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw\n")
+    assert _cgroup2_in(str(info)) is None
+
+
+def test_run_command_line_errors():
+    import pytest
+    from ebcap.capture.errors import EbcapError
+    from ebcap.capture.session.owners_run import command_argv
+    assert command_argv("sh -c 'exit 3'") == ["sh", "-c", "exit 3"]
+    for line, message in (("", "--run needs a command"),
+                          ("ebcap-no-such-command x",
+                           "--run: ebcap-no-such-command: command not found"),
+                          ("sh -c 'unterminated", "--run: No closing quotation")):
+        with pytest.raises(EbcapError) as info:
+            command_argv(line)
+        assert str(info.value) == message
+
+
+def test_run_as_follows_z_then_sudo(monkeypatch):
+    import pwd
+    from ebcap.capture.session.owners_run import run_as
+    nobody = pwd.getpwnam("nobody")
+    assert run_as("nobody").uid == nobody.pw_uid
+    monkeypatch.setenv("SUDO_UID", str(nobody.pw_uid))
+    monkeypatch.setenv("SUDO_GID", str(nobody.pw_gid))
+    if os.geteuid() == 0:
+        user = run_as(None)
+        assert (user.uid, user.gid, user.name) == (nobody.pw_uid, nobody.pw_gid, "nobody")
+    monkeypatch.setenv("SUDO_UID", "0")
+    assert run_as(None) is None                  # sudo from root: ebcap's own user
+
+
+def test_owner_filter_combinations_are_refused(capsys):
+    from ebcap.capture.cli.main import run
+    assert run(["-i", "lo", "--run", "true", "--cgroup", "/"]) == 1
+    assert "--run and --cgroup cannot be used together" in capsys.readouterr().err
+    assert run(["-i", "lo", *[f"--comm=c{n}" for n in range(9)]]) == 1
+    assert capsys.readouterr().err.strip() == "ebcap: --comm can be given at most 8 times"
+    assert run(["-r", "/dev/null", "--comm", "curl"]) == 1
+    assert "need a live capture" in capsys.readouterr().err
