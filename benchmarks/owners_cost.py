@@ -8,8 +8,14 @@ one UDP socket, made after ebcap started, sends 64-byte datagrams, without and w
 (and with --pid of the sender). Per socket: a loop of socket() + connect() + close() (UDP:
 sock_create and connect4 hooks; TCP to a listener in the other namespace: the handshake too),
 with no ebcap running and with `ebcap --owners`; the difference is what the hooks add.
-Rounds alternate the modes, and each figure is the median over rounds."""
-import json, os, signal, statistics, subprocess, sys, time
+Rounds alternate the modes, and each figure is the median over rounds.
+
+Seeding (sockets made before ebcap started, capture/kernel/owners_seed.py): one process holding
+SEED_SOCKETS UDP sockets (1,000 and 10,000 by default), then `ebcap --owners --debug`, whose
+note says how many sockets it seeded and in how long; per 1,000 sockets is the difference from
+a start with none held, over the sockets held. ONLY=seed measures that alone, ONLY=packet the
+per-packet figures alone (--comm and --cgroup / matching every packet among them)."""
+import json, os, re, signal, statistics, subprocess, sys, time
 from ebcap.capture.bench.testbed import Testbed
 
 EBCAP = os.path.join(os.path.dirname(sys.executable), "ebcap")
@@ -37,6 +43,14 @@ for _ in range(n):
     s.close()
 print((time.perf_counter() - t) / n * 1e9)
 """
+HOLDER = """
+import resource, socket, sys
+n = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 100, n + 100))
+held = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+print("ready", flush=True); sys.stdin.readline()
+"""
+SEED_SOCKETS = [int(n) for n in os.environ.get("SEED_SOCKETS", "1000,10000").split(",")]
 RECEIVER = """
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 9))
@@ -95,7 +109,9 @@ def per_packet(tb, mode):
     sender = tb.popen(tb.left, [sys.executable, "-I", "-c", SENDER, tb.right.ipv4, str(PACKETS)],
                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     sender.stdout.readline()
+    comm = open(f"/proc/{sender.pid}/comm").read().strip()
     flags = {"plain": [], "owners": ["--owners"], "pid": ["--pid", str(sender.pid)],
+             "comm": ["--comm", comm], "cgroup": ["--cgroup", "/"],
              "in plain": [], "in owners": ["--owners"]}[mode]
     if mode.startswith("in"):
         cap = start(tb, *flags, host=tb.right, direction="in")
@@ -129,12 +145,56 @@ def per_socket(tb, kind, with_ebcap, hooks):
     return float(out)
 
 
+def seeding(tb, n):
+    """(sockets seeded, ms) of one ebcap start while a process holds `n` sockets."""
+    holder = None
+    if n:
+        holder = tb.popen(tb.left, [sys.executable, "-I", "-c", HOLDER, str(n)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "ready"
+    cap = subprocess.Popen([EBCAP, "--netns", tb.left.netns, "-i", tb.left.ifname, "-w",
+                            "/dev/null", "--owners", "--debug"], stderr=subprocess.PIPE)
+    err = b""
+    while b"listening" not in err:
+        chunk = os.read(cap.stderr.fileno(), 4096)
+        if not chunk:
+            raise RuntimeError(err.decode())
+        err += chunk
+    stop(cap)
+    if holder:
+        holder.stdin.write("end\n"); holder.stdin.flush(); holder.wait()
+    found = re.search(rb"(\d+) existing sockets seeded in ([0-9.]+) ms", err)
+    return int(found.group(1)), float(found.group(2))
+
+
+def main_seeding(rounds):
+    with Testbed("oc") as tb:
+        runs = {n: [] for n in [0, *SEED_SOCKETS]}
+        for _ in range(rounds):
+            for n in runs:
+                runs[n].append(seeding(tb, n))
+    base = statistics.median(ms for _count, ms in runs[0])
+    print(f"seeding with no socket held: {base:.1f} ms "
+          f"({[round(ms, 1) for _c, ms in runs[0]]}), {runs[0][0][0]} sockets seeded")
+    for n in SEED_SOCKETS:
+        ms = statistics.median(ms for _count, ms in runs[n])
+        seeded = statistics.median(count for count, _ms in runs[n]) - runs[0][0][0]
+        print(f"{n} sockets held: {seeded:.0f} seeded in {ms:.1f} ms "
+              f"({[round(m, 1) for _c, m in runs[n]]}): {(ms - base) / n * 1000:.1f} ms "
+              f"per 1,000 sockets")
+
+
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    if os.environ.get("ONLY") == "seed":
+        return main_seeding(rounds)
     old = subprocess.run(["sysctl", "-n", "kernel.bpf_stats_enabled"], capture_output=True,
                          text=True).stdout.strip() or "0"
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
-    packet = {"plain": [], "owners": [], "pid": [], "in plain": [], "in owners": []}
+    packet = {"plain": [], "owners": [], "pid": [], "comm": [], "cgroup": [], "in plain": [],
+              "in owners": []}
+    if os.environ.get("MODES"):         # e.g. MODES=plain,owners,comm (the figures need all)
+        packet = {mode: [] for mode in os.environ["MODES"].split(",")}
     sockets = {(k, w): [] for k in ("udp", "tcp") for w in (False, True)}
     hooks = {"udp": [], "tcp": []}
     try:
@@ -146,6 +206,8 @@ def main():
             for _ in range(rounds):
                 for mode in packet:
                     packet[mode].append(per_packet(tb, mode))
+                if os.environ.get("ONLY") == "packet":
+                    continue
                 for key in sockets:
                     sockets[key].append(per_socket(tb, *key, hooks[key[0]]))
     finally:
@@ -154,10 +216,16 @@ def main():
     print(f"ns per packet (median of {rounds}; bpf_stats' own clock reads included): "
           + ", ".join(f"{k} {v:.0f} ({min(packet[k]):.0f}..{max(packet[k]):.0f})"
                       for k, v in med.items()))
+    if len(med) < 7:
+        return
     print(f"  egress: --owners adds {med['owners'] - med['plain']:.0f} ns, --pid "
-          f"{med['pid'] - med['plain']:.0f} ns; ingress (ebcap_ingress, the lookup): --owners "
+          f"{med['pid'] - med['plain']:.0f} ns, --comm {med['comm'] - med['plain']:.0f} ns, "
+          f"--cgroup {med['cgroup'] - med['plain']:.0f} ns; ingress (ebcap_ingress, the "
+          "lookup): --owners "
           f"adds {med['in owners'] - med['in plain']:.0f} ns")
     for kind in ("udp", "tcp"):
+        if not sockets[(kind, False)]:
+            continue
         off, on = (statistics.median(sockets[(kind, w)]) for w in (False, True))
         print(f"{kind} socket+connect+close: {off:.0f} ns without ebcap, {on:.0f} ns with "
               f"--owners: +{on - off:.0f} ns per socket "

@@ -101,6 +101,62 @@ BPF_PERCPU_ARRAY(owner_now, struct ebcap_owner, 2);
 #define EBCAP_MAX_PIDS 1024
 BPF_HASH(wanted_pids, __u32, __u8, EBCAP_MAX_PIDS);
 
+/* The other owner filters, each compiled in only when asked for (capture/kernel/owners.py
+ * fills their maps); a packet must pass every one compiled in:
+ *   EBCAP_COMM_FILTER    --comm: the owner's thread name is one of `wanted_comms` (the
+ *                        kernel's 16 bytes, NUL-padded, as bpf_get_current_comm writes them)
+ *   EBCAP_CGROUP_FILTER  --cgroup, --run: the owner was in the cgroup `wanted_cgroup` names,
+ *                        or below it, when a hook saw it use the socket: decided there
+ *                        (bpf_get_current_ancestor_cgroup_id at the wanted level, one call, no
+ *                        walk) and kept as the owner's in_cgroup. At TC, the socket's own
+ *                        cgroup cannot be had at ingress: bpf_sk_ancestor_cgroup_id is not a
+ *                        helper tc programs may call (refused on 6.18). */
+#ifndef EBCAP_COMM_FILTER
+#define EBCAP_COMM_FILTER 0
+#endif
+#ifndef EBCAP_CGROUP_FILTER
+#define EBCAP_CGROUP_FILTER 0
+#endif
+#if EBCAP_COMM_FILTER
+/* A few names compared as two words each. A hash keyed by the 16 bytes measured +262 ns a
+ * packet over no owners (owners_cost.py, 5 rounds, wide spread; --owners alone +64); this,
+ * +80 ns (9 rounds; --owners alone +89): nothing --owners' noise can tell apart. */
+#define EBCAP_MAX_COMMS 8
+struct ebcap_comms {
+	__u64 name[EBCAP_MAX_COMMS][2];
+	__u32 count;
+	__u32 unused;
+};
+BPF_ARRAY(wanted_comms, struct ebcap_comms, 1);
+
+static __always_inline int comm_wanted(const struct ebcap_owner *now)
+{
+	__u32 zero = 0;
+	struct ebcap_comms *comms = wanted_comms.lookup(&zero);
+	if (!comms)
+		return 0;
+	__u64 low, high;
+	__builtin_memcpy(&low, now->comm, 8);
+	__builtin_memcpy(&high, now->comm + 8, 8);
+#pragma unroll
+	for (int i = 0; i < EBCAP_MAX_COMMS; i++) {
+		if (i >= comms->count)
+			break;
+		if (comms->name[i][0] == low && comms->name[i][1] == high)
+			return 1;
+	}
+	return 0;
+}
+#endif
+#if EBCAP_CGROUP_FILTER
+struct ebcap_cgroup_want {
+	__u64 id;		/* the cgroup's id (the inode number of its directory) */
+	__u32 level;		/* its depth below the hierarchy's root (the root: 0) */
+	__u32 unused;
+};
+BPF_ARRAY(wanted_cgroup, struct ebcap_cgroup_want, 1);
+#endif
+
 static __always_inline int remember_owner(void *sk)
 {
 	struct ebcap_owner *owner = owners.sk_storage_get(sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -116,6 +172,13 @@ static __always_inline int remember_owner(void *sk)
 	owner->cgroup_lo = (__u32)cgroup;
 	owner->cgroup_hi = cgroup >> 32;
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	owner->in_cgroup = 0;
+#if EBCAP_CGROUP_FILTER
+	__u32 zero = 0;
+	struct ebcap_cgroup_want *want = wanted_cgroup.lookup(&zero);
+	if (want && want->id && bpf_get_current_ancestor_cgroup_id(want->level) == want->id)
+		owner->in_cgroup = 1;
+#endif
 	return 1;		/* cgroup hooks: 1 lets the socket call go on */
 }
 
@@ -141,36 +204,148 @@ int ebcap_sock_addr(struct bpf_sock_addr *ctx)
 #define EBCAP_OWNER_L3 EBCAP_LINK_HLEN
 #endif
 
+/* Ping sockets and raw ICMP sockets (ping, ping -6): a reply has no socket that the lookup
+ * helpers can find (ping sockets are in a table of their own, raw sockets in none), so each
+ * echo request that leaves an ICMP socket leaves its owner here, by the request's peer and
+ * identifier (a ping socket's identifier is its "port", on the wire as the kernel wrote it),
+ * and the reply that comes back with them is given it. An LRU: nothing to clear. */
+struct ebcap_ping {
+	__u8 peer[16];		/* the other end's address (IPv4: its first 4 bytes) */
+	__u16 id;		/* the echo identifier, network order */
+	__u16 family;		/* 4 or 6 */
+};
+BPF_TABLE("lru_hash", struct ebcap_ping, struct ebcap_owner, pings, 4096);
+
+struct ebcap_ipv4_head {
+	__u8 vihl, tos;
+	__u16 len, id, frag;
+	__u8 ttl, proto;
+	__u16 check;
+	__u32 saddr, daddr;
+};
+
+/* type, code, checksum, then an echo's identifier */
+struct ebcap_icmp_head {
+	__u8 type, code;
+	__u16 check, id;
+};
+
+/* Egress, from an ICMP socket: an echo request's peer and identifier -> its owner. */
+static __always_inline void remember_ping(struct __sk_buff *skb, struct ebcap_owner *now)
+{
+	struct ebcap_ping key = {};
+	struct ebcap_icmp_head icmp;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct ebcap_ipv4_head ip;
+		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3, &ip, sizeof(ip)) ||
+		    ip.proto != IPPROTO_ICMP || (ip.frag & bpf_htons(0x1fff)) ||
+		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + (ip.vihl & 0xf) * 4, &icmp, sizeof(icmp)) ||
+		    icmp.type != 8)		/* ICMP_ECHO */
+			return;
+		__builtin_memcpy(key.peer, &ip.daddr, 4);
+		key.family = 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		__u8 next;
+		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 6, &next, 1) || next != IPPROTO_ICMPV6 ||
+		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 24, key.peer, 16) ||
+		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 40, &icmp, sizeof(icmp)) ||
+		    icmp.type != 128)		/* ICMPV6_ECHO_REQUEST */
+			return;
+		key.family = 6;
+	} else {
+		return;
+	}
+	key.id = icmp.id;
+	pings.update(&key, now);
+}
+
+/* Ingress: an echo reply's owner, from its request's (remember_ping). */
+static __always_inline void ping_reply_owner(struct ebcap_owner *now,
+					     const struct ebcap_icmp_head *icmp, const __u8 *peer,
+					     __u32 family)
+{
+	if (icmp->type != (family == 4 ? 0 : 129))	/* ICMP_ECHOREPLY, ICMPV6_ECHO_REPLY */
+		return;
+	struct ebcap_ping key = { .id = icmp->id, .family = family };
+	__builtin_memcpy(key.peer, peer, family == 4 ? 4 : 16);
+	struct ebcap_owner *owner = pings.lookup(&key);
+	if (owner)
+		__builtin_memcpy(now, owner, sizeof(*now));
+}
+
 /* Ingress: the packet has no socket yet at TC; the one it is for is looked up as the stack will
  * (bpf_sk_lookup_tcp/udp in the interface's namespace: a SYN finds the listener, a request
  * socket gives its listener, TIME_WAIT nothing). Only the plain cases: IPv4 not a later
  * fragment, IPv6 with TCP or UDP right after its header. The lookup takes a reference, which
- * every path must release (the verifier checks). */
+ * every path must release (the verifier checks). An ICMP error (destination unreachable, time
+ * exceeded) about a datagram or segment a local socket sent quotes its header: the socket is
+ * looked up by that header's tuple turned round, as the stack hands the error to it. */
 static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_owner *now)
 {
 	struct bpf_sock_tuple tuple = {};
+	struct ebcap_icmp_head icmp;
 	__u32 size, l4;
 	__u8 proto;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		/* the header in one helper call: each costs ~10-20 ns */
-		struct { __u8 vihl, tos; __u16 len, id, frag; __u8 ttl, proto; __u16 check;
-			 __u32 saddr, daddr; } ip;
+		struct ebcap_ipv4_head ip;
 		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3, &ip, sizeof(ip)))
 			return;
 		if (ip.frag & bpf_htons(0x1fff))
 			return;
 		proto = ip.proto;
-		tuple.ipv4.saddr = ip.saddr;
-		tuple.ipv4.daddr = ip.daddr;
 		l4 = EBCAP_OWNER_L3 + (ip.vihl & 0xf) * 4;
-		if (bpf_skb_load_bytes(skb, l4, &tuple.ipv4.sport, 4))
-			return;
+		if (proto == IPPROTO_ICMP) {
+			if (bpf_skb_load_bytes(skb, l4, &icmp, sizeof(icmp)))
+				return;
+			if (icmp.type != 3 && icmp.type != 11) {
+				ping_reply_owner(now, &icmp, (const __u8 *)&ip.saddr, 4);
+				return;
+			}
+			struct ebcap_ipv4_head inner;
+			__u16 ports[2];
+			if (bpf_skb_load_bytes(skb, l4 + 8, &inner, sizeof(inner)) ||
+			    (inner.frag & bpf_htons(0x1fff)) ||
+			    bpf_skb_load_bytes(skb, l4 + 8 + (inner.vihl & 0xf) * 4, ports, 4))
+				return;
+			proto = inner.proto;
+			tuple.ipv4.saddr = inner.daddr;
+			tuple.ipv4.daddr = inner.saddr;
+			tuple.ipv4.sport = ports[1];
+			tuple.ipv4.dport = ports[0];
+		} else {
+			tuple.ipv4.saddr = ip.saddr;
+			tuple.ipv4.daddr = ip.daddr;
+			if (bpf_skb_load_bytes(skb, l4, &tuple.ipv4.sport, 4))
+				return;
+		}
 		size = sizeof(tuple.ipv4);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 6, &proto, 1) ||
-		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 8, &tuple.ipv6.saddr, 32) ||
-		    bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 40, &tuple.ipv6.sport, 4))
+		if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 6, &proto, 1))
 			return;
+		l4 = EBCAP_OWNER_L3 + 40;
+		if (proto == IPPROTO_ICMPV6) {
+			if (bpf_skb_load_bytes(skb, l4, &icmp, sizeof(icmp)))
+				return;
+			if (icmp.type != 1 && icmp.type != 3) {
+				if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 8, &tuple.ipv6.saddr, 16))
+					return;
+				ping_reply_owner(now, &icmp, (const __u8 *)&tuple.ipv6.saddr, 6);
+				return;
+			}
+			/* the quoted IPv6 header, 8 bytes in; no extension header after it */
+			__u16 ports[2];
+			if (bpf_skb_load_bytes(skb, l4 + 8 + 6, &proto, 1) ||
+			    bpf_skb_load_bytes(skb, l4 + 8 + 8, &tuple.ipv6.daddr, 16) ||
+			    bpf_skb_load_bytes(skb, l4 + 8 + 24, &tuple.ipv6.saddr, 16) ||
+			    bpf_skb_load_bytes(skb, l4 + 8 + 40, ports, 4))
+				return;
+			tuple.ipv6.sport = ports[1];
+			tuple.ipv6.dport = ports[0];
+		} else if (bpf_skb_load_bytes(skb, EBCAP_OWNER_L3 + 8, &tuple.ipv6.saddr, 32) ||
+			   bpf_skb_load_bytes(skb, l4, &tuple.ipv6.sport, 4)) {
+			return;
+		}
 		size = sizeof(tuple.ipv6);
 	} else {
 		return;
@@ -190,7 +365,7 @@ static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_o
 	bpf_sk_release(sk);
 }
 
-/* 0 when --pid leaves this packet out. */
+/* 0 when --pid, --comm or --cgroup leaves this packet out. */
 static __always_inline int find_owner(struct __sk_buff *skb, __u32 slot)
 {
 	struct ebcap_owner *now = owner_now.lookup(&slot);
@@ -202,22 +377,34 @@ static __always_inline int find_owner(struct __sk_buff *skb, __u32 slot)
 	} else {
 		struct ebcap_owner *owner = 0;
 		struct bpf_sock *sk = skb->sk;
+		struct bpf_sock *full = 0;
 		if (sk) {
-			struct bpf_sock *full = bpf_sk_fullsock(sk);
+			full = bpf_sk_fullsock(sk);
 			if (!full)
 				full = bpf_get_listener_sock(sk);	/* a request socket's SYN-ACK */
 			if (full)
 				owner = owners.sk_storage_get(full, 0, 0);
 		}
-		if (owner)
+		if (owner) {
 			__builtin_memcpy(now, owner, sizeof(*now));
+			if (full->protocol == IPPROTO_ICMP || full->protocol == IPPROTO_ICMPV6)
+				remember_ping(skb, now);
+		}
 	}
 #if EBCAP_PID_FILTER
 	__u32 tgid = now->tgid;
-	return tgid && wanted_pids.lookup(&tgid);
-#else
-	return 1;
+	if (!tgid || !wanted_pids.lookup(&tgid))
+		return 0;
 #endif
+#if EBCAP_COMM_FILTER
+	if (!now->tgid || !comm_wanted(now))
+		return 0;
+#endif
+#if EBCAP_CGROUP_FILTER
+	if (!now->tgid || !now->in_cgroup)
+		return 0;
+#endif
+	return 1;
 }
 
 static __always_inline void put_owner(struct ebcap_owner_opt *opt, __u32 direction)

@@ -39,6 +39,7 @@ struct ebcap_owner {
 	__u32 cgroup_lo;	/* cgroup v2 id (the inode number of its directory), low and high words */
 	__u32 cgroup_hi;
 	__u8 comm[16];
+	__u32 in_cgroup;	/* 1: under --cgroup's (or --run's) cgroup when a hook saw it */
 };
 
 /* A pcapng option code for local use (pcapng reserves codes with the top bit set): the kernel's

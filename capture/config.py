@@ -41,8 +41,11 @@ class CaptureConfig:
     debug: bool = False
     drops: bool = False                   # --drops: packets the kernel drops, not the wire's
     drop_reasons: tuple[str, ...] = ()    # --drop-reason NAME / !NAME
-    owners: bool = False                  # --owners (implied by --pid)
+    owners: bool = False                  # --owners (implied by --pid, --comm, --cgroup, --run)
     pids: tuple[int, ...] = ()            # --pid
+    comms: tuple[str, ...] = ()           # --comm
+    cgroup: str | None = None             # --cgroup PATH (relative to the v2 hierarchy's root)
+    run: str | None = None                # --run 'CMD ARGS'
 
     @property
     def headers_only(self) -> bool:

@@ -5,8 +5,9 @@
     ThreadId: 3553\\nThreadName: curl
     UserId: 1000
 
-and one of ebcap's own, `Cgroup: /user.slice/user-1000.slice/session-3.scope`. Each is one
-opt_comment. Printed lines name the owner ptcpdump's way, `curl.3553`: the command's base name
+and two of ebcap's own, `Cgroup: /user.slice/user-1000.slice/session-3.scope` and
+`NetNs: 4026531840` (the socket's network namespace, its inode number as lsns shows it). Each is
+one opt_comment. Printed lines name the owner ptcpdump's way, `curl.3553`: the command's base name
 and the pid."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Owner(NamedTuple):
     thread: str          # the thread's comm
     uid: int
     cgroup: str = ""     # cgroup v2 path, '' when unknown
+    netns: int = 0       # the socket's network namespace (inode number), 0 when unknown
 
     @property
     def label(self) -> str:
@@ -34,7 +36,15 @@ class Owner(NamedTuple):
                f"UserId: {self.uid}"]
         if self.cgroup:
             out.append(f"Cgroup: {self.cgroup}")
+        if self.netns:
+            out.append(f"NetNs: {self.netns}")
         return out
+
+    def json(self) -> dict:
+        """--json's `owner` object."""
+        return {"pid": self.pid, "cmd": self.cmd, "args": self.args, "tid": self.tid,
+                "thread": self.thread, "uid": self.uid, "cgroup": self.cgroup,
+                "netns": self.netns}
 
 
 def owner_from_comments(comments: list[str]) -> Owner | None:
@@ -56,4 +66,5 @@ def owner_from_comments(comments: list[str]) -> Owner | None:
         except ValueError:
             return -1
     return Owner(pid, fields.get("Cmd", ""), fields.get("Args", ""), number("ThreadId"),
-                 fields.get("ThreadName", ""), number("UserId"), fields.get("Cgroup", ""))
+                 fields.get("ThreadName", ""), number("UserId"), fields.get("Cgroup", ""),
+                 max(number("NetNs"), 0))

@@ -107,7 +107,7 @@ class JsonPrinter(_Base):
         while layer is not None and layer.__class__.__name__ != "NoPayload":
             layers.append({"layer": layer.name, "fields": _fields(layer)})
             layer = layer.payload if layer.payload else None
-        return {
+        out = {
             "timestamp": "%d.%09d" % divmod(packet.ts_ns, 1_000_000_000) if self._o.nano
             else "%d.%06d" % divmod(packet.ts_ns // 1000, 1_000_000),
             "ts_ns": packet.ts_ns,
@@ -117,6 +117,9 @@ class JsonPrinter(_Base):
             "caplen": len(packet.data),
             "layers": layers,
         }
+        if packet.owner is not None:        # --owners, or a file's owner comments
+            out["owner"] = packet.owner.json()
+        return out
 
 
 def _direction(d: int) -> str:

@@ -46,7 +46,9 @@ def build_config(o: dict) -> CaptureConfig:
         rotate_seconds=o["rotate_seconds"], max_files=o["max_files"], user=o["user"],
         netns=o["netns"], filters_from=o["filters_from"], out_dir=o["out_dir"], drops=o["drops"],
         drop_reasons=tuple(o["drop_reasons"]),
-        owners=o["owners"] or bool(o["pids"]), pids=tuple(dict.fromkeys(o["pids"])),
+        owners=o["owners"] or bool(o["pids"] or o["comms"] or o["cgroup"] or o["run"]),
+        pids=tuple(dict.fromkeys(o["pids"])), comms=tuple(dict.fromkeys(o["comms"])),
+        cgroup=o["cgroup"], run=o["run"],
         print_options=_print_options(o) if (o["write_to"] is None or o["print_packets"])
         else None,
     )
@@ -62,15 +64,35 @@ def check_combinations(config: CaptureConfig) -> None:
     if config.max_files and not (config.rotate_size or config.rotate_seconds):
         raise EbcapError("-W needs -C or -G")
     if config.owners and config.read_from:
-        raise EbcapError("--owners and --pid need a live capture (-r prints a file's owners "
-                         "by itself)")
-    for pid in config.pids:
-        if not os.path.exists(f"/proc/{pid}"):
-            raise EbcapError(f"--pid {pid}: no such process")
+        raise EbcapError("--owners, --pid, --comm, --cgroup and --run need a live capture (-r "
+                         "prints a file's owners by itself)")
+    check_owner_filters(config)
     if config.drops:
         check_drops(config)
     elif config.drop_reasons:
         raise EbcapError("--drop-reason needs --drops")
+
+
+def check_owner_filters(config: CaptureConfig) -> None:
+    """Each filter names something that exists (--cgroup's is looked up when the capture
+    starts, where the cgroup v2 hierarchy is found, before anything is attached)."""
+    for pid in config.pids:
+        if not os.path.exists(f"/proc/{pid}"):
+            raise EbcapError(f"--pid {pid}: no such process")
+    for comm in config.comms:
+        if not comm or "/" in comm or "\0" in comm:
+            raise EbcapError(f"--comm {comm!r}: not a process name")
+    from ebcap.capture.kernel.owners import MAX_COMMS
+    if len(config.comms) > MAX_COMMS:
+        raise EbcapError(f"--comm can be given at most {MAX_COMMS} times")
+    if config.run is not None:
+        if config.cgroup is not None:
+            raise EbcapError("--run and --cgroup cannot be used together (--run captures the "
+                             "cgroup it makes for the command)")
+        if config.drops:
+            raise EbcapError("--run cannot be used with --drops")
+        from ebcap.capture.session.owners_run import command_argv
+        command_argv(config.run)
 
 
 def check_drops(config: CaptureConfig) -> None:

@@ -87,6 +87,15 @@ capture_options = _options(
     click.option("--pid", "pids", multiple=True, type=click.IntRange(min=1), metavar="PID",
                  help="Only this process's packets, decided in the kernel (repeatable; "
                       "implies --owners)."),
+    click.option("--comm", "comms", multiple=True, metavar="NAME",
+                 help="Only packets of processes (threads) with this name, the kernel's 15 "
+                      "characters (repeatable; implies --owners)."),
+    click.option("--cgroup", metavar="PATH",
+                 help="Only packets of sockets made in this cgroup v2 or below it (PATH from "
+                      "the hierarchy's root, e.g. /system.slice/nginx.service; implies --owners)."),
+    click.option("--run", metavar="'CMD ARGS'",
+                 help="Start CMD (as -Z USER, or as sudo's user), capture its and its "
+                      "children's packets only, stop when it exits, exit with its status."),
     click.option("--doctor", is_flag=True, help="Same as `ebcap doctor`."),
     click.option("--debug", is_flag=True, help="Show tracebacks and BPF build logs on errors."),
     click.argument("expression", nargs=-1),

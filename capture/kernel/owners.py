@@ -13,8 +13,9 @@ import errno
 import os
 import struct
 from contextlib import ExitStack
+from dataclasses import dataclass
 
-from ebcap.capture.errors import KernelFeatureError, PrivilegeError
+from ebcap.capture.errors import EbcapError, KernelFeatureError, PrivilegeError
 from ebcap.capture.kernel import bpfsys
 
 BPF_PROG_TYPE_CGROUP_SOCK, BPF_PROG_TYPE_CGROUP_SOCK_ADDR = 9, 18
@@ -32,6 +33,10 @@ HOOKS = (
     ("ebcap_sock_addr", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG),
 )
 
+MAX_COMMS = 8                   # bpf/ebcap.c's EBCAP_MAX_COMMS: --comm given at most this often
+# bpf/record.h's struct ebcap_owner: tgid, tid, uid, gid, cgroup id (low, high), comm, in_cgroup
+OWNER = struct.Struct("<IIIIII16sI")
+
 _BTF_KIND_INT, _BTF_KIND_ARRAY = 1, 3
 _BTF_INT_SIGNED = 1
 
@@ -39,7 +44,14 @@ _BTF_INT_SIGNED = 1
 def cgroup2_mount() -> str | None:
     """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a
     hybrid layout), or None."""
-    return _cgroup2_in("/proc/self/mounts")
+    found = _cgroup2_in("/proc/self/mountinfo")
+    return found[0] if found else None
+
+
+def cgroup2_root() -> str | None:
+    """The v2 hierarchy's mount point here, mounted for ebcap alone when `ip netns exec` left
+    none (mount_cgroup2_privately); None when there is none."""
+    return cgroup2_mount() or mount_cgroup2_privately()
 
 
 def mount_cgroup2_privately() -> str | None:
@@ -66,17 +78,74 @@ def mount_cgroup2_privately() -> str | None:
     return _cgroup2_in("/proc/self/mounts")
 
 
-def _cgroup2_in(mounts: str) -> str | None:
+def _cgroup2_in(mountinfo: str) -> tuple[str, str] | None:
+    """(mount point, the hierarchy's directory mounted there) of the first cgroup2 mount: the
+    second is '/' unless a part of the hierarchy was bind-mounted (or a cgroup namespace's)."""
     try:
-        with open(mounts, encoding="utf-8") as handle:
+        with open(mountinfo, encoding="utf-8") as handle:
             for line in handle:
                 fields = line.split()
-                if len(fields) >= 3 and fields[2] == "cgroup2":
-                    # /proc/mounts escapes spaces and the like as octal
-                    return fields[1].encode().decode("unicode_escape")
+                if "-" not in fields:
+                    continue
+                dash = fields.index("-")
+                if len(fields) > dash + 1 and fields[dash + 1] == "cgroup2":
+                    # mountinfo escapes spaces and the like as octal
+                    return (fields[4].encode().decode("unicode_escape"),
+                            fields[3].encode().decode("unicode_escape"))
     except OSError:
         pass
     return None
+
+
+@dataclass(frozen=True)
+class CgroupTarget:
+    """A cgroup whose sockets' packets are captured (--cgroup, --run), with what the kernel
+    compares (bpf/ebcap.c's wanted_cgroup)."""
+    path: str               # relative to the v2 hierarchy's root: /system.slice/nginx.service
+    directory: str          # where it is seen here
+    id: int                 # its cgroup id: the inode number of its directory
+    level: int              # its depth below the root (the root: 0)
+
+
+def find_cgroup(path: str) -> CgroupTarget:
+    """--cgroup PATH, a path relative to the v2 hierarchy's root wherever it is mounted."""
+    if not path.startswith("/"):
+        path = "/" + path
+    path = os.path.normpath(path)
+    if path.startswith("//"):
+        path = path[1:]
+    root = cgroup2_root()
+    mounted = _cgroup2_in("/proc/self/mountinfo")
+    if root is None or mounted is None:
+        raise KernelFeatureError("--cgroup needs the cgroup v2 hierarchy, which is not mounted")
+    hierarchy_dir = mounted[1]
+    inside = os.path.relpath(path, hierarchy_dir)
+    directory = os.path.normpath(os.path.join(root, inside))
+    if inside.startswith("..") or not os.path.isdir(directory) \
+            or not os.path.exists(os.path.join(directory, "cgroup.procs")):
+        raise EbcapError(f"--cgroup {path}: no such cgroup")
+    level = 0 if path == "/" else path.count("/")
+    return CgroupTarget(path, directory, os.stat(directory).st_ino, level)
+
+
+def want_owners(maps: dict, pids: tuple[int, ...], comms: tuple[str, ...],
+                cgroup: CgroupTarget | None) -> None:
+    """Fill the owner filters' maps (bpf/ebcap.c's wanted_pids, wanted_comms, wanted_cgroup);
+    a map that the program was built without is not there, nor asked for."""
+    for pid in pids:
+        maps["wanted_pids"].update(struct.pack("<I", pid), b"\1")
+    if comms:
+        names = b"".join(comm_key(comm) for comm in comms)
+        maps["wanted_comms"].update(struct.pack("<I", 0), names.ljust(16 * MAX_COMMS, b"\0")
+                                    + struct.pack("<II", len(comms), 0))
+    if cgroup is not None:
+        maps["wanted_cgroup"].update(struct.pack("<I", 0),
+                                     struct.pack("<QII", cgroup.id, cgroup.level, 0))
+
+
+def comm_key(name: str) -> bytes:
+    """A thread name as the kernel keeps it: at most 15 bytes, NUL-padded to 16."""
+    return name.encode("utf-8", "surrogateescape")[:15].ljust(16, b"\0")
 
 
 def storage_btf(value_size: int) -> bytes:
@@ -102,7 +171,7 @@ def create_storage_map(spec: bpfsys.MapSpec) -> int:
 
 def attach_hooks(stack: ExitStack, insns: dict[str, bytes]) -> None:
     """Load and attach every hook; each program and link is closed when `stack` closes."""
-    root = cgroup2_mount() or mount_cgroup2_privately()
+    root = cgroup2_root()
     if root is None:
         raise KernelFeatureError("--owners needs the cgroup v2 hierarchy, which is not mounted")
     cgroup_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)

@@ -18,15 +18,17 @@ import time
 
 from ebcap.capture import debug
 from ebcap.capture.kernel.bpfsys import BpfMap
+from ebcap.capture.kernel.owners import OWNER, CgroupTarget
 
 _SYS_PIDFD_GETFD = 438
 _BPF_NOEXIST = 1
-_OWNER = struct.Struct("<IIIIII16s")     # bpf/record.h's struct ebcap_owner
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def seed_owners(table: BpfMap, cgroup_root: str | None) -> int:
-    """Store the owner of every inet socket of every other process; returns how many."""
+def seed_owners(table: BpfMap, cgroup_root: str | None,
+                wanted: CgroupTarget | None = None) -> int:
+    """Store the owner of every inet socket of every other process; returns how many. With
+    `wanted` (--cgroup), an owner in that cgroup or below it is marked so, as the hooks do."""
     start = time.monotonic()
     seen: set[str] = set()
     count = 0
@@ -38,7 +40,7 @@ def seed_owners(table: BpfMap, cgroup_root: str | None) -> int:
         fds = _socket_fds(pid, seen)
         if not fds:
             continue
-        value = _owner_value(pid, cgroup_root)
+        value = _owner_value(pid, cgroup_root, wanted)
         if value is None:
             continue
         count += _store(table, pid, fds, value)
@@ -66,7 +68,8 @@ def _socket_fds(pid: int, seen: set[str]) -> list[int]:
     return fds
 
 
-def _owner_value(pid: int, cgroup_root: str | None) -> bytes | None:
+def _owner_value(pid: int, cgroup_root: str | None,
+                 wanted: CgroupTarget | None) -> bytes | None:
     try:
         with open(f"/proc/{pid}/status") as handle:
             status = dict(line.split(":", 1) for line in handle if ":" in line)
@@ -74,15 +77,19 @@ def _owner_value(pid: int, cgroup_root: str | None) -> bytes | None:
         uid, gid = int(status["Uid"].split()[0]), int(status["Gid"].split()[0])
     except (OSError, KeyError, ValueError):
         return None
-    cgroup = 0
+    cgroup, in_cgroup = 0, 0
     if cgroup_root:
         try:
             for line in open(f"/proc/{pid}/cgroup"):
                 if line.startswith("0::"):
-                    cgroup = os.stat(cgroup_root + line[3:].rstrip("\n")).st_ino
+                    path = line[3:].rstrip("\n")
+                    cgroup = os.stat(cgroup_root + path).st_ino
+                    if wanted is not None and (wanted.path == "/" or path == wanted.path
+                                               or path.startswith(wanted.path + "/")):
+                        in_cgroup = 1
         except OSError:
             pass
-    return _OWNER.pack(pid, pid, uid, gid, cgroup & 0xFFFFFFFF, cgroup >> 32, comm)
+    return OWNER.pack(pid, pid, uid, gid, cgroup & 0xFFFFFFFF, cgroup >> 32, comm, in_cgroup)
 
 
 def _store(table: BpfMap, pid: int, fds: list[int], value: bytes) -> int:

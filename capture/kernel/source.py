@@ -35,6 +35,8 @@ class ProgramSpec:
     offline: bool = False            # run by BPF_PROG_TEST_RUN on packets from a file
     owners: bool = False             # EPBs carry their socket's owner (bpf/ebcap.c)
     pid_filter: bool = False         # only the tgids in wanted_pids (--pid)
+    comm_filter: bool = False        # only the thread names in wanted_comms (--comm)
+    cgroup_filter: bool = False      # only sockets made under wanted_cgroup (--cgroup, --run)
 
     @property
     def programs(self) -> tuple[str, ...]:
@@ -56,6 +58,10 @@ class ProgramSpec:
             f"-DEBCAP_IFACE_SLOTS={IFACE_SLOTS}",
             f"-DEBCAP_OWNERS={int(self.owners)}",
             f"-DEBCAP_PID_FILTER={int(self.pid_filter)}",
+            # only when set (bpf/ebcap.c defaults them to 0): the other programs' flags,
+            # and so their cache entries, stay as they were
+            *(["-DEBCAP_COMM_FILTER=1"] if self.comm_filter else []),
+            *(["-DEBCAP_CGROUP_FILTER=1"] if self.cgroup_filter else []),
         ]
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from contextlib import ExitStack
 
+from ebcap.capture import debug
 from ebcap.capture.config import CaptureConfig
 from ebcap.capture.errors import InterfaceError
 from ebcap.capture.filter.libpcap import compile_filter, interface_netmask
@@ -51,21 +52,25 @@ class LiveSession:
         self.start_ns = 0
         self.watch_new = ANY in config.interfaces
         self.link_watcher: interfaces.LinkWatcher | None = None
+        self.cgroup: owners.CgroupTarget | None = None     # --cgroup, --run
 
     def program(self, linktype: int) -> KernelProgram:
         if linktype not in self.programs:
             spec = ProgramSpec(linktype=linktype, snaplen=self.config.snaplen,
                                ring_bytes=ring_size(self.config.buffer_kib),
-                               owners=self.config.owners, pid_filter=bool(self.config.pids))
+                               owners=self.config.owners, pid_filter=bool(self.config.pids),
+                               comm_filter=bool(self.config.comms),
+                               cgroup_filter=self.cgroup is not None)
             kernel = load_program(compile_filter(self.config.expression, linktype,
                                                  netmask=self.netmask), spec)
             self.stack.callback(kernel.close)
             if spec.owners:
                 # each program has its own owners map, so each gets its socket hooks
                 owners.attach_hooks(self.stack, kernel.loaded.insns)
-                kernel.maps.want_pids(self.config.pids)
+                owners.want_owners(kernel.loaded.maps, self.config.pids, self.config.comms,
+                                   self.cgroup)
                 # after the hooks: a socket made meanwhile is the hooks', not lost
-                seed_owners(kernel.loaded.maps["owners"], owners.cgroup2_mount())
+                seed_owners(kernel.loaded.maps["owners"], owners.cgroup2_mount(), self.cgroup)
             ring = RingReader(kernel.maps.ring_fd, spec.ring_bytes)
             self.stack.callback(ring.close)
             # Edge-triggered: the ring reports readable while any record waits, so a level-
@@ -166,6 +171,12 @@ def run_live(config: CaptureConfig) -> int:
             session.link_watcher = interfaces.LinkWatcher()
             stack.callback(session.link_watcher.close)
             session.epoll.register(session.link_watcher.fileno(), select.EPOLLIN)
+        command = None
+        if config.run is not None:          # its cgroup before the programs that filter on it
+            from ebcap.capture.kernel.owners_cgroup import make_run_cgroup
+            session.cgroup = make_run_cgroup(stack)
+        elif config.cgroup is not None:
+            session.cgroup = owners.find_cgroup(config.cgroup)
         names = _interface_names(config)
         if len(names) == 1:
             session.netmask = interface_netmask(names[0])
@@ -178,6 +189,13 @@ def run_live(config: CaptureConfig) -> int:
                 directory.remember(pid)
         if not session.interfaces:
             raise InterfaceError("no interface to capture on")
+        if config.run is not None:          # every hook attached: its first packet is seen
+            from ebcap.capture.session.owners_run import RunCommand, command_argv, run_as
+            command = RunCommand(command_argv(config.run), session.cgroup.directory,
+                                 run_as(config.user))
+            stack.callback(command.abandon)
+            directory.remember(command.pid)     # exec'd: its exe and arguments are there now
+            debug.note(f"--run: pid {command.pid} in the cgroup {session.cgroup.directory}")
         if config.user:
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
@@ -194,10 +212,18 @@ def run_live(config: CaptureConfig) -> int:
         stack.callback(stop.restore)
         session.epoll.register(stop.wakeup_fd, select.EPOLLIN)
         print(f"ebcap: listening on {_describe(config, session)}", file=sys.stderr, flush=True)
+        if command is not None:
+            def command_exited() -> None:
+                stop.raised = True
+            command.watch(command_exited)
+            stack.callback(command.unwatch)
         written = Drainer(config, session, stop).run()
         stats = session.statistics()
         sinks.close(stats)
         print_statistics(written, sum(s.accepted for s in stats), sum(s.dropped for s in stats))
+        if command is not None:
+            # stopped by its exit or by -c: its status; by a signal: it is stopped too
+            return command.finish(wait=command.exited or not stop.raised)
     return 0
 
 

@@ -18,13 +18,11 @@ import os
 import struct
 import time
 
-from ebcap.capture.kernel.owners import cgroup2_mount
+from ebcap.capture.kernel.owners import OWNER, cgroup2_mount
 from ebcap.capture.owner import Owner
 from ebcap.capture.pcapng.format import (EPB_HEAD, OPT_COMMENT, OPT_ENDOFOPT, encode_option)
 
 OPT_OWNER = 0x8EBC                      # bpf/record.h's EBCAP_OPT_OWNER
-# struct ebcap_owner: tgid, tid, uid, gid, cgroup id (low, high), comm
-OWNER = struct.Struct("<IIIIII16s")
 _FLAGS_OPTION = 8
 _u32 = struct.Struct("<I")
 _END_OF_OPTIONS = struct.pack("<HH", OPT_ENDOFOPT, 0)
@@ -35,12 +33,19 @@ class OwnerDirectory:
     """Turns owner options into comments; one per live session."""
 
     def __init__(self):
-        self._processes: dict[int, tuple[str, str]] = {}      # pid -> (exe, args)
+        self._processes: dict[tuple[int, str], tuple[str, str]] = {}  # (pid, comm) -> (exe, args)
         self._cgroups: dict[int, str] = {}                    # cgroup id -> path
         self._cgroup_root = cgroup2_mount()
         self._scanned = 0.0
         self._encoded: dict[Owner, bytes] = {}                # owner -> its comment options
         self._by_raw: dict[bytes, tuple[Owner, bytes]] = {}   # the kernel's bytes -> both
+        # Every socket a packet is attributed to is in the capture's network namespace: an
+        # egress packet leaves its socket's namespace's interface, an ingress one is looked up
+        # in the interface's namespace (bpf/ebcap.c). Read here, after --netns, before -Z.
+        try:
+            self._netns = os.stat("/proc/self/ns/net").st_ino
+        except OSError:
+            self._netns = 0
 
     def rewrite(self, block: bytes) -> tuple[bytes, Owner | None]:
         """The block as it is written (owner option replaced by comments), and its owner."""
@@ -77,14 +82,17 @@ class OwnerDirectory:
         return encoded
 
     def owner(self, fields: tuple) -> Owner:
-        tgid, tid, uid, _gid, cg_lo, cg_hi, comm = fields
+        tgid, tid, uid, _gid, cg_lo, cg_hi, comm, _in_cgroup = fields
         thread = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
         exe, args = self.process(tgid, thread)
-        return Owner(tgid, exe, args, tid, thread, uid, self.cgroup_path(cg_hi << 32 | cg_lo))
+        return Owner(tgid, exe, args, tid, thread, uid, self.cgroup_path(cg_hi << 32 | cg_lo),
+                     self._netns)
 
     def process(self, pid: int, comm: str) -> tuple[str, str]:
-        """(executable path, arguments) of `pid`, read once; (comm, '') when it is gone."""
-        known = self._processes.get(pid)
+        """(executable path, arguments) of `pid` while its thread is named `comm`, read once;
+        (comm, '') when it is gone. Keyed by the name as well: a process that has exec'd since
+        (a shim, `env`, a shell's exec) is read again, not given its earlier program."""
+        known = self._processes.get((pid, comm))
         if known is not None:
             return known
         try:
@@ -98,12 +106,17 @@ class OwnerDirectory:
             args = ""
         if len(self._processes) > 65536:
             self._processes.clear()
-        self._processes[pid] = (exe, args)
+        self._processes[(pid, comm)] = (exe, args)
         return exe, args
 
     def remember(self, pid: int) -> None:
-        """Read /proc/PID now (--pid: before any -Z drop)."""
-        self.process(pid, "")
+        """Read /proc/PID now (--pid, --run: before any -Z drop), under its present name."""
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as handle:
+                comm = handle.read().rstrip(b"\n").decode("utf-8", "replace")
+        except OSError:
+            return
+        self.process(pid, comm)
 
     def cgroup_path(self, cgroup_id: int) -> str:
         path = self._cgroups.get(cgroup_id)
