@@ -101,7 +101,7 @@ def check_drops(config: CaptureConfig) -> None:
     raw tracepoint program cannot read (the kernel offers bpf_sk_storage_get to BTF tracing
     programs, not to raw tracepoint ones)."""
     for given, flag in ((config.read_from is not None, "-r"),
-                        (config.owners or bool(config.pids), "--owners and --pid"),
+                        (config.owners, "--owners, --pid, --comm, --cgroup and --run"),
                         (config.dump_level or config.dump_c or config.dump_ebpf,
                          "-d, --dump-c and --dump-ebpf"),
                         (len([i for i in config.interfaces if i != "any"]) > 1, "several -i")):

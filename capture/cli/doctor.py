@@ -101,7 +101,7 @@ def _owners() -> str:
     from ebcap.capture.kernel.owners import cgroup2_mount
     root = cgroup2_mount()
     if root is None:
-        return "no (cgroup v2 is not mounted: --owners and --pid cannot be used)"
+        return "no (cgroup v2 is not mounted: --owners, --pid, --comm, --cgroup and --run cannot be used)"
     return f"yes (cgroup v2 socket hooks at {root}; see docs/owners.md)"
 
 

@@ -293,10 +293,14 @@ def test_tracepoint_links_go_with_a_killed_ebcap(testbed, tmp_path):
     assert not any(_link_exists(i) for i in links)
 
 
+OWNER_FLAGS = "--drops cannot be used with --owners, --pid, --comm, --cgroup and --run"
+
+
 def test_drops_refuses_what_it_cannot_do():
     for args, message in ((["-r", "x.pcap"], "--drops cannot be used with -r"),
-                          (["--pid", "1"], "--drops cannot be used with --owners and --pid"),
-                          (["--owners"], "--drops cannot be used with --owners and --pid")):
+                          *((flag, OWNER_FLAGS) for flag in (["--pid", "1"], ["--owners"],
+                                                             ["--comm", "curl"], ["--cgroup", "/"]))),
+                          (["--run", "true"], "--run cannot be used with --drops")):
         proc = subprocess.run([str(EBCAP), "--drops", *args], capture_output=True, text=True)
         assert proc.returncode == 1
         assert proc.stderr.strip().splitlines() == [f"ebcap: {message}"]
