@@ -299,7 +299,7 @@ OWNER_FLAGS = "--drops cannot be used with --owners, --pid, --comm, --cgroup and
 def test_drops_refuses_what_it_cannot_do():
     for args, message in ((["-r", "x.pcap"], "--drops cannot be used with -r"),
                           *((flag, OWNER_FLAGS) for flag in (["--pid", "1"], ["--owners"],
-                                                             ["--comm", "curl"], ["--cgroup", "/"]))),
+                                                             ["--comm", "curl"], ["--cgroup", "/"])),
                           (["--run", "true"], "--run cannot be used with --drops")):
         proc = subprocess.run([str(EBCAP), "--drops", *args], capture_output=True, text=True)
         assert proc.returncode == 1
