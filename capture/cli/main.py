@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 
 import click
 
@@ -140,6 +139,7 @@ def run(argv: list[str]) -> int:
         status = ExitStatus.ERROR
     except EbcapError as exc:
         if debug:
+            import traceback
             traceback.print_exc()
         print(f"ebcap: {exc}", file=sys.stderr)
         status = ExitStatus.ERROR
@@ -151,6 +151,7 @@ def run(argv: list[str]) -> int:
         status = ExitStatus.INTERRUPTED
     except Exception as exc:        # a bug: still one line, the traceback with --debug
         if debug:
+            import traceback
             traceback.print_exc()
         print(f"ebcap: internal error: {type(exc).__name__}: {exc} (run with --debug for "
               "details)", file=sys.stderr)

@@ -25,6 +25,7 @@ BPF_PROG_TEST_RUN = 10
 BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_BTF_LOAD = 18
 BPF_LINK_CREATE = 28
+BPF_LINK_UPDATE = 29
 BPF_TCX_INGRESS, BPF_TCX_EGRESS = 46, 47
 
 BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY = 5, 6
@@ -76,6 +77,13 @@ def tcx_attach(prog_fd: int, ifindex: int, attach_type: int) -> int:
     attr = ctypes.create_string_buffer(64)
     struct.pack_into("<IIII", attr, 0, prog_fd, ifindex, attach_type, 0)
     return _bpf(BPF_LINK_CREATE, attr)
+
+
+def link_update(link_fd: int, prog_fd: int) -> None:
+    """Point a link at another program of the same type (the swap is atomic for packets)."""
+    attr = ctypes.create_string_buffer(16)
+    struct.pack_into("<IIII", attr, 0, link_fd, prog_fd, 0, 0)
+    _bpf(BPF_LINK_UPDATE, attr)
 
 
 def _name_bytes(name: str) -> bytes:

@@ -13,7 +13,6 @@ import ctypes
 import json
 import os
 import signal
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +61,7 @@ class CompiledProgram:
 def _stderr_captured(log: list[str]):
     """clang and libbpf print straight to fd 2: keep that out of the user's terminal, and
     append it to `log` for error messages and --debug."""
+    import tempfile                 # only when compiling: not on a cached start
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)

@@ -18,15 +18,18 @@ system, full disk...) ebcap simply runs without it.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 import re
 import stat
-import tempfile
 import time
 from pathlib import Path
+
+try:        # CPython's own sha256: hashlib's import loads OpenSSL (~4 ms of every start)
+    from _sha256 import sha256
+except ImportError:
+    from hashlib import sha256
 
 from ebcap.capture.kernel.build import CompiledProgram
 from ebcap.capture.kernel.kheaders import cache_root
@@ -55,7 +58,7 @@ def bcc_version() -> str:
 
 def cache_key(text: str) -> str:
     """The entry name for a program compiled from `text` (see the module's docstring)."""
-    digest = hashlib.sha256()
+    digest = sha256()
     for part in (f"ebcap program cache {FORMAT_VERSION}", os.uname().release, bcc_version(),
                  text):
         digest.update(part.encode())
@@ -122,7 +125,7 @@ class ProgramCache:
             head, payload = data.split(b"\n", 1)
             header = json.loads(head)
             if (header["format"] != FORMAT_VERSION or header["key"] != key
-                    or header["sha256"] != hashlib.sha256(payload).hexdigest()):
+                    or header["sha256"] != sha256(payload).hexdigest()):
                 return None
             program = CompiledProgram.from_json(json.loads(payload))
         except Exception:               # corrupt or foreign: compile again
@@ -140,7 +143,8 @@ class ProgramCache:
                 return
             payload = json.dumps(program.to_json(), separators=(",", ":")).encode()
             header = json.dumps({"format": FORMAT_VERSION, "key": key,
-                                 "sha256": hashlib.sha256(payload).hexdigest()}).encode()
+                                 "sha256": sha256(payload).hexdigest()}).encode()
+            import tempfile         # only when storing: not on a cached start
             fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.dir)
             try:
                 with open(fd, "wb") as entry:

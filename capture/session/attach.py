@@ -14,10 +14,8 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 
-from ebcap.capture.kernel import clsact, tcx
+from ebcap.capture.kernel import tcx
 from ebcap.capture.kernel.source import EGRESS, INGRESS
-
-_CLSACT_PARENT = {tcx.INGRESS: clsact.INGRESS_PARENT, tcx.EGRESS: clsact.EGRESS_PARENT}
 
 
 def hooks(direction: str, loopback: bool, owners: bool = False) -> list[tuple[str, int]]:
@@ -34,13 +32,32 @@ def hooks(direction: str, loopback: bool, owners: bool = False) -> list[tuple[st
     return [ingress, egress]
 
 
-def attach(stack: ExitStack, jobs: list[tuple[int, int, int]]) -> None:
-    """Attach each (program fd, ifindex, tcx attach type), until `stack` closes. With tcx,
-    either every job is attached or none stays (the links made before an error are closed);
-    clsact guards already started stay with `stack`, which the caller's error then closes."""
+def start(stack: ExitStack, hooks: list[tuple[int, int]]) -> tcx.EarlyLinks | None:
+    """Before the programs are loaded: with tcx, links for these (ifindex, tcx attach type) to a
+    placeholder, made while the programs verify (capture/kernel/tcx.py); attach() then points
+    them at the programs. Whatever happens meanwhile, `stack` detaches them."""
+    if not hooks or not tcx.available():
+        return None
+    early = tcx.EarlyLinks(hooks)
+    stack.callback(early.close)
+    return early
+
+
+def attach(stack: ExitStack, jobs: list[tuple[int, int, int]],
+           early: tcx.EarlyLinks | None = None) -> None:
+    """Attach each (program fd, ifindex, tcx attach type), until `stack` closes, through the
+    links start() made if given (in the same order). With tcx, either every job is attached or
+    none stays (the links made before an error are closed); clsact guards already started stay
+    with `stack`, which the caller's error then closes."""
+    if early is not None:
+        for fd in early.finish(jobs):
+            stack.callback(os.close, fd)
+        return
     if not tcx.available():
+        from ebcap.capture.kernel import clsact     # a subprocess guard: not on the tcx path
+        parent = {tcx.INGRESS: clsact.INGRESS_PARENT, tcx.EGRESS: clsact.EGRESS_PARENT}
         for ifindex in dict.fromkeys(ifindex for _fd, ifindex, _type in jobs):
-            wanted = [(_CLSACT_PARENT[kind], fd) for fd, index, kind in jobs if index == ifindex]
+            wanted = [(parent[kind], fd) for fd, index, kind in jobs if index == ifindex]
             stack.callback(os.close, clsact.attach(ifindex, wanted))
         return
     links: list[int] = []

@@ -101,6 +101,10 @@ class LiveSession:
             wanted.setdefault(dlt, []).extend(
                 program for program, _kind in attach.hooks(self.config.direction, loopback,
                                                        self.config.owners))
+        early = attach.start(self.stack, [
+            (index, kind) for _name, index, _dlt, loopback in found
+            for _program, kind in attach.hooks(self.config.direction, loopback,
+                                               self.config.owners)])
         for dlt, programs in wanted.items():
             self.program(dlt).loaded.load(programs)
         jobs, added = [], []
@@ -112,7 +116,7 @@ class LiveSession:
                                                        self.config.owners)]
             added.append((Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
                                     filter=self.config.expression, ifindex=index), loopback))
-        attach.attach(self.stack, jobs)
+        attach.attach(self.stack, jobs, early)
         for iface, loopback in added:
             # tcpdump -i any does not make interfaces promiscuous (the "any" device cannot be)
             if self.config.promiscuous and not loopback and not self.watch_new:
