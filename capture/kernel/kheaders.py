@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 from ebcap.capture.errors import KernelFeatureError
@@ -74,6 +72,7 @@ def _common_dir(build: Path) -> Path | None:
 def _remove_abandoned(dest: Path) -> None:
     """Merges cut short (the process killed part-way) leave `.NAME.PID.*` folders of up to
     ~80 MB: remove those whose process is gone."""
+    import shutil
     for leftover in dest.parent.glob(f".{dest.name}.*.*"):
         pid = leftover.name[len(dest.name) + 2:].split(".", 1)[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
@@ -82,6 +81,8 @@ def _remove_abandoned(dest: Path) -> None:
 
 def _merge(build: Path, common: Path | None, dest: Path) -> None:
     """Copy common, then the arch tree over it, into `dest` (made atomically)."""
+    import shutil                   # here only: a start with the tree made needs neither
+    import tempfile
     dest.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(dest)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{os.getpid()}.", dir=dest.parent))

@@ -1,0 +1,88 @@
+"""What a warm start does and does not do: a cached `-w` capture imports neither the printer,
+the reader, the compiler child's tools nor OpenSSL, and the tcx links made while the programs
+verify (capture/kernel/tcx.py's EarlyLinks) are gone when a program is refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers.processes import Capturer
+
+pytestmark = pytest.mark.kernel
+
+LAUNCH = "import sys; from ebcap.capture.cli.main import main; sys.argv[0] = 'ebcap'; main()"
+
+# Modules a cached `-w` start has no use for (README "Performance", benchmarks/startup.py):
+# the printer and the file reader, BCC's child's tools (tempfile, shutil, subprocess), OpenSSL
+# (hashlib), the clsact fallback, and tracebacks (only with --debug).
+NOT_ON_THE_WARM_PATH = ("ebcap.dissectors", "ebcap.capture.pcapng.reader",
+                        "ebcap.capture.session.offline", "ebcap.capture.kernel.clsact",
+                        "bcc", "hashlib", "_hashlib", "tempfile", "shutil", "subprocess",
+                        "traceback", "scapy")
+
+
+def _imported(stderr: str) -> set[str]:
+    """The modules `python -X importtime` reported."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_cached_write_start_imports_only_what_it_uses(testbed, tmp_path):
+    tb = testbed
+    env = dict(os.environ, EBCAP_CACHE_DIR=str(tmp_path / "cache"))
+    argv = [sys.executable, "-X", "importtime", "-I", "-c", LAUNCH, "-i", tb.left.ifname,
+            "-w", str(tmp_path / "out.pcapng"), "tcp port 443"]
+    runs = []
+    for _ in range(2):          # the first fills the cache (BCC compiles), the second is warm
+        cap = Capturer(tb, tb.left, argv, env=env)
+        status, stderr = cap.stop()
+        assert status == 0, stderr
+        runs.append(_imported(stderr))
+    cold, warm = runs
+    assert "ebcap.capture.session.live" in warm and "ebcap.capture.kernel.tcx" in warm
+    assert "tempfile" in cold               # the compile happened, and importtime saw it
+    found = {name for name in warm
+             if any(name == bad or name.startswith(bad + ".") for bad in NOT_ON_THE_WARM_PATH)}
+    assert found == set()
+
+
+# Run inside the testbed's namespace: the capture, with the kernel refusing the egress program
+# as a verifier would; afterwards the process lists the BPF links it still holds.
+_REFUSED = r"""
+import os, sys
+from ebcap.capture.kernel import bpfsys, loader
+real_load = loader.prog_load
+def refuse_egress(insns, name, *args, **kw):
+    if name == "ebcap_egress":
+        raise bpfsys.ProgramRefused(13, "R1 invalid mem access 'scalar'\nprocessed 9 insns\n")
+    return real_load(insns, name, *args, **kw)
+loader.prog_load = refuse_egress
+from ebcap.capture.cli.main import run
+status = run(sys.argv[1:])
+def is_link(fd):
+    try:
+        return "link_type:" in open(f"/proc/self/fdinfo/{fd}").read()
+    except FileNotFoundError:       # listdir's own fd, closed since
+        return False
+links = [fd for fd in os.listdir("/proc/self/fd") if is_link(fd)]
+print(f"status {status} links {len(links)}", flush=True)
+"""
+
+
+def test_refused_program_leaves_no_placeholder_link(testbed, tmp_path):
+    tb = testbed
+    env = dict(os.environ, EBCAP_CACHE_DIR=str(tmp_path / "cache"))
+    proc = tb.run(tb.left, [sys.executable, "-I", "-c", _REFUSED, "-i", tb.left.ifname,
+                            "-w", str(tmp_path / "out.pcapng"), "icmp"],
+                  env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert proc.stdout.strip() == "status 1 links 0", proc.stderr
+    assert proc.stderr.splitlines() == [
+        "ebcap: the kernel refused the BPF program: R1 invalid mem access 'scalar'"]
+    assert not (tmp_path / "out.pcapng").exists()
+    listing = tb.run(tb.left, ["bpftool", "net", "show", "dev", tb.left.ifname],
+                     capture_output=True, text=True).stdout
+    assert "ebcap" not in listing
