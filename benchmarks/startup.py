@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ebcap.capture.bench.testbed import Testbed
 
-LAUNCH = "import sys; from ebcap.capture.cli.main import main; sys.argv[0] = 'ebcap'; main()"
+LAUNCH = "import sys; from ebcap.capture.cli.launch import main; sys.argv[0] = 'ebcap'; main()"
 
 
 def _threads_cpu_ns(pid: int) -> int:

@@ -108,19 +108,46 @@ class ProgramCache:
                 return f"{parent} is writable by other users"
         return None
 
-    def load(self, key: str) -> CompiledProgram | None:
+    def read_private(self, name: str) -> bytes | None:
+        """The file `name` in the directory, if it and the directory may be trusted."""
         if self.refusal() is not None:
             return None
-        path = self.dir / (key + _SUFFIX)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(self.dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
             return None
         with open(fd, "rb") as entry:
             st = os.fstat(entry.fileno())
             if not stat.S_ISREG(st.st_mode) or not _owned_and_private(st):
                 return None
-            data = entry.read()
+            return entry.read()
+
+    def write_private(self, name: str, data: bytes,
+                      keep: tuple[str, str, int] | None = None) -> None:
+        """Write the file `name` whole (temp file, then rename); with `keep` (prefix, suffix,
+        count), only the newest `count` files so named stay. Raises OSError."""
+        self._make_dir()
+        if self.refusal() is not None:
+            return
+        import tempfile             # only when writing: not on a cached start
+        fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.dir)
+        try:
+            with open(fd, "wb") as entry:
+                entry.write(data)
+            os.replace(temp, self.dir / name)
+        except BaseException:
+            os.unlink(temp)
+            raise
+        if keep is not None:
+            prefix, suffix, count = keep
+            self._keep_newest([p for p in self.dir.iterdir()
+                               if p.name.startswith(prefix) and p.name.endswith(suffix)], count)
+
+    def load(self, key: str) -> CompiledProgram | None:
+        data = self.read_private(key + _SUFFIX)
+        if data is None:
+            return None
+        path = self.dir / (key + _SUFFIX)
         try:
             head, payload = data.split(b"\n", 1)
             header = json.loads(head)
@@ -138,21 +165,10 @@ class ProgramCache:
 
     def store(self, key: str, program: CompiledProgram) -> None:
         try:
-            self._make_dir()
-            if self.refusal() is not None:
-                return
             payload = json.dumps(program.to_json(), separators=(",", ":")).encode()
             header = json.dumps({"format": FORMAT_VERSION, "key": key,
                                  "sha256": sha256(payload).hexdigest()}).encode()
-            import tempfile         # only when storing: not on a cached start
-            fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.dir)
-            try:
-                with open(fd, "wb") as entry:
-                    entry.write(header + b"\n" + payload)
-                os.replace(temp, self.dir / (key + _SUFFIX))
-            except BaseException:
-                os.unlink(temp)
-                raise
+            self.write_private(key + _SUFFIX, header + b"\n" + payload)
             self._prune()
         except OSError:
             pass
@@ -180,17 +196,21 @@ class ProgramCache:
                     path.unlink()
             except OSError:
                 pass
-        entries = self.entries()
-        if len(entries) <= MAX_ENTRIES:
+        self._keep_newest(self.entries(), MAX_ENTRIES)
+
+    @staticmethod
+    def _keep_newest(paths: list[Path], count: int) -> None:
+        """Remove all but the `count` most recently used of `paths`."""
+        if len(paths) <= count:
             return
         aged = []
-        for path in entries:
+        for path in paths:
             try:
                 aged.append((path.stat().st_mtime, path))
             except OSError:
                 pass
         aged.sort()
-        for _mtime, path in aged[:len(aged) - MAX_ENTRIES]:
+        for _mtime, path in aged[:len(aged) - count]:
             try:
                 path.unlink()
             except OSError:

@@ -15,6 +15,7 @@ from ebcap.capture.filter.translate import translate
 from ebcap.capture.kernel.build import CompiledProgram, compile_program
 from ebcap.capture.kernel.cache import ProgramCache, cache_key
 from ebcap.capture.kernel.kheaders import point_bcc_at_headers
+from ebcap.capture.kernel import prefetch
 from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.source import PROGRAM_SOURCE, ProgramSource, ProgramSpec, program_text
@@ -25,6 +26,8 @@ class KernelProgram:
     source: ProgramSource
     loaded: LoadedProgram
     maps: CaptureMaps
+    cache_key: str | None = None        # the compiled program's entry (None: no cache)
+    filter_insns: bytes = b""           # the filter subprogram spliced in
 
     def close(self) -> None:
         self.loaded.close()
@@ -35,8 +38,23 @@ def load_program(insns: list[Insn], spec: ProgramSpec) -> KernelProgram:
     result to free it all."""
     filter_insns = translate(insns, offline=spec.offline)
     source = ProgramSource(spec)
-    loaded = LoadedProgram(compiled_program(source), filter_insns)
-    return KernelProgram(source, loaded, CaptureMaps(loaded.maps))
+    _cache, key = cache_entry(source)
+    loaded = prefetch.take_program(key, filter_insns)       # begun before the CLI's imports
+    if loaded is not None:
+        debug.note("BPF program prefetched for this command line (capture/kernel/prefetch.py)")
+    else:
+        loaded = LoadedProgram(compiled_program(source), filter_insns)
+    return KernelProgram(source, loaded, CaptureMaps(loaded.maps), key, filter_insns)
+
+
+def cache_entry(source: ProgramSource) -> tuple[ProgramCache | None, str | None]:
+    """The cache to use and the key of `source`'s program in it ((None, None): no cache)."""
+    headers = point_bcc_at_headers()
+    cache = ProgramCache.default()
+    if cache is None:
+        return None, None
+    tree = os.environ.get("BCC_KERNEL_SOURCE") or headers
+    return cache, cache_key(program_text(source.text(), tree))
 
 
 def compiled_program(source: ProgramSource, path=PROGRAM_SOURCE,
@@ -46,13 +64,10 @@ def compiled_program(source: ProgramSource, path=PROGRAM_SOURCE,
     `functions` default to the spec's programs (the TC hooks, and with --owners the cgroup
     socket hooks)."""
     functions = functions or source.spec.programs
-    headers = point_bcc_at_headers()
-    cache = ProgramCache.default()
+    cache, key = cache_entry(source)
     if cache is None:
         debug.note("BPF program compiled by BCC (no cache)")
         return compile_program(path, source.cflags, functions)
-    tree = os.environ.get("BCC_KERNEL_SOURCE") or headers
-    key = cache_key(program_text(source.text(), tree))
     entry = f"{cache.dir}/{key}.json"
     compiled = cache.load(key)
     if compiled is not None and set(functions) <= compiled.programs.keys():

@@ -38,7 +38,8 @@ def start(stack: ExitStack, hooks: list[tuple[int, int]]) -> tcx.EarlyLinks | No
     them at the programs. Whatever happens meanwhile, `stack` detaches them."""
     if not hooks or not tcx.available():
         return None
-    early = tcx.EarlyLinks(hooks)
+    from ebcap.capture.kernel import prefetch
+    early = prefetch.take_links(hooks) or tcx.EarlyLinks(hooks)
     stack.callback(early.close)
     return early
 

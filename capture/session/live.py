@@ -14,7 +14,7 @@ from ebcap.capture import debug
 from ebcap.capture.config import CaptureConfig
 from ebcap.capture.errors import InterfaceError
 from ebcap.capture.filter.libpcap import compile_filter, interface_netmask
-from ebcap.capture.kernel import owners
+from ebcap.capture.kernel import owners, prefetch
 from ebcap.capture.kernel.owners_seed import seed_owners
 from ebcap.capture.kernel.program import KernelProgram, load_program
 from ebcap.capture.kernel.ring import RingReader
@@ -101,10 +101,10 @@ class LiveSession:
             wanted.setdefault(dlt, []).extend(
                 program for program, _kind in attach.hooks(self.config.direction, loopback,
                                                        self.config.owners))
-        early = attach.start(self.stack, [
-            (index, kind) for _name, index, _dlt, loopback in found
-            for _program, kind in attach.hooks(self.config.direction, loopback,
-                                               self.config.owners)])
+        targets = [(index, kind) for _name, index, _dlt, loopback in found
+                   for _program, kind in attach.hooks(self.config.direction, loopback,
+                                                      self.config.owners)]
+        early = attach.start(self.stack, targets)
         for dlt, programs in wanted.items():
             self.program(dlt).loaded.load(programs)
         jobs, added = [], []
@@ -117,6 +117,10 @@ class LiveSession:
             added.append((Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
                                     filter=self.config.expression, ifindex=index), loopback))
         attach.attach(self.stack, jobs, early)
+        if not self.interfaces and len(wanted) == 1:    # the start: for the next one like it
+            kernel = self.program(next(iter(wanted)))
+            prefetch.remember(kernel.cache_key, kernel.filter_insns, list(kernel.loaded.loaded),
+                              targets)
         for iface, loopback in added:
             # tcpdump -i any does not make interfaces promiscuous (the "any" device cannot be)
             if self.config.promiscuous and not loopback and not self.watch_new:
@@ -216,6 +220,7 @@ def run_live(config: CaptureConfig) -> int:
         stack.callback(stop.restore)
         session.epoll.register(stop.wakeup_fd, select.EPOLLIN)
         print(f"ebcap: listening on {_describe(config, session)}", file=sys.stderr, flush=True)
+        prefetch.save()                     # what the next such start can begin with
         if command is not None:
             def command_exited() -> None:
                 stop.raised = True

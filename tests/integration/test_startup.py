@@ -14,7 +14,7 @@ from tests.helpers.processes import Capturer
 
 pytestmark = pytest.mark.kernel
 
-LAUNCH = "import sys; from ebcap.capture.cli.main import main; sys.argv[0] = 'ebcap'; main()"
+LAUNCH = "import sys; from ebcap.capture.cli.launch import main; sys.argv[0] = 'ebcap'; main()"
 
 # Modules a cached `-w` start has no use for (README "Performance", benchmarks/startup.py):
 # the printer and the file reader, BCC's child's tools (tempfile, shutil, subprocess), OpenSSL
@@ -86,3 +86,38 @@ def test_refused_program_leaves_no_placeholder_link(testbed, tmp_path):
     listing = tb.run(tb.left, ["bpftool", "net", "show", "dev", tb.left.ifname],
                      capture_output=True, text=True).stdout
     assert "ebcap" not in listing
+
+
+PREFETCHED = "ebcap: debug: BPF program prefetched for this command line"
+FROM_CACHE = "ebcap: debug: BPF program from the cache, no compiler"
+
+
+def _icmp_capture(tb, tmp_path, env) -> tuple[str, int]:
+    """`ebcap -F FILE` capturing 3 pings each way: (stderr, packets written)."""
+    from tests.helpers.processes import ebcap, read_packets
+    out = tmp_path / "out.pcapng"
+    cap = ebcap(tb, tb.left, "--debug", "-i", tb.left.ifname, "-w", str(out),
+                "-F", str(tmp_path / "filter"), env=env)
+    tb.ping(tb.left, tb.right.ipv4, count=3)
+    status, err = cap.stop()
+    assert status == 0, err
+    return err, len(read_packets(out))
+
+
+def test_repeated_command_line_is_prefetched_and_a_changed_filter_is_not(testbed, tmp_path):
+    """The same command line again: its program was loaded before the CLI parsed it
+    (capture/kernel/prefetch.py) and captures the same. The same command line whose filter
+    file changed: the prefetched program is not what the session wants, so it is closed and
+    the session loads its own."""
+    tb = testbed
+    env = dict(os.environ, EBCAP_CACHE_DIR=str(tmp_path / "cache"))
+    (tmp_path / "filter").write_text("icmp")
+    err, first = _icmp_capture(tb, tmp_path, env)
+    assert PREFETCHED not in err and first == 6
+    err, second = _icmp_capture(tb, tmp_path, env)
+    assert PREFETCHED in err and second == 6
+    (tmp_path / "filter").write_text("icmp[icmptype] = icmp-echo")
+    err, third = _icmp_capture(tb, tmp_path, env)
+    assert PREFETCHED not in err and FROM_CACHE in err and third == 3
+    err, fourth = _icmp_capture(tb, tmp_path, env)
+    assert PREFETCHED in err and fourth == 3

@@ -1,0 +1,170 @@
+"""A repeated capture's kernel work, begun before the command line is even parsed.
+
+Of a warm start, the imports before click has parsed anything take ~55 ms and the verifier
+~45 ms, one after the other. So a live capture leaves a record of what it loaded, per command
+line (argv, working directory, user): the compiled program's cache key, the spliced filter's
+instructions, the programs and the (ifindex, hook) pairs. The next start with that command line
+reads it first thing (capture/cli/launch.py) and, in a thread, makes the maps, loads the
+programs (the verifier runs while click and the session import) and links a placeholder to the
+hooks (capture/kernel/tcx.py). The session then computes everything as it always does and takes
+the prefetched objects only if they are exactly what it would load: the same cache key, the
+same filter instructions byte for byte, the same hooks in the same network namespace. Anything
+else is closed and loaded as usual, so a record can make a start faster, never different.
+
+Records live in the program cache directory (`start-<sha256>.rec`), under its ownership rules
+(capture/kernel/cache.py), the newest MAX_RECORDS of them. EBCAP_NO_CACHE=1 disables them too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+try:        # as capture/kernel/cache.py: hashlib would load OpenSSL
+    from _sha256 import sha256
+except ImportError:
+    from hashlib import sha256
+
+FORMAT_VERSION = 1
+MAX_RECORDS = 64
+_PREFIX, _SUFFIX = "start-", ".rec"
+
+
+class _State:
+    def __init__(self):
+        self.hint: str | None = None        # this command line's record name; None: no start()
+        self.record: dict | None = None     # what the record said
+        self.loaded = None                  # LoadedProgram, its programs loaded by `thread`
+        self.links = None                   # tcx.EarlyLinks to the recorded hooks
+        self.ready = threading.Event()      # set once loaded and links are made (or not)
+        self.thread: threading.Thread | None = None
+        self.pending: dict | None = None    # the record save() is to write
+
+
+_state = _State()
+
+
+def _netns() -> int:
+    return os.stat("/proc/self/ns/net").st_ino
+
+
+def _cache():
+    from ebcap.capture.kernel.cache import ProgramCache
+    cache = ProgramCache.default()
+    return cache if cache is not None and cache.refusal() is None else None
+
+
+def start(argv: list[str]) -> None:
+    """Read this command line's record, if any, and begin its work in a thread. Never fails:
+    whatever goes wrong here leaves the session to do everything itself."""
+    try:
+        digest = sha256("\0".join([f"ebcap start {FORMAT_VERSION}", os.getcwd(),
+                                   str(os.geteuid()), *argv]).encode())
+        _state.hint = digest.hexdigest()
+        cache = _cache()
+        record = cache.read_private(f"{_PREFIX}{_state.hint}{_SUFFIX}") if cache else None
+        if record is None:
+            return
+        _state.record = json.loads(record)
+        if _state.record.get("format") != FORMAT_VERSION:
+            _state.record = None
+            return
+    except Exception:
+        _state.record = None
+        return
+    _state.thread = threading.Thread(target=_work, args=(cache, _state.record),
+                                     name="ebcap-prefetch", daemon=True)
+    _state.thread.start()
+
+
+def _work(cache, record: dict) -> None:
+    from ebcap.capture.kernel import tcx
+    from ebcap.capture.kernel.loader import LoadedProgram
+    loaded = None
+    try:
+        hooks = [(int(index), int(kind)) for index, kind in record["hooks"]]
+        if hooks and record.get("netns") == _netns() and tcx.available():
+            _state.links = tcx.EarlyLinks(hooks)
+        compiled = cache.load(str(record["program"]))
+        names = [str(name) for name in record["programs"]]
+        if compiled is None or not set(names) <= compiled.programs.keys():
+            return
+        loaded = LoadedProgram(compiled, bytes.fromhex(record["filter"]))
+        _state.loaded = loaded
+    except Exception:
+        if loaded is not None:
+            loaded.close()
+        _state.loaded = None
+        return
+    finally:
+        _state.ready.set()
+    try:
+        loaded.load(names)          # the verifier, while the main thread imports
+    except Exception:
+        pass                        # the session's own load says why, in its words
+
+
+def take_program(key: str | None, filter_insns: bytes):
+    """The prefetched LoadedProgram if it is the program `key` with exactly this filter (its
+    loads may still be running: join() before using it), else None."""
+    if _state.thread is None or _state.record is None:
+        return None
+    _state.ready.wait()
+    loaded, _state.loaded = _state.loaded, None
+    if loaded is None:
+        return None
+    if key != _state.record.get("program") or filter_insns.hex() != _state.record["filter"]:
+        join()
+        loaded.close()
+        return None
+    loaded.pending = join
+    return loaded
+
+
+def take_links(hooks: list[tuple[int, int]]):
+    """The prefetched placeholder links if they are for exactly these hooks, in this network
+    namespace; else None (and they are closed)."""
+    if _state.thread is None:
+        return None
+    _state.ready.wait()
+    links, _state.links = _state.links, None
+    if links is None:
+        return None
+    if _state.record is None or [tuple(h) for h in _state.record["hooks"]] != list(hooks) or \
+            _state.record.get("netns") != _netns():
+        links.close()
+        return None
+    return links
+
+
+def join() -> None:
+    """Wait for the prefetch's loads (the verifier) to end (a no-op in its own thread)."""
+    if _state.thread is not None and _state.thread is not threading.current_thread():
+        _state.thread.join()
+
+
+def remember(key: str | None, filter_insns: bytes, programs: list[str],
+             hooks: list[tuple[int, int]]) -> None:
+    """What a start loaded: save() writes it down for the next start of this command line."""
+    if _state.hint is None or key is None:
+        return
+    record = {"format": FORMAT_VERSION, "program": key, "filter": filter_insns.hex(),
+              "programs": sorted(programs), "hooks": [list(h) for h in hooks],
+              "netns": _netns()}
+    _state.pending = None if record == _state.record else record
+
+
+def save() -> None:
+    """Write what remember() was told, once the capture is listening (off the critical path).
+    Fails soft."""
+    record, _state.pending = _state.pending, None
+    if record is None:
+        return
+    try:
+        cache = _cache()
+        if cache is not None:
+            cache.write_private(f"{_PREFIX}{_state.hint}{_SUFFIX}", json.dumps(record).encode(),
+                                keep=(_PREFIX, _SUFFIX, MAX_RECORDS))
+    except Exception:
+        pass
