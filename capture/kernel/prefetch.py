@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from _socket import if_nametoindex     # socket.py's import costs ~4 ms: its enums
 
 try:        # as capture/kernel/cache.py: hashlib would load OpenSSL
     from _sha256 import sha256
@@ -83,31 +84,37 @@ def _work(cache, record: dict) -> None:
     from ebcap.capture.kernel.loader import LoadedProgram
     loaded = None
     try:
-        hooks = [(int(index), int(kind)) for index, kind in record["hooks"]]
-        if hooks and record.get("netns") == _netns() and tcx.available():
-            _state.links = tcx.EarlyLinks(hooks)
+        if _same_interfaces(record) and tcx.available():
+            _state.links = tcx.EarlyLinks([(int(index), int(kind))
+                                           for _name, index, kind in record["hooks"]])
         compiled = cache.load(str(record["program"]))
         names = [str(name) for name in record["programs"]]
         if compiled is None or not set(names) <= compiled.programs.keys():
             return
         loaded = LoadedProgram(compiled, bytes.fromhex(record["filter"]))
+        loaded.load_in_background(names)    # the verifier, while the main thread imports
         _state.loaded = loaded
     except Exception:
         if loaded is not None:
             loaded.close()
         _state.loaded = None
-        return
     finally:
         _state.ready.set()
+
+
+def _same_interfaces(record: dict) -> bool:
+    """Whether the record's hooks are on interfaces that still have those names and indexes,
+    in the network namespace the record was made in."""
     try:
-        loaded.load(names)          # the verifier, while the main thread imports
-    except Exception:
-        pass                        # the session's own load says why, in its words
+        return bool(record["hooks"]) and record.get("netns") == _netns() and all(
+            if_nametoindex(str(name)) == int(index) for name, index, _kind in record["hooks"])
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def take_program(key: str | None, filter_insns: bytes):
     """The prefetched LoadedProgram if it is the program `key` with exactly this filter (its
-    loads may still be running: join() before using it), else None."""
+    programs may still be verifying: it waits for them when used), else None."""
     if _state.thread is None or _state.record is None:
         return None
     _state.ready.wait()
@@ -115,10 +122,8 @@ def take_program(key: str | None, filter_insns: bytes):
     if loaded is None:
         return None
     if key != _state.record.get("program") or filter_insns.hex() != _state.record["filter"]:
-        join()
         loaded.close()
         return None
-    loaded.pending = join
     return loaded
 
 
@@ -131,22 +136,18 @@ def take_links(hooks: list[tuple[int, int]]):
     links, _state.links = _state.links, None
     if links is None:
         return None
-    if _state.record is None or [tuple(h) for h in _state.record["hooks"]] != list(hooks) or \
-            _state.record.get("netns") != _netns():
+    if _state.record is None or _state.record.get("netns") != _netns() or \
+            [(index, kind) for _name, index, kind in _state.record["hooks"]] != list(hooks):
         links.close()
         return None
     return links
 
 
-def join() -> None:
-    """Wait for the prefetch's loads (the verifier) to end (a no-op in its own thread)."""
-    if _state.thread is not None and _state.thread is not threading.current_thread():
-        _state.thread.join()
-
-
 def remember(key: str | None, filter_insns: bytes, programs: list[str],
-             hooks: list[tuple[int, int]]) -> None:
-    """What a start loaded: save() writes it down for the next start of this command line."""
+             hooks: list[tuple[str, int, int]]) -> None:
+    """What a start loaded (the compiled program's cache key, the filter spliced in, the
+    programs loaded, the (interface name, ifindex, tcx attach type) hooks): save() writes it
+    down for the next start of this command line."""
     if _state.hint is None or key is None:
         return
     record = {"format": FORMAT_VERSION, "program": key, "filter": filter_insns.hex(),

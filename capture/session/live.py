@@ -101,9 +101,10 @@ class LiveSession:
             wanted.setdefault(dlt, []).extend(
                 program for program, _kind in attach.hooks(self.config.direction, loopback,
                                                        self.config.owners))
-        targets = [(index, kind) for _name, index, _dlt, loopback in found
-                   for _program, kind in attach.hooks(self.config.direction, loopback,
-                                                      self.config.owners)]
+        named = [(name, index, kind) for name, index, _dlt, loopback in found
+                 for _program, kind in attach.hooks(self.config.direction, loopback,
+                                                    self.config.owners)]
+        targets = [(index, kind) for _name, index, kind in named]
         early = attach.start(self.stack, targets)
         for dlt, programs in wanted.items():
             self.program(dlt).loaded.load(programs)
@@ -119,8 +120,7 @@ class LiveSession:
         attach.attach(self.stack, jobs, early)
         if not self.interfaces and len(wanted) == 1:    # the start: for the next one like it
             kernel = self.program(next(iter(wanted)))
-            prefetch.remember(kernel.cache_key, kernel.filter_insns, list(kernel.loaded.loaded),
-                              targets)
+            prefetch.remember(kernel.cache_key, kernel.filter_insns, kernel.loaded.loaded, named)
         for iface, loopback in added:
             # tcpdump -i any does not make interfaces promiscuous (the "any" device cannot be)
             if self.config.promiscuous and not loopback and not self.watch_new:

@@ -94,10 +94,15 @@ FROM_CACHE = "ebcap: debug: BPF program from the cache, no compiler"
 
 def _icmp_capture(tb, tmp_path, env) -> tuple[str, int]:
     """`ebcap -F FILE` capturing 3 pings each way: (stderr, packets written)."""
+    from tests.helpers.kernel_state import bpf_ids_held_by, tcx_links
     from tests.helpers.processes import ebcap, read_packets
     out = tmp_path / "out.pcapng"
     cap = ebcap(tb, tb.left, "--debug", "-i", tb.left.ifname, "-w", str(out),
                 "-F", str(tmp_path / "filter"), env=env)
+    # two programs, each linked once: a prefetch not taken left nothing loaded or linked
+    programs, links = bpf_ids_held_by(cap.proc.pid)
+    assert len(programs) == 2 and len(links) == 2
+    assert {link["prog_id"] for link in tcx_links() if link["id"] in links} == programs
     tb.ping(tb.left, tb.right.ipv4, count=3)
     status, err = cap.stop()
     assert status == 0, err
