@@ -192,3 +192,21 @@ def test_environment_chooses_or_disables_the_cache(monkeypatch, tmp_path):
 def test_compiled_program_survives_json():
     data = json.loads(json.dumps(PROGRAM.to_json()))
     assert CompiledProgram.from_json(data) == PROGRAM
+
+
+# ---------------------------------------------------------------------------- start records
+def test_private_files_keep_the_newest_and_are_trusted_like_entries(cache):
+    """The command-line records of capture/kernel/prefetch.py: written whole, the newest few
+    kept (entries untouched), refused when someone else could have written them."""
+    cache.store("k1", PROGRAM)
+    for n in range(4):
+        cache.write_private(f"start-{n}.rec", b"record %d" % n, keep=("start-", ".rec", 2))
+        os.utime(cache.dir / f"start-{n}.rec", (n + 1, n + 1))     # the order they were made in
+    cache.write_private("start-4.rec", b"record 4", keep=("start-", ".rec", 2))
+    assert sorted(p.name for p in cache.dir.iterdir()) == ["k1.json", "start-3.rec",
+                                                           "start-4.rec"]
+    assert cache.read_private("start-4.rec") == b"record 4"
+    assert cache.read_private("start-0.rec") is None
+    assert cache.entries() == [entry(cache, "k1")]          # records are not entries
+    os.chmod(cache.dir / "start-4.rec", 0o620)
+    assert cache.read_private("start-4.rec") is None
