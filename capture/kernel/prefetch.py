@@ -3,13 +3,14 @@
 Of a warm start, the imports before click has parsed anything take ~55 ms and the verifier
 ~45 ms, one after the other. So a live capture leaves a record of what it loaded, per command
 line (argv, working directory, user): the compiled program's cache key, the spliced filter's
-instructions, the programs and the (ifindex, hook) pairs. The next start with that command line
-reads it first thing (capture/cli/launch.py) and, in a thread, makes the maps, loads the
-programs (the verifier runs while click and the session import) and links a placeholder to the
-hooks (capture/kernel/tcx.py). The session then computes everything as it always does and takes
-the prefetched objects only if they are exactly what it would load: the same cache key, the
-same filter instructions byte for byte, the same hooks in the same network namespace. Anything
-else is closed and loaded as usual, so a record can make a start faster, never different.
+instructions, the programs, and the hooks (interface name, ifindex, tcx attach type). The next
+start with that command line reads it first thing (capture/cli/launch.py) and, in a thread,
+makes the maps, loads the programs (the verifier runs while click and the session import) and
+links a placeholder to the hooks (capture/kernel/tcx.py). The session then computes everything
+as it always does and takes the prefetched objects only if they are exactly what it would load:
+the same cache key, the same filter instructions byte for byte, the same hooks in the same
+network namespace. Anything else is closed and loaded as usual, so a record can make a start
+faster, never different.
 
 Records live in the program cache directory (`start-<sha256>.rec`), under its ownership rules
 (capture/kernel/cache.py), the newest MAX_RECORDS of them. EBCAP_NO_CACHE=1 disables them too.
