@@ -32,7 +32,7 @@ except ImportError:
     from hashlib import sha256
 
 from ebcap.capture.kernel.build import CompiledProgram
-from ebcap.capture.kernel.kheaders import cache_root
+from ebcap.capture.kernel.kheaders import program_cache_dir
 
 FORMAT_VERSION = 1
 MAX_ENTRIES = 512                   # the oldest (by last use) go first
@@ -79,10 +79,8 @@ class ProgramCache:
     @classmethod
     def default(cls) -> "ProgramCache | None":
         """The cache this process should use, or None when EBCAP_NO_CACHE is set."""
-        if os.environ.get("EBCAP_NO_CACHE", "") not in ("", "0"):
-            return None
-        configured = os.environ.get("EBCAP_CACHE_DIR")
-        return cls(Path(configured) if configured else cache_root() / "programs")
+        directory = program_cache_dir()
+        return None if directory is None else cls(directory)
 
     def refusal(self) -> str | None:
         """Why the directory may not be used (None: it may, or it does not exist yet)."""

@@ -29,6 +29,15 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebcap"
 
 
+def program_cache_dir() -> Path | None:
+    """The compiled-program cache's directory (capture/kernel/cache.py), or None when
+    EBCAP_NO_CACHE is set."""
+    if os.environ.get("EBCAP_NO_CACHE", "") not in ("", "0"):
+        return None
+    configured = os.environ.get("EBCAP_CACHE_DIR")
+    return Path(configured) if configured else cache_root() / "programs"
+
+
 def _writable_by_others(tree: Path) -> str | None:
     """Why a headers tree given from outside may not be used: it or a folder above it is
     owned by another user, or writable by others (a sticky folder such as /tmp only above it)."""
