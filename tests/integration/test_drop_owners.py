@@ -59,16 +59,25 @@ print("sent", flush=True); sys.stdin.readline()
 """
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
 @pytest.fixture
 def testbed():
     with testbeds.Testbed("dwn") as tb:        # namespaces of this file's own
         yield tb
+        for proc in _STARTED:                   # a failed test's ebcap goes too
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        _STARTED.clear()
 
 
 def start_ebcap(tb, out: Path, *extra: str) -> subprocess.Popen:
     proc = subprocess.Popen([EBCAP, "--drops", "--netns", tb.left.netns, "-n", "-U",
                              "-w", str(out), *extra],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    _STARTED.append(proc)
     line = proc.stderr.readline()
     assert "listening on" in line, line + proc.stderr.read()
     return proc
@@ -260,10 +269,7 @@ def _link_exists(link_id: int) -> bool:
                           capture_output=True).returncode == 0
 
 
-def test_a_killed_ebcap_leaves_no_program_or_link(testbed, tmp_path):
-    tb = testbed
-    ebcap = start_ebcap(tb, tmp_path / "killed.pcapng", "--comm", "dwn-nobody")
-    progs, links = bpf_ids_held_by(ebcap.pid)
+def link_and_program_types(links) -> list[tuple[str, str]]:
     kinds = []
     for link_id in links:
         shown = json.loads(subprocess.run(["bpftool", "-j", "link", "show", "id", str(link_id)],
@@ -272,11 +278,21 @@ def test_a_killed_ebcap_leaves_no_program_or_link(testbed, tmp_path):
                                           str(shown["prog_id"])],
                                          capture_output=True, text=True, check=True).stdout)
         kinds.append((shown["type"], prog["type"]))
+    return kinds
+
+
+def test_a_killed_ebcap_leaves_no_program_or_link(testbed, tmp_path):
+    tb = testbed
+    ebcap = start_ebcap(tb, tmp_path / "killed.pcapng", "--comm", "dwn-nobody")
+    try:
+        progs, links = bpf_ids_held_by(ebcap.pid)
+        kinds = link_and_program_types(links)
+    finally:
+        ebcap.send_signal(signal.SIGKILL)
+        ebcap.wait()
     # the BTF tracepoint program (its link is made by BPF_RAW_TRACEPOINT_OPEN) and the hooks
     assert sorted(kinds) == [("cgroup", "cgroup_sock")] + [("cgroup", "cgroup_sock_addr")] * 4 \
         + [("raw_tracepoint", "tracing")], kinds
-    ebcap.send_signal(signal.SIGKILL)
-    ebcap.wait()
     deadline = time.monotonic() + 5
     while any(_link_exists(i) for i in links) and time.monotonic() < deadline:
         time.sleep(0.1)
