@@ -193,7 +193,9 @@ static __always_inline int find_owner(struct ebcap_owner *now, void *skb, void *
 	return 1;
 }
 #define EBCAP_DROP_OWNER_LEN sizeof(struct ebcap_owner)
+#define EBCAP_OWNER_FILTER (EBCAP_PID_FILTER || EBCAP_COMM_FILTER || EBCAP_CGROUP_FILTER)
 #else
+#define EBCAP_OWNER_FILTER 0
 #define EBCAP_DROP_OWNER_LEN 0
 #endif
 
@@ -386,7 +388,7 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 		: SKB_FIELD(__u32, BTF_SKB_IIF) == ifindex ? EBCAP_DIR_IN : EBCAP_DIR_OUT;
 	if (config->direction && direction != config->direction)
 		return 0;
-#if EBCAP_OWNERS
+#if EBCAP_OWNER_FILTER
 	if (!find_owner(&s->owner, skb, rx_sk))	/* --pid: before anything is copied */
 		return 0;
 #endif
@@ -434,6 +436,9 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	count->considered++;
 	if (!ebcap_filter((void *)meta, s->peek, peek_len, direction, tag))
 		return 0;
+#if EBCAP_OWNERS && !EBCAP_OWNER_FILTER
+	find_owner(&s->owner, skb, rx_sk);	/* --owners alone: only for a drop written */
+#endif
 	count->matched++;
 
 	/* Read back from memory, not the value the filter's paths each bounded differently: the
