@@ -5,9 +5,12 @@ writing them to a file; then the same with --owners (the BTF tracepoint program,
 the drop's socket's owner up), and with --pid of a process that sends nothing (rejected by the
 owner filter, before the frame is read). With --full-receiver, a socket that never reads, with
 the smallest receive buffer, listens on the port: the drops are SOCKET_RCVBUFF, each with a
-socket (rx_sk) whose owner is looked up. Needs root:
+socket (rx_sk) whose owner is looked up. With --connected (only with --full-receiver: a closed
+port's ICMP error fails a connected socket's next send), the sender connects once and sends
+with send(), so that no cgroup sendmsg hook runs per datagram and the rows differ by the drop
+program alone. Needs root:
 
-    sudo .venv/bin/python benchmarks/drops_cost.py [N] [--full-receiver]
+    sudo .venv/bin/python benchmarks/drops_cost.py [N [ROUNDS]] [--full-receiver [--connected]]
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ SENDER = r"""
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 n = int(sys.argv[1])
+if sys.argv[2] == "connected":
+    s.connect(("127.0.0.1", 9))
+    send = lambda: s.send(b"x" * 64)
+else:
+    send = lambda: s.sendto(b"x" * 64, ("127.0.0.1", 9))
 start = time.process_time()
 for _ in range(n):
-    s.sendto(b"x" * 64, ("127.0.0.1", 9))
+    send()
 print(time.process_time() - start)
 """
 
@@ -39,7 +47,8 @@ def in_ns(*argv: str) -> list[str]:
 
 
 def send(n: int) -> float:
-    out = subprocess.run(in_ns(sys.executable, "-I", "-c", SENDER, str(n)), check=True,
+    mode = "connected" if "--connected" in sys.argv else "sendto"
+    out = subprocess.run(in_ns(sys.executable, "-I", "-c", SENDER, str(n), mode), check=True,
                          capture_output=True, text=True).stdout
     return float(out)
 
@@ -69,12 +78,17 @@ def with_ebcap(n: int, expression: str, runs: int, *extra: str) -> tuple[list[fl
     return times, (err + rest).decode()
 
 
+CONFIGS = (("", ()), (" --owners", ("--owners",)), (" --pid (another)", ("--pid", "IDLE")))
+
+
 def main() -> int:
+    """Rounds interleaved (each round runs every configuration once), medians over rounds: the
+    host is shared, and its load drifts more between minutes than between runs of a round."""
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = int(args[0]) if args else 50_000
-    runs = 5
+    rounds = int(args[1]) if len(args) > 1 else 5
     subprocess.run(["ip", "netns", "add", NETNS], check=True)
-    receiver = None
+    receiver = idle = None
     try:
         subprocess.run(["ip", "-n", NETNS, "link", "set", "lo", "up"], check=True)
         if "--full-receiver" in sys.argv:
@@ -83,26 +97,31 @@ def main() -> int:
             receiver.stdout.readline()
         send(1000)                                                # warm up
         idle = subprocess.Popen(["sleep", "3600"])                # --pid's: sends nothing
-        rows = [("no ebcap", [send(n) for _ in range(runs)], "")]
-        for label, extra in (("", ()), (" --owners", ("--owners",)),
-                             (" --pid (another)", ("--pid", str(idle.pid)))):
-            rows.append((f"--drops{label}, not matching",
-                         *with_ebcap(n, "udp port 10", runs, *extra)))
-            rows.append((f"--drops{label} -w /dev/null",
-                         *with_ebcap(n, "udp port 9", runs, *extra)))
-        idle.kill()
-        per = lambda times: statistics.median(times) / n * 1e9   # noqa: E731
-        what = "SOCKET_RCVBUFF" if receiver else "NO_SOCKET"
-        print(f"{n} {what} drops per run, median of {runs} runs, sender CPU ns per "
-              "sent-and-dropped datagram:")
-        base = per(rows[0][1])
-        for label, times, err in rows:
-            extra = f"  (+{per(times) - base:.0f})" if err else ""
-            print(f"  {label:<36} {per(times):8.0f}{extra}")
-        print("  " + " / ".join(line for line in rows[2][2].splitlines()[1:4]))
+        rows: dict[str, list[float]] = {"no ebcap": []}
+        err = ""
+        for _round in range(rounds):
+            rows["no ebcap"].append(send(n))
+            for label, extra in CONFIGS:
+                extra = tuple(str(idle.pid) if a == "IDLE" else a for a in extra)
+                for what, expression in ((", not matching", "udp port 10"),
+                                         (" -w /dev/null", "udp port 9")):
+                    times, err = with_ebcap(n, expression, 1, *extra)
+                    rows.setdefault(f"--drops{label}{what}", []).extend(times)
+        per = lambda t: t / n * 1e9                               # noqa: E731
+        kind = "SOCKET_RCVBUFF" if receiver else "NO_SOCKET"
+        print(f"{n} {kind} drops per run, median (min..max) of {rounds} interleaved rounds, "
+              "sender CPU ns per sent-and-dropped datagram:")
+        base = per(statistics.median(rows["no ebcap"]))
+        for label, times in rows.items():
+            median = per(statistics.median(times))
+            extra = f"  (+{median - base:.0f})" if label != "no ebcap" else ""
+            print(f"  {label:<36} {median:6.0f} ({per(min(times)):.0f}..{per(max(times)):.0f})"
+                  f"{extra}")
+        print("  last: " + " / ".join(line for line in err.splitlines()[1:4]))
     finally:
-        if receiver is not None:
-            receiver.kill()
+        for proc in (receiver, idle):
+            if proc is not None:
+                proc.kill()
         subprocess.run(["ip", "netns", "del", NETNS])
     return 0
 
