@@ -306,3 +306,13 @@ def test_doctor_says_drop_owners_work():
     assert proc.returncode == 0
     line = next(l for l in proc.stdout.splitlines() if l.startswith("drop owners (--owners)"))
     assert line.endswith("yes (tp_btf/kfree_skb with socket-local storage)"), line
+
+
+def test_bad_owner_input_is_one_line_and_attaches_nothing():
+    for args, message in ((["--pid", "999999999"], "--pid 999999999: no such process"),
+                          (["--cgroup", "/ebcap-no-such"], "--cgroup /ebcap-no-such: no such cgroup"),
+                          (["--run", "ebcap-no-such-command"],
+                           "--run: ebcap-no-such-command: command not found")):
+        proc = subprocess.run([str(EBCAP), "--drops", *args], capture_output=True, text=True)
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines() == [f"ebcap: {message}"]
