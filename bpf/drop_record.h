@@ -9,20 +9,22 @@
 
 #define EBCAP_DROP_KIND 0x44524f50	/* "DROP" */
 #define EBCAP_DROP_RAW 1		/* flags: data starts at the network header (no link header) */
+#define EBCAP_DROP_OWNED 2		/* flags: a struct ebcap_owner (record.h) follows this header,
+					   before the frame (--owners; its tgid 0: no owner) */
 #define EBCAP_DROP_DIR_SHIFT 8		/* flags: enum ebcap_direction (record.h) in bits 8-9 */
 
-/* One ring record: this header, then caplen bytes of the frame. total_length sits where an
+/* One ring record: this header, the owner with EBCAP_DROP_OWNED, then caplen bytes of the frame. total_length sits where an
  * EPB's does, so capture/kernel/ring.py's block drain slices records of either kind. */
 struct ebcap_drop_record {
 	__u32 kind;		/* EBCAP_DROP_KIND */
-	__u32 total_length;	/* this header + caplen */
+	__u32 total_length;	/* this header + the owner (EBCAP_DROP_OWNED) + caplen */
 	__u64 ts;		/* wall clock, ns */
 	__u64 location;		/* the kernel text address that freed the packet */
 	__u32 reason;		/* enum skb_drop_reason (the running kernel's values) */
 	__u32 ifindex;		/* skb->dev's, 0 without a device */
 	__u32 caplen;
 	__u32 wirelen;		/* from the frame's first byte to the skb's end */
-	__u32 flags;		/* EBCAP_DROP_RAW, the direction << EBCAP_DROP_DIR_SHIFT */
+	__u32 flags;		/* EBCAP_DROP_RAW, EBCAP_DROP_OWNED, the direction << EBCAP_DROP_DIR_SHIFT */
 	__u32 pad;
 };
 

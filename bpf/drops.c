@@ -2,13 +2,19 @@
  * the reason and the place, when they match the user's pcap filter.
  *
  * A raw tracepoint program (BPF_PROG_TYPE_RAW_TRACEPOINT) attached by a BPF link
- * (capture/kernel/tracepoint.py). Built by BCC like ebcap.c, once per configuration, with:
+ * (capture/kernel/tracepoint.py); with EBCAP_OWNERS a BTF tracepoint one (tp_btf/kfree_skb:
+ * BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP), the same code, which may also call
+ * bpf_sk_storage_get on the sockets its arguments give. Built by BCC like ebcap.c, once per
+ * configuration, with:
  *   EBCAP_RING_PAGES   ring buffer size in pages
  *   EBCAP_PEEK         bytes copied for the filter (filter_api.h)
  *   EBCAP_DROP_ROOM    the most bytes of a frame a record holds (a power of two)
  *   EBCAP_TP_RX_SK     1 when the tracepoint has its fourth argument, rx_sk (6.18 has)
  *   EBCAP_META_VLAN    1 when sk_buff.vlan_all says whether a VLAN tag is held in metadata
  *                      (kernels without the older vlan_present bit)
+ *   EBCAP_OWNERS       1: each record carries the owner of the drop's socket (--owners), and
+ *                      EBCAP_PID_FILTER, EBCAP_COMM_FILTER, EBCAP_CGROUP_FILTER choose drops
+ *                      by it, as in ebcap.c
  *   EBCAP_REASON_NOT_DROPPED_YET, EBCAP_REASON_CONSUMED
  *                      enum skb_drop_reason's values in the running kernel (normal frees)
  *   BTF_*              struct member offsets in the running kernel, from its BTF (and, for
@@ -41,11 +47,166 @@ BPF_ARRAY(wall_clock, __u64, 1);
 BPF_ARRAY(drop_config, struct ebcap_drop_config, 1);
 BPF_PERCPU_ARRAY(counters, struct ebcap_drop_counters, 1);
 
+#ifndef EBCAP_OWNERS
+#define EBCAP_OWNERS 0
+#endif
+#ifndef EBCAP_PID_FILTER
+#define EBCAP_PID_FILTER 0
+#endif
+#ifndef EBCAP_COMM_FILTER
+#define EBCAP_COMM_FILTER 0
+#endif
+#ifndef EBCAP_CGROUP_FILTER
+#define EBCAP_CGROUP_FILTER 0
+#endif
+
+#if EBCAP_OWNERS
+/* --owners for drops: the same socket hooks, maps and owner filters as ebcap.c's (see there),
+ * written again here because BCC 0.26 rewrites map calls and makes program sections only in
+ * the main file; the drop session attaches these hooks (capture/kernel/owners.py), so this
+ * program's `owners` map is the one they fill. */
+struct owners_table_t {
+	int key;
+	struct ebcap_owner leaf;
+	void *(*sk_storage_get)(void *, void *, int);
+	int (*sk_storage_delete)(void *);
+	u32 flags;
+};
+__attribute__((section("maps/sk_storage")))
+struct owners_table_t owners = { .flags = BPF_F_NO_PREALLOC | BPF_F_CLONE };
+BPF_ANNOTATE_KV_PAIR(owners, int, struct ebcap_owner);
+
+#define EBCAP_MAX_PIDS 1024
+BPF_HASH(wanted_pids, __u32, __u8, EBCAP_MAX_PIDS);
+#if EBCAP_COMM_FILTER
+#define EBCAP_MAX_COMMS 8
+struct ebcap_comms {
+	__u64 name[EBCAP_MAX_COMMS][2];
+	__u32 count;
+	__u32 unused;
+};
+BPF_ARRAY(wanted_comms, struct ebcap_comms, 1);
+
+static __always_inline int comm_wanted(const struct ebcap_owner *now)
+{
+	__u32 zero = 0;
+	struct ebcap_comms *comms = wanted_comms.lookup(&zero);
+	if (!comms)
+		return 0;
+	__u64 low, high;
+	__builtin_memcpy(&low, now->comm, 8);
+	__builtin_memcpy(&high, now->comm + 8, 8);
+#pragma unroll
+	for (int i = 0; i < EBCAP_MAX_COMMS; i++) {
+		if (i >= comms->count)
+			break;
+		if (comms->name[i][0] == low && comms->name[i][1] == high)
+			return 1;
+	}
+	return 0;
+}
+#endif
+#if EBCAP_CGROUP_FILTER
+struct ebcap_cgroup_want {
+	__u64 id;
+	__u32 level;
+	__u32 unused;
+};
+BPF_ARRAY(wanted_cgroup, struct ebcap_cgroup_want, 1);
+#endif
+
+static __always_inline int remember_owner(void *sk)
+{
+	struct ebcap_owner *owner = owners.sk_storage_get(sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!owner)
+		return 1;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	__u64 cgroup = bpf_get_current_cgroup_id();
+	owner->tgid = pid_tgid >> 32;
+	owner->tid = (__u32)pid_tgid;
+	owner->uid = (__u32)uid_gid;
+	owner->gid = uid_gid >> 32;
+	owner->cgroup_lo = (__u32)cgroup;
+	owner->cgroup_hi = cgroup >> 32;
+	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	owner->in_cgroup = 0;
+#if EBCAP_CGROUP_FILTER
+	__u32 zero = 0;
+	struct ebcap_cgroup_want *want = wanted_cgroup.lookup(&zero);
+	if (want && want->id && bpf_get_current_ancestor_cgroup_id(want->level) == want->id)
+		owner->in_cgroup = 1;
+#endif
+	return 1;
+}
+
+int ebcap_sock_create(struct bpf_sock *sk)
+{
+	return remember_owner(sk);
+}
+
+int ebcap_sock_addr(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	if (sk)
+		remember_owner(sk);
+	return 1;
+}
+
+/* The owner of the drop's socket into `now` (tgid 0: none): the receiving socket the
+ * tracepoint names (rx_sk: a full receive buffer, a socket filter), else the skb's own (on its
+ * way out). Both are typed pointers in a BTF tracepoint, which bpf_sk_storage_get takes (it
+ * finds nothing for a request or time-wait socket). skb->sk is loaded by an instruction of our
+ * own: BCC would turn `*(skb + off)` into bpf_probe_read, whose result is a plain number the
+ * verifier refuses as a socket. Over loopback and veth the skb is orphaned on its way in, so
+ * a drop there has rx_sk or no socket. Returns 0 when an owner filter leaves the drop out. */
+static __always_inline int find_owner(struct ebcap_owner *now, void *skb, void *rx_sk)
+{
+	struct ebcap_owner *owner = 0;
+	void *sk;
+
+	if (rx_sk)
+		owner = owners.sk_storage_get(rx_sk, 0, 0);
+	if (!owner) {
+		asm volatile("%[sk] = *(u64 *)(%[skb] + %[off])"
+			     : [sk] "=r"(sk) : [skb] "r"(skb), [off] "i"(BTF_SKB_SK));
+		if (sk)
+			owner = owners.sk_storage_get(sk, 0, 0);
+	}
+	if (owner)
+		__builtin_memcpy(now, owner, sizeof(*now));
+	else
+		now->tgid = 0;
+#if EBCAP_PID_FILTER
+	__u32 tgid = now->tgid;
+	if (!tgid || !wanted_pids.lookup(&tgid))
+		return 0;
+#endif
+#if EBCAP_COMM_FILTER
+	if (!now->tgid || !comm_wanted(now))
+		return 0;
+#endif
+#if EBCAP_CGROUP_FILTER
+	if (!now->tgid || !now->in_cgroup)
+		return 0;
+#endif
+	return 1;
+}
+#define EBCAP_DROP_OWNER_LEN sizeof(struct ebcap_owner)
+#define EBCAP_OWNER_FILTER (EBCAP_PID_FILTER || EBCAP_COMM_FILTER || EBCAP_CGROUP_FILTER)
+#else
+#define EBCAP_OWNER_FILTER 0
+#define EBCAP_DROP_OWNER_LEN 0
+#endif
+
 /* Room a copy needs past its length, for a VLAN tag put back (copy_frame) */
 #define EBCAP_TAG_SLACK (EBCAP_VLAN_OFF + EBCAP_VLAN_LEN)
 
 struct drop_scratch {
 	struct ebcap_drop_meta meta;
+#if EBCAP_OWNERS
+	struct ebcap_owner owner;		/* find_owner()'s, for the record */
+#endif
 	__u8 skb[BTF_SKB_SPAN_LEN];		/* sk_buff from BTF_SKB_SPAN on */
 	__u8 netdev[BTF_NETDEV_SPAN_LEN];	/* net_device from BTF_NETDEV_SPAN on */
 	__u8 peek[EBCAP_PEEK + EBCAP_TAG_SLACK];
@@ -137,23 +298,29 @@ static __always_inline int emit_record(struct bpf_raw_tracepoint_args *ctx,
 				       __u32 reason, __u32 direction, __u64 n, const __u64 room)
 {
 	struct ebcap_drop_meta *meta = &s->meta;
-	const __u64 reserved = sizeof(struct ebcap_drop_record) + room + EBCAP_TAG_SLACK;
+	const __u64 reserved = sizeof(struct ebcap_drop_record) + EBCAP_DROP_OWNER_LEN + room +
+			       EBCAP_TAG_SLACK;
 	struct ebcap_drop_record *rec = events.ringbuf_reserve(reserved);
 	if (!rec) {
 		count->lost++;
 		return 0;
 	}
 	barrier_var(n);
-	__u32 caplen = copy_frame((__u8 *)(rec + 1), n, room, meta->frame, meta->tag);
+	__u32 caplen = copy_frame((__u8 *)(rec + 1) + EBCAP_DROP_OWNER_LEN, n, room, meta->frame,
+				  meta->tag);
+#if EBCAP_OWNERS
+	__builtin_memcpy(rec + 1, &s->owner, sizeof(s->owner));
+#endif
 	rec->kind = EBCAP_DROP_KIND;
-	rec->total_length = sizeof(*rec) + caplen;
+	rec->total_length = sizeof(*rec) + EBCAP_DROP_OWNER_LEN + caplen;
 	rec->ts = wall_clock_ns();
 	rec->location = ctx->args[1];
 	rec->reason = reason;
 	rec->ifindex = meta->ifindex;
 	rec->caplen = caplen;
 	rec->wirelen = meta->len;
-	rec->flags = (meta->raw ? EBCAP_DROP_RAW : 0) | direction << EBCAP_DROP_DIR_SHIFT;
+	rec->flags = (meta->raw ? EBCAP_DROP_RAW : 0) | direction << EBCAP_DROP_DIR_SHIFT |
+		     (EBCAP_OWNERS ? EBCAP_DROP_OWNED : 0);
 	rec->pad = 0;
 	events.ringbuf_submit(rec, wakeup_flags(EBCAP_RING_RECORD(reserved)));
 	return 0;
@@ -221,6 +388,10 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 		: SKB_FIELD(__u32, BTF_SKB_IIF) == ifindex ? EBCAP_DIR_IN : EBCAP_DIR_OUT;
 	if (config->direction && direction != config->direction)
 		return 0;
+#if EBCAP_OWNER_FILTER
+	if (!find_owner(&s->owner, skb, rx_sk))	/* --pid: before anything is copied */
+		return 0;
+#endif
 
 	__u64 head = SKB_FIELD(__u64, BTF_SKB_HEAD);
 	__u64 data = SKB_FIELD(__u64, BTF_SKB_DATA);
@@ -265,6 +436,9 @@ int ebcap_drop(struct bpf_raw_tracepoint_args *ctx)
 	count->considered++;
 	if (!ebcap_filter((void *)meta, s->peek, peek_len, direction, tag))
 		return 0;
+#if EBCAP_OWNERS && !EBCAP_OWNER_FILTER
+	find_owner(&s->owner, skb, rx_sk);	/* --owners alone: only for a drop written */
+#endif
 	count->matched++;
 
 	/* Read back from memory, not the value the filter's paths each bounded differently: the

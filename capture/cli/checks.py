@@ -89,19 +89,14 @@ def check_owner_filters(config: CaptureConfig) -> None:
         if config.cgroup is not None:
             raise EbcapError("--run and --cgroup cannot be used together (--run captures the "
                              "cgroup it makes for the command)")
-        if config.drops:
-            raise EbcapError("--run cannot be used with --drops")
         from ebcap.capture.session.owners_run import command_argv
         command_argv(config.run)
 
 
 def check_drops(config: CaptureConfig) -> None:
     """What --drops cannot do (yet): a dropped packet is not read from a file, and its program
-    is not ebcap.c (whose dumps these are). Owners are kept in socket-local storage, which a
-    raw tracepoint program cannot read (the kernel offers bpf_sk_storage_get to BTF tracing
-    programs, not to raw tracepoint ones)."""
+    is not ebcap.c (whose dumps these are)."""
     for given, flag in ((config.read_from is not None, "-r"),
-                        (config.owners, "--owners, --pid, --comm, --cgroup and --run"),
                         (config.dump_level or config.dump_c or config.dump_ebpf,
                          "-d, --dump-c and --dump-ebpf"),
                         (len([i for i in config.interfaces if i != "any"]) > 1, "several -i")):

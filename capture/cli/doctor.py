@@ -62,6 +62,44 @@ def _drops() -> str:
     return f"yes (raw tracepoint skb:{TRACEPOINT}, {reasons} drop reasons from BTF)"
 
 
+def _drop_owners() -> str:
+    """What --drops with --owners needs besides --drops' and --owners': a BTF tracepoint
+    program on skb:kfree_skb that may call bpf_sk_storage_get on the tracepoint's rx_sk
+    (`r2 = args[3]; bpf_sk_storage_get(owners, r2, 0, 0); r0 = 0; exit`), attached by a link."""
+    from ebcap.capture.kernel import bpfsys, tracepoint
+    from ebcap.capture.kernel.drop_program import TRACEPOINT
+    from ebcap.capture.kernel.owners import OWNER, create_storage_map
+    if os.geteuid() != 0:
+        return "not probed (not root)"
+    try:
+        btf_id = tracepoint.btf_tracepoint_id(TRACEPOINT)
+        map_fd = create_storage_map(bpfsys.MapSpec("owners", bpfsys.BPF_MAP_TYPE_SK_STORAGE, 4,
+                                                   OWNER.size, 0, 1 | 512))
+    except (EbcapError, OSError) as exc:
+        return f"no: {exc}"
+    insn = struct.Struct("<BBhi")
+    code = b"".join([insn.pack(0x79, 0x12, 24, 0),         # r2 = *(u64 *)(r1 + 24): rx_sk
+                     insn.pack(0x18, 0x11, 0, map_fd), insn.pack(0, 0, 0, 0),
+                     insn.pack(0xb7, 0x03, 0, 0), insn.pack(0xb7, 0x04, 0, 0),
+                     insn.pack(0x85, 0, 0, 107),           # bpf_sk_storage_get
+                     insn.pack(0xb7, 0, 0, 0), insn.pack(0x95, 0, 0, 0)])
+    try:
+        fd = bpfsys.prog_load(code, "ebcap_probe", tracepoint.BPF_PROG_TYPE_TRACING,
+                              attach_type=tracepoint.BPF_TRACE_RAW_TP, attach_btf_id=btf_id)
+    except bpfsys.ProgramRefused as exc:
+        lines = [line for line in exc.log.splitlines() if line.strip()]
+        return f"no: a tp_btf program was refused ({lines[-2] if len(lines) > 1 else exc.strerror})"
+    finally:
+        os.close(map_fd)
+    try:
+        os.close(tracepoint.open_btf_tracepoint(TRACEPOINT, fd))
+    except EbcapError as exc:
+        return f"no: {exc}"
+    finally:
+        os.close(fd)
+    return f"yes (tp_btf/{TRACEPOINT} with socket-local storage)"
+
+
 def _capabilities() -> str:
     from ebcap.capture.net.privileges import effective_capabilities
     eff = effective_capabilities()
@@ -118,6 +156,7 @@ def run_doctor() -> int:
         ("clsact", "yes" if version >= (4, 5) else "no"),
         ("drop capture (--drops)", _drops()),
         ("socket owners", _owners()),
+        ("drop owners (--owners)", _drop_owners()),
         ("BCC", _bcc()),
         ("kernel headers for BCC", _headers()),
         ("compiled program cache", _program_cache()),

@@ -227,7 +227,8 @@ def btf_load(blob: bytes) -> int:
 
 
 def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
-               log: ctypes.Array | None, attach_type: int = 0) -> tuple[int, int]:
+               log: ctypes.Array | None, attach_type: int = 0,
+               attach_btf_id: int = 0) -> tuple[int, int]:
     """(fd or -errno, log_true_size)."""
     insn_buf = ctypes.create_string_buffer(insns, len(insns))
     license_buf = ctypes.create_string_buffer(license)
@@ -238,6 +239,7 @@ def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
         struct.pack_into("<IIQ", attr, 24, 1, len(log), ctypes.addressof(log))
     struct.pack_into("16s", attr, 48, _name_bytes(name))
     struct.pack_into("<I", attr, 68, attach_type)           # expected_attach_type
+    struct.pack_into("<I", attr, 108, attach_btf_id)        # tp_btf: the tracepoint's typedef
     ret = _libc.syscall(_SYS_BPF, BPF_PROG_LOAD, ctypes.byref(attr), ctypes.sizeof(attr))
     if ret < 0:
         ret = -ctypes.get_errno()
@@ -245,19 +247,20 @@ def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
 
 
 def prog_load(insns: bytes, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS,
-              license: bytes = b"GPL", attach_type: int = 0) -> int:
+              license: bytes = b"GPL", attach_type: int = 0, attach_btf_id: int = 0) -> int:
     """Load a program; returns its fd, or raises ProgramRefused.
 
     The first attempt has no log, which spares the verifier from writing one for every
     instruction it walks; only a refusal is verified again, with a log to explain it."""
-    fd, _ = _prog_load(prog_type, insns, license, name, None, attach_type)
+    fd, _ = _prog_load(prog_type, insns, license, name, None, attach_type, attach_btf_id)
     if fd >= 0:
         return fd
     first_errno = -fd
     size = VERIFIER_LOG_BYTES
     while True:
         log = ctypes.create_string_buffer(size)
-        fd, needed = _prog_load(prog_type, insns, license, name, log, attach_type)
+        fd, needed = _prog_load(prog_type, insns, license, name, log, attach_type,
+                                attach_btf_id)
         if fd >= 0:
             return fd                   # refused once, accepted now: keep it
         if -fd == errno.ENOSPC and size < VERIFIER_LOG_MAX_BYTES:

@@ -282,6 +282,10 @@ class Btf:
             self._struct_ids[name] = self._find(name, (KIND_STRUCT, KIND_UNION), "struct or union")
         return self._struct_ids[name]
 
+    def typedef_id(self, name: str) -> int:
+        """The id of typedef `name` itself (a tp_btf program's btf_trace_<tracepoint>)."""
+        return self._find(name, (KIND_TYPEDEF,), "typedef")
+
     def struct_size(self, name: str) -> int:
         return self._record(self.struct_id(name))[4]
 

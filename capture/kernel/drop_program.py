@@ -1,7 +1,7 @@
 """The drop capture's kernel program (bpf/drops.c): its C for one configuration, compiled once
 and cached as ebcap.c's is (kernel/program.py), the filters translated for the tracepoint
-context and spliced in, loaded as a raw tracepoint program, and attached to skb:kfree_skb by a
-link. A dropped frame may start with an Ethernet header or with the IP header (no link header):
+context and spliced in, loaded as a raw tracepoint program (with --owners a BTF tracepoint
+one, which may read socket-local storage), and attached to skb:kfree_skb by a link. A dropped frame may start with an Ethernet header or with the IP header (no link header):
 the spliced code is libpcap's filter for each link type, behind a test of meta.raw."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ebcap.capture.kernel.drop_record import COUNTERS, CONFIG, DropCounters, Rea
 from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.program import compiled_program
-from ebcap.capture.kernel.source import PAGE_SIZE
+from ebcap.capture.kernel.source import OWNER_PROGRAMS, PAGE_SIZE
 from ebcap.capture.packet import Direction
 
 DROP_SOURCE = SOURCE_DIR / "drops.c"
@@ -125,6 +125,22 @@ def record_room(snaplen: int) -> int:
 class DropSpec:
     snaplen: int = 0
     ring_bytes: int = DEFAULT_RING_BYTES
+    owners: bool = False             # records carry their socket's owner (bpf/drops.c)
+    pid_filter: bool = False         # only the tgids in wanted_pids (--pid)
+    comm_filter: bool = False        # only the thread names in wanted_comms (--comm)
+    cgroup_filter: bool = False      # only sockets made under wanted_cgroup (--cgroup, --run)
+
+    @property
+    def programs(self) -> tuple[str, ...]:
+        return (FUNCTION, *OWNER_PROGRAMS) if self.owners else (FUNCTION,)
+
+    def owner_cflags(self) -> list[str]:
+        """Only when --owners is given: the other programs' flags, and cache entries, stay."""
+        if not self.owners:
+            return []
+        return ["-DEBCAP_OWNERS=1", f"-DEBCAP_PID_FILTER={int(self.pid_filter)}",
+                f"-DEBCAP_COMM_FILTER={int(self.comm_filter)}",
+                f"-DEBCAP_CGROUP_FILTER={int(self.cgroup_filter)}"]
 
 
 class DropSource:
@@ -142,6 +158,7 @@ class DropSource:
             f"-DEBCAP_REASON_CONSUMED={reasons.get('CONSUMED', 1)}",
             *tracepoint_cflags(),
             *btf_cflags(),
+            *spec.owner_cflags(),
         ]
 
     def text(self) -> str:
@@ -156,7 +173,7 @@ class DropProgram:
     def __init__(self, ethernet: list[Insn], raw: list[Insn], spec: DropSpec):
         self.spec = spec
         self.source = DropSource(spec)
-        compiled = compiled_program(self.source, DROP_SOURCE, (FUNCTION,))
+        compiled = compiled_program(self.source, DROP_SOURCE, spec.programs)
         self.loaded = LoadedProgram(compiled, choose_filter(
             translate(ethernet, context="tracepoint"), translate(raw, context="tracepoint")))
         self.maps = CaptureMaps(self.loaded.maps)
@@ -177,8 +194,14 @@ class DropProgram:
             netns_inum, ifindex, int(reasons.others), int(direction), *reasons.words()))
 
     def attach(self) -> None:
-        fd = self.loaded.program_fd(FUNCTION, tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)
-        self.link_fd = tracepoint.open_raw_tracepoint(TRACEPOINT, fd)
+        if self.spec.owners:
+            fd = self.loaded.program_fd(FUNCTION, tracepoint.BPF_PROG_TYPE_TRACING,
+                                        attach_type=tracepoint.BPF_TRACE_RAW_TP,
+                                        attach_btf_id=tracepoint.btf_tracepoint_id(TRACEPOINT))
+            self.link_fd = tracepoint.open_btf_tracepoint(TRACEPOINT, fd)
+        else:
+            fd = self.loaded.program_fd(FUNCTION, tracepoint.BPF_PROG_TYPE_RAW_TRACEPOINT)
+            self.link_fd = tracepoint.open_raw_tracepoint(TRACEPOINT, fd)
 
     def counters(self) -> DropCounters:
         per_cpu = self._map(COUNTERS.name).lookup(struct.pack("<I", 0)) or []

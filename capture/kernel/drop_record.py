@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ebcap.capture.errors import EbcapError
+from ebcap.capture.kernel.owners import OWNER
 from ebcap.capture.packet import Direction
 
 DROP_KIND = 0x44524F50          # EBCAP_DROP_KIND
 DROP_RAW = 1                    # EBCAP_DROP_RAW
+DROP_OWNED = 2                  # EBCAP_DROP_OWNED: the owner (kernel/owners.py's OWNER) follows
 DROP_DIR_SHIFT = 8              # EBCAP_DROP_DIR_SHIFT
 
 # struct ebcap_drop_record: kind, total_length, ts, location, reason, ifindex, caplen,
 # wirelen, flags, pad
 RECORD = struct.Struct("<IIQQIIIIII")
+OWNER_SIZE = OWNER.size         # struct ebcap_owner (record.h)
 
 
 class _MapLayout(NamedTuple):
@@ -44,6 +47,7 @@ class DropRecord(NamedTuple):
     raw: bool                   # no link header: the data starts with the IP header
     data: bytes
     direction: Direction = Direction.UNKNOWN
+    owner: bytes = b""          # struct ebcap_owner's bytes (DROP_OWNED), b"": none asked for
 
 
 def parse_record(record: bytes) -> DropRecord:
@@ -52,12 +56,14 @@ def parse_record(record: bytes) -> DropRecord:
         raise ValueError(f"a drop record of {len(record)} bytes")
     kind, total, ts, location, reason, ifindex, caplen, wirelen, flags, _pad = \
         RECORD.unpack_from(record)
-    if kind != DROP_KIND or total != RECORD.size + caplen or len(record) < total:
+    owned = OWNER_SIZE if flags & DROP_OWNED else 0
+    if kind != DROP_KIND or total != RECORD.size + owned + caplen or len(record) < total:
         raise ValueError("not a drop record")
     direction = (flags >> DROP_DIR_SHIFT) & 3
     return DropRecord(ts, location, reason, ifindex, wirelen, bool(flags & DROP_RAW),
-                      bytes(record[RECORD.size:total]),
-                      Direction(direction) if direction < 3 else Direction.UNKNOWN)
+                      bytes(record[RECORD.size + owned:total]),
+                      Direction(direction) if direction < 3 else Direction.UNKNOWN,
+                      bytes(record[RECORD.size:RECORD.size + owned]))
 
 
 @dataclass

@@ -93,7 +93,8 @@ class LoadedProgram:
         """What the compiler and the verifier said."""
         return "".join(self._log)
 
-    def program_fd(self, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS) -> int:
+    def program_fd(self, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS,
+                   attach_type: int = 0, attach_btf_id: int = 0) -> int:
         """Load one of the programs (a TC hook's unless `prog_type` says) into the kernel and
         return its fd."""
         self._wait_pending()
@@ -104,7 +105,8 @@ class LoadedProgram:
             if name not in self.insns:
                 raise KernelFeatureError(f"the BPF program has no function {name}")
             try:
-                self._fds[name] = prog_load(self.insns[name], name, prog_type)
+                self._fds[name] = prog_load(self.insns[name], name, prog_type,
+                                            attach_type=attach_type, attach_btf_id=attach_btf_id)
             except ProgramRefused as exc:
                 self._log.append(exc.log)
                 raise _refusal(exc) from exc

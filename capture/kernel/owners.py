@@ -75,7 +75,8 @@ def mount_cgroup2_privately() -> str | None:
             or not os.path.isdir(target)
             or libc.mount(b"cgroup2", target.encode(), b"cgroup2", 0, None) != 0):
         return None
-    return _cgroup2_in("/proc/self/mounts")
+    found = _cgroup2_in("/proc/self/mountinfo")    # mountinfo: the format it parses
+    return found[0] if found else None
 
 
 def _cgroup2_in(mountinfo: str) -> tuple[str, str] | None:

@@ -2,7 +2,13 @@
 where. A raw tracepoint program on skb:kfree_skb (kernel/drop_program.py) runs the user's
 filter compiled for the frame's link type (Ethernet, or none); its ring is drained into pcapng, where each
 packet's EPB carries `Drop: REASON` and `Location: symbol+0xoff` comments, and into lines that
-end with ` [drop REASON at symbol]`. Interfaces get an IDB when their first drop is met."""
+end with ` [drop REASON at symbol]`. Interfaces get an IDB when their first drop is met.
+
+With --owners (and --pid, --comm, --cgroup, --run, which imply it) the program is a BTF
+tracepoint one with the cgroup socket hooks of its own, as live capture's (session/live.py):
+each drop whose socket (the receiving one the tracepoint names, or the skb's) has an owner
+carries ptcpdump's owner comments after the drop's, and the owner filters choose drops in the
+kernel."""
 
 from __future__ import annotations
 
@@ -18,10 +24,11 @@ from contextlib import ExitStack
 from ebcap.capture.config import CaptureConfig
 from ebcap.capture.errors import FilterError, InterfaceError
 from ebcap.capture.filter.libpcap import Insn, compile_filter
-from ebcap.capture.kernel import btf, kallsyms
+from ebcap.capture.kernel import btf, kallsyms, owners
 from ebcap.capture.kernel.drop_program import DropProgram, DropSpec, record_room
 from ebcap.capture.kernel.drop_record import (DropCounters, DropRecord, drop_comments,
                                               parse_record, reason_name, select_reasons)
+from ebcap.capture.kernel.owners import OWNER
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.kernel.source import ring_size
 from ebcap.capture.net import interfaces
@@ -70,12 +77,24 @@ class DropSession:
         self.printer = None
         self.epoll = select.epoll()
         stack.callback(self.epoll.close)
+        self.cgroup: owners.CgroupTarget | None = None     # --cgroup, --run
+        self.directory = None           # session/owners.OwnerDirectory with --owners
+        self.owners_met: dict[bytes, tuple] = {}           # the kernel's owner -> (owner, comments)
 
     def load(self, ifindex: int) -> None:
         ring_bytes = ring_size(self.config.buffer_kib)
-        program = DropProgram(*filters_for(self.config.expression),
-                              DropSpec(self.config.snaplen, ring_bytes))
+        config = self.config
+        program = DropProgram(*filters_for(config.expression),
+                              DropSpec(config.snaplen, ring_bytes, owners=config.owners,
+                                       pid_filter=bool(config.pids),
+                                       comm_filter=bool(config.comms),
+                                       cgroup_filter=self.cgroup is not None))
         self.stack.callback(program.close)
+        if config.owners:
+            owners.attach_hooks(self.stack, program.loaded.insns)
+            owners.want_owners(program.loaded.maps, config.pids, config.comms, self.cgroup)
+            from ebcap.capture.kernel.owners_seed import seed_owners
+            seed_owners(program.loaded.maps["owners"], owners.cgroup2_mount(), self.cgroup)
         program.configure(netns_inum(), ifindex,
                           select_reasons(self.config.drop_reasons, btf.drop_reasons()),
                           QUEUE_DIRECTIONS[self.config.direction])
@@ -116,13 +135,33 @@ class DropSession:
             data = data[:headers_length(data, drop.raw)]
         elif len(data) > self.snaplen:      # the kernel copies a power of two: -s is exact
             data = data[:self.snaplen]
+        comments = drop_comments(reason, location)
+        owner = None
+        if drop.owner:
+            owner, owner_comments = self.owner(drop.owner)
+            comments += owner_comments
         packet = Packet(drop.ts_ns, self.interface(drop.ifindex, linktype), drop.direction,
-                        drop.wirelen, data, drop_comments(reason, location))
+                        drop.wirelen, data, comments, owner)
         if self.sinks is not None:
             self.sinks.packet(packet)
             self.written[packet.interface] += 1
         if self.printer is not None:
             self.printer.print(packet)
+
+    def owner(self, raw: bytes) -> tuple:
+        """(Owner or None, its comments) of a record's struct ebcap_owner, tgid 0: no owner."""
+        known = self.owners_met.get(raw)
+        if known is None:
+            if len(self.owners_met) > 65536:
+                self.owners_met.clear()
+            fields = OWNER.unpack(raw)
+            if not fields[0]:
+                known = (None, ())
+            else:
+                owner = self.directory.owner(fields)
+                known = (owner, tuple(owner.comments()))
+            self.owners_met[raw] = known
+        return known
 
     def drain(self, limit: int) -> int:
         got = 0
@@ -196,7 +235,24 @@ def run_drops(config: CaptureConfig) -> int:
     stop = StopSignals()
     with ExitStack() as stack:
         session = DropSession(config, stack)
+        command = None
+        if config.run is not None:          # its cgroup before the program that filters on it
+            from ebcap.capture.kernel.owners_cgroup import make_run_cgroup
+            session.cgroup = make_run_cgroup(stack)
+        elif config.cgroup is not None:
+            session.cgroup = owners.find_cgroup(config.cgroup)
+        if config.owners:
+            from ebcap.capture.session.owners import OwnerDirectory
+            session.directory = OwnerDirectory()
+            for pid in config.pids:         # while /proc/PID/exe can still be read (-Z)
+                session.directory.remember(pid)
         session.load(_ifindex(config))
+        if config.run is not None:          # attached: the command's first drop is seen
+            from ebcap.capture.session.owners_run import RunCommand, command_argv, run_as
+            command = RunCommand(command_argv(config.run), session.cgroup.directory,
+                                 run_as(config.user))
+            stack.callback(command.abandon)
+            session.directory.remember(command.pid)
         if config.user:
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
@@ -213,6 +269,11 @@ def run_drops(config: CaptureConfig) -> int:
         where = ", ".join(config.interfaces) or ANY
         print(f"ebcap: listening on {where} for the packets the kernel drops, snapshot length "
               f"{session.snaplen} bytes", file=sys.stderr, flush=True)
+        if command is not None:
+            def command_exited() -> None:
+                stop.raised = True
+            command.watch(command_exited)
+            stack.callback(command.unwatch)
         written = _loop(config, session, stop)
         counters = session.counters()
         if session.sinks is not None:
@@ -222,6 +283,9 @@ def run_drops(config: CaptureConfig) -> int:
         if config.verbose:
             print(f"{counters.foreign} drops in other network namespaces and {counters.unowned} "
                   "with neither a device nor a socket left out", file=sys.stderr)
+        if command is not None:
+            # stopped by its exit or by -c: its status; by a signal: it is stopped too
+            return command.finish(wait=command.exited or not stop.raised)
     return 0
 
 

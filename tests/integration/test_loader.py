@@ -73,7 +73,7 @@ def test_refusals_become_one_line_errors(kernel_program, monkeypatch, err, log, 
     from ebcap.capture.kernel import loader
     from ebcap.capture.kernel.source import EGRESS
 
-    def refuse(insns, name, *_prog_type):
+    def refuse(insns, name, *_prog_type, **_attach):
         raise bpfsys.ProgramRefused(err, log)
 
     monkeypatch.setattr(loader, "prog_load", refuse)

@@ -68,6 +68,7 @@ def test_record_counters_and_config_match_header():
     assert int(re.search(r"#define EBCAP_DROP_RAW (\d+)", header()).group(1)) == dr.DROP_RAW
     assert int(re.search(r"#define EBCAP_DROP_DIR_SHIFT (\d+)", header()).group(1)) \
         == dr.DROP_DIR_SHIFT
+    assert int(re.search(r"#define EBCAP_DROP_OWNED (\d+)", header()).group(1)) == dr.DROP_OWNED
 
 
 def test_translator_tracepoint_context_matches_meta():
@@ -99,6 +100,33 @@ def test_parse_record():
         dr.parse_record(record()[:20])
     with pytest.raises(ValueError):
         dr.parse_record(b"EPB!" + record()[4:])
+
+
+def test_parse_record_with_an_owner():
+    """EBCAP_DROP_OWNED: struct ebcap_owner between the header and the frame, counted in
+    total_length; tgid 0 (no owner) is still there, as bytes."""
+    from ebcap.capture.kernel.owners import OWNER
+    owner = OWNER.pack(1234, 1235, 1000, 1000, 77, 0, b"curl".ljust(16, b"\0"), 0)
+    data = b"\1\2\3\4"
+    raw = dr.RECORD.pack(dr.DROP_KIND, dr.RECORD.size + OWNER.size + 4, 10**18, 1, 3, 7, 4, 60,
+                         dr.DROP_OWNED, 0) + owner + data
+    drop = dr.parse_record(raw)
+    assert drop.owner == owner and drop.data == data and not drop.raw
+    assert dr.parse_record(record()).owner == b""
+    uncounted = dr.RECORD.pack(dr.DROP_KIND, dr.RECORD.size + 4, 10**18, 1, 3, 7, 4, 60,
+                               dr.DROP_OWNED, 0) + owner + data
+    with pytest.raises(ValueError):         # the owner's bytes not counted: not a record
+        dr.parse_record(uncounted)
+
+
+def test_owner_flags_only_with_owners():
+    """Without --owners the drop program's flags, so its cache entry, are as they were."""
+    from ebcap.capture.kernel.drop_program import FUNCTION, DropSpec
+    assert DropSpec().owner_cflags() == [] and DropSpec().programs == (FUNCTION,)
+    spec = DropSpec(owners=True, comm_filter=True)
+    assert spec.owner_cflags() == ["-DEBCAP_OWNERS=1", "-DEBCAP_PID_FILTER=0",
+                                   "-DEBCAP_COMM_FILTER=1", "-DEBCAP_CGROUP_FILTER=0"]
+    assert spec.programs == (FUNCTION, "ebcap_sock_create", "ebcap_sock_addr")
 
 
 def test_counters_sum_over_cpus():
