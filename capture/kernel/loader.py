@@ -98,9 +98,10 @@ class LoadedProgram:
         """Load one of the programs (a TC hook's unless `prog_type` says) into the kernel and
         return its fd."""
         self._wait_pending()
-        return self._program_fd(name, prog_type)
+        return self._program_fd(name, prog_type, attach_type, attach_btf_id)
 
-    def _program_fd(self, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS) -> int:
+    def _program_fd(self, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS,
+                    attach_type: int = 0, attach_btf_id: int = 0) -> int:
         if name not in self._fds:
             if name not in self.insns:
                 raise KernelFeatureError(f"the BPF program has no function {name}")
