@@ -22,9 +22,11 @@
  * call to the filter translated from libpcap's classic BPF. Nothing else about the filter is
  * known here.
  *
- * Per packet: the first EBCAP_PEEK bytes are copied once into a per-CPU buffer (the peek); the
- * filter and the header parser read them there; a matching packet's EPB is finished around them
- * and copied into the ring at its exact size. */
+ * Per packet: the filter first reads the packet in place (ebcap_filter_direct, filter_api.h);
+ * a packet it refuses costs no copy. Otherwise the first EBCAP_PEEK bytes are copied once into a
+ * per-CPU buffer (the peek); the copying filter (when the in-place one could not decide: headers
+ * in page fragments) and the header parser read them there; a matching packet's EPB is
+ * finished around them and copied into the ring at its exact size. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
 #include <uapi/linux/in.h>
@@ -761,11 +763,19 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 		return TC_ACT_UNSPEC;
 #endif
 	struct ebcap_view view = ebcap_view_of(skb);
+	__u64 verdict = EBCAP_FILTER_UNDECIDED;
+	if (!view.tagged) {
+		verdict = ebcap_filter_direct(skb, (void *)(long)skb->data,
+					      (void *)(long)skb->data_end, direction, 0);
+		if (!verdict)
+			return TC_ACT_UNSPEC;	/* refused without a byte copied */
+	}
 	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
 	view.peek = s->data;
 	view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
 	s->peek_len = view.peek_len;
-	if (!ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
+	if (verdict == EBCAP_FILTER_UNDECIDED &&
+	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
 		return TC_ACT_UNSPEC;
 	iface->matched++;
 	/* The filter's every matching path reaches this point knowing something else about
