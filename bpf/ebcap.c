@@ -755,9 +755,6 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 		return TC_ACT_UNSPEC;
 	iface->seen++;
 	__u32 slot = direction == EBCAP_DIR_OUT;
-	struct ebcap_scratch *s = scratch.lookup(&slot);
-	if (!s)
-		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
 #if EBCAP_OWNERS
 	if (!find_owner(skb, slot))	/* --pid: decided before anything is copied */
 		return TC_ACT_UNSPEC;
@@ -770,6 +767,10 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 		if (!verdict)
 			return TC_ACT_UNSPEC;	/* refused without a byte copied */
 	}
+	/* the refused path is a few dozen instructions: everything after is for the others */
+	struct ebcap_scratch *s = scratch.lookup(&slot);
+	if (!s)
+		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
 	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
 	view.peek = s->data;
 	view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
