@@ -80,8 +80,10 @@ def send(testbed: Testbed, flow: Flow, kind: str, seconds: float) -> None:
     sender.stop()
 
 
-def measure(testbed: Testbed, flow: Flow, kind: str, what: str, seconds: float) -> float:
-    """ns per run of the egress program for `what` ("floor" or a filter) on `kind` traffic."""
+def measure(testbed: Testbed, flow: Flow, kind: str, what: str, seconds: float,
+            options: tuple[str, ...] = ()) -> float:
+    """ns per run of the egress program for `what` ("floor" or a filter) on `kind` traffic;
+    `options` go to ebcap before the filter (-B 1024, ...)."""
     host = flow.src
     if what == "floor":
         proc = testbed.popen(host, [sys.executable, "-c", _FLOOR, host.ifname],
@@ -91,7 +93,7 @@ def measure(testbed: Testbed, flow: Flow, kind: str, what: str, seconds: float) 
         pid, name = proc.pid, "ebcap_floor"
     else:
         proc = testbed.popen(host, [str(EBCAP), "-i", host.ifname, "-Q", "out", "-w",
-                                    "/dev/null", what], stderr=subprocess.PIPE)
+                                    "/dev/null", *options, what], stderr=subprocess.PIPE)
         err = b""
         while b"listening on" not in err:
             chunk = proc.stderr.read1(4096)
