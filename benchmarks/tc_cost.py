@@ -6,7 +6,7 @@ kinds of traffic, from capture/bench: 64-byte UDP datagrams sent by a socket (he
 skb's linear part) and trafgen's 64-byte frames (headers in its paged part). Stats are on only
 while this runs (BPF_ENABLE_STATS: a file descriptor, so nothing is left on). Needs root:
 
-    sudo .venv/bin/python benchmarks/tc_cost.py [ROUNDS] [SECONDS]
+    sudo .venv/bin/python benchmarks/tc_cost.py [ROUNDS] [SECONDS] [--compare OTHER/ebcap]
 
 Each figure is the median over the rounds with its min..max; the order of the runs rotates
 from round to round. The machine is shared: read differences from the floor, not absolutes.
@@ -14,8 +14,10 @@ from round to round. The machine is shared: read differences from the floor, not
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import json
+import os
 import statistics
 import struct
 import subprocess
@@ -81,9 +83,9 @@ def send(testbed: Testbed, flow: Flow, kind: str, seconds: float) -> None:
 
 
 def measure(testbed: Testbed, flow: Flow, kind: str, what: str, seconds: float,
-            options: tuple[str, ...] = ()) -> float:
+            options: tuple[str, ...] = (), ebcap: Path | None = None) -> float:
     """ns per run of the egress program for `what` ("floor" or a filter) on `kind` traffic;
-    `options` go to ebcap before the filter (-B 1024, ...)."""
+    `options` go to `ebcap` (this one's by default) before the filter (-B 1024, ...)."""
     host = flow.src
     if what == "floor":
         proc = testbed.popen(host, [sys.executable, "-c", _FLOOR, host.ifname],
@@ -92,7 +94,7 @@ def measure(testbed: Testbed, flow: Flow, kind: str, what: str, seconds: float,
             raise RuntimeError("the floor program did not attach")
         pid, name = proc.pid, "ebcap_floor"
     else:
-        proc = testbed.popen(host, [str(EBCAP), "-i", host.ifname, "-Q", "out", "-w",
+        proc = testbed.popen(host, [str(ebcap or EBCAP), "-i", host.ifname, "-Q", "out", "-w",
                                     "/dev/null", *options, what], stderr=subprocess.PIPE)
         err = b""
         while b"listening on" not in err:
@@ -117,34 +119,45 @@ def measure(testbed: Testbed, flow: Flow, kind: str, what: str, seconds: float,
 
 
 def main() -> int:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 1.5
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=5)
+    parser.add_argument("seconds", nargs="?", type=float, default=1.5)
+    parser.add_argument("--compare", metavar="EBCAP", action="append", default=[],
+                        help="another ebcap (e.g. a checkout's .venv/bin/ebcap) measured in the "
+                             "same rounds")
+    args = parser.parse_args()
+    tools = [EBCAP, *(Path(path) for path in args.compare)]
+    # (label, ebcap, filter); the order rotates from round to round
+    runs = [("empty program", None, "floor")]
+    for tool in tools:
+        suffix = "" if tool == EBCAP else f" ({tool})"
+        runs += [(f"ebcap '{REFUSED}'{suffix}", tool, REFUSED),
+                 (f"ebcap '{MATCHING}'{suffix}", tool, MATCHING)]
+    results = {(kind, label): [] for kind in ("socket", "trafgen") for label, _, _ in runs}
     stats_fd = enable_stats()
-    whats = ["floor", REFUSED, MATCHING]
-    results = {(k, w): [] for k in ("socket", "trafgen") for w in whats}
     try:
         with Testbed("tccost") as testbed:
             add_blackhole(testbed)
             quiet_links(testbed)
             flow = Flow.across(testbed, FRAME)
-            for r in range(rounds):
+            for r in range(args.rounds):
+                order = runs[r % len(runs):] + runs[:r % len(runs)]
                 for kind in ("socket", "trafgen"):
-                    for what in whats[r % 3:] + whats[:r % 3]:
-                        results[kind, what].append(measure(testbed, flow, kind, what, seconds))
-                print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+                    for label, tool, what in order:
+                        results[kind, label].append(
+                            measure(testbed, flow, kind, what, args.seconds, ebcap=tool))
+                print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     finally:
-        import os
         os.close(stats_fd)
     print(f"ns per run of the egress TC program (bpf_stats), {FRAME}-byte UDP, headers-only "
-          f"capture, median of {rounds} rounds [min..max]:")
+          f"capture, median of {args.rounds} rounds [min..max]:")
     for kind in ("socket", "trafgen"):
-        floor = statistics.median(results[kind, "floor"])
-        for what in whats:
-            xs = results[kind, what]
+        floor = statistics.median(results[kind, "empty program"])
+        for label, tool, _what in runs:
+            xs = results[kind, label]
             med = statistics.median(xs)
-            extra = "" if what == "floor" else f"  floor+{med - floor:.0f}"
-            label = "empty program" if what == "floor" else f"ebcap '{what}'"
-            print(f"  {kind:8} {label:24} {med:6.0f} [{min(xs):.0f}..{max(xs):.0f}]{extra}")
+            extra = "" if tool is None else f"  floor+{med - floor:.0f}"
+            print(f"  {kind:8} {label:40} {med:6.0f} [{min(xs):.0f}..{max(xs):.0f}]{extra}")
     return 0
 
 
