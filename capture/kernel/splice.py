@@ -4,6 +4,8 @@ and here that call becomes a BPF-to-BPF call to the translated filter (capture/f
 translate.py), appended after the program's last instruction. Nothing before it moves, so no
 other jump needs fixing. The same compiled program serves every filter, so a new filter costs
 a translation and the verifier, not BCC's ~1 s of LLVM (the way pwru injects its filters).
+The TC programs call a second stub too (DIRECT_STUB: the same filter reading the packet in
+place, capture/filter/contexts.py's tc-direct), spliced the same way after the first.
 
 The calling convention is the one of helpers and subprograms alike: arguments in r1-r5, the
 result in r0; r6-r9 are the caller's (the verifier and the JITs keep them for it)."""
