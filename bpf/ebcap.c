@@ -601,7 +601,7 @@ static __always_inline __u32 copy_packet(struct __sk_buff *skb, __u8 *data, __u6
  * reader had drained, ~10 % of the program's cost in perf.
  *
  * How full the ring is, bpf_ringbuf_query() says; asking it for every record cost ~15 ns a
- * record (benchmarks/tc_cost.py), so each CPU asks once per EBCAP_QUERY_BYTES it writes and
+ * record (benchmarks/tc_cost.py, the query left out), so each CPU asks once per EBCAP_QUERY_BYTES it writes and
  * remembers the answer: the record that finds the ring past the mark, where the last answer on
  * this CPU was below it (or the reader has drained since), wakes the reader. A crossing can be
  * noticed up to EBCAP_QUERY_BYTES late per CPU, or missed when two CPUs cross together; past
