@@ -22,9 +22,11 @@
  * call to the filter translated from libpcap's classic BPF. Nothing else about the filter is
  * known here.
  *
- * Per packet: the first EBCAP_PEEK bytes are copied once into a per-CPU buffer (the peek); the
- * filter and the header parser read them there; a matching packet's EPB is finished around them
- * and copied into the ring at its exact size. */
+ * Per packet: the filter first reads the packet in place (ebcap_filter_direct, filter_api.h);
+ * a packet it refuses costs no copy. Otherwise the first EBCAP_PEEK bytes are copied once into a
+ * per-CPU buffer (the peek); the copying filter (when the in-place one could not decide: headers
+ * in page fragments) and the header parser read them there; a matching packet's EPB is
+ * finished around them and copied into the ring at its exact size. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
 #include <uapi/linux/in.h>
@@ -62,6 +64,8 @@ struct ebcap_scratch {
 	__u8 data[EBCAP_PEEK + EBCAP_TAG_SLACK + sizeof(struct ebcap_epb_tail)];
 	__u32 peek_len;		/* how much of data is the peek */
 	__u32 forget;		/* see forget() */
+	__u64 since_query;	/* ring bytes this CPU and hook wrote since its last query */
+	__u64 unread;		/* the ring's unread bytes at that query (ring_flags) */
 };
 BPF_PERCPU_ARRAY(scratch, struct ebcap_scratch, 2);
 
@@ -420,6 +424,12 @@ static __always_inline void put_owner(struct ebcap_owner_opt *opt, __u32 directi
 }
 #endif
 
+/* Less than this in the skb's linear part (an Ethernet and an IPv4 header): the headers are
+ * in page fragments (trafgen's frames: the link header alone is linear), where the in-place
+ * filter would give up at its first bound; not calling it saved ~15 ns a packet there
+ * (benchmarks/tc_cost.py). */
+#define EBCAP_LINEAR_MIN 34
+
 #define EBCAP_IPV6_EXT_MAX 6
 /* Whole packets are limited to tcpdump's maximum snapshot length. */
 #define EBCAP_MAXPACKET 262144
@@ -585,30 +595,50 @@ static __always_inline __u32 copy_packet(struct __sk_buff *skb, __u8 *data, __u6
 
 /* Waking the reader for every record that finds it idle costs the sending CPU an irq_work and the
  * reader a wake-up per handful of packets (measured: ~5 packets per wake-up at 200 kpps). So the
- * reader is woken when a record takes the ring's unread bytes past EBCAP_WAKEUP_BYTES; below that
- * it collects what arrived when its poll times out (capture/session/drain.py). Only the record that
- * crosses wakes it: forcing a wake-up for every record above the mark (as ebcap did) raised an
- * irq_work, a self-IPI, per packet until the reader had drained, ~10 % of the program's cost in
- * perf. Two CPUs crossing together can both miss the mark; past half the ring every record wakes
- * the reader again, so a missed crossing costs latency, not packets. */
+ * reader is woken when the ring's unread bytes pass EBCAP_WAKEUP_BYTES; below that it collects
+ * what arrived when its poll times out (capture/session/drain.py). Forcing a wake-up for every
+ * record above the mark (as ebcap did) raised an irq_work, a self-IPI, per packet until the
+ * reader had drained, ~10 % of the program's cost in perf.
+ *
+ * How full the ring is, bpf_ringbuf_query() says; asking it for every record cost ~15 ns a
+ * record (benchmarks/tc_cost.py, the query left out), so each CPU asks once per EBCAP_QUERY_BYTES it writes and
+ * remembers the answer: the record that finds the ring past the mark, where the last answer on
+ * this CPU was below it (or the reader has drained since), wakes the reader. A crossing can be
+ * noticed up to EBCAP_QUERY_BYTES late per CPU, or missed when two CPUs cross together; past
+ * half the ring every query wakes the reader again, so a late or missed crossing costs latency,
+ * not packets. The mark is a quarter of the ring: at 1/16 the reader woke every ~5,000 64-byte
+ * packets of the default 8 MiB ring, each wake-up an irq_work on the sending CPU. */
 #define EBCAP_RING_BYTES (EBCAP_RING_PAGES * 4096ULL)
-#define EBCAP_WAKEUP_BYTES (EBCAP_RING_BYTES / 16)
-
-/* The flags for a record that brings the ring's unread bytes from `before` to `after`. */
-static __always_inline __u64 wakeup_flags(__u64 before, __u64 after)
-{
-#if EBCAP_OFFLINE
-	return BPF_RB_NO_WAKEUP;
-#else
-	if (before < EBCAP_WAKEUP_BYTES && after >= EBCAP_WAKEUP_BYTES)
-		return BPF_RB_FORCE_WAKEUP;
-	return after >= EBCAP_RING_BYTES / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-#endif
-}
+#define EBCAP_WAKEUP_BYTES (EBCAP_RING_BYTES / 4)
+#define EBCAP_QUERY_BYTES (EBCAP_RING_BYTES / 256)
 
 static __always_inline __u64 unread_bytes(void)
 {
 	return bpf_ringbuf_query(EBCAP_EVENTS_MAP, BPF_RB_AVAIL_DATA);
+}
+
+/* The flags for a record of `record` ring bytes; `reserved`: it is already in the ring
+ * (reserve/submit), so a query counts it. */
+static __always_inline __u64 ring_flags(struct ebcap_scratch *s, __u64 record, int reserved)
+{
+#if EBCAP_OFFLINE
+	return BPF_RB_NO_WAKEUP;
+#else
+	__u64 since = s->since_query + record;
+	if (since < EBCAP_QUERY_BYTES) {
+		s->since_query = since;
+		return BPF_RB_NO_WAKEUP;
+	}
+	s->since_query = 0;
+	__u64 before = s->unread;
+	__u64 now = unread_bytes() + (reserved ? 0 : record);
+	s->unread = now;
+	if (now >= EBCAP_RING_BYTES / 2)
+		return BPF_RB_FORCE_WAKEUP;
+	if (now >= EBCAP_WAKEUP_BYTES && (before < EBCAP_WAKEUP_BYTES || now < before))
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+#endif
 }
 
 /* What a record takes in the ring: its 8-byte header, and the payload padded to 8. */
@@ -659,17 +689,16 @@ static __always_inline void emit_peeked(struct ebcap_scratch *s, struct ebcap_if
 	s->data[len + 1] = 0;
 	s->data[len + 2] = 0;
 	fill_tail((struct ebcap_epb_tail *)(s->data + padded), direction, total);
-	__u64 before = unread_bytes();
-	if (events.ringbuf_output(s, total, wakeup_flags(before, before + EBCAP_RING_RECORD(total))))
+	if (events.ringbuf_output(s, total, ring_flags(s, EBCAP_RING_RECORD(total), 0)))
 		iface->lost++;
 }
 
 /* Records longer than the peek are copied from the skb straight into the ring. The verifier
  * wants a constant size for bpf_ringbuf_reserve(), so these come in a few size classes (`room`,
  * a constant once inlined) and carry their real length in caplen. */
-static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_iface *iface,
-					__u32 direction, __u32 wirelen, __u32 caplen, int tagged,
-					__u32 vlan_tag, const __u64 room)
+static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_scratch *s,
+					struct ebcap_iface *iface, __u32 direction, __u32 wirelen,
+					__u32 caplen, int tagged, __u32 vlan_tag, const __u64 room)
 {
 	const __u64 reserved = sizeof(struct ebcap_epb_head) + room + EBCAP_TAG_SLACK +
 			       sizeof(struct ebcap_epb_tail);
@@ -694,14 +723,12 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_ifac
 	*(__u32 *)(data + (len & ~3ULL)) = 0;
 	copy_packet(skb, data, len, room, tagged, vlan_tag);
 	fill_tail((struct ebcap_epb_tail *)(data + padded), direction, total);
-	__u64 after = unread_bytes();	/* the reservation already counts */
-	__u64 taken = EBCAP_RING_RECORD(reserved);
-	events.ringbuf_submit(head, wakeup_flags(after > taken ? after - taken : 0, after));
+	events.ringbuf_submit(head, ring_flags(s, EBCAP_RING_RECORD(reserved), 1));
 }
 
 #define EMIT_IN(ROOM)								\
 	if (caplen <= (ROOM))							\
-		return emit_record(skb, iface, direction, wirelen, caplen, view->tagged, \
+		return emit_record(skb, s, iface, direction, wirelen, caplen, view->tagged, \
 				   view->tag, (ROOM));
 
 static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
@@ -753,19 +780,29 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 		return TC_ACT_UNSPEC;
 	iface->seen++;
 	__u32 slot = direction == EBCAP_DIR_OUT;
-	struct ebcap_scratch *s = scratch.lookup(&slot);
-	if (!s)
-		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
 #if EBCAP_OWNERS
 	if (!find_owner(skb, slot))	/* --pid: decided before anything is copied */
 		return TC_ACT_UNSPEC;
 #endif
 	struct ebcap_view view = ebcap_view_of(skb);
+	__u64 verdict = EBCAP_FILTER_UNDECIDED;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	if (!view.tagged && data + EBCAP_LINEAR_MIN <= data_end) {
+		verdict = ebcap_filter_direct(skb, data, data_end, direction, 0);
+		if (!verdict)
+			return TC_ACT_UNSPEC;	/* refused without a byte copied */
+	}
+	/* the refused path is a few dozen instructions: everything after is for the others */
+	struct ebcap_scratch *s = scratch.lookup(&slot);
+	if (!s)
+		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
 	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
 	view.peek = s->data;
 	view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
 	s->peek_len = view.peek_len;
-	if (!ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
+	if (verdict == EBCAP_FILTER_UNDECIDED &&
+	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
 		return TC_ACT_UNSPEC;
 	iface->matched++;
 	/* The filter's every matching path reaches this point knowing something else about

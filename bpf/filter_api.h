@@ -52,6 +52,18 @@ static __always_inline int ebcap_has_meta_vlan(struct __sk_buff *skb)
 static __u64 (*ebcap_filter)(struct __sk_buff *skb, const __u8 *peek, __u64 peek_len,
 			     __u64 direction, __u64 tag) = (void *)EBCAP_FILTER_STUB;
 
+/* The same filter reading the packet in place, called first (capture/filter/contexts.py's
+ * tc-direct): data and data_end are skb->data and skb->data_end, the skb's linear part, and
+ * the packet's VLAN tag, if any, must be in its bytes. It returns 0 or 1 as ebcap_filter()
+ * would, or EBCAP_FILTER_UNDECIDED when a load falls past the linear part: then only
+ * ebcap_filter(), on the peek, can decide. Socket-sent packets have their headers there, so
+ * most are decided without copying anything. */
+#define EBCAP_FILTER_DIRECT_STUB 0x7EBCB
+#define EBCAP_FILTER_UNDECIDED 2
+static __u64 (*ebcap_filter_direct)(struct __sk_buff *skb, const void *data,
+				    const void *data_end, __u64 direction,
+				    __u64 tag) = (void *)EBCAP_FILTER_DIRECT_STUB;
+
 /* What a filter reads from skb metadata, read once when it starts (clang tends to keep
  * &skb->field in a register across a long filter, and the verifier refuses loads through such a
  * modified context pointer), and the peek. */

@@ -3,6 +3,11 @@ context tells capture/filter/translate.py where libpcap's `len` and the Linux an
 are, and how bytes past the peek are read. One translator, these contexts:
   tc          a TC program's struct __sk_buff (bpf/ebcap.c at its hooks)
   offline     the same, run by BPF_PROG_TEST_RUN on packets from a file
+  tc-direct, offline-direct
+              the same two, for the filter that reads the packet in place (direct packet
+              access, skb->data to skb->data_end: the skb's linear part) before anything is
+              copied; a load it cannot prove inside that part makes it return UNDECIDED, and
+              the copying filter (tc, offline) decides instead
   tracepoint  bpf/drops.c's struct ebcap_drop_meta: a raw tracepoint has no __sk_buff
 """
 
@@ -36,6 +41,7 @@ class Context:
     skb_loads: bool                 # past the peek: bpf_skb_load_bytes (else probe_read_kernel)
     pkttype: int | None             # offset of pkt_type, None when the context has none
     length_adds_tag: bool = False   # `len` is the skb's plus a VLAN tag held in metadata
+    direct: bool = False            # reads skb->data..data_end in place (never the peek)
 
 
 # A TC program's __sk_buff (offline: the file's length is wire_len, set by the test run)
@@ -51,4 +57,9 @@ OFFLINE = Context("offline", SKB_WIRE_LEN, TC.fields, True, SKB_PKT_TYPE)
 TRACEPOINT = Context("tracepoint", META_LEN, {SKF_PROTOCOL: META_PROTOCOL,
                                               SKF_IFINDEX: META_IFINDEX, SKF_MARK: META_MARK,
                                               SKF_RXHASH: META_HASH}, False, META_PKT_TYPE)
-CONTEXTS = {c.name: c for c in (TC, OFFLINE, TRACEPOINT)}
+# In place: bpf/ebcap.c calls these only for a packet whose VLAN tag (if any) is in its bytes,
+# so virtual offsets are the skb's and `len` is skb->len (offline: the file's wire_len).
+TC_DIRECT = Context("tc-direct", SKB_LEN, TC.fields, True, SKB_PKT_TYPE, direct=True)
+OFFLINE_DIRECT = Context("offline-direct", SKB_WIRE_LEN, TC.fields, True, SKB_PKT_TYPE,
+                         direct=True)
+CONTEXTS = {c.name: c for c in (TC, OFFLINE, TC_DIRECT, OFFLINE_DIRECT, TRACEPOINT)}

@@ -21,6 +21,13 @@ instead; no filter libpcap compiles gets near it). Only
 numbers from the instructions reach the program, never the user's expression. A filter that
 jumps backwards (libpcap's protochain walks IPv6 extension headers so) gives up, no match,
 after MAX_BACKWARD_JUMPS jumps back, which keeps the loop provably bounded.
+
+The direct contexts (tc-direct, offline-direct) make a second filter, called first, as
+`r0 = filter(skb, data, data_end, direction, 0)` with skb->data and skb->data_end: it reads
+the packet in place, each load checked against data_end as the verifier wants, and returns
+UNDECIDED where a load falls past the linear part (the bytes may be in page fragments, or past
+the packet's end: only the copying filter can tell). Everything else it computes exactly as
+the copying filter, so a decided answer is the same answer.
 """
 
 from __future__ import annotations
@@ -61,8 +68,10 @@ VLAN_LEN = 4
 DIR_OUT = 2                                  # bpf/record.h EBCAP_DIR_OUT
 PACKET_OUTGOING = 4                          # what an AF_PACKET tap sees at egress
 MAX_BACKWARD_JUMPS = 8
+UNDECIDED = 2                                # a direct filter's "ask the copying one"
+DIRECT_MAX_OFF = 0x7FFF                      # in place below this (the verifier's offsets)
 
-# The filter's stack frame (offsets below r10)
+# The filter's stack frame (offsets below r10); a direct filter keeps data_end in FP_PEEK_LEN
 FP_PEEK_LEN, FP_DIRECTION, FP_TAG, FP_BUFFER, FP_LOOPS = -8, -16, -24, -32, -40
 FP_MEM = -44                                 # M[i] at FP_MEM - 4 * i
 
@@ -83,6 +92,7 @@ class _Translator:
         self.p = Program()
         self.uses_loops = False
         self.words = set()
+        self.reach = 0                      # direct: the prologue's bound (fixed_reach)
 
     def target(self, pc: int, offset: int) -> int:
         dest = (pc + 1 + offset) & 0xFFFFFFFF
@@ -115,6 +125,8 @@ class _Translator:
         no match when they are past its end."""
         p = self.p
         nbytes, bits = _SIZES[size]
+        if self.context.direct:
+            return self.load_in_place(pc, dst, nbytes, bits, k, indirect)
         if not indirect:
             if k + nbytes <= PEEK_BYTES:            # from the peek alone
                 p.load(EBPF_DW, R1, R10, FP_PEEK_LEN)
@@ -141,6 +153,31 @@ class _Translator:
         p.label(slow)
         self.load_from_skb(dst, nbytes, bits)
         p.label(done)
+
+    def load_in_place(self, pc: int, dst: int, nbytes: int, bits: int, k: int,
+                      indirect: bool) -> None:
+        """dst = the `nbytes` at offset k (X + k) read from the skb's linear part in place;
+        UNDECIDED when they are not all in it. The bound is tested on a pointer with the
+        same origin as the one loaded through, which is what the verifier accepts."""
+        p = self.p
+        if not indirect:
+            if k + nbytes > self.reach:     # only past DIRECT_MAX_OFF (fixed_reach)
+                return p.jump(EBPF_JMP | JA, "undecided")
+            p.load(bits, dst, PEEK, k)      # the prologue's bound covers it
+            p.to_big_endian(dst, nbytes)
+            return None
+        p.mov32(R2, X)
+        p.emit(EBPF_ALU | ADD, R2, imm=k)           # 32-bit: X + k wraps as in cBPF
+        p.jump(EBPF_JMP | JGT, "undecided", R2, imm=DIRECT_MAX_OFF - nbytes)
+        p.mov64(R3, PEEK)
+        p.emit(EBPF_ALU64 | ADD | BPF_X, R3, R2)
+        p.mov64(R4, R3)
+        p.add64_imm(R4, nbytes)
+        p.load(EBPF_DW, R1, R10, FP_PEEK_LEN)
+        p.jump(EBPF_JMP | JGT | BPF_X, "undecided", R4, R1)
+        p.load(bits, dst, R3, 0)
+        p.to_big_endian(dst, nbytes)
+        return None
 
     def load_from_skb(self, dst: int, nbytes: int, bits: int) -> None:
         """dst = `nbytes` at the offset in R2, from the skb: past the peek, so past byte 15,
@@ -340,18 +377,44 @@ class _Translator:
                 todo.append(pc + 1)
         return seen
 
+    def fixed_reach(self, reachable: set[int]) -> int:
+        """How far into the packet the filter's loads at fixed offsets read (0: none)."""
+        reach = 0
+        for pc in reachable:
+            insn = self.insns[pc]
+            code, k = insn.code, insn.k & 0xFFFFFFFF
+            if code & 0x07 == BPF_LD and code & 0xE0 == BPF_ABS and code & 0x18 in _SIZES:
+                end = signed32(k) + _SIZES[code & 0x18][0]
+            elif code == BPF_LDX | BPF_MSH | BPF_B:
+                end = signed32(k) + 1
+            else:
+                continue
+            if 0 < end <= DIRECT_MAX_OFF:
+                reach = max(reach, end)
+        return reach
+
     def translate(self) -> bytes:
         p = self.p
+        reachable = self.reachable()
         # the prologue: arguments into the filter's registers and frame
         p.mov64(SKB, R1)
         p.mov64(PEEK, R2)
+        if self.context.direct:
+            # One bound for every load at a fixed offset: the verifier then knows them all in
+            # the linear part, and each is a plain load (a packet with less there is left to
+            # the copying filter). Checking each load on its own cost ~4 instructions a load,
+            # and the refused path is short enough for that to show (benchmarks/tc_cost.py).
+            self.reach = self.fixed_reach(reachable)
+            if self.reach:
+                p.mov64(R1, PEEK)
+                p.add64_imm(R1, self.reach)
+                p.jump(EBPF_JMP | JGT | BPF_X, "undecided", R1, R3)
         p.store(EBPF_DW, R10, R3, FP_PEEK_LEN)
         p.store(EBPF_DW, R10, R4, FP_DIRECTION)
         p.store(EBPF_DW, R10, R5, FP_TAG)
         p.mov32_imm(A, 0)
         p.mov32_imm(X, 0)
         prologue_end = len(p.items)
-        reachable = self.reachable()
         for pc, insn in enumerate(self.insns):
             if pc in reachable:         # the verifier refuses instructions nothing reaches
                 p.label(("pc", pc))
@@ -360,10 +423,11 @@ class _Translator:
         if not (isinstance(last, Jump) and last.code == EBPF_JMP | JA) and \
                 not (isinstance(last, tuple) and last[0] == EBPF_JMP | EXIT):
             p.jump(EBPF_JMP | JA, "fail")         # ran off the end: no match, as in cBPF
-        if any(isinstance(item, Jump) and item.label == "fail" for item in p.items):
-            p.label("fail")
-            p.mov32_imm(R0, 0)
-            p.exit()
+        for label, value in (("fail", 0), ("undecided", UNDECIDED)):
+            if any(isinstance(item, Jump) and item.label == label for item in p.items):
+                p.label(label)
+                p.mov32_imm(R0, value)
+                p.exit()
         # zeroed scratch words and loop counter, known only now: inserted after the prologue
         setup = Program()
         for word in sorted(self.words):
@@ -378,7 +442,7 @@ class _Translator:
 
 def translate(insns: list[Insn], offline: bool = False, context: str | None = None) -> bytes:
     """The eBPF instructions of the filter subprogram for this classic BPF program, for the
-    context its caller hands it: "tc" (the default), "offline" (the same as offline=True) or
-    "tracepoint"."""
+    context its caller hands it: "tc" (the default), "offline" (the same as offline=True),
+    "tc-direct", "offline-direct" or "tracepoint"."""
     chosen = CONTEXTS[context] if context else (OFFLINE if offline else TC)
     return _Translator(insns, chosen).translate()

@@ -65,7 +65,7 @@ class LoadedProgram:
     """The maps of a compiled program, and its programs with the filter spliced in, loaded on
     first use. Close it to free them (links hold their own references)."""
 
-    def __init__(self, compiled: CompiledProgram, filter_insns: bytes):
+    def __init__(self, compiled: CompiledProgram, filter_insns: bytes | dict[int, bytes]):
         self._log = [compiled.log]
         self._fds: dict[str, int] = {}
         self.pending = None             # waits for load_in_background's thread

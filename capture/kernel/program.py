@@ -17,6 +17,7 @@ from ebcap.capture.kernel.cache import ProgramCache, cache_key
 from ebcap.capture.kernel.kheaders import point_bcc_at_headers
 from ebcap.capture.kernel import prefetch
 from ebcap.capture.kernel.loader import LoadedProgram
+from ebcap.capture.kernel.splice import DIRECT_STUB, FILTER_STUB
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.source import PROGRAM_SOURCE, ProgramSource, ProgramSpec, program_text
 
@@ -33,10 +34,17 @@ class KernelProgram:
         self.loaded.close()
 
 
+def tc_filters(insns: list[Insn], offline: bool) -> dict[int, bytes]:
+    """The two filters bpf/ebcap.c calls: the one that reads the packet in place, and the
+    copying one that decides what it cannot."""
+    return {FILTER_STUB: translate(insns, offline=offline),
+            DIRECT_STUB: translate(insns, context="offline-direct" if offline else "tc-direct")}
+
+
 def load_program(insns: list[Insn], spec: ProgramSpec) -> KernelProgram:
     """Translate the filter, get the program for the spec, splice and load them; close the
     result to free it all."""
-    filter_insns = translate(insns, offline=spec.offline)
+    filter_insns = tc_filters(insns, spec.offline)
     source = ProgramSource(spec)
     _cache, key = cache_entry(source)
     loaded = prefetch.take_program(key, filter_insns)       # begun before the CLI's imports

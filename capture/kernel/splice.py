@@ -4,6 +4,8 @@ and here that call becomes a BPF-to-BPF call to the translated filter (capture/f
 translate.py), appended after the program's last instruction. Nothing before it moves, so no
 other jump needs fixing. The same compiled program serves every filter, so a new filter costs
 a translation and the verifier, not BCC's ~1 s of LLVM (the way pwru injects its filters).
+The TC programs call a second stub too (DIRECT_STUB: the same filter reading the packet in
+place, capture/filter/contexts.py's tc-direct), spliced the same way after the first.
 
 The calling convention is the one of helpers and subprograms alike: arguments in r1-r5, the
 result in r0; r6-r9 are the caller's (the verifier and the JITs keep them for it)."""
@@ -15,26 +17,43 @@ import struct
 from ebcap.capture.errors import KernelFeatureError
 
 FILTER_STUB = 0x7EBCA               # bpf/filter_api.h's EBCAP_FILTER_STUB
+DIRECT_STUB = 0x7EBCB               # ... and EBCAP_FILTER_DIRECT_STUB (the in-place filter)
 BPF_CALL = 0x85                     # BPF_JMP | BPF_CALL
 BPF_PSEUDO_CALL = 1                 # src_reg of a call to a subprogram
 INSN = struct.Struct("<BBhi")
 
 
-def stub_calls(program: bytes) -> list[int]:
-    """Indexes of the filter calls in `program` (the second slot of an ld_imm64 has code 0,
+def stub_calls(program: bytes, stub: int = FILTER_STUB) -> list[int]:
+    """Indexes of the calls to `stub` in `program` (the second slot of an ld_imm64 has code 0,
     so scanning every slot is safe)."""
     return [index for index, (code, regs, _off, imm) in enumerate(INSN.iter_unpack(program))
-            if code == BPF_CALL and regs >> 4 == 0 and imm == FILTER_STUB]
+            if code == BPF_CALL and regs >> 4 == 0 and imm == stub]
 
 
-def splice(program: bytes, filter_insns: bytes) -> bytes:
-    """`program` with its filter call pointed at `filter_insns`, appended to it."""
+def splice(program: bytes, filters: bytes | dict[int, bytes]) -> bytes:
+    """`program` with its filter call pointed at `filters` (the filter's instructions, or
+    {stub: instructions} for programs with more than one filter: bpf/ebcap.c calls the
+    in-place one too), each appended to it. The copying filter is called exactly once; a stub
+    the program does not call is left out, one it calls that `filters` lacks is refused."""
+    if isinstance(filters, bytes):
+        filters = {FILTER_STUB: filters}
     calls = stub_calls(program)
     if len(calls) != 1:
         raise KernelFeatureError(f"the compiled BPF program calls its filter {len(calls)} "
                                  "times (bpf/ebcap.c must call ebcap_filter() once)")
-    (index,) = calls
     out = bytearray(program)
-    INSN.pack_into(out, index * INSN.size, BPF_CALL, BPF_PSEUDO_CALL << 4, 0,
-                   len(program) // INSN.size - (index + 1))
-    return bytes(out) + filter_insns
+    tail = b""
+    for stub in (FILTER_STUB, DIRECT_STUB):
+        calls = stub_calls(program, stub)
+        if not calls:
+            continue
+        if len(calls) > 1 or stub not in filters:
+            raise KernelFeatureError(f"the compiled BPF program calls filter stub 0x{stub:x} "
+                                     f"{len(calls)} times, and ebcap has "
+                                     f"{'a' if stub in filters else 'no'} filter for it")
+        (index,) = calls
+        start = (len(program) + len(tail)) // INSN.size
+        INSN.pack_into(out, index * INSN.size, BPF_CALL, BPF_PSEUDO_CALL << 4, 0,
+                       start - (index + 1))
+        tail += filters[stub]
+    return bytes(out) + tail

@@ -12,7 +12,7 @@ from ebcap.capture.pcapng.format import epb_interface_id
 from ebcap.capture.pcapng.rotation import CaptureComplete
 from ebcap.capture.session.stop import StopSignals
 
-# The kernel wakes the reader only when its ring is 1/16 full (bpf/ebcap.c); otherwise records
+# The kernel wakes the reader only when its ring is 1/4 full (bpf/ebcap.c); otherwise records
 # wait for the poll timeout, which bounds the latency of a trickle of packets. Printed packets
 # (and -U) get a short one. A file is drained and written once a second, when it is flushed,
 # like tcpdump -w's blocks, which libpcap hands over when full or after its 1 s timeout. Every

@@ -36,12 +36,11 @@ def print_dump(config: CaptureConfig) -> int:
     if config.dump_c:
         print(source.text(), end="")
         return 0
-    from ebcap.capture.filter.translate import translate
     from ebcap.capture.kernel.disasm import listing
-    from ebcap.capture.kernel.program import compiled_program
+    from ebcap.capture.kernel.program import compiled_program, tc_filters
     from ebcap.capture.kernel.splice import splice
     from ebcap.capture.session.attach import hooks
-    filter_insns = translate(insns, offline=spec.offline)
+    filter_insns = tc_filters(insns, spec.offline)
     programs = compiled_program(source).programs
     loopback = False
     if config.interfaces and not config.read_from:

@@ -75,7 +75,7 @@ class LiveSession:
             self.stack.callback(ring.close)
             # Edge-triggered: the ring reports readable while any record waits, so a level-
             # triggered poll would return at once and the loop would spin on a few records at
-            # a time. Edges come only from the kernel's wake-ups (ring 1/16 full, bpf/ebcap.c).
+            # a time. Edges come only from the kernel's wake-ups (ring 1/4 full, bpf/ebcap.c).
             self.epoll.register(kernel.maps.ring_fd, select.EPOLLIN | select.EPOLLET)
             kernel.maps.set_wall_clock(monotonic_to_wall_offset())
             self.programs[linktype] = kernel

@@ -1,8 +1,12 @@
 """Each classic instruction, translated and run in the kernel (BPF_PROG_TEST_RUN through the
 offline program), decides like libpcap's own interpreter on frames that exercise the peek, the
-loads past it, the end of the packet and the arithmetic corner cases."""
+loads past it, the end of the packet and the arithmetic corner cases: once as the program runs
+(the in-place filter deciding what it can), once with the in-place filter made to decide
+nothing, so that the copying filter decides every packet, as it does for paged headers."""
 
 from __future__ import annotations
+
+from unittest import mock
 
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
@@ -11,9 +15,10 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
 from ebcap.capture.filter.libpcap import Insn, offline_match
-from ebcap.capture.filter.translate import MAX_BACKWARD_JUMPS
-from ebcap.capture.kernel import bpfsys
+from ebcap.capture.filter.translate import MAX_BACKWARD_JUMPS, UNDECIDED
+from ebcap.capture.kernel import bpfsys, program as kernel_program
 from ebcap.capture.kernel.program import load_program
+from ebcap.capture.kernel.splice import DIRECT_STUB
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.kernel.source import INGRESS, ProgramSpec
 
@@ -66,13 +71,24 @@ PROGRAMS = {
 LOOP = [(0x00, 0, 0, 0), (0x04, 0, 0, 1), (0x35, 1, 0, 0), (0x05, 0, 0, 0xFFFFFFFD), RET_A]
 
 
-@pytest.fixture(scope="module")
-def run_in_kernel():
+W0_UNDECIDED_EXIT = bytes([0xB4, 0, 0, 0]) + UNDECIDED.to_bytes(4, "little") + \
+    bytes([0x95]) + bytes(7)
+real_tc_filters = kernel_program.tc_filters
+
+
+def copying_only(insns, offline):
+    return {**real_tc_filters(insns, offline), DIRECT_STUB: W0_UNDECIDED_EXIT}
+
+
+@pytest.fixture(scope="module", params=["in place", "copying"])
+def run_in_kernel(request):
     loaded = []
+    filters = real_tc_filters if request.param == "in place" else copying_only
 
     def run(program: list[tuple], frame: bytes) -> bool:
-        kernel = load_program([Insn(*i) for i in program],
-                              ProgramSpec(offline=True, ring_bytes=1 << 20))
+        with mock.patch.object(kernel_program, "tc_filters", filters):
+            kernel = load_program([Insn(*i) for i in program],
+                                  ProgramSpec(offline=True, ring_bytes=1 << 20))
         loaded.append(kernel)
         ring = RingReader(kernel.maps.ring_fd, 1 << 20)
         try:

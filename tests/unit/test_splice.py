@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from ebcap.capture.errors import KernelFeatureError
-from ebcap.capture.kernel.splice import BPF_CALL, FILTER_STUB, splice
+from ebcap.capture.kernel.splice import BPF_CALL, DIRECT_STUB, FILTER_STUB, splice
 
 INSN = struct.Struct("<BBhi")
 MOV_R0_0, EXIT = INSN.pack(0xB7, 0, 0, 0), INSN.pack(0x95, 0, 0, 0)
@@ -35,3 +35,19 @@ def test_a_helper_call_is_left_alone():
     helper = INSN.pack(BPF_CALL, 0, 0, 26)                               # bpf_skb_load_bytes
     out = splice(helper + STUB + EXIT, EXIT)
     assert out[:8] == helper
+
+
+def test_the_in_place_filter_is_appended_after_the_copying_one():
+    direct_stub = INSN.pack(BPF_CALL, 0, 0, DIRECT_STUB)
+    copying, in_place = INSN.pack(0xB4, 0, 0, 1) + EXIT, INSN.pack(0xB4, 0, 0, 2) + EXIT
+    out = splice(direct_stub + STUB + EXIT, {FILTER_STUB: copying, DIRECT_STUB: in_place})
+    assert out[24:40] == copying and out[40:] == in_place
+    for index, start in ((0, 5), (1, 3)):
+        code, regs, _off, imm = INSN.unpack_from(out, 8 * index)
+        assert (code, regs >> 4) == (BPF_CALL, 1) and index + 1 + imm == start
+
+
+def test_an_in_place_call_without_its_filter_is_refused():
+    direct_stub = INSN.pack(BPF_CALL, 0, 0, DIRECT_STUB)
+    with pytest.raises(KernelFeatureError, match="no filter for it"):
+        splice(direct_stub + STUB + EXIT, EXIT)

@@ -136,3 +136,39 @@ def test_sizes_both_sides_depend_on_are_given_to_the_kernel_side_by_python():
             assert not re.search(r"#define\s+EBCAP_(PEEK|HEADERS_MAX)\b", path.read_text()), path
     api = (SOURCE_DIR / "filter_api.h").read_text()
     assert re.search(rf"#define EBCAP_FILTER_STUB {FILTER_STUB:#x}\b", api, re.IGNORECASE)
+
+
+def direct(insns, context="tc-direct") -> str:
+    return listing(translate([Insn(*i) for i in insns], context=context))
+
+
+@pytest.mark.parametrize("insn, expected", [
+    # ld [12]: the prologue bounds data by data_end once, then a plain load
+    ((0x20, 0, 0, 12), ["r1 = r7", "r1 += 16", "if r1 > r3 goto", "r8 = *(u32 *)(r7 +12)",
+                        "w8 = be32 w8"]),
+    ((0x28, 0, 0, 1000), ["r1 += 1002", "r8 = *(u16 *)(r7 +1000)"]),   # no peek limit
+    ((0x48, 0, 0, 14), ["w2 = w9", "w2 += 14", "r3 += r2", "r4 += 2", "if r4 > r1 goto",
+                        "r8 = *(u16 *)(r3 +0)"]),
+])
+def test_direct_loads_read_in_place(insn, expected):
+    out = direct([insn, (RET_A, 0, 0, 0)])
+    for line in expected:
+        assert line in out, f"{line!r} not in\n{out}"
+    assert "call 26" not in out and "w0 = 2" in out
+
+
+def test_direct_length_has_no_tag_to_add():
+    out = direct([(0x80, 0, 0, 0), (RET_A, 0, 0, 0)])
+    assert "r8 = *(u32 *)(r6 +0)" in out and "w8 += 4" not in out
+
+
+def test_direct_gives_up_undecided_only_where_a_load_is_outside():
+    """A load out of reach of the verifier's packet offsets is undecided at once; a filter
+    without loads can always decide."""
+    assert "w0 = 2" in direct([(0x30, 0, 0, 0x8000), (RET_K, 0, 0, 1)])
+    assert "w0 = 2" not in direct([(0x80, 0, 0, 0), (RET_A, 0, 0, 0)])
+
+
+def test_direct_offline_length_is_the_files():
+    assert "r8 = *(u32 *)(r6 +160)" in direct([(0x80, 0, 0, 0), (RET_A, 0, 0, 0)],
+                                              "offline-direct")
