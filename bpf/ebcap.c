@@ -787,3 +787,40 @@ int ebcap_egress(struct __sk_buff *skb)
 {
 	return capture(skb, EBCAP_DIR_OUT);
 }
+
+/* -i any without --owners: one socket filter on an unbound ETH_P_ALL packet socket
+ * (capture/kernel/packet_socket.py) sees every interface's packets, where a TC program needs a
+ * link on each (~8.5 ms apiece, serialised in the kernel). The kernel hands it the packet from
+ * the link header on (af_packet.c pushes back to the MAC header for SOCK_RAW), and it takes the
+ * same filter and writes the same records as the TC hooks. It returns 0: the packet is not
+ * queued on the socket, which therefore never needs reading.
+ *
+ * Only interfaces user space registered are captured (their link type is this program's; a
+ * socket per link type shares the traffic), in the directions socket_directions holds for them:
+ * [0] ordinary interfaces, [1] loopback (ifindex 1 in every namespace), where every packet
+ * leaves and comes back and libpcap shows it once, as it comes in. */
+#define EBCAP_PACKET_OUTGOING 4		/* uapi/linux/if_packet.h */
+#define EBCAP_LOOPBACK_IFINDEX 1	/* net/core/dev.c: each namespace's lo */
+BPF_ARRAY(socket_directions, __u32, 2);
+
+static __always_inline int socket_wants(struct __sk_buff *skb, __u32 direction)
+{
+	__u32 ifindex = skb->ifindex;
+	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
+	struct ebcap_iface *iface = slots.lookup(&slot);
+	if (!iface || iface->ifindex != ifindex) {
+		if (!interfaces.lookup(&ifindex))
+			return 0;
+	}
+	__u32 kind = ifindex == EBCAP_LOOPBACK_IFINDEX;
+	__u32 *wanted = socket_directions.lookup(&kind);
+	return wanted && (*wanted & direction);
+}
+
+int ebcap_socket(struct __sk_buff *skb)
+{
+	__u32 direction = skb->pkt_type == EBCAP_PACKET_OUTGOING ? EBCAP_DIR_OUT : EBCAP_DIR_IN;
+	if (socket_wants(skb, direction))
+		capture(skb, direction);
+	return 0;
+}

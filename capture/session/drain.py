@@ -91,8 +91,7 @@ class Drainer:
                         stop.clear()
                     elif watcher is not None and fd == watcher.fileno():
                         watcher.drain()         # -i any: an interface appeared or changed
-                        if session.privileged:
-                            session.add_new_interfaces()
+                        session.add_new_interfaces()
             if not (config.count and written >= config.count):
                 written += self.drain_all(left())
         except CaptureComplete:

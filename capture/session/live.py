@@ -1,5 +1,6 @@
-"""A live capture: attach the kernel program to the interfaces' TC hooks, drain the ring buffers
-into pcapng (or the printer), stop cleanly on -c, SIGINT, SIGTERM or an output error."""
+"""A live capture: attach the kernel program to the interfaces' TC hooks (or, for -i any, to a
+packet socket per link type), drain the ring buffers into pcapng (or the printer), stop cleanly
+on -c, SIGINT, SIGTERM or an output error."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from ebcap.capture.config import CaptureConfig
 from ebcap.capture.errors import InterfaceError
 from ebcap.capture.filter.libpcap import compile_filter, interface_netmask
 from ebcap.capture.kernel import owners
+from ebcap.capture.kernel.bpfsys import BPF_PROG_TYPE_SOCKET_FILTER
+from ebcap.capture.kernel.packet_socket import FilterTooLong, PacketSocket
 from ebcap.capture.kernel.owners_seed import seed_owners
 from ebcap.capture.kernel.program import KernelProgram, load_program
 from ebcap.capture.kernel.ring import RingReader
-from ebcap.capture.kernel.source import ProgramSpec, ring_size
+from ebcap.capture.kernel.source import SOCKET, ProgramSpec, ring_size
 from ebcap.capture.net import interfaces
 from ebcap.capture.packet import Interface
 from ebcap.capture.pcapng.writer import InterfaceStats
@@ -53,6 +56,8 @@ class LiveSession:
         self.watch_new = ANY in config.interfaces
         self.link_watcher: interfaces.LinkWatcher | None = None
         self.cgroup: owners.CgroupTarget | None = None     # --cgroup, --run
+        self.any_by_socket = attach.by_socket(config)
+        self.sockets: dict[int, PacketSocket | None] = {}   # link type -> its socket (-i any)
 
     def program(self, linktype: int) -> KernelProgram:
         if linktype not in self.programs:
@@ -83,10 +88,11 @@ class LiveSession:
         return self.programs[linktype]
 
     def add(self, names: list[str], *, skip_unusable: bool = False) -> None:
-        """Capture on these interfaces: each gets its interface id, its hooks attached (all at
-        once, capture/session/attach.py) and, unless -p or -i any, promiscuous mode. With
-        `skip_unusable`, an interface that is gone or has a link type ebcap does not capture
-        is left out instead of failing the capture."""
+        """Capture on these interfaces: each gets its interface id, and either its link type's
+        packet socket (-i any, capture/session/attach.py's by_socket) or its hooks attached
+        (all at once) and, unless -p or -i any, promiscuous mode. With `skip_unusable`, an
+        interface that is gone or has a link type ebcap does not capture is left out instead
+        of failing the capture."""
         found = []
         for name in names:
             try:
@@ -96,6 +102,46 @@ class LiveSession:
                 if skip_unusable:
                     continue
                 raise
+        by_socket = [entry for entry in found if self.packet_socket(entry[2]) is not None]
+        self.add_by_socket(by_socket)
+        self.add_by_tc([entry for entry in found if entry not in by_socket])
+
+    def packet_socket(self, linktype: int) -> PacketSocket | None:
+        """-i any: the packet socket that captures this link type's interfaces (made on first
+        use), or None where they are attached at TC."""
+        if not self.any_by_socket:
+            return None
+        if linktype not in self.sockets:
+            kernel = self.program(linktype)
+            kernel.maps.set_socket_directions(*attach.socket_directions(self.config.direction))
+            try:
+                sock = PacketSocket(kernel.loaded.program_fd(SOCKET, BPF_PROG_TYPE_SOCKET_FILTER))
+            except FilterTooLong as exc:
+                debug.note(f"-i any at TC for link type {linktype}: {exc}")
+                sock = None
+            else:
+                self.stack.callback(sock.close)
+            self.sockets[linktype] = sock
+        return self.sockets[linktype]
+
+    def add_by_socket(self, found: list[tuple[str, int, int, bool]]) -> None:
+        """Interfaces their link type's packet socket already sees: registering each is all
+        (a map update; no privilege needed, so this goes on after -Z)."""
+        for name, index, dlt, _loopback in found:
+            self.program(dlt).maps.register_interface(index, len(self.interfaces))
+            self._added(Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
+                                  filter=self.config.expression, ifindex=index))
+
+    def _added(self, iface: Interface) -> None:
+        self.iface_id[iface.ifindex] = len(self.interfaces)
+        self.interfaces.append(iface)
+        if self.sinks is not None:
+            self.sinks.add_interface(iface)
+
+    def add_by_tc(self, found: list[tuple[str, int, int, bool]]) -> None:
+        """Interfaces whose TC hooks get the program."""
+        if not found:
+            return
         wanted: dict[int, list[str]] = {}         # link type -> the hook programs it needs
         for _name, _index, dlt, loopback in found:
             wanted.setdefault(dlt, []).extend(
@@ -117,15 +163,15 @@ class LiveSession:
             # tcpdump -i any does not make interfaces promiscuous (the "any" device cannot be)
             if self.config.promiscuous and not loopback and not self.watch_new:
                 self.stack.callback(interfaces.Promiscuous(iface.ifindex).close)
-            self.iface_id[iface.ifindex] = len(self.interfaces)
-            self.interfaces.append(iface)
-            if self.sinks is not None:
-                self.sinks.add_interface(iface)
+            self._added(iface)
 
     def add_new_interfaces(self) -> None:
-        """-i any: interfaces that came up since the last look."""
+        """-i any: interfaces that came up since the last look. After -Z, only those a packet
+        socket already sees (docs/security.md): the others would need a program or a link."""
         new = [name for index, name in socket.if_nameindex()
                if index not in self.iface_id and interfaces.is_up(name)]
+        if not self.privileged:
+            new = [name for name in new if self._socket_sees(name)]
         if not new:
             return
         try:
@@ -136,6 +182,12 @@ class LiveSession:
                     self.add([name], skip_unusable=True)
                 except InterfaceError:
                     continue
+
+    def _socket_sees(self, name: str) -> bool:
+        try:
+            return self.sockets.get(interfaces.linktype(name)) is not None
+        except InterfaceError:
+            return False
 
     def refresh_clock(self) -> None:
         offset = monotonic_to_wall_offset()
@@ -200,7 +252,9 @@ def run_live(config: CaptureConfig) -> int:
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
             session.privileged = False
-            if watch_new:       # attaching needs root, and nothing keeps it (docs/security.md)
+            # attaching needs root, and nothing keeps it (docs/security.md); a packet
+            # socket sees new interfaces of its link type without
+            if watch_new and not any(session.sockets.values()):
                 print("ebcap: with -Z, interfaces that appear later are not captured",
                       file=sys.stderr)
         session.start_ns = time.time_ns()
