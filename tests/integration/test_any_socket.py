@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ebcap.capture.pcapng.format import (BT_ISB, ISB_FILTERACCEPT, ISB_USRDELIV, iter_options,
+                                         walk_blocks)
 from ebcap.capture.pcapng.reader import CaptureFileReader
 from tests.helpers.kernel_state import bpf_ids_held_by, ebcap_programs, tcx_links
 from tests.helpers.paths import EBCAP
@@ -80,6 +82,22 @@ def _theirs(path: Path, names: dict[int, str]) -> list[tuple[str, str, bytes]]:
     return sorted(out)
 
 
+def _isb_counts(path: Path) -> tuple[list[str], dict[int, dict[int, int]]]:
+    """(interface names, interface id -> {isb option code: value}) of an ebcap file."""
+    data = path.read_bytes()
+    with open(path, "rb") as f:
+        reader = CaptureFileReader(f, str(path))
+        list(reader)
+        names = [i.name for i in reader.interfaces]
+    stats = {}
+    for block in walk_blocks(data):
+        if block.type == BT_ISB:
+            stats[struct.unpack_from("<I", block.body)[0]] = {
+                code: struct.unpack("<Q", value)[0]
+                for code, value in iter_options(block.body, 12) if len(value) == 8}
+    return names, stats
+
+
 def _ping_every_pair(tb) -> None:
     tb.ping(tb.left, tb.right.ipv4, count=1)
     for n in range(PAIRS):
@@ -117,6 +135,16 @@ def test_same_packets_as_tcpdump_any_over_300_interfaces(crowded, tmp_path):
     # every pair's request out and reply in, and lo's two once each (as they come in)
     assert len(captured) == 2 * (PAIRS + 1) + 2
     assert captured == _theirs(theirs, _names_by_index(tb, tb.left))
+    # each interface's ISB: what its packets were (the ring walk counts them per interface),
+    # and what the kernel accepted for it (the interfaces past slot 256 are in the hash)
+    per_name: dict[str, int] = {}
+    for name, _way, _ in captured:
+        per_name[name] = per_name.get(name, 0) + 1
+    names, stats = _isb_counts(ours)
+    delivered = {names[i]: c[ISB_USRDELIV] for i, c in stats.items() if c[ISB_USRDELIV]}
+    accepted = {names[i]: c[ISB_FILTERACCEPT] for i, c in stats.items() if c[ISB_FILTERACCEPT]}
+    assert delivered == per_name and accepted == per_name
+    assert len(stats) == len(names) >= 2 * IDLE_PAIRS + PAIRS + 2
 
 
 def test_one_packet_socket_and_no_tcx_link(crowded, tmp_path):
