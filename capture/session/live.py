@@ -94,14 +94,16 @@ class LiveSession:
         interface that is gone or has a link type ebcap does not capture is left out instead
         of failing the capture."""
         found = []
-        for name in names:
-            try:
-                found.append((name, interfaces.ifindex(name), interfaces.linktype(name),
-                              interfaces.is_loopback(name)))
-            except InterfaceError:
-                if skip_unusable:
-                    continue
-                raise
+        with interfaces.ioctl_socket() as sock:
+            for name in names:
+                try:
+                    found.append((name, interfaces.ifindex(name, sock),
+                                  interfaces.linktype(name, sock),
+                                  interfaces.is_loopback(name, sock)))
+                except InterfaceError:
+                    if skip_unusable:
+                        continue
+                    raise
         by_socket = [entry for entry in found if self.packet_socket(entry[2]) is not None]
         self.add_by_socket(by_socket)
         self.add_by_tc([entry for entry in found if entry not in by_socket])
@@ -168,8 +170,7 @@ class LiveSession:
     def add_new_interfaces(self) -> None:
         """-i any: interfaces that came up since the last look. After -Z, only those a packet
         socket already sees (docs/security.md): the others would need a program or a link."""
-        new = [name for index, name in socket.if_nameindex()
-               if index not in self.iface_id and interfaces.is_up(name)]
+        new = _up_interfaces(lambda index: index not in self.iface_id)
         if not self.privileged:
             new = [name for name in new if self._socket_sees(name)]
         if not new:
@@ -207,8 +208,15 @@ class LiveSession:
 def _interface_names(config: CaptureConfig) -> list[str]:
     names = list(config.interfaces) or [interfaces.default_interface()]
     if ANY in names:
-        return [name for _index, name in socket.if_nameindex() if interfaces.is_up(name)]
+        return _up_interfaces(lambda _index: True)
     return names
+
+
+def _up_interfaces(wanted) -> list[str]:
+    """The names of the interfaces that are up and whose ifindex is `wanted`."""
+    with interfaces.ioctl_socket() as sock:
+        return [name for index, name in socket.if_nameindex()
+                if wanted(index) and interfaces.is_up(name, sock)]
 
 
 def run_live(config: CaptureConfig) -> int:
