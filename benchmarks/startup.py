@@ -112,14 +112,15 @@ def _first_packet_on(path: Path, name: str) -> float | None:
 
 
 def many_interfaces(tb: Testbed, tool: str, out: Path, serial: int, idle: float = 3.0) -> dict:
-    """`-i any` with the left namespace's interfaces (add_interfaces()): time to "listening on",
-    CPU per second while idle, how long after a new interface is up its first packet is
+    """`-i any` with the left namespace's interfaces (add_interfaces()): time to "listening on"
+    and the CPU the process spent until then, CPU per second while idle, how long after a new interface is up its first packet is
     captured (ebcap only: its file says which interface), and time from SIGINT to exit."""
     env = TOOLS[tool]
     command = (["tcpdump", "-i", "any", "-w", str(out)] if env is None else
                [sys.executable, "-I", "-c", LAUNCH, "-i", "any", "-w", str(out)])
     proc, ready = _start(tb.argv(tb.left, command),
                          None if env is None else dict(os.environ, **env))
+    ready_cpu_ms = _threads_cpu_ns(proc.pid) / 1e6     # less at the mercy of other load
     time.sleep(1.0)
     before = _threads_cpu_ns(proc.pid)
     time.sleep(idle)
@@ -140,7 +141,8 @@ def many_interfaces(tb: Testbed, tool: str, out: Path, serial: int, idle: float 
     if env is not None:
         first = _first_packet_on(out, name)
         late_ms = None if first is None else (first - up) * 1e3
-    return {"ready_s": ready, "idle_cpu_ms_per_s": idle_ms, "stop_s": stop_s, "late_ms": late_ms}
+    return {"ready_s": ready, "ready_cpu_ms": ready_cpu_ms, "idle_cpu_ms_per_s": idle_ms,
+            "stop_s": stop_s, "late_ms": late_ms}
 
 
 def _interfaces_report(count: int, results: dict[str, list[dict]]) -> None:
@@ -155,7 +157,8 @@ def _interfaces_report(count: int, results: dict[str, list[dict]]) -> None:
           "alternating within each round:")
     for tool, runs in results.items():
         late = [r["late_ms"] for r in runs if r["late_ms"] is not None]
-        print(f"  {tool:9} ready {spread([r['ready_s'] for r in runs], 's', 2)}, idle "
+        print(f"  {tool:9} ready {spread([r['ready_s'] for r in runs], 's', 2)} (its CPU "
+              f"{spread([r['ready_cpu_ms'] for r in runs], 'ms', 0)}), idle "
               f"{spread([r['idle_cpu_ms_per_s'] for r in runs], 'ms CPU per s', 2)}, stop "
               f"{spread([r['stop_s'] for r in runs], 's', 2)}, new interface's first packet "
               f"captured {spread(late, 'ms after it was up', 0)}"
