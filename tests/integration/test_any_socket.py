@@ -294,3 +294,19 @@ def test_Z_keeps_capturing_interfaces_that_appear_later(testbed):
         assert [name for name, _way, _ in _ours(out)] == ["late"] * 4
     finally:
         shutil.rmtree(shared)
+
+
+def test_dumps_show_what_any_loads():
+    """-d compiles for Ethernet (each link type of -i any gets its own program); --dump-ebpf
+    shows the socket filter, or the TC hooks with EBCAP_ANY=tc."""
+    def run(*args, **env):
+        return subprocess.run([str(EBCAP), "-i", "any", *args, "udp"], capture_output=True,
+                              text=True, timeout=120, env=dict(os.environ, **env))
+    classic = run("-d")
+    assert classic.returncode == 0 and classic.stdout.startswith("(000) ldh      [12]")
+    programs = [line.split(":")[0] for line in run("--dump-ebpf").stdout.splitlines()
+                if line.startswith("; ebcap_")]
+    assert programs == ["; ebcap_socket"]
+    programs = [line.split(":")[0] for line in run("--dump-ebpf", EBCAP_ANY="tc").stdout
+                .splitlines() if line.startswith("; ebcap_")]
+    assert programs == ["; ebcap_ingress", "; ebcap_egress"]
