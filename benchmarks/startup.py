@@ -3,7 +3,7 @@ while it captures, and the CPU it spends from SIGINT to exit. On an idle veth of
 testbed; run as root from the repository:
 
     .venv/bin/python benchmarks/startup.py --runs 5   # cold (empty cache), warm, new filter
-    .venv/bin/python benchmarks/startup.py --interfaces 300 --runs 3   # -i any: socket, tcx, tcpdump
+    .venv/bin/python benchmarks/startup.py --interfaces 300 --runs 3  # -i any: socket, tcx, tcpdump
     /other/checkout/.venv/bin/python benchmarks/startup.py --no-cache   # another checkout
 
 Exit CPU is measured two ways: os.wait4's rusage minus /proc/PID/task/*/schedstat summed just
@@ -113,8 +113,9 @@ def _first_packet_on(path: Path, name: str) -> float | None:
 
 def many_interfaces(tb: Testbed, tool: str, out: Path, serial: int, idle: float = 3.0) -> dict:
     """`-i any` with the left namespace's interfaces (add_interfaces()): time to "listening on"
-    and the CPU the process spent until then, CPU per second while idle, how long after a new interface is up its first packet is
-    captured (ebcap only: its file says which interface), and time from SIGINT to exit."""
+    and the CPU the process spent until then, CPU per second while idle, how long after a new
+    interface is up its first packet is captured (ebcap only: its file says which interface),
+    and time from SIGINT to exit."""
     env = TOOLS[tool]
     command = (["tcpdump", "-i", "any", "-w", str(out)] if env is None else
                [sys.executable, "-I", "-c", LAUNCH, "-i", "any", "-w", str(out)])

@@ -10,6 +10,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,8 +42,8 @@ def _batch(netns: str, lines: list[str]) -> None:
 @pytest.fixture
 def crowded(testbed):
     """The testbed with IDLE_PAIRS veth pairs inside the left namespace and PAIRS more to the
-    right side (198.18.(10+n).1 <-> .2), all up. The namespaces, and with them the interfaces, go with
-    the testbed."""
+    right side (198.18.(10+n).1 <-> .2), all up. The namespaces, and with them the interfaces,
+    go with the testbed."""
     tb = testbed
     _batch(tb.left.netns, [line for n in range(IDLE_PAIRS) for line in
                            (f"link add a{n} type veth peer name b{n}", f"link set a{n} up",
@@ -310,3 +311,43 @@ def test_dumps_show_what_any_loads():
     programs = [line.split(":")[0] for line in run("--dump-ebpf", EBCAP_ANY="tc").stdout
                 .splitlines() if line.startswith("; ebcap_")]
     assert programs == ["; ebcap_ingress", "; ebcap_egress"]
+
+
+# A tun device held open (so it has a carrier and what is routed to it leaves through it) for as
+# long as this runs; it prints "ready" once the device exists.
+_TUN_HOLDER = r"""
+import fcntl, os, struct, sys, time
+fd = os.open("/dev/net/tun", os.O_RDWR)
+# TUNSETIFF: IFF_TUN | IFF_NO_PI
+fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", b"anytun", 0x0001 | 0x1000))
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_two_link_types_two_sockets(testbed, tmp_path):
+    """A raw-IP tun beside the Ethernet veth: each link type has its program and its socket, and
+    each socket's filter takes only its own link type's interfaces."""
+    tb = testbed
+    holder = tb.popen(tb.left, [sys.executable, "-I", "-c", _TUN_HOLDER], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"ready"
+    _batch(tb.left.netns, ["addr add 198.18.50.1/24 dev anytun", "link set anytun up"])
+    out = tmp_path / "two.pcapng"
+    cap = ebcap(tb, tb.left, "-i", "any", "-w", str(out), "udp port 4444")
+    assert "EN10MB (Ethernet), RAW (Raw IP)" in cap.stderr.decode()
+    held = _packet_sockets(tb, tb.left).keys() & _socket_inodes(cap.proc.pid)
+    assert len(held) == 2
+    tb.udp_packets(tb.left, "198.18.50.2", 4444, count=2)
+    tb.udp_packets(tb.left, tb.right.ipv4, 4444, count=3)
+    time.sleep(0.3)
+    status, err = cap.stop()
+    assert status == 0, err
+    with open(out, "rb") as f:
+        reader = CaptureFileReader(f, str(out))
+        packets = list(reader)
+        interfaces = reader.interfaces
+    seen = sorted((interfaces[p.interface].name, interfaces[p.interface].linktype,
+                   p.data[0] >> 4 if interfaces[p.interface].linktype == 101 else p.data[14] >> 4)
+                  for p in packets)
+    assert seen == [("anytun", 101, 4)] * 2 + [(tb.left.ifname, 1, 4)] * 3
+    holder.kill()
