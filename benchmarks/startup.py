@@ -3,6 +3,7 @@ while it captures, and the CPU it spends from SIGINT to exit. On an idle veth of
 testbed; run as root from the repository:
 
     .venv/bin/python benchmarks/startup.py --runs 5   # cold, warm, used before, new filter
+    .venv/bin/python benchmarks/startup.py --interfaces 300 --runs 3  # -i any: socket, tcx, tcpdump
     /other/checkout/.venv/bin/python benchmarks/startup.py --no-cache   # another checkout
     .venv/bin/python benchmarks/startup.py --launch ebcap.capture.cli.main   # no prefetch
 
@@ -75,25 +76,100 @@ def one_run(tb: Testbed, env: dict, out: Path, idle: float,
             "exit_cpu_ms": (zombie - before) / 1e6, "wait4_exit_cpu_ms": (after - before) / 1e6}
 
 
-def many_interfaces(tb: Testbed, count: int, out: Path, idle: float = 3.0) -> dict:
-    """`-i any` in a namespace holding `count` more interfaces (veth pairs, both ends inside):
-    time to "listening on", and CPU per second while idle."""
-    for n in range(count // 2):
-        subprocess.run(["ip", "-n", tb.left.netns, "link", "add", f"ma{n}", "up", "type", "veth",
-                        "peer", "name", f"mb{n}"], check=True)
-        subprocess.run(["ip", "-n", tb.left.netns, "link", "set", f"mb{n}", "up"], check=True)
-    argv = tb.argv(tb.left, [sys.executable, "-I", "-c", LAUNCH.format(CONSOLE_SCRIPT), "-i",
-                             "any", "-w", str(out)])
-    proc, ready = _start(argv, None)
+# A sender that tries a datagram every 2 ms to a late interface's neighbour (its veth peer, in
+# the same namespace, has no address and drops it), failing quietly until the route is there;
+# it stops on SIGTERM.
+_LATE_SENDER = ("import socket,time,sys;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                "while True:\n try: s.sendto(b'late',(sys.argv[1],9))\n"
+                " except OSError: pass\n time.sleep(0.002)")
+TOOLS = {"ebcap": {}, "ebcap-tc": {"EBCAP_ANY": "tc"}, "tcpdump": None}
+
+
+def add_interfaces(tb: Testbed, count: int) -> None:
+    """`count` more interfaces in the left namespace: veth pairs with both ends inside, up."""
+    lines = [line for n in range(count // 2) for line in
+             (f"link add ma{n} type veth peer name mb{n}", f"link set ma{n} up",
+              f"link set mb{n} up")]
+    subprocess.run(["ip", "-n", tb.left.netns, "-batch", "-"], input="\n".join(lines) + "\n",
+                   text=True, check=True)
+
+
+def _late_interface(tb: Testbed, n: int) -> tuple[str, float]:
+    """A new interface, up with an address and a static neighbour: (its name, when it was up)."""
+    name, subnet = f"late{n}", f"198.19.{n % 250}"
+    lines = [f"link add {name} type veth peer name {name}p", f"addr add {subnet}.1/24 dev {name}",
+             f"link set {name} up", f"link set {name}p up",
+             f"neigh replace {subnet}.2 lladdr 02:00:00:00:00:02 dev {name} nud permanent"]
+    subprocess.run(["ip", "-n", tb.left.netns, "-batch", "-"], input="\n".join(lines) + "\n",
+                   text=True, check=True)
+    return name, time.time()
+
+
+def _first_packet_on(path: Path, name: str) -> float | None:
+    """The timestamp (s) of the first packet on interface `name` in ebcap's pcapng file."""
+    from ebcap.capture.pcapng.reader import CaptureFileReader
+    with open(path, "rb") as f:
+        reader = CaptureFileReader(f, str(path))
+        packets = list(reader)
+        names = [i.name for i in reader.interfaces]
+    times = [p.ts_ns / 1e9 for p in packets if names[p.interface] == name]
+    return min(times) if times else None
+
+
+def many_interfaces(tb: Testbed, tool: str, out: Path, serial: int, idle: float = 3.0) -> dict:
+    """`-i any` with the left namespace's interfaces (add_interfaces()): time to "listening on"
+    and the CPU the process spent until then, CPU per second while idle, how long after a new
+    interface is up its first packet is captured (ebcap only: its file says which interface),
+    and time from SIGINT to exit."""
+    env = TOOLS[tool]
+    command = (["tcpdump", "-i", "any", "-w", str(out)] if env is None else
+               [sys.executable, "-I", "-c", LAUNCH.format(CONSOLE_SCRIPT), "-i", "any", "-w", str(out)])
+    proc, ready = _start(tb.argv(tb.left, command),
+                         None if env is None else dict(os.environ, **env))
+    ready_cpu_ms = _threads_cpu_ns(proc.pid) / 1e6     # less at the mercy of other load
     time.sleep(1.0)
     before = _threads_cpu_ns(proc.pid)
     time.sleep(idle)
     idle_ms = (_threads_cpu_ns(proc.pid) - before) / 1e6 / idle
+    late_ms = None
+    if env is not None:
+        subnet = f"198.19.{serial % 250}"
+        sender = subprocess.Popen(tb.argv(tb.left, [sys.executable, "-I", "-c", _LATE_SENDER,
+                                                    f"{subnet}.2"]))
+        name, up = _late_interface(tb, serial)
+        time.sleep(1.5)
+        sender.terminate()
+        sender.wait()
     stop = time.monotonic()
     os.kill(proc.pid, signal.SIGINT)
     proc.communicate()
-    return {"interfaces": count + 2, "ready_s": ready, "idle_cpu_ms_per_s": idle_ms,
-            "stop_s": time.monotonic() - stop}
+    stop_s = time.monotonic() - stop
+    if env is not None:
+        first = _first_packet_on(out, name)
+        late_ms = None if first is None else (first - up) * 1e3
+    return {"ready_s": ready, "ready_cpu_ms": ready_cpu_ms, "idle_cpu_ms_per_s": idle_ms,
+            "stop_s": stop_s, "late_ms": late_ms}
+
+
+def _interfaces_report(count: int, results: dict[str, list[dict]]) -> None:
+    def spread(values: list[float], unit: str, digits: int) -> str:
+        if not values:
+            return "-"
+        median = statistics.median(values)
+        return (f"{median:.{digits}f} {unit} ({min(values):.{digits}f}..{max(values):.{digits}f})"
+                if len(values) > 1 else f"{median:.{digits}f} {unit}")
+    rounds = max(len(runs) for runs in results.values())
+    print(f"-i any over {count} interfaces, medians (min..max) of {rounds} rounds, tools "
+          "alternating within each round:")
+    for tool, runs in results.items():
+        late = [r["late_ms"] for r in runs if r["late_ms"] is not None]
+        print(f"  {tool:9} ready {spread([r['ready_s'] for r in runs], 's', 2)} (its CPU "
+              f"{spread([r['ready_cpu_ms'] for r in runs], 'ms', 0)}), idle "
+              f"{spread([r['idle_cpu_ms_per_s'] for r in runs], 'ms CPU per s', 2)}, stop "
+              f"{spread([r['stop_s'] for r in runs], 's', 2)}, new interface's first packet "
+              f"captured {spread(late, 'ms after it was up', 0)}"
+              + (f" (none captured in {len(runs) - len(late)} rounds)"
+                 if len(late) < len(runs) and tool != "tcpdump" else ""))
 
 
 def main() -> None:
@@ -104,13 +180,24 @@ def main() -> None:
     parser.add_argument("--launch", default=CONSOLE_SCRIPT, metavar="MODULE",
                         help="the module whose main() starts ebcap (the console script's)")
     parser.add_argument("--interfaces", type=int, metavar="N",
-                        help="instead: -i any over N more interfaces (start, idle CPU, stop)")
+                        help="instead: -i any over N more interfaces (start, idle CPU, a late "
+                             "interface, stop), --runs rounds")
+    parser.add_argument("--tools", default=",".join(TOOLS),
+                        help=f"with --interfaces: which of {', '.join(TOOLS)} (default all)")
     args = parser.parse_args()
     if args.interfaces:
+        tools = args.tools.split(",")
+        results: dict[str, list[dict]] = {tool: [] for tool in tools}
         with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
-            result = many_interfaces(tb, args.interfaces, Path(tmp) / "any.pcapng")
-        print(f"-i any over {result['interfaces']} interfaces: ready {result['ready_s']:.2f} s, "
-              f"idle {result['idle_cpu_ms_per_s']:.2f} ms CPU per s, stop {result['stop_s']:.2f} s")
+            add_interfaces(tb, args.interfaces)
+            count = len(subprocess.run(tb.argv(tb.left, ["ip", "-o", "link"]), text=True,
+                                       capture_output=True, check=True).stdout.splitlines())
+            for n in range(args.runs):
+                for tool in tools:
+                    out = Path(tmp) / f"any-{tool}-{n}"
+                    results[tool].append(many_interfaces(tb, tool, out, len(tools) * n
+                                                         + tools.index(tool)))
+        _interfaces_report(count, results)
         return
     results: dict[str, list[dict]] = {}
     with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:

@@ -770,7 +770,10 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
 #endif
 }
 
-static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
+/* in_place: a TC hook's program may read the packet where it sits (direct packet access);
+ * a socket filter may not (its verifier refuses skb->data), and always takes the copying path.
+ * A constant at each call, so the branch and its loads are compiled out where it is 0. */
+static __always_inline int capture(struct __sk_buff *skb, __u32 direction, const int in_place)
 {
 	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots): such a
 	 * packet could be neither counted nor given its interface id. Leaving the NULL checks out
@@ -786,12 +789,14 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 #endif
 	struct ebcap_view view = ebcap_view_of(skb);
 	__u64 verdict = EBCAP_FILTER_UNDECIDED;
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	if (!view.tagged && data + EBCAP_LINEAR_MIN <= data_end) {
-		verdict = ebcap_filter_direct(skb, data, data_end, direction, 0);
-		if (!verdict)
-			return TC_ACT_UNSPEC;	/* refused without a byte copied */
+	if (in_place) {
+		void *data = (void *)(long)skb->data;
+		void *data_end = (void *)(long)skb->data_end;
+		if (!view.tagged && data + EBCAP_LINEAR_MIN <= data_end) {
+			verdict = ebcap_filter_direct(skb, data, data_end, direction, 0);
+			if (!verdict)
+				return TC_ACT_UNSPEC;	/* refused without a byte copied */
+		}
 	}
 	/* the refused path is a few dozen instructions: everything after is for the others */
 	struct ebcap_scratch *s = scratch.lookup(&slot);
@@ -817,10 +822,47 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction)
 
 int ebcap_ingress(struct __sk_buff *skb)
 {
-	return capture(skb, EBCAP_DIR_IN);
+	return capture(skb, EBCAP_DIR_IN, 1);
 }
 
 int ebcap_egress(struct __sk_buff *skb)
 {
-	return capture(skb, EBCAP_DIR_OUT);
+	return capture(skb, EBCAP_DIR_OUT, 1);
+}
+
+/* -i any without --owners: one socket filter on an unbound ETH_P_ALL packet socket
+ * (capture/kernel/packet_socket.py) sees every interface's packets, where a TC program needs a
+ * link on each (~8.5 ms apiece, serialised in the kernel). The kernel hands it the packet from
+ * the link header on (af_packet.c pushes back to the MAC header for SOCK_RAW), and it takes the
+ * same filter and writes the same records as the TC hooks. It returns 0: the packet is not
+ * queued on the socket, which therefore never needs reading.
+ *
+ * Only interfaces user space registered are captured (their link type is this program's; a
+ * socket per link type shares the traffic), in the directions socket_directions holds for them:
+ * [0] ordinary interfaces, [1] loopback (ifindex 1 in every namespace), where every packet
+ * leaves and comes back and libpcap shows it once, as it comes in. */
+#define EBCAP_PACKET_OUTGOING 4		/* uapi/linux/if_packet.h */
+#define EBCAP_LOOPBACK_IFINDEX 1	/* net/core/dev.c: each namespace's lo */
+BPF_ARRAY(socket_directions, __u32, 2);
+
+static __always_inline int socket_wants(struct __sk_buff *skb, __u32 direction)
+{
+	__u32 ifindex = skb->ifindex;
+	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
+	struct ebcap_iface *iface = slots.lookup(&slot);
+	if (!iface || iface->ifindex != ifindex) {
+		if (!interfaces.lookup(&ifindex))
+			return 0;
+	}
+	__u32 kind = ifindex == EBCAP_LOOPBACK_IFINDEX;
+	__u32 *wanted = socket_directions.lookup(&kind);
+	return wanted && (*wanted & direction);
+}
+
+int ebcap_socket(struct __sk_buff *skb)
+{
+	__u32 direction = skb->pkt_type == EBCAP_PACKET_OUTGOING ? EBCAP_DIR_OUT : EBCAP_DIR_IN;
+	if (socket_wants(skb, direction))
+		capture(skb, direction, 0);
+	return 0;
 }

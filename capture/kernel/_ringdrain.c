@@ -98,15 +98,18 @@ static uint64_t record_size(uint32_t header)
  * packets). */
 static PyObject *drain_into(PyObject *self, PyObject *args)
 {
-	Py_buffer view, out;
+	Py_buffer view, out, counts = { .buf = NULL, .len = 0 };
 	Py_ssize_t data_base, limit, out_off;
 	unsigned long long mask, cons, prod;
 	PyObject *result = NULL;
 
 	(void)self;
-	if (!PyArg_ParseTuple(args, "y*nKKKnw*n:drain_into", &view, &data_base, &mask, &cons,
-			      &prod, &limit, &out, &out_off))
+	if (!PyArg_ParseTuple(args, "y*nKKKnw*n|w*:drain_into", &view, &data_base, &mask, &cons,
+			      &prod, &limit, &out, &out_off, &counts))
 		return NULL;
+	/* -i any into one file: blocks delivered per interface id, for its ISB */
+	uint64_t *per_iface = counts.buf;
+	uint64_t ifaces = (uint64_t)counts.len / sizeof(uint64_t);
 
 	struct walk w = { view.buf, data_base, mask };
 	char *dst = out.buf;
@@ -132,6 +135,11 @@ static PyObject *drain_into(PyObject *self, PyObject *args)
 			if (len > (uint64_t)(out.len - out_off))
 				break;			/* no room: the caller writes out and comes back */
 			copy_out(&w, pos + RINGBUF_HDR_SZ, dst + out_off, len);
+			if (per_iface && len >= 12) {
+				uint32_t iid = read_u32(dst + out_off + 8);	/* EPB interface id */
+				if (iid < ifaces)
+					per_iface[iid]++;
+			}
 			out_off += len;
 			packets++;
 		}
@@ -139,6 +147,8 @@ static PyObject *drain_into(PyObject *self, PyObject *args)
 	}
 	result = Py_BuildValue("nKn", out_off, (unsigned long long)pos, packets);
 out:
+	if (counts.buf)
+		PyBuffer_Release(&counts);
 	PyBuffer_Release(&out);
 	PyBuffer_Release(&view);
 	return result;
@@ -146,10 +156,11 @@ out:
 
 static PyMethodDef methods[] = {
 	{ "drain_into", drain_into, METH_VARARGS,
-	  "drain_into(buffer, data_base, mask, cons, prod, limit, out, out_off)\n"
+	  "drain_into(buffer, data_base, mask, cons, prod, limit, out, out_off[, counts])\n"
 	  "-> (out_off, cons, packets)\n\n"
 	  "Copies the EPBs of the committed records from cons on into out[out_off:], while whole\n"
-	  "blocks fit; stops at a busy record, at prod, or after `limit` packets when limit > 0." },
+	  "blocks fit; stops at a busy record, at prod, or after `limit` packets when limit > 0.\n"
+	  "With `counts` (a writable buffer of native u64), adds 1 at each block's interface id." },
 	{ NULL, NULL, 0, NULL },
 };
 

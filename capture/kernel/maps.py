@@ -46,6 +46,13 @@ class CaptureMaps:
         """CLOCK_REALTIME - CLOCK_MONOTONIC, which the kernel adds to bpf_ktime_get_ns()."""
         self._map(WALL_CLOCK).update(_u32.pack(0), _u64.pack(offset_ns & 0xFFFFFFFFFFFFFFFF))
 
+    def set_socket_directions(self, ordinary: int, loopback: int) -> None:
+        """The directions (enum ebcap_direction bits) ebcap_socket captures on ordinary
+        interfaces and on loopback (bpf/ebcap.c's socket_directions)."""
+        table = self._map("socket_directions")
+        table.update(_u32.pack(0), _u32.pack(ordinary))
+        table.update(_u32.pack(1), _u32.pack(loopback))
+
     def counters(self) -> dict[int, tuple[int, int, int]]:
         """ifindex -> (seen, matched, lost), summed over CPUs."""
         slots, table = self._map(SLOTS), self._map(INTERFACES)

@@ -89,9 +89,11 @@ class RingReader:
         self._consumer.value = cons
         return len(out) - before
 
-    def drain_into(self, out: bytearray, offset: int, limit: int = 0) -> tuple[int, int]:
+    def drain_into(self, out: bytearray, offset: int, limit: int = 0,
+                   counts=None) -> tuple[int, int]:
         """Copy the records' EPBs back to back into out[offset:] while whole blocks fit;
-        returns (the new offset, how many). Stops after `limit` when limit > 0.
+        returns (the new offset, how many). Stops after `limit` when limit > 0. With `counts`
+        (an array('Q')), each block adds 1 at its interface id (ids past its end: not counted).
 
         The per-packet path of `ebcap -w`: the walk is ebcap.capture.kernel._ringdrain when it was built
         (this Python loop costs 0.6-0.76 µs a record here, the C one a few ns).
@@ -100,8 +102,9 @@ class RingReader:
         cons = self._consumer.value
         prod = _u64(pages, 0)[0]
         if _ringdrain is not None:
+            extra = () if counts is None else (counts,)
             offset, cons, count = _ringdrain.drain_into(pages, base, mask, cons, prod, limit,
-                                                        out, offset)
+                                                        out, offset, *extra)
             self._consumer.value = cons
             return offset, count
         count, end = 0, len(out)
@@ -114,6 +117,10 @@ class RingReader:
                 if block_len > end - offset:
                     break
                 out[offset:offset + block_len] = self._read(cons + 8, block_len)
+                if counts is not None:
+                    iid = _u32(out, offset + 8)[0]
+                    if iid < len(counts):
+                        counts[iid] += 1
                 offset += block_len
                 count += 1
             cons += ((header & _LEN_MASK) + 15) & ~7

@@ -20,7 +20,8 @@ PROGRAM_SOURCE = SOURCE_DIR / "ebcap.c"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_RING_BYTES = 8 << 20
 INGRESS, EGRESS = "ebcap_ingress", "ebcap_egress"
-PROGRAMS = (INGRESS, EGRESS)
+SOCKET = "ebcap_socket"          # -i any's socket filter (capture/kernel/packet_socket.py)
+PROGRAMS = (INGRESS, EGRESS, SOCKET)
 # bpf/ebcap.c's cgroup socket hooks (--owners) (capture/kernel/owners.py attaches them)
 OWNER_PROGRAMS = ("ebcap_sock_create", "ebcap_sock_addr")
 

@@ -6,14 +6,16 @@ ebcap dies.
 Creating or closing a tcx link costs ~8.5 ms here (the kernel swaps the interface's program
 array and waits for RCU readers), serialised in the kernel: 100 links from 8 or 32 threads
 took 1.4 s against 0.85 s from one, so links are made one after the other. `-i any` over 300
-interfaces (601 links) therefore takes ~5 s to start; one attachment for all interfaces (a
-socket filter on an ETH_P_ALL packet socket, as tcpdump's `any`) is what would remove it."""
+interfaces (601 links) took ~6.4 s to start that way, and as long to stop. So `-i any` captures
+with one socket filter on an ETH_P_ALL packet socket per link type instead, as tcpdump's `any`
+(capture/kernel/packet_socket.py), unless something needs the TC context (by_socket())."""
 
 from __future__ import annotations
 
 import os
 from contextlib import ExitStack
 
+from ebcap.capture.config import CaptureConfig
 from ebcap.capture.kernel import tcx
 from ebcap.capture.kernel.source import EGRESS, INGRESS
 
@@ -42,6 +44,21 @@ def start(stack: ExitStack, hooks: list[tuple[int, int]]) -> tcx.EarlyLinks | No
     early = prefetch.take_links(hooks) or tcx.EarlyLinks(hooks)
     stack.callback(early.close)
     return early
+
+
+def by_socket(config: CaptureConfig) -> bool:
+    """-i any by packet socket: not with --owners (and the flags that imply it), whose socket
+    lookups only a TC program may make, nor with EBCAP_ANY=tc (the tests compare the two). A
+    program too long for a socket (net.core.optmem_max) goes to TC as well (live.py)."""
+    return "any" in config.interfaces and not config.owners and \
+        os.environ.get("EBCAP_ANY") != "tc"
+
+
+def socket_directions(direction: str) -> tuple[int, int]:
+    """The directions (epb_flags bits: 1 in, 2 out) the socket filter takes for -Q on ordinary
+    interfaces and on loopback, as hooks() attaches them."""
+    wanted = {"in": 1, "out": 2, "inout": 3}[direction]
+    return wanted, 1 if direction == "inout" else wanted
 
 
 def attach(stack: ExitStack, jobs: list[tuple[int, int, int]],

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 import time
+from array import array
+from functools import partial
 
 from ebcap.capture.config import CaptureConfig
 from ebcap.capture.pcapng.format import epb_interface_id
@@ -32,18 +34,30 @@ class Drainer:
         self.sinks = session.sinks
         self.stop = stop
         self.delivered = session.delivered          # interface id -> blocks delivered
+        self.counts = array("Q")                    # the same, as the C ring walk counts them
 
     def drain_all(self, limit: int) -> int:
         """Move what the rings hold into the sinks, at most `limit` blocks (0: no limit)."""
         sinks, delivered = self.sinks, self.delivered
         single = len(self.session.interfaces) == 1
-        # One interface into one plain file: the blocks go from the ring into the writer's
-        # buffer untouched, never looked at one by one.
-        straight = sinks.plain_file and single
+        # Into one plain file: the blocks go from the ring into the writer's buffer untouched,
+        # never looked at one by one in Python; with several interfaces (-i any) the C walk
+        # counts each one's blocks for its ISB (looking at them here cost -i any ~0.5 us a
+        # packet: benchmarks/any_cost.py).
+        straight = sinks.plain_file
+        counts = None
+        if straight and not single:
+            counts = self.counts
+            if len(counts) < len(self.session.interfaces):
+                counts.extend([0] * (len(self.session.interfaces) - len(counts)))
         got = 0
         for ring in self.session.rings:
             left = limit - got if limit else 0
-            if straight:
+            if counts is not None:
+                n = sinks.writer.fill_from(partial(ring.drain_into, counts=counts), left)
+                if n:
+                    delivered.update((iid, c) for iid, c in enumerate(counts) if c)
+            elif straight:
                 n = sinks.writer.fill_from(ring.drain_into, left)
                 delivered[0] = delivered.get(0, 0) + n
             else:
@@ -91,8 +105,7 @@ class Drainer:
                         stop.clear()
                     elif watcher is not None and fd == watcher.fileno():
                         watcher.drain()         # -i any: an interface appeared or changed
-                        if session.privileged:
-                            session.add_new_interfaces()
+                        session.add_new_interfaces()
             if not (config.count and written >= config.count):
                 written += self.drain_all(left())
         except CaptureComplete:

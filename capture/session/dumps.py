@@ -13,7 +13,8 @@ def _linktype(config: CaptureConfig) -> int:
     if config.read_from:
         from ebcap.capture.session.offline import file_linktype
         return file_linktype(config.read_from)
-    if not config.interfaces:
+    # -i any: each link type of the interfaces gets its own program; Ethernet's is shown
+    if not config.interfaces or "any" in config.interfaces:
         return LinkType.ETHERNET
     if config.netns:
         from ebcap.capture.net.netns import enter
@@ -39,15 +40,18 @@ def print_dump(config: CaptureConfig) -> int:
     from ebcap.capture.kernel.disasm import listing
     from ebcap.capture.kernel.program import compiled_program, tc_filters
     from ebcap.capture.kernel.splice import splice
-    from ebcap.capture.session.attach import hooks
+    from ebcap.capture.session.attach import by_socket, hooks
     filter_insns = tc_filters(insns, spec.offline)
     programs = compiled_program(source).programs
     loopback = False
-    if config.interfaces and not config.read_from:
+    if config.interfaces and not config.read_from and "any" not in config.interfaces:
         from ebcap.capture.net.interfaces import is_loopback
         loopback = is_loopback(config.interfaces[0])
     wanted = [name for name, _type in hooks(config.direction, loopback)] if not spec.offline \
         else ["ebcap_ingress"]
+    if by_socket(config) and not spec.offline:
+        from ebcap.capture.kernel.source import SOCKET
+        wanted = [SOCKET]           # -i any's socket filter (capture/kernel/packet_socket.py)
     for name in wanted:
         print(f"; {name}: the compiled program, then the filter from its call on "
               "(map references hold the compiler's fds until loaded)")

@@ -1,5 +1,6 @@
-"""A live capture: attach the kernel program to the interfaces' TC hooks, drain the ring buffers
-into pcapng (or the printer), stop cleanly on -c, SIGINT, SIGTERM or an output error."""
+"""A live capture: attach the kernel program to the interfaces' TC hooks (or, for -i any, to a
+packet socket per link type), drain the ring buffers into pcapng (or the printer), stop cleanly
+on -c, SIGINT, SIGTERM or an output error."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from ebcap.capture.config import CaptureConfig
 from ebcap.capture.errors import InterfaceError
 from ebcap.capture.filter.libpcap import compile_filter, interface_netmask
 from ebcap.capture.kernel import owners, prefetch
+from ebcap.capture.kernel.bpfsys import BPF_PROG_TYPE_SOCKET_FILTER
+from ebcap.capture.kernel.packet_socket import FilterTooLong, PacketSocket
 from ebcap.capture.kernel.owners_seed import seed_owners
 from ebcap.capture.kernel.program import KernelProgram, load_program
 from ebcap.capture.kernel.ring import RingReader
-from ebcap.capture.kernel.source import ProgramSpec, ring_size
+from ebcap.capture.kernel.source import SOCKET, ProgramSpec, ring_size
 from ebcap.capture.net import interfaces
 from ebcap.capture.packet import Interface
 from ebcap.capture.pcapng.writer import InterfaceStats
@@ -53,6 +56,8 @@ class LiveSession:
         self.watch_new = ANY in config.interfaces
         self.link_watcher: interfaces.LinkWatcher | None = None
         self.cgroup: owners.CgroupTarget | None = None     # --cgroup, --run
+        self.any_by_socket = attach.by_socket(config)
+        self.sockets: dict[int, PacketSocket | None] = {}   # link type -> its socket (-i any)
 
     def program(self, linktype: int) -> KernelProgram:
         if linktype not in self.programs:
@@ -83,19 +88,62 @@ class LiveSession:
         return self.programs[linktype]
 
     def add(self, names: list[str], *, skip_unusable: bool = False) -> None:
-        """Capture on these interfaces: each gets its interface id, its hooks attached (all at
-        once, capture/session/attach.py) and, unless -p or -i any, promiscuous mode. With
-        `skip_unusable`, an interface that is gone or has a link type ebcap does not capture
-        is left out instead of failing the capture."""
+        """Capture on these interfaces: each gets its interface id, and either its link type's
+        packet socket (-i any, capture/session/attach.py's by_socket) or its hooks attached
+        (all at once) and, unless -p or -i any, promiscuous mode. With `skip_unusable`, an
+        interface that is gone or has a link type ebcap does not capture is left out instead
+        of failing the capture."""
         found = []
-        for name in names:
+        with interfaces.ioctl_socket() as sock:
+            for name in names:
+                try:
+                    found.append((name, interfaces.ifindex(name, sock),
+                                  interfaces.linktype(name, sock),
+                                  interfaces.is_loopback(name, sock)))
+                except InterfaceError:
+                    if skip_unusable:
+                        continue
+                    raise
+        by_socket = [entry for entry in found if self.packet_socket(entry[2]) is not None]
+        self.add_by_socket(by_socket)
+        self.add_by_tc([entry for entry in found if entry not in by_socket])
+
+    def packet_socket(self, linktype: int) -> PacketSocket | None:
+        """-i any: the packet socket that captures this link type's interfaces (made on first
+        use), or None where they are attached at TC."""
+        if not self.any_by_socket:
+            return None
+        if linktype not in self.sockets:
+            kernel = self.program(linktype)
+            kernel.maps.set_socket_directions(*attach.socket_directions(self.config.direction))
             try:
-                found.append((name, interfaces.ifindex(name), interfaces.linktype(name),
-                              interfaces.is_loopback(name)))
-            except InterfaceError:
-                if skip_unusable:
-                    continue
-                raise
+                sock = PacketSocket(kernel.loaded.program_fd(SOCKET, BPF_PROG_TYPE_SOCKET_FILTER))
+            except FilterTooLong as exc:
+                debug.note(f"-i any at TC for link type {linktype}: {exc}")
+                sock = None
+            else:
+                self.stack.callback(sock.close)
+            self.sockets[linktype] = sock
+        return self.sockets[linktype]
+
+    def add_by_socket(self, found: list[tuple[str, int, int, bool]]) -> None:
+        """Interfaces their link type's packet socket already sees: registering each is all
+        (a map update; no privilege needed, so this goes on after -Z)."""
+        for name, index, dlt, _loopback in found:
+            self.program(dlt).maps.register_interface(index, len(self.interfaces))
+            self._added(Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
+                                  filter=self.config.expression, ifindex=index))
+
+    def _added(self, iface: Interface) -> None:
+        self.iface_id[iface.ifindex] = len(self.interfaces)
+        self.interfaces.append(iface)
+        if self.sinks is not None:
+            self.sinks.add_interface(iface)
+
+    def add_by_tc(self, found: list[tuple[str, int, int, bool]]) -> None:
+        """Interfaces whose TC hooks get the program."""
+        if not found:
+            return
         wanted: dict[int, list[str]] = {}         # link type -> the hook programs it needs
         for _name, _index, dlt, loopback in found:
             wanted.setdefault(dlt, []).extend(
@@ -125,15 +173,14 @@ class LiveSession:
             # tcpdump -i any does not make interfaces promiscuous (the "any" device cannot be)
             if self.config.promiscuous and not loopback and not self.watch_new:
                 self.stack.callback(interfaces.Promiscuous(iface.ifindex).close)
-            self.iface_id[iface.ifindex] = len(self.interfaces)
-            self.interfaces.append(iface)
-            if self.sinks is not None:
-                self.sinks.add_interface(iface)
+            self._added(iface)
 
     def add_new_interfaces(self) -> None:
-        """-i any: interfaces that came up since the last look."""
-        new = [name for index, name in socket.if_nameindex()
-               if index not in self.iface_id and interfaces.is_up(name)]
+        """-i any: interfaces that came up since the last look. After -Z, only those a packet
+        socket already sees (docs/security.md): the others would need a program or a link."""
+        new = _up_interfaces(lambda index: index not in self.iface_id)
+        if not self.privileged:
+            new = [name for name in new if self._socket_sees(name)]
         if not new:
             return
         try:
@@ -144,6 +191,12 @@ class LiveSession:
                     self.add([name], skip_unusable=True)
                 except InterfaceError:
                     continue
+
+    def _socket_sees(self, name: str) -> bool:
+        try:
+            return self.sockets.get(interfaces.linktype(name)) is not None
+        except InterfaceError:
+            return False
 
     def refresh_clock(self) -> None:
         offset = monotonic_to_wall_offset()
@@ -163,8 +216,15 @@ class LiveSession:
 def _interface_names(config: CaptureConfig) -> list[str]:
     names = list(config.interfaces) or [interfaces.default_interface()]
     if ANY in names:
-        return [name for _index, name in socket.if_nameindex() if interfaces.is_up(name)]
+        return _up_interfaces(lambda _index: True)
     return names
+
+
+def _up_interfaces(wanted) -> list[str]:
+    """The names of the interfaces that are up and whose ifindex is `wanted`."""
+    with interfaces.ioctl_socket() as sock:
+        return [name for index, name in socket.if_nameindex()
+                if wanted(index) and interfaces.is_up(name, sock)]
 
 
 def run_live(config: CaptureConfig) -> int:
@@ -208,7 +268,9 @@ def run_live(config: CaptureConfig) -> int:
             from ebcap.capture.net.privileges import drop_to
             drop_to(config.user)
             session.privileged = False
-            if watch_new:       # attaching needs root, and nothing keeps it (docs/security.md)
+            # attaching needs root, and nothing keeps it (docs/security.md); a packet
+            # socket sees new interfaces of its link type without
+            if watch_new and not any(session.sockets.values()):
                 print("ebcap: with -Z, interfaces that appear later are not captured",
                       file=sys.stderr)
         session.start_ns = time.time_ns()

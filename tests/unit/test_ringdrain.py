@@ -237,3 +237,25 @@ def test_random_rings_agree(start, recs, limit, busy):
         synthetic.put(epb(99, 10), flags=RINGBUF_BUSY_BIT)
     with pytest.MonkeyPatch.context() as monkeypatch:
         assert_same(synthetic, limit, monkeypatch)
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["C", "Python"])
+def test_counts_blocks_per_interface_id(monkeypatch, fallback):
+    """-i any into one file (capture/session/drain.py): each block adds one at its interface id
+    (epb() gives packet n the id n % 3); ids past the array's end are not counted, and a limit
+    counts only what it took."""
+    if not fallback and ring._ringdrain is None:
+        pytest.skip("ebcap.capture.kernel._ringdrain not built")
+    from array import array
+    if fallback:
+        monkeypatch.setattr(ring, "_ringdrain", None)
+    synthetic = SyntheticRing(start=SIZE - 40)      # the first records wrap
+    for n in range(10):
+        synthetic.put(epb(n, 20 + n))
+    counts = array("Q", [0, 0])                     # id 2 not yet known
+    reader = synthetic.reader()
+    out = bytearray(1 << 16)
+    _end, count = reader.drain_into(out, 0, 7, counts=counts)
+    assert count == 7 and list(counts) == [3, 2]    # ids 0,1,2,0,1,2,0
+    _end, count = reader.drain_into(out, 0, 0, counts=counts)
+    assert count == 3 and list(counts) == [4, 3]
