@@ -28,7 +28,7 @@ try:        # as capture/kernel/cache.py: hashlib would load OpenSSL
 except ImportError:
     from hashlib import sha256
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2     # 2: the filters as {stub: instructions} (the in-place one too)
 MAX_RECORDS = 64
 _PREFIX, _SUFFIX = "start-", ".rec"
 
@@ -97,7 +97,8 @@ def _work(cache, record: dict) -> None:
         names = [str(name) for name in record["programs"]]
         if compiled is None or not set(names) <= compiled.programs.keys():
             return
-        loaded = LoadedProgram(compiled, bytes.fromhex(record["filter"]))
+        loaded = LoadedProgram(compiled, {int(stub): bytes.fromhex(insns)
+                                           for stub, insns in record["filter"].items()})
         loaded.load_in_background(names)    # the verifier, while the main thread imports
         _state.loaded = loaded
     except Exception:
@@ -118,7 +119,7 @@ def _same_interfaces(record: dict) -> bool:
         return False
 
 
-def take_program(key: str | None, filter_insns: bytes):
+def take_program(key: str | None, filter_insns: dict[int, bytes]):
     """The prefetched LoadedProgram if it is the program `key` with exactly this filter (its
     programs may still be verifying: it waits for them when used), else None."""
     if _state.thread is None or _state.record is None:
@@ -127,7 +128,7 @@ def take_program(key: str | None, filter_insns: bytes):
     loaded, _state.loaded = _state.loaded, None
     if loaded is None:
         return None
-    if key != _state.record.get("program") or filter_insns.hex() != _state.record["filter"]:
+    if key != _state.record.get("program") or _encoded(filter_insns) != _state.record["filter"]:
         loaded.close()
         return None
     return loaded
@@ -149,14 +150,14 @@ def take_links(hooks: list[tuple[int, int]]):
     return links
 
 
-def remember(key: str | None, filter_insns: bytes, programs: list[str],
+def remember(key: str | None, filter_insns: dict[int, bytes], programs: list[str],
              hooks: list[tuple[str, int, int]]) -> None:
     """What a start loaded (the compiled program's cache key, the filter spliced in, the
     programs loaded, the (interface name, ifindex, tcx attach type) hooks): save() writes it
     down for the next start of this command line."""
     if _state.hint is None or key is None:
         return
-    record = {"format": FORMAT_VERSION, "program": key, "filter": filter_insns.hex(),
+    record = {"format": FORMAT_VERSION, "program": key, "filter": _encoded(filter_insns),
               "programs": sorted(programs), "hooks": [list(h) for h in hooks],
               "netns": _netns()}
     _state.pending = None if record == _state.record else record
@@ -175,3 +176,8 @@ def save() -> None:
                                 keep=(_PREFIX, _SUFFIX, MAX_RECORDS))
     except Exception:
         pass
+
+
+def _encoded(filters: dict[int, bytes]) -> dict[str, str]:
+    """The spliced filters as the record holds them (JSON: {stub: hex})."""
+    return {str(stub): insns.hex() for stub, insns in sorted(filters.items())}
