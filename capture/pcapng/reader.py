@@ -39,6 +39,50 @@ def caplen_error(caplen: int) -> str:
             f"{MAXIMUM_SNAPLEN}")
 
 
+READ_AHEAD = 256 * 1024       # bytes read from the file at a time
+
+
+class ReadAhead:
+    """The file in READ_AHEAD pieces: `buf[pos:]` is what is read and not yet taken. One read a
+    chunk rather than two per record; memory stays one chunk and the largest record."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.buf = b""
+        self.pos = 0
+        self.eof = False
+
+    def take(self, n: int) -> bytes:
+        """The next `n` bytes (fewer only at the end of the file)."""
+        pos = self.pos
+        if len(self.buf) - pos < n:
+            self.fill(n)
+            pos = 0
+        self.pos = pos + n
+        return self.buf[pos:pos + n]
+
+    def fill(self, n: int = 1) -> bool:
+        """Make at least `n` bytes past pos available, if the file has them; False at its end."""
+        rest = self.buf[self.pos:]
+        pieces, have = [rest], len(rest)
+        while have < n and not self.eof:
+            more = self.stream.read(max(READ_AHEAD, n - have))
+            if not more:
+                self.eof = True
+                break
+            pieces.append(more)
+            have += len(more)
+        self.buf, self.pos = b"".join(pieces), 0
+        return have >= n
+
+
+class PcapRecords:
+    """What a fast reader of a classic pcap file needs: the read-ahead and the format."""
+
+    def __init__(self, chunks: ReadAhead, swapped: bool, ts_mult: int):
+        self.chunks, self.swapped, self.ts_mult = chunks, swapped, ts_mult
+
+
 class CaptureFileReader:
     """Iterate packets; `interfaces` grows as IDBs are read (pcap files have exactly one)."""
 
@@ -49,6 +93,7 @@ class CaptureFileReader:
         self._tsresol = bytearray()         # each interface's if_tsresol byte
         self._shared: dict[tuple, Interface] = {}
         self._seen_idb = False
+        self.pcap: PcapRecords | None = None    # a classic pcap file's records, once read
         magic = read_exactly(stream, 4)
         if magic in PCAP_MAGICS:
             self._packets = self._pcap(magic)
@@ -80,9 +125,11 @@ class CaptureFileReader:
         _vmaj, _vmin, _zone, _sigfigs, snaplen, linktype = struct.unpack(order + PCAP_FILE_HEADER, header)
         self.interfaces.append(Interface(name=self.name, linktype=linktype & 0xFFFF,
                                          snaplen=adjust_snaplen(snaplen)))
+        self.pcap = PcapRecords(ReadAhead(self.stream), order == ">", ts_mult)
+        take = self.pcap.chunks.take
         record = struct.Struct(order + PCAP_RECORD)
         while True:
-            head = read_exactly(self.stream, 16)
+            head = take(16)
             if not head:
                 return
             if len(head) < 16:
@@ -91,7 +138,7 @@ class CaptureFileReader:
             sec, frac, caplen, wirelen = record.unpack(head)
             if caplen > MAXIMUM_SNAPLEN:
                 raise self._error(caplen_error(caplen))
-            data = read_exactly(self.stream, caplen)
+            data = take(caplen)
             if len(data) < caplen:
                 raise self._error(f"truncated dump file; tried to read {caplen} captured bytes, "
                                   f"only got {len(data)}")
