@@ -44,13 +44,16 @@ READ_AHEAD = 256 * 1024       # bytes read from the file at a time
 
 class ReadAhead:
     """The file in READ_AHEAD pieces: `buf[pos:]` is what is read and not yet taken. One read a
-    chunk rather than two per record; memory stays one chunk and the largest record."""
+    chunk rather than two per record; memory stays one chunk and the largest record. The reads
+    start at one record header and double up to READ_AHEAD: a file refused at its first record
+    (a hostile length) has been read no further than libpcap reads it."""
 
     def __init__(self, stream: BinaryIO):
         self.stream = stream
         self.buf = b""
         self.pos = 0
         self.eof = False
+        self._read_size = 16
 
     def take(self, n: int) -> bytes:
         """The next `n` bytes (fewer only at the end of the file)."""
@@ -66,7 +69,8 @@ class ReadAhead:
         rest = self.buf[self.pos:]
         pieces, have = [rest], len(rest)
         while have < n and not self.eof:
-            more = self.stream.read(max(READ_AHEAD, n - have))
+            more = self.stream.read(max(self._read_size, n - have))
+            self._read_size = min(2 * self._read_size, READ_AHEAD)
             if not more:
                 self.eof = True
                 break
