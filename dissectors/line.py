@@ -35,11 +35,12 @@ class LinePrinter:
     def __init__(self, options: PrintOptions, interfaces: list[Interface], stream: TextIO) -> None:
         self._interfaces = interfaces
         self._stream = stream
-        self._timestamp = TimestampFormatter(options)
+        self._timestamp = TimestampFormatter(options).fast()
         self._nd = Context(options, registry)
         self._show_interface = options.show_interface
         # Per interface: (link type, its printer or None, whether to write the IFNAME In prefix).
-        self._fast = fastpath.usable(options)
+        self._fast = fastpath.usable(options) and _with_fast_path(
+            fastpath.ether_fast, registry.LINK_TYPES[LinkType.ETHERNET])
         self._links = [self._link(i.linktype) for i in interfaces]
         self._unknown_interface = self._link(LinkType.ETHERNET)
         self._dump = None
@@ -54,20 +55,25 @@ class LinePrinter:
         prefix = self._show_interface and linktype not in registry.NAMES_INTERFACE
         printer = registry.LINK_TYPES.get(linktype)
         if self._fast and linktype == LinkType.ETHERNET:
-            printer = _with_fast_path(fastpath.ether_fast, printer)
+            printer = self._fast          # one for all interfaces: a file may declare 300,000
         return linktype, printer, prefix
 
     def print(self, packet: Packet) -> None:
         self._stream.write(self.format(packet))
+
+    def print_batch(self, packets: list[Packet]) -> None:
+        """Many packets' lines in one write (`ebcap -r`'s fast loop hands them over by chunk)."""
+        self._stream.write("".join(map(self.format, packets)))
 
     def format(self, packet: Packet) -> str:
         """The full text for one packet, ending in a newline."""
         ts = self._timestamp(packet.ts_ns)
         data = packet.data
         caplen = len(data)
-        bad = invalid_header(caplen, packet.wirelen)
-        if bad:
-            return ts + bad + "\n"
+        if not 0 < caplen <= packet.wirelen <= MAX_SNAPLEN:
+            bad = invalid_header(caplen, packet.wirelen)
+            if bad:
+                return ts + bad + "\n"
         nd = self._nd
         out = nd.out = [ts]
         nd.proto = ""

@@ -69,8 +69,7 @@ class FastPcap:
             else:
                 packets: list[Packet] = []
                 _used, seen, written = self._scan(None, 0, packets, left)
-                for packet in packets:
-                    sinks.packet(packet)
+                sinks.packets(packets)
             seen_all += seen
             written_all += written
             if self.status == NEED_DATA:
