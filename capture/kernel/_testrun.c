@@ -1,4 +1,4 @@
-/* ebcap.capture.kernel._testrun: the per-packet loop of `ebcap -r` over a classic pcap file, in C.
+/* ebcap.capture.kernel._testrun: the per-packet loop of `ebcap -r` (pcap and pcapng files), in C.
  *
  * Why: in Python each packet cost ~6 us before any printing (a record header unpacked, a
  * ctypes BPF_PROG_TEST_RUN call, the ring drained, the EPB parsed, a Packet made), against
@@ -31,8 +31,9 @@
 #define EPB_TAIL 16u		/* epb_flags (code, length, value), end of options, total */
 #define BT_EPB 6u
 #define OPT_EPB_FLAGS 2u
+#define MAX_BLOCK (16u * 1024 * 1024)	/* capture/pcapng/format.py's, libpcap's */
 
-enum status { NEED_DATA = 0, SLOW = 1, OUT_FULL = 2, LIMIT = 3 };
+enum status { TAKE = -1, NEED_DATA = 0, SLOW = 1, OUT_FULL = 2, LIMIT = 3 };	/* TAKE: a record */
 
 struct ring {
 	const unsigned char *pages;	/* producer page, then the data area (mapped once) */
@@ -141,14 +142,15 @@ static Py_ssize_t put_epb(unsigned char *out, uint64_t ts, uint32_t iface, uint3
 	return total;
 }
 
-/* packet_type(ts_ns, 0, direction, wirelen, data, (), None): a Packet (capture/packet.py, a
+/* packet_type(ts_ns, interface, direction, wirelen, data, (), None): a Packet (capture/packet.py, a
  * NamedTuple: a tuple subclass without a dict) filled in place, as structseq does, without
  * the call to its Python __new__. */
-static PyObject *make_packet(PyTypeObject *type, uint64_t ts, PyObject *direction,
-			     uint32_t wirelen, const unsigned char *data, uint32_t caplen)
+static PyObject *make_packet(PyTypeObject *type, uint64_t ts, uint32_t iface,
+			     PyObject *direction, uint32_t wirelen, const unsigned char *data,
+			     uint32_t caplen)
 {
 	PyObject *items[7] = {
-		PyLong_FromUnsignedLongLong(ts), PyLong_FromLong(0), Py_NewRef(direction),
+		PyLong_FromUnsignedLongLong(ts), PyLong_FromUnsignedLong(iface), Py_NewRef(direction),
 		PyLong_FromUnsignedLong(wirelen), PyBytes_FromStringAndSize((const char *)data, caplen),
 		PyTuple_New(0), Py_NewRef(Py_None),
 	};
@@ -167,40 +169,136 @@ static PyObject *make_packet(PyTypeObject *type, uint64_t ts, PyObject *directio
 	return packet;
 }
 
-PyDoc_STRVAR(scan_pcap_doc,
-"scan_pcap(chunk, pos, end, swapped, ts_mult, prog_fd, ctx, wire_off, max_wire, ring, data_base,\n"
-"          mask, consumer, cut, out, out_used, packets, packet_type, direction, limit)\n"
-"-> (pos, out_used, seen, matched, status)\n\n"
-"Filter the pcap records of chunk[pos:end]. prog_fd < 0: no filter, each packet cut at `cut`.\n"
-"`out` (a bytearray, or None) takes EPBs from out_used on; `packets` (a list, or None) takes\n"
-"packet_type(ts_ns, 0, direction, wirelen, data, (), None). Stops after `limit` matches when\n"
-"limit > 0. status: 0 the chunk needs more data, 1 the next record is for the Python path,\n"
-"2 `out` is full, 3 the limit was reached.");
+/* One record of the file: where its packet is and what the output needs of it. */
+struct record {
+	const unsigned char *data;
+	uint32_t caplen, wirelen, iface, direction;
+	uint64_t ts;
+	Py_ssize_t size;	/* bytes the record takes in the file */
+};
 
-static PyObject *scan_pcap(PyObject *self, PyObject *args)
+struct format {
+	int pcapng, swapped;
+	uint64_t ts_mult;	/* pcap: ns per timestamp fraction */
+	const unsigned char *units;	/* pcapng: per interface, 0 (the Python path's), 1 ns, 2 us */
+	Py_ssize_t interfaces;
+};
+
+/* A classic pcap record at p (avail bytes from there): TAKE and *rec, or NEED_DATA or SLOW. */
+static int next_pcap(const struct format *f, const unsigned char *p, Py_ssize_t avail,
+		     struct record *rec)
 {
-	Py_buffer chunk, ctxbuf, ringbuf = {0}, consbuf = {0}, outbuf = {0};
-	Py_ssize_t pos, end, out_used, limit;
-	int swapped, prog_fd;
-	unsigned long long ts_mult, data_base, mask;
-	unsigned int wire_off, max_wire, cut;
-	PyObject *ring_obj, *cons_obj, *out_obj, *packets, *packet_type, *direction;
+	if (avail < PCAP_RECORD)
+		return NEED_DATA;
+	uint32_t sec = get_u32(p, f->swapped), frac = get_u32(p + 4, f->swapped);
+	rec->caplen = get_u32(p + 8, f->swapped);
+	rec->wirelen = get_u32(p + 12, f->swapped);
+	if (rec->caplen > MAXIMUM_SNAPLEN || rec->caplen < ETH_HLEN)
+		return SLOW;
+	if (avail - PCAP_RECORD < (Py_ssize_t)rec->caplen)
+		return NEED_DATA;
+	rec->data = p + PCAP_RECORD;
+	rec->iface = 0;
+	rec->direction = 0;
+	rec->ts = (uint64_t)sec * 1000000000ULL + (uint64_t)frac * f->ts_mult;
+	rec->size = PCAP_RECORD + rec->caplen;
+	return TAKE;
+}
 
-	if (!PyArg_ParseTuple(args, "y*nnpKiw*IIOKKOIOnOOOn", &chunk, &pos, &end, &swapped,
-			      &ts_mult, &prog_fd, &ctxbuf, &wire_off, &max_wire, &ring_obj,
-			      &data_base, &mask, &cons_obj, &cut, &out_obj, &out_used, &packets,
-			      &packet_type, &direction, &limit))
+static uint16_t get_u16(const unsigned char *p, int swapped)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return swapped ? __builtin_bswap16(v) : v;
+}
+
+/* A pcapng block at p: TAKE for an EPB the fast path takes (on an interface whose `units` are
+ * known, with at most an epb_flags option), else NEED_DATA or SLOW (any other block, any length
+ * or option the reader must judge: capture/pcapng/reader.py says how). */
+static int next_pcapng(const struct format *f, const unsigned char *p, Py_ssize_t avail,
+		       struct record *rec)
+{
+	if (avail < 8)
+		return NEED_DATA;
+	uint32_t type = get_u32(p, f->swapped), total = get_u32(p + 4, f->swapped);
+	if (type != BT_EPB || total < 32 || total % 4 || total > MAX_BLOCK)
+		return SLOW;
+	if (avail < (Py_ssize_t)total)
+		return NEED_DATA;
+	if (get_u32(p + total - 4, f->swapped) != total)
+		return SLOW;
+	rec->iface = get_u32(p + 8, f->swapped);
+	uint64_t ticks = (uint64_t)get_u32(p + 12, f->swapped) << 32 | get_u32(p + 16, f->swapped);
+	rec->caplen = get_u32(p + 20, f->swapped);
+	rec->wirelen = get_u32(p + 24, f->swapped);
+	if (rec->iface >= f->interfaces || !f->units[rec->iface] || rec->caplen < ETH_HLEN ||
+	    rec->caplen > MAXIMUM_SNAPLEN || rec->caplen > total - 32)
+		return SLOW;
+	if (f->units[rec->iface] == 2) {
+		if (ticks > UINT64_MAX / 1000)
+			return SLOW;
+		ticks *= 1000;
+	}
+	rec->direction = 0;
+	uint32_t opt = 28 + ((rec->caplen + 3) & ~3u), end = total - 4;
+	while (opt + 4 <= end) {
+		uint16_t code = get_u16(p + opt, f->swapped), len = get_u16(p + opt + 2, f->swapped);
+		if (code == 0)
+			break;
+		if (code != OPT_EPB_FLAGS || len != 4 || opt + 8 > end)
+			return SLOW;	/* comments, other options, one running past the block */
+		uint32_t bits = get_u32(p + opt + 4, f->swapped) & 3;
+		rec->direction = bits < 3 ? bits : 0;
+		opt += 8;
+	}
+	rec->data = p + 28;
+	rec->ts = ticks;
+	rec->size = total;
+	return TAKE;
+}
+
+PyDoc_STRVAR(scan_doc,
+"scan(pcapng, chunk, pos, end, swapped, ts_mult, units, iface_base, prog_fd, ctx, wire_off,\n"
+"     max_wire, ring, data_base, mask, consumer, cut, out, out_used, packets, packet_type,\n"
+"     directions, limit) -> (pos, out_used, seen, matched, status)\n\n"
+"Filter the records of chunk[pos:end]: classic pcap ones (ts_mult: ns per timestamp fraction)\n"
+"or pcapng EPBs (units: one byte an interface, 1 ns, 2 us, 0 for the Python path; output\n"
+"interface iface_base + the EPB's). prog_fd < 0: no filter, each packet cut at `cut`.\n"
+"`out` (a bytearray, or None) takes EPBs from out_used on; `packets` (a list, or None) takes\n"
+"packet_type(ts_ns, interface, directions[bits], wirelen, data, (), None). Stops after `limit`\n"
+"matches when limit > 0. status: 0 the chunk needs more data, 1 the next record is for the\n"
+"Python path, 2 `out` is full, 3 the limit was reached.");
+
+static PyObject *scan(PyObject *self, PyObject *args)
+{
+	Py_buffer chunk, units, ctxbuf, ringbuf = {0}, consbuf = {0}, outbuf = {0};
+	Py_ssize_t pos, end, out_used, limit;
+	int pcapng, swapped, prog_fd;
+	unsigned long long ts_mult, data_base, mask;
+	unsigned int iface_base, wire_off, max_wire, cut;
+	PyObject *ring_obj, *cons_obj, *out_obj, *packets, *packet_type, *directions;
+
+	if (!PyArg_ParseTuple(args, "py*nnpKy*Iiw*IIOKKOIOnOOOn", &pcapng, &chunk, &pos, &end,
+			      &swapped, &ts_mult, &units, &iface_base, &prog_fd, &ctxbuf, &wire_off,
+			      &max_wire, &ring_obj, &data_base, &mask, &cons_obj, &cut, &out_obj,
+			      &out_used, &packets, &packet_type, &directions, &limit))
 		return NULL;
 
 	PyObject *result = NULL;
 	struct ring r = {0};
+	struct format f = {pcapng, swapped, ts_mult, units.buf, units.len};
 	union bpf_attr attr;
 	unsigned char *scratch = NULL;
 	Py_ssize_t seen = 0, matched = 0;
 	int status = NEED_DATA;
 
 	if (end > chunk.len || pos < 0 || pos > end || wire_off + 4 > (size_t)ctxbuf.len) {
-		PyErr_SetString(PyExc_ValueError, "scan_pcap: bad bounds");
+		PyErr_SetString(PyExc_ValueError, "scan: bad bounds");
+		goto done;
+	}
+	if (!PyTuple_Check(directions) || PyTuple_GET_SIZE(directions) != 4) {
+		PyErr_SetString(PyExc_TypeError, "scan: directions must be a tuple of 4");
 		goto done;
 	}
 	if (prog_fd >= 0) {
@@ -209,7 +307,7 @@ static PyObject *scan_pcap(PyObject *self, PyObject *args)
 			goto done;
 		if (consbuf.len < 8 || (mask & (mask + 1)) ||
 		    (Py_ssize_t)data_base + (Py_ssize_t)mask + 1 > ringbuf.len) {
-			PyErr_SetString(PyExc_ValueError, "scan_pcap: bad ring");
+			PyErr_SetString(PyExc_ValueError, "scan: bad ring");
 			goto done;
 		}
 		r.pages = ringbuf.buf;
@@ -230,38 +328,28 @@ static PyObject *scan_pcap(PyObject *self, PyObject *args)
 	if (out_obj != Py_None && PyObject_GetBuffer(out_obj, &outbuf, PyBUF_WRITABLE) < 0)
 		goto done;
 	if (out_used < 0 || (outbuf.buf && out_used > outbuf.len)) {
-		PyErr_SetString(PyExc_ValueError, "scan_pcap: bad output offset");
+		PyErr_SetString(PyExc_ValueError, "scan: bad output offset");
 		goto done;
 	}
 	if (packets != Py_None && (!PyList_Check(packets) || !PyType_Check(packet_type) ||
 				   !PyType_IsSubtype((PyTypeObject *)packet_type, &PyTuple_Type))) {
-		PyErr_SetString(PyExc_TypeError, "scan_pcap: packets must be a list, packet_type a tuple type");
+		PyErr_SetString(PyExc_TypeError, "scan: packets must be a list, packet_type a tuple type");
 		goto done;
 	}
 
 	const unsigned char *base = chunk.buf;
 	while (1) {
+		struct record rec;
+
 		if (limit > 0 && matched >= limit) {
 			status = LIMIT;
 			break;
 		}
-		if (end - pos < PCAP_RECORD) {
-			status = NEED_DATA;
+		status = (pcapng ? next_pcapng : next_pcap)(&f, base + pos, end - pos, &rec);
+		if (status != TAKE)
 			break;
-		}
-		const unsigned char *h = base + pos;
-		uint32_t sec = get_u32(h, swapped), frac = get_u32(h + 4, swapped);
-		uint32_t caplen = get_u32(h + 8, swapped), wirelen = get_u32(h + 12, swapped);
-		if (caplen > MAXIMUM_SNAPLEN || caplen < ETH_HLEN) {
-			status = SLOW;
-			break;
-		}
-		if (end - pos - PCAP_RECORD < (Py_ssize_t)caplen) {
-			status = NEED_DATA;
-			break;
-		}
-		const unsigned char *data = h + PCAP_RECORD, *keep = data;
-		uint32_t keep_len = caplen < cut ? caplen : cut;
+		const unsigned char *keep = rec.data;
+		uint32_t keep_len = rec.caplen < cut ? rec.caplen : cut;
 		if (outbuf.buf && outbuf.len - out_used < (Py_ssize_t)(EPB_HEAD + keep_len + 3 + EPB_TAIL)) {
 			status = OUT_FULL;
 			break;
@@ -269,7 +357,8 @@ static PyObject *scan_pcap(PyObject *self, PyObject *args)
 		if (prog_fd >= 0) {
 			int corrupt = 0, err;
 
-			err = test_run(&attr, ctxbuf.buf, wire_off, data, caplen, wirelen, max_wire);
+			err = test_run(&attr, ctxbuf.buf, wire_off, rec.data, rec.caplen, rec.wirelen,
+				       max_wire);
 			if (err) {
 				status = SLOW;	/* refused: the Python path decides, or says why */
 				take_record(&r, scratch, &keep_len, &corrupt);	/* none is kept */
@@ -277,27 +366,29 @@ static PyObject *scan_pcap(PyObject *self, PyObject *args)
 			}
 			keep = take_record(&r, scratch, &keep_len, &corrupt);
 			if (corrupt) {
-				PyErr_SetString(PyExc_ValueError, "scan_pcap: corrupt ring record");
+				PyErr_SetString(PyExc_ValueError, "scan: corrupt ring record");
 				goto done;
 			}
 			if (outbuf.buf && keep &&
 			    outbuf.len - out_used < (Py_ssize_t)(EPB_HEAD + keep_len + 3 + EPB_TAIL)) {
-				PyErr_SetString(PyExc_ValueError, "scan_pcap: kernel record longer than cut");
+				PyErr_SetString(PyExc_ValueError, "scan: kernel record longer than cut");
 				goto done;
 			}
 		}
-		pos += PCAP_RECORD + caplen;
+		pos += rec.size;
 		seen++;
 		if (!keep)
 			continue;
 		matched++;
-		uint64_t ts = (uint64_t)sec * 1000000000ULL + (uint64_t)frac * ts_mult;
 		if (outbuf.buf)
-			out_used += put_epb((unsigned char *)outbuf.buf + out_used, ts, 0, wirelen, keep,
-					    keep_len, 0);
+			out_used += put_epb((unsigned char *)outbuf.buf + out_used, rec.ts,
+					    iface_base + rec.iface, rec.wirelen, keep, keep_len,
+					    rec.direction);
 		if (packets != Py_None) {
-			PyObject *packet = make_packet((PyTypeObject *)packet_type, ts, direction,
-						       wirelen, keep, keep_len);
+			PyObject *packet = make_packet((PyTypeObject *)packet_type, rec.ts,
+						       iface_base + rec.iface,
+						       PyTuple_GET_ITEM(directions, rec.direction),
+						       rec.wirelen, keep, keep_len);
 			if (!packet || PyList_Append(packets, packet) < 0) {
 				Py_XDECREF(packet);
 				goto done;
@@ -309,6 +400,7 @@ static PyObject *scan_pcap(PyObject *self, PyObject *args)
 done:
 	PyMem_Free(scratch);
 	PyBuffer_Release(&chunk);
+	PyBuffer_Release(&units);
 	PyBuffer_Release(&ctxbuf);
 	if (ringbuf.obj)
 		PyBuffer_Release(&ringbuf);
@@ -320,13 +412,14 @@ done:
 }
 
 static PyMethodDef methods[] = {
-	{"scan_pcap", scan_pcap, METH_VARARGS, scan_pcap_doc},
+	{"scan", scan, METH_VARARGS, scan_doc},
 	{NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
 	PyModuleDef_HEAD_INIT, "_testrun",
-	"BPF_PROG_TEST_RUN over the records of a pcap chunk (capture/session/offline_fast.py).",
+	"BPF_PROG_TEST_RUN over the records of a chunk of a capture file "
+	"(capture/session/offline_fast.py).",
 	-1, methods,
 };
 

@@ -36,7 +36,7 @@ from ebcap.capture.kernel.program import load_program
 from ebcap.capture.kernel.linklayers import LAYOUTS, layout_of
 from ebcap.capture.kernel.source import INGRESS, ProgramSpec
 from ebcap.capture.net.privileges import check_bpf_privileges
-from ebcap.capture.session.offline_fast import fast_pcap
+from ebcap.capture.session.offline_fast import fast_reader
 from ebcap.capture.session.sinks import open_sinks
 from ebcap.capture.packet import Interface, LinkType, Packet
 from ebcap.capture.filter.libpcap import compile_filter, offline_match
@@ -216,9 +216,10 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
         sinks = None
         start_ns = time.time_ns()
         seen = written = 0
-        # A pcap file's records go through the C loop (offline_fast.py) between the ones that
-        # need this loop: the first (which opens the sinks) and any the C loop hands back.
-        fast = fast_pcap(reader, kernel_filter(first.linktype))
+        # The file's records go through the C loop (offline_fast.py) between the ones that need
+        # this loop: the first (which opens the sinks), and any the C loop hands back (other
+        # blocks, other link types, anything the reader must judge).
+        fast = fast_reader(reader, kernel_filter(first.linktype), first.linktype)
         packets = iter(reader)
         while (packet := next(packets, None)) is not None:
             if reader.interfaces is not outputs.section or len(reader.interfaces) > outputs.read:
@@ -242,7 +243,7 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
                     break
             if fast is not None:
                 more_seen, more_written = fast.run(
-                    sinks, config.count - written if config.count else 0)
+                    sinks, config.count - written if config.count else 0, outputs.base)
                 seen += more_seen
                 written += more_written
                 if config.count and written >= config.count:

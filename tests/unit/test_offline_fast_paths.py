@@ -4,8 +4,8 @@
   corpus, and of every Ethernet frame cut at each length up to its end, is the same with the
   fast path as with the layered printers alone, with and without -n, in two time styles.
 - capture/pcapng/reader.py's read-ahead: the same packets whatever the stream's read sizes.
-- capture/kernel/_testrun.c without a filter (no kernel needed): the same packets, EPBs and
-  stops as the Python reader. With the kernel: tests/integration/test_offline_paths.py.
+- capture/kernel/_testrun.c without a filter (no kernel needed), pcap and pcapng: the same
+  packets, EPBs and stops as the Python reader. With the kernel: tests/integration/test_offline_paths.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.capture.pcapng.reader import CaptureFileReader
-from ebcap.capture.pcapng.writer import encode_epb
+from ebcap.capture.pcapng.writer import PcapngWriter, encode_epb
 from ebcap.dissectors import PrintOptions, TimestampMode, fastpath
 from ebcap.dissectors.line import LinePrinter
 from ebcap.capture.session import offline_fast
@@ -139,9 +139,10 @@ class Unfiltered:
 def scan_all(data: bytes, out=None, packets=None, limit=0):
     reader = CaptureFileReader(io.BytesIO(data), "f")
     first = next(iter(reader))
-    fast = offline_fast.FastPcap(reader.pcap, Unfiltered())
-    chunks = reader.pcap.chunks
+    fast = offline_fast.FastReader(reader.pcap or reader.pcapng, Unfiltered(), 1)
+    chunks = (reader.pcap or reader.pcapng).chunks
     chunks.fill(len(data))
+    fast.iface_base = 0
     used, seen, matched = fast._scan(out, 0, packets, limit)
     return first, fast, used, seen, matched
 
@@ -181,3 +182,31 @@ def test_c_loop_stops_at_the_limit_and_at_a_cut_off_record():
     packets = []
     _first, fast, _used, seen, _matched = scan_all(data[:-3], None, packets)
     assert (fast.status, seen) == (offline_fast.NEED_DATA, 48)
+
+
+def pcapng_file(packets: list[Packet]) -> bytes:
+    stream = io.BytesIO()
+    writer = PcapngWriter(stream, [Interface("eth0", LinkType.ETHERNET, 262144),
+                                   Interface("eth1", LinkType.ETHERNET, 262144)])
+    for p in packets:
+        writer.write(p)
+    writer.flush()
+    return stream.getvalue()
+
+
+@pytest.mark.skipif(offline_fast._testrun is None, reason="_testrun not built")
+def test_c_loop_reads_pcapng_epbs_as_the_reader_does():
+    packets = [Packet(1_764_000_000_123_456_789 + n, n % 2, Direction(n % 3), len(f) + 9, f)
+               for n, f in enumerate(FRAMES[:300])]
+    packets[200] = packets[200]._replace(comments=("a comment",))
+    data = pcapng_file(packets)
+    expected = list(CaptureFileReader(io.BytesIO(data), "f"))
+    assert [p.comments for p in expected] == [p.comments for p in packets]
+    found = []
+    _first, fast, _used, seen, _matched = scan_all(data, None, found)
+    assert fast.status == offline_fast.SLOW and seen == 199      # the commented EPB: Python's
+    assert found == [p._replace(data=p.data[:100]) for p in expected[1:200]]
+    out = bytearray(1 << 20)
+    _first, fast, used, seen, _matched = scan_all(data, out, None)
+    assert bytes(out[:used]) == b"".join(encode_epb(p._replace(data=p.data[:100]))
+                                         for p in expected[1:200])
