@@ -5,6 +5,8 @@ a pcapng file in units of 10^-7 s, which the C loop leaves to it."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import struct
 import subprocess
@@ -138,3 +140,22 @@ def test_a_bad_record_mid_file_ends_as_the_python_reader_ends(seed, tmp_path):
     truncated.write_bytes(data[:offset - 5])
     result = run("-r", str(truncated), "-n", "tcp or udp")
     assert result.returncode == 1 and "truncated dump file" in result.stderr.splitlines()[-1]
+
+
+@needs_tcpdump
+def test_bench_offline_runs_both_cases_and_leaves_nothing(tmp_path):
+    """`ebcap bench --offline` on a tiny corpus (timings not asserted): both cases, both tools,
+    the JSON's ratios, the corpus cached in $TMPDIR and nothing else left there."""
+    report = tmp_path / "offline.json"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run([str(EBCAP), "bench", "--offline", "--packets", "3000", "--rounds",
+                             "1", "--json", str(report)], capture_output=True, text=True,
+                            timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("x (CPU ") == 2 and "target 0.2x" in result.stdout
+    data = json.loads(report.read_text())
+    assert set(data["cases"]) == {"print", "write"}
+    for case in data["cases"].values():
+        assert case["ratio"] > 0 and not case["ebcap"]["error"] and not case["tcpdump"]["error"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ebcap-offline-corpus-3000.pcap",
+                                                          "offline.json"]
