@@ -18,6 +18,7 @@ from __future__ import annotations
 import socket
 import struct
 
+from ebcap.dissectors.names import numeric_port
 from ebcap.dissectors.tcp import TH_ACK, TH_URG, _FLAG_TEXT, _relative_seq
 
 _ETHER_IP4 = struct.Struct("!12xHBBHHHBBH4s4s").unpack_from     # ethertype, then the IPv4 header
@@ -97,8 +98,12 @@ def _tcp(nd, data: bytes, off: int, length: int, ip: tuple, prefix: str) -> bool
         if options is None:
             return False
     port = nd.port
-    text = [prefix, ip[3], ".", port(sport, "tcp"), " > ", ip[4], ".", port(dport, "tcp"),
-            ": Flags [", _FLAG_TEXT[flags], "]"]
+    if port is numeric_port:        # -n: no call a port
+        text = ["%s%s.%u > %s.%u: Flags [%s]" % (prefix, ip[3], sport, ip[4], dport,
+                                                 _FLAG_TEXT[flags])]
+    else:
+        text = ["%s%s.%s > %s.%s: Flags [%s]" % (prefix, ip[3], port(sport, "tcp"), ip[4],
+                                                 port(dport, "tcp"), _FLAG_TEXT[flags])]
     if not nd.absolute_seq and flags & TH_ACK:
         seq, ack, _sack_base = _relative_seq(nd, ip, sport, dport, seq, ack, flags)
     length -= hlen
@@ -168,7 +173,11 @@ def _udp(nd, data: bytes, off: int, length: int, ip: tuple, prefix: str, fragmen
     if ulen < length:
         length = ulen
     port = nd.port
-    addrs = "%s%s.%s > %s.%s: " % (prefix, ip[3], port(sport, "udp"), ip[4], port(dport, "udp"))
+    if port is numeric_port:
+        addrs = "%s%s.%u > %s.%u: " % (prefix, ip[3], sport, ip[4], dport)
+    else:
+        addrs = "%s%s.%s > %s.%s: " % (prefix, ip[3], port(sport, "udp"), ip[4],
+                                       port(dport, "udp"))
     table = nd.udp_ports
     if sport in table or dport in table:
         nd.out.append(addrs)
