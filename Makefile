@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py capture/kernel/_ringdrain.c scripts/setup-host
+$(STAMP): pyproject.toml setup.py capture/kernel/_ringdrain.c capture/kernel/_testrun.c scripts/setup-host
 	scripts/setup-host
 	test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,bench]'

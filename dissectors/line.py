@@ -19,7 +19,7 @@ import struct
 from typing import TextIO
 
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
-from ebcap.dissectors import hexdump, registry
+from ebcap.dissectors import fastpath, hexdump, registry
 from ebcap.dissectors.context import Context
 from ebcap.dissectors.errors import StopPacket, Truncated, trunc
 from ebcap.dissectors.options import PrintOptions
@@ -35,10 +35,12 @@ class LinePrinter:
     def __init__(self, options: PrintOptions, interfaces: list[Interface], stream: TextIO) -> None:
         self._interfaces = interfaces
         self._stream = stream
-        self._timestamp = TimestampFormatter(options)
+        self._timestamp = TimestampFormatter(options).fast()
         self._nd = Context(options, registry)
         self._show_interface = options.show_interface
         # Per interface: (link type, its printer or None, whether to write the IFNAME In prefix).
+        self._fast = fastpath.usable(options) and _with_fast_path(
+            fastpath.ether_fast, registry.LINK_TYPES[LinkType.ETHERNET])
         self._links = [self._link(i.linktype) for i in interfaces]
         self._unknown_interface = self._link(LinkType.ETHERNET)
         self._dump = None
@@ -51,19 +53,27 @@ class LinePrinter:
 
     def _link(self, linktype: int) -> tuple:
         prefix = self._show_interface and linktype not in registry.NAMES_INTERFACE
-        return linktype, registry.LINK_TYPES.get(linktype), prefix
+        printer = registry.LINK_TYPES.get(linktype)
+        if self._fast and linktype == LinkType.ETHERNET:
+            printer = self._fast          # one for all interfaces: a file may declare 300,000
+        return linktype, printer, prefix
 
     def print(self, packet: Packet) -> None:
         self._stream.write(self.format(packet))
+
+    def print_batch(self, packets: list[Packet]) -> None:
+        """Many packets' lines in one write (`ebcap -r`'s fast loop hands them over by chunk)."""
+        self._stream.write("".join(map(self.format, packets)))
 
     def format(self, packet: Packet) -> str:
         """The full text for one packet, ending in a newline."""
         ts = self._timestamp(packet.ts_ns)
         data = packet.data
         caplen = len(data)
-        bad = invalid_header(caplen, packet.wirelen)
-        if bad:
-            return ts + bad + "\n"
+        if not 0 < caplen <= packet.wirelen <= MAX_SNAPLEN:
+            bad = invalid_header(caplen, packet.wirelen)
+            if bad:
+                return ts + bad + "\n"
         nd = self._nd
         out = nd.out = [ts]
         nd.proto = ""
@@ -118,6 +128,14 @@ class LinePrinter:
         if packet.owner is not None:                # ptcpdump: "eth0 curl.3553 Out"
             return "%-5s %s %-3s " % (name, packet.owner.label, direction)
         return "%-5s %-3s " % (name, direction)
+
+
+def _with_fast_path(fast, printer):
+    """The link type's printer, tried after the fast path (dissectors/fastpath.py) declines."""
+    def print_frame(nd, data: bytes, length: int) -> None:
+        if not fast(nd, data, length):
+            printer(nd, data, length)
+    return print_frame
 
 
 def invalid_header(caplen: int, wirelen: int) -> str:

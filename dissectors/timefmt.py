@@ -22,6 +22,24 @@ class TimestampFormatter:
         self._cached_sec = -1
         self._cached_text = ""
 
+    def fast(self):
+        """A function equal to this formatter: for the default style (local time of day) a
+        closure with its per-second cache in locals, ~2x faster per line; else the formatter."""
+        if self._mode != TimestampMode.DEFAULT:
+            return self
+        unit, per_sec, frac_format = self._unit, self._per_sec, "%s" + self._frac + " "
+        cached = [-1, ""]
+        strftime, localtime = time.strftime, time.localtime
+
+        def default(ts_ns: int) -> str:
+            sec, frac = divmod(ts_ns // unit, per_sec)
+            if sec != cached[0]:
+                if sec & 0x80000000 or sec < 0:
+                    return _ERROR + " "
+                cached[0], cached[1] = sec, strftime("%H:%M:%S", localtime(sec))
+            return frac_format % (cached[1], frac)
+        return default
+
     def __call__(self, ts_ns: int) -> str:
         mode = self._mode
         if mode == TimestampMode.NONE:

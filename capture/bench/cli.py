@@ -55,6 +55,29 @@ class _Progress:
             self.stream.flush()
 
 
+def _offline(json_path, rounds, workdir, packets) -> int:
+    import json
+
+    from ebcap.capture.bench.offline import DEFAULT_PACKETS, offline_table, run_offline_bench
+
+    if os.geteuid() != 0:
+        raise EbcapError("bench --offline needs root (ebcap -r runs its filter in the kernel, "
+                         "and the corpus is captured in network namespaces)")
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        results = run_offline_bench(packets or DEFAULT_PACKETS, rounds or FULL_ROUNDS, workdir,
+                                    lambda text: click.echo(text, err=True))
+    except RuntimeError as exc:
+        raise EbcapError(f"bench --offline: {exc}") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(offline_table(results))
+    if json_path:
+        with open(json_path, "w") as stream:
+            json.dump(results, stream, indent=1)
+    return 0
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt  # so every `with` and `finally` removes its namespaces and files
 
@@ -81,7 +104,18 @@ def _raise_interrupt(signum, frame):
                    + "].")
 @click.option("--dir", "workdir", type=click.Path(file_okay=False, exists=True),
               help="Where the capture files are written (one at a time) [$TMPDIR].")
-def bench(quick, json_path, plot_path, duration, rounds, scenario_names, tool_specs, workdir):
+@click.option("--offline", is_flag=True,
+              help="Instead: reading a file (-r), ebcap against tcpdump, printing and -w, on a "
+                   "corpus of everyday traffic captured on a testbed and repeated "
+                   "(cached in $TMPDIR).")
+@click.option("--packets", type=click.IntRange(1000, 50_000_000), metavar="N",
+              help="--offline: packets in the corpus [1,000,000].")
+def bench(quick, json_path, plot_path, duration, rounds, scenario_names, tool_specs, workdir,
+          offline, packets):
+    if offline:
+        return _offline(json_path, rounds, workdir, packets)
+    if packets:
+        raise click.BadParameter("--packets goes with --offline")
     from ebcap.capture.bench.report import document, plot, table, write_json
     from ebcap.capture.bench.runner import BenchConfig, run_bench
     from ebcap.capture.bench.traffic import missing_program, sender_commands

@@ -152,6 +152,11 @@ class RingReader:
             cons += ((header & _LEN_MASK) + 15) & ~7
         return cons
 
+    def batch_args(self) -> tuple:
+        """(the read-only pages, the data area's offset in them, its mask, the writable page of
+        consumer_pos) for a consumer in C (capture/kernel/_testrun.c)."""
+        return self._pages, self._data_base, self._mask, self._consumer_page
+
     def close(self) -> None:
         del self._consumer
         self._consumer_page.close()

@@ -39,6 +39,99 @@ def caplen_error(caplen: int) -> str:
             f"{MAXIMUM_SNAPLEN}")
 
 
+READ_AHEAD = 256 * 1024       # bytes read from the file at a time
+
+
+class ReadAhead:
+    """The file in READ_AHEAD pieces: `buf[pos:]` is what is read and not yet taken. One read a
+    chunk rather than two per record; memory stays one chunk and the largest record. The reads
+    start at 4 bytes and double up to READ_AHEAD: a file refused at its first record (a hostile
+    length) has been read no further than libpcap reads it. A record larger than READ_AHEAD
+    (a pcapng block up to 16 MiB) is read on its own, into one bytearray: held once."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.buf = b""
+        self.pos = 0
+        self.eof = False
+        self._read_size = 4
+
+    def read(self, n: int) -> bytes:
+        """A stream's read(): capture/pcapng/format.py's read_blocks reads through this."""
+        return self.take(n)
+
+    def take(self, n: int) -> bytes:
+        """The next `n` bytes (fewer only at the end of the file)."""
+        pos = self.pos
+        if len(self.buf) - pos < n:
+            if n > READ_AHEAD:
+                return self._take_large(n)
+            self.fill(n)
+            pos = 0
+        self.pos = pos + n
+        return self.buf[pos:pos + n]
+
+    def fill(self, n: int = 1) -> bool:
+        """Make at least `n` bytes past pos available, if the file has them; False at its end."""
+        rest = self.buf[self.pos:]
+        pieces, have = [rest], len(rest)
+        while have < n and not self.eof:
+            more = self.stream.read(max(self._read_size, n - have))
+            self._read_size = min(2 * self._read_size, READ_AHEAD)
+            if not more:
+                self.eof = True
+                break
+            pieces.append(more)
+            have += len(more)
+        self.buf, self.pos = b"".join(pieces), 0
+        return have >= n
+
+    def _take_large(self, n: int) -> bytearray:
+        out = bytearray(n)
+        rest = self.buf[self.pos:]
+        out[:len(rest)] = rest
+        self.buf, self.pos, got = b"", 0, len(rest)
+        view = memoryview(out)
+        readinto = getattr(self.stream, "readinto", None)
+        while got < n:
+            if readinto is not None:
+                count = readinto(view[got:])
+            else:
+                more = self.stream.read(n - got)
+                count = len(more or b"")
+                view[got:got + count] = more or b""
+            if not count:
+                self.eof = True
+                del view
+                return out[:got]
+            got += count
+        del view
+        return out
+
+
+class PcapRecords:
+    """What a fast reader of a classic pcap file needs: the read-ahead and the format."""
+
+    def __init__(self, chunks: ReadAhead, swapped: bool, ts_mult: int):
+        self.chunks, self.swapped, self.ts_mult = chunks, swapped, ts_mult
+
+
+class PcapngRecords:
+    """What a fast reader of a pcapng file needs: the read-ahead, and the reader, whose section
+    (byte order, interfaces and their if_tsresol) is the one the next block belongs to."""
+
+    def __init__(self, chunks: ReadAhead, reader: "CaptureFileReader"):
+        self.chunks, self.reader = chunks, reader
+
+    @property
+    def swapped(self) -> bool:
+        return self.reader._order == ">"
+
+    def interfaces(self) -> tuple[list[Interface], bytes]:
+        """The section's interfaces and each one's if_tsresol byte."""
+        return self.reader.interfaces, bytes(self.reader._tsresol)
+
+
 class CaptureFileReader:
     """Iterate packets; `interfaces` grows as IDBs are read (pcap files have exactly one)."""
 
@@ -49,7 +142,11 @@ class CaptureFileReader:
         self._tsresol = bytearray()         # each interface's if_tsresol byte
         self._shared: dict[tuple, Interface] = {}
         self._seen_idb = False
-        magic = read_exactly(stream, 4)
+        self.pcap: PcapRecords | None = None    # a classic pcap file's records, once read
+        self.pcapng: PcapngRecords | None = None
+        self._order = "<"
+        self._chunks = ReadAhead(stream)
+        magic = read_exactly(self._chunks, 4)
         if magic in PCAP_MAGICS:
             self._packets = self._pcap(magic)
         elif magic == _SHB_MAGIC:
@@ -73,16 +170,18 @@ class CaptureFileReader:
 
     def _pcap(self, magic: bytes) -> Iterator[Packet]:
         order, ts_mult = PCAP_MAGICS[magic]
-        header = read_exactly(self.stream, 20)
+        header = read_exactly(self._chunks, 20)
         if len(header) < 20:
             raise self._error(f"truncated dump file; tried to read 24 file header bytes, "
                               f"only got {4 + len(header)}")
         _vmaj, _vmin, _zone, _sigfigs, snaplen, linktype = struct.unpack(order + PCAP_FILE_HEADER, header)
         self.interfaces.append(Interface(name=self.name, linktype=linktype & 0xFFFF,
                                          snaplen=adjust_snaplen(snaplen)))
+        self.pcap = PcapRecords(self._chunks, order == ">", ts_mult)
+        take = self.pcap.chunks.take
         record = struct.Struct(order + PCAP_RECORD)
         while True:
-            head = read_exactly(self.stream, 16)
+            head = take(16)
             if not head:
                 return
             if len(head) < 16:
@@ -91,7 +190,7 @@ class CaptureFileReader:
             sec, frac, caplen, wirelen = record.unpack(head)
             if caplen > MAXIMUM_SNAPLEN:
                 raise self._error(caplen_error(caplen))
-            data = read_exactly(self.stream, caplen)
+            data = take(caplen)
             if len(data) < caplen:
                 raise self._error(f"truncated dump file; tried to read {caplen} captured bytes, "
                                   f"only got {len(data)}")
@@ -100,7 +199,9 @@ class CaptureFileReader:
     # --- pcapng -----------------------------------------------------------------------------
 
     def _pcapng(self, magic: bytes) -> Iterator[Packet]:
-        for block in read_blocks(self.stream, self.name, first=magic):
+        self.pcapng = PcapngRecords(self._chunks, self)
+        for block in read_blocks(self._chunks, self.name, first=magic):
+            self._order = block.order
             try:
                 packet = self._block(block.type, block.body, block.order)
             except MalformedBlock as exc:
@@ -171,6 +272,8 @@ class CaptureFileReader:
                                  f"{block_name(btype)} ({len(body) + 12} bytes)")
         mult, div = tsresol_byte_units(self._tsresol[iface])
         data = body[20:20 + caplen]
+        if type(data) is not bytes:     # a block over READ_AHEAD comes as a bytearray
+            data = bytes(data)
         direction = Direction.UNKNOWN
         comments = []
         for code, value in iter_options(body, 20 + caplen + (-caplen % 4), order, btype):
@@ -190,4 +293,4 @@ class CaptureFileReader:
         if 4 + caplen > len(body):
             raise MalformedBlock(f"captured length {caplen} runs past the end of its "
                                  f"{block_name(BT_SPB)} ({len(body) + 12} bytes)")
-        return Packet(0, 0, Direction.UNKNOWN, wirelen, body[4:4 + caplen])
+        return Packet(0, 0, Direction.UNKNOWN, wirelen, bytes(body[4:4 + caplen]))

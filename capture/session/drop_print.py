@@ -40,6 +40,15 @@ class DropPrinter:
         self._out = stream
         self._line_buffered = line_buffered
 
+    def print_batch(self, packets: list[Packet]) -> None:
+        """Packets of a file: handed on together when none of them has a comment (no drop)."""
+        batch = getattr(self._printer, "print_batch", None)
+        if batch is None or any(packet.comments for packet in packets):
+            for packet in packets:
+                self.print(packet)
+        else:
+            batch(packets)
+
     def print(self, packet: Packet) -> None:
         drop = drop_of(packet.comments) if packet.comments else None
         if drop is None:

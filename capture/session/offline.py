@@ -36,6 +36,7 @@ from ebcap.capture.kernel.program import load_program
 from ebcap.capture.kernel.linklayers import LAYOUTS, layout_of
 from ebcap.capture.kernel.source import INGRESS, ProgramSpec
 from ebcap.capture.net.privileges import check_bpf_privileges
+from ebcap.capture.session.offline_fast import fast_reader
 from ebcap.capture.session.sinks import open_sinks
 from ebcap.capture.packet import Interface, LinkType, Packet
 from ebcap.capture.filter.libpcap import compile_filter, offline_match
@@ -215,7 +216,12 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
         sinks = None
         start_ns = time.time_ns()
         seen = written = 0
-        for packet in reader:
+        # The file's records go through the C loop (offline_fast.py) between the ones that need
+        # this loop: the first (which opens the sinks), and any the C loop hands back (other
+        # blocks, other link types, anything the reader must judge).
+        fast = fast_reader(reader, kernel_filter(first.linktype), first.linktype)
+        packets = iter(reader)
+        while (packet := next(packets, None)) is not None:
             if reader.interfaces is not outputs.section or len(reader.interfaces) > outputs.read:
                 # interfaces declared after packets (a file of -i any, another section): the
                 # sinks and the writer get their IDBs as they appear
@@ -228,14 +234,20 @@ def run_offline(config: CaptureConfig, quiet: bool = False) -> int:
                         sinks.add_interface(iface)
             seen += 1
             data = kernel_filter(reader.interfaces[packet.interface].linktype).run(packet)
-            if data is None:
-                continue
-            if outputs.base:
-                packet = packet._replace(interface=outputs.base + packet.interface)
-            sinks.packet(packet._replace(data=data))
-            written += 1
-            if config.count and written >= config.count:
-                break
+            if data is not None:
+                if outputs.base:
+                    packet = packet._replace(interface=outputs.base + packet.interface)
+                sinks.packet(packet._replace(data=data))
+                written += 1
+                if config.count and written >= config.count:
+                    break
+            if fast is not None:
+                more_seen, more_written = fast.run(
+                    sinks, config.count - written if config.count else 0, outputs.base)
+                seen += more_seen
+                written += more_written
+                if config.count and written >= config.count:
+                    break
         if sinks is None:
             outputs.sync(reader.interfaces)
             sinks = open_sinks(config, outputs.interfaces)
