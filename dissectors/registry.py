@@ -15,12 +15,14 @@ from ebcap.capture.packet import LinkType
 from ebcap.dissectors import (
     ah,
     arp,
+    bcm_li,
     bfd,
     bgp,
     bootp,
     dhcp6,
     dns,
     eapol,
+    eigrp,
     esp,
     ethernet,
     geneve,
@@ -33,6 +35,8 @@ from ebcap.dissectors import (
     igmp,
     ipv4,
     ipv6,
+    isoclns,
+    ldp,
     lldp,
     mpls,
     nflog,
@@ -41,11 +45,13 @@ from ebcap.dissectors import (
     ospf,
     pim,
     ppp,
+    ptp,
     pppoe,
     radiotap,
     radius,
     raw,
     rip,
+    ripng,
     sctp,
     sll,
     slow,
@@ -93,6 +99,8 @@ ETHERTYPES = {
     0x8809: slow.slow_print,
     0x888E: eapol.eapol_print,
     0x88CC: lldp.lldp_print,
+    # issue 15, part A
+    0x88F7: ptp.ptp_print,
 }
 
 IP_PROTOCOLS = {
@@ -111,6 +119,8 @@ IP_PROTOCOLS = {
     103: pim.pim_print,
     112: vrrp.vrrp_print,
     132: sctp.sctp_print,
+    # issue 15, part A
+    88: eigrp.eigrp_print,
 }
 
 # In order of precedence: where both ports have a printer, the earlier row's wins.
@@ -136,6 +146,7 @@ UDP_PORTS = PortTable([
     (547, dhcp6.dhcp6_print),
     *((port, radius.radius_print) for port in radius.PORTS),
     (1985, hsrp.hsrp_print),
+    (bcm_li.BCM_LI_PORT, bcm_li.bcm_li_print),   # issue 15, part A: print-udp.c tries it before BFD
     (3784, bfd.bfd_control_print),
     (4784, bfd.bfd_multihop_print),
     (6784, bfd.bfd_lag_print),
@@ -144,5 +155,15 @@ UDP_PORTS = PortTable([
     (4789, vxlan.vxlan_print),
     (6081, geneve.geneve_print),
     (6635, mpls.mpls_print),
+])
+# issue 15, part A: in print-udp.c's order, after every row above.
+UDP_PORTS.append_rows([
+    (521, ripng.ripng_print),
+    (646, ldp.ldp_print),
+    (319, ptp.ptp_print),
+    (320, ptp.ptp_print),
+])
+TCP_PORTS.append_rows([
+    (646, ldp.ldp_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)
