@@ -15,6 +15,7 @@ from ebcap.capture.packet import LinkType
 from ebcap.dissectors import (
     ah,
     arp,
+    babel,
     bcm_li,
     bfd,
     bgp,
@@ -35,8 +36,8 @@ from ebcap.dissectors import (
     igmp,
     ipv4,
     ipv6,
-    isoclns,
     ldp,
+    l2tp,
     lldp,
     mpls,
     nflog,
@@ -158,7 +159,10 @@ UDP_PORTS = PortTable([
 ])
 # issue 15, part A: in print-udp.c's order, after every row above.
 UDP_PORTS.append_rows([
+    (1701, l2tp.l2tp_print),
     (521, ripng.ripng_print),
+    (6696, babel.babel_print),
+    (6697, babel.babel_print),
     (646, ldp.ldp_print),
     (319, ptp.ptp_print),
     (320, ptp.ptp_print),
