@@ -15,15 +15,12 @@ from ebcap.capture.packet import LinkType
 from ebcap.dissectors import (
     ah,
     arp,
-    babel,
-    bcm_li,
     bfd,
     bgp,
     bootp,
     dhcp6,
     dns,
     eapol,
-    eigrp,
     esp,
     ethernet,
     geneve,
@@ -36,8 +33,6 @@ from ebcap.dissectors import (
     igmp,
     ipv4,
     ipv6,
-    ldp,
-    l2tp,
     lldp,
     mpls,
     nflog,
@@ -46,13 +41,11 @@ from ebcap.dissectors import (
     ospf,
     pim,
     ppp,
-    ptp,
     pppoe,
     radiotap,
     radius,
     raw,
     rip,
-    ripng,
     sctp,
     sll,
     slow,
@@ -66,6 +59,7 @@ from ebcap.dissectors import (
     vrrp,
     vxlan,
 )
+from ebcap.dissectors import babel, bcm_li, eigrp, l2tp, ldp, ptp, ripng  # issue 15, part A
 from ebcap.dissectors.context import PortTable
 
 LINK_TYPES = {
@@ -100,8 +94,6 @@ ETHERTYPES = {
     0x8809: slow.slow_print,
     0x888E: eapol.eapol_print,
     0x88CC: lldp.lldp_print,
-    # issue 15, part A
-    0x88F7: ptp.ptp_print,
 }
 
 IP_PROTOCOLS = {
@@ -120,8 +112,6 @@ IP_PROTOCOLS = {
     103: pim.pim_print,
     112: vrrp.vrrp_print,
     132: sctp.sctp_print,
-    # issue 15, part A
-    88: eigrp.eigrp_print,
 }
 
 # In order of precedence: where both ports have a printer, the earlier row's wins.
@@ -157,7 +147,15 @@ UDP_PORTS = PortTable([
     (6081, geneve.geneve_print),
     (6635, mpls.mpls_print),
 ])
-# issue 15, part A: in print-udp.c's order, after every row above.
+TCP_TRAILERS = (tls.client_hello_print,)
+
+# issue 15, part A: rows after every row above (the UDP ones in print-udp.c's order).
+ETHERTYPES.update({
+    0x88F7: ptp.ptp_print,
+})
+IP_PROTOCOLS.update({
+    88: eigrp.eigrp_print,
+})
 UDP_PORTS.append_rows([
     (1701, l2tp.l2tp_print),
     (521, ripng.ripng_print),
@@ -170,4 +168,3 @@ UDP_PORTS.append_rows([
 TCP_PORTS.append_rows([
     (646, ldp.ldp_print),
 ])
-TCP_TRAILERS = (tls.client_hello_print,)
