@@ -1,16 +1,124 @@
-"""PIM (print-pim.c, RFC 7761; IP protocol 103): version, message type and length. (-v's PIMv2 bodies
-are not decoded.)"""
+"""PIM (print-pim.c, RFC 7761; IP protocol 103): version, message type and length, and with -v the
+PIMv2 checksum and the Hello options. (-v's other PIMv2 bodies are not decoded.)"""
 
 from __future__ import annotations
 
+from ebcap.dissectors.cksum import in_cksum, pseudo_header
+from ebcap.dissectors.extract import u16, u32
+from ebcap.dissectors.hexdump import hex_dump
+from ebcap.dissectors.text import relts
+
 TYPES = ("Hello", "Register", "Register Stop", "Join / Prune", "Bootstrap", "Assert", "Graft",
          "Graft Acknowledgement", "Candidate RP Advertisement", "Prune Refresh", "DF Election", "ECMP Redirect")
+HELLO, REGISTER = 0, 1
+HANDLED = frozenset(range(11))    # print-pim.c has a case for every type up to DF Election
+PROTO_PIM = 103
+OPT_HOLDTIME, OPT_LAN_PRUNE_DELAY, OPT_DR_PRIORITY_OLD, OPT_DR_PRIORITY = 1, 2, 18, 19
+OPT_GENID, OPT_REFRESH_CAP, OPT_BIDIR_CAP, OPT_ADDRESS_LIST, OPT_ADDRESS_LIST_OLD = 20, 21, 22, 24, 65001
+HELLO_OPTIONS = {OPT_HOLDTIME: "Hold Time", OPT_LAN_PRUNE_DELAY: "LAN Prune Delay",
+                 OPT_DR_PRIORITY_OLD: "DR Priority (Old)", OPT_DR_PRIORITY: "DR Priority",
+                 OPT_GENID: "Generation ID", OPT_REFRESH_CAP: "State Refresh Capability",
+                 OPT_BIDIR_CAP: "Bi-Directional Capability", OPT_ADDRESS_LIST: "Address List",
+                 OPT_ADDRESS_LIST_OLD: "Address List (Old)"}
 
 
-def pim_print(nd, data: bytes, off: int, length: int, _ip: tuple, _fragmented) -> None:
+class _Invalid(Exception):
+    """nd_print_invalid after the text so far; the line ends."""
+
+
+def pim_print(nd, data: bytes, off: int, length: int, ip: tuple, _fragmented) -> None:
     nd.proto = "pim"
     version, kind = data[off] >> 4, data[off] & 0x0F
-    if version == 2:
-        nd.out.append("PIMv2, %s, length %u" % (TYPES[kind] if kind < len(TYPES) else "Unknown Type", length))
-    else:
+    name = TYPES[kind] if kind < len(TYPES) else "Unknown Type"
+    if version != 2:
         nd.out.append("PIMv%u, length %u" % (version, length))
+    elif not nd.verbose:
+        nd.out.append("PIMv2, %s, length %u" % (name, length))
+    else:
+        nd.out.append("PIMv2, length %u\n\t%s" % (length, name))
+        try:
+            _v2(nd, data, off, length, ip, kind)
+        except _Invalid:
+            nd.out.append(" (invalid)")
+
+
+def _v2(nd, data: bytes, off: int, length: int, ip: tuple, kind: int) -> None:
+    nd.proto = "pimv2"
+    out = nd.out
+    if length < 2:
+        out.append("[length %u < 2]" % length)
+        raise _Invalid
+    if data[off + 1] & 0x0F:
+        out.append(", RFC2117-encoding")
+    if length < 4:
+        out.append("[length %u < 4]" % length)
+        raise _Invalid
+    cksum = u16(data, off + 2)[0]
+    out.append(", cksum 0x%04x (%s)" % (cksum, _checksum(data, off, length, ip, kind) if cksum else "unverified"))
+    if kind == HELLO:
+        _hello(nd, data, off + 4, length - 4)
+    elif kind not in HANDLED:
+        out.append(" [type %u]" % kind)
+
+
+def _checksum(data: bytes, off: int, length: int, ip: tuple, kind: int) -> str:
+    def check(n: int) -> str:
+        if len(data) < off + n:
+            return "unverified"
+        if ip[0] == 4:
+            return "incorrect" if in_cksum(data[off:off + n]) else "correct"
+        return "incorrect" if in_cksum(pseudo_header(6, ip[1], ip[2], PROTO_PIM, n) + data[off:off + n]) else "correct"
+    # A Register's checksum covers its header only, or (RFC 4601's leniency) the whole message.
+    status = check(8) if kind == REGISTER else check(length)
+    return check(length) if kind == REGISTER and status == "incorrect" else status
+
+
+def _hello(nd, data: bytes, at: int, left: int) -> None:
+    out = nd.out
+    while left > 0:
+        if left < 4:
+            raise IndexError
+        otype, olen = u16(data, at)[0], u16(data, at + 2)[0]
+        out.append("\n\t  %s Option (%u), length %u, Value: " % (HELLO_OPTIONS.get(otype, "Unknown"), otype, olen))
+        at += 4
+        left -= 4
+        if left < olen or len(data) < at + olen:
+            raise IndexError
+        if otype == OPT_HOLDTIME:
+            _need(out, olen, 2)
+            out.append(relts(u16(data, at)[0]))
+        elif otype == OPT_LAN_PRUNE_DELAY:
+            _need(out, olen, 4)
+            delay, override = u16(data, at)[0], u16(data, at + 2)[0]
+            out.append("\n\t    T-bit=%u, LAN delay %ums, Override interval %ums" % (
+                delay >> 15, delay & 0x7FFF, override))
+        elif otype in (OPT_DR_PRIORITY_OLD, OPT_DR_PRIORITY):
+            if olen == 0:
+                out.append("Bi-Directional Capability (Old)")
+            else:
+                _need(out, olen, 4)
+                out.append("%u" % u32(data, at)[0])
+        elif otype == OPT_GENID:
+            _need(out, olen, 4)
+            out.append("0x%08x" % u32(data, at)[0])
+        elif otype == OPT_REFRESH_CAP:
+            _need(out, olen, 4)
+            out.append("v%u" % data[at])
+            if data[at + 1]:
+                out.append(", interval " + relts(data[at + 1]))
+            if u16(data, at + 2)[0]:
+                out.append(" ?0x%04x?" % u16(data, at + 2)[0])
+        elif otype in (OPT_BIDIR_CAP, OPT_ADDRESS_LIST, OPT_ADDRESS_LIST_OLD):
+            pass    # -vv's address list is not decoded
+        elif nd.verbose <= 1:
+            out.append(hex_dump(data[at:at + olen], "\n\t    "))
+        if nd.verbose > 1:
+            out.append(hex_dump(data[at:at + olen], "\n\t    "))
+        at += olen
+        left -= olen
+
+
+def _need(out: list[str], olen: int, want: int) -> None:
+    if olen != want:
+        out.append("[option length %u != %u]" % (olen, want))
+        raise _Invalid
