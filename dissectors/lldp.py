@@ -8,6 +8,7 @@ from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16, u32
 from ebcap.dissectors.hexdump import hex_dump
 from ebcap.dissectors.names import ip4, ip6, mac
+from ebcap.dissectors.oui import OUI_IEEE_8023, OUIS
 from ebcap.dissectors.text import bits_text, printjn
 
 END, CHASSIS_ID, PORT_ID, TTL, PORT_DESCR, SYSTEM_NAME, SYSTEM_DESCR, SYSTEM_CAP, MGMT_ADDR = range(9)
@@ -27,15 +28,6 @@ CAPABILITIES = ((0x01, "Other"), (0x02, "Repeater"), (0x04, "Bridge"), (0x08, "W
 INTF_NUMBERING = {2: "Interface Index", 3: "System Port Number"}
 AFNUM_INET, AFNUM_INET6, AFNUM_802 = 1, 2, 6
 AF_NAMES = {0: "Reserved", 1: "IPv4", 2: "IPv6", 3: "NSAP", 4: "HDLC", 5: "BBN 1822", 6: "802"}
-OUI_IEEE_8021, OUI_IEEE_8023 = 0x0080C2, 0x00120F
-OUIS = {0x000000: "Ethernet", 0x00000C: "Cisco", 0x00005E: "IANA", 0x000081: "Nortel Networks SONMP",
-        0x0000F8: "Cisco bridged", 0x00A03E: "ATM Forum", 0x00E02F: "DOCSIS Spanning Tree",
-        0x080007: "Appletalk", 0x009069: "Juniper", 0x080009: "Hewlett-Packard",
-        OUI_IEEE_8021: "IEEE 802.1 Private", OUI_IEEE_8023: "IEEE 802.3 Private", 0x0012BB: "ANSI/TIA",
-        0x001B21: "DCBX", 0x002320: "Nicira Networks", 0x5C16C7: "Big Switch Networks",
-        0xB0D2F5: "Vello Systems", 0x002481: "HP", 0x0004EA: "HP-Labs", 0x748771: "Infoblox Inc",
-        0xA42305: "Open Networking Lab", 0x00049F: "Freescale", 0x0015AD: "Netronome", 0x001018: "Broadcom",
-        0x00E004: "PMC-Sierra", 0xD0F0DB: "Ericsson"}
 DOT3_SUBTYPES = {1: "MAC/PHY configuration/status", 2: "Power via MDI", 3: "Link aggregation", 4: "Max frame size"}
 DOT3_MACPHY, DOT3_MDIPOWER, DOT3_LINKAGGR, DOT3_MTU = 1, 2, 3, 4
 AUTONEG = ((0x01, "supported"), (0x02, "enabled"))
