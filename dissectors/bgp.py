@@ -12,6 +12,7 @@ from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16, u32
 from ebcap.dissectors.hexdump import hex_dump
 from ebcap.dissectors.names import ip4, ip6
+from ebcap.dissectors.text import printable
 
 MARKER = b"\xff" * 16
 HDR_LEN, OPEN_LEN = 19, 29
@@ -43,6 +44,25 @@ SEGMENT_OPEN = {2: "", 1: "{ ", 3: "( ", 4: "({ "}
 SEGMENT_CLOSE = {2: "", 1: "}", 3: ")", 4: "})"}
 NOTIFY_MAJOR = {1: "Message Header Error", 2: "OPEN Message Error", 3: "UPDATE Message Error",
                 4: "Hold Timer Expired", 5: "Finite State Machine Error", 6: "Cease", 7: "Capability Message Error"}
+# major code -> (the separator print-bgp.c puts before "subcode", its minor codes)
+NOTIFY_MINOR = {
+    1: (", ", {1: "Connection Not Synchronized", 2: "Bad Message Length", 3: "Bad Message Type"}),
+    2: (", ", {1: "Unsupported Version Number", 2: "Bad Peer AS", 3: "Bad BGP Identifier",
+               4: "Unsupported Optional Parameter", 5: "Authentication Failure", 6: "Unacceptable Hold Time",
+               7: "Capability Message Error"}),
+    3: (", ", {1: "Malformed Attribute List", 2: "Unrecognized Well-known Attribute",
+               3: "Missing Well-known Attribute", 4: "Attribute Flags Error", 5: "Attribute Length Error",
+               6: "Invalid ORIGIN Attribute", 7: "AS Routing Loop", 8: "Invalid NEXT_HOP Attribute",
+               9: "Optional Attribute Error", 10: "Invalid Network Field", 11: "Malformed AS_PATH"}),
+    5: (" ", {0: "Unspecified Error", 1: "In OpenSent State", 2: "In OpenConfirm State", 3: "In Established State"}),
+    7: (" ", {1: "Invalid Action Value", 2: "Invalid Capability Length", 3: "Malformed Capability Value",
+              4: "Unsupported Capability Code"}),
+    6: (", ", {1: "Maximum Number of Prefixes Reached", 2: "Administrative Shutdown", 3: "Peer Unconfigured",
+               4: "Administrative Reset", 5: "Connection Rejected", 6: "Other Configuration Change",
+               7: "Connection Collision Resolution"}),
+}
+NOTIFICATION_LEN = 21
+CEASE, CEASE_MAXPRFX, CEASE_SHUT, CEASE_RESET = 6, 1, 2, 4
 AFNUM_INET, AFNUM_INET6, SAFI_UNICAST = 1, 2, 1
 UNICAST_FAMILIES = frozenset(((AFNUM_INET, 1), (AFNUM_INET, 2), (AFNUM_INET, 3), (AFNUM_INET6, 1),
                               (AFNUM_INET6, 2), (AFNUM_INET6, 3)))
@@ -90,13 +110,43 @@ def _message(nd, data: bytes, at: int, length: int) -> None:
         elif kind == UPDATE:
             _update(nd, data, at, length)
         elif kind == NOTIFICATION:
-            if length >= HDR_LEN + 2:
-                major, minor = data[at + 19], data[at + 20]
-                nd.out.append(", %s (%u), subcode %u" % (NOTIFY_MAJOR.get(major, "Unknown"), major, minor))
+            _notification(nd.out, data, at, length)
         elif kind != KEEPALIVE and kind != ROUTE_REFRESH:
             nd.out.append("\n\t  no Message %u decoder" % kind + hex_dump(data[at:at + length], "\n\t  "))
     except (IndexError, struct.error):
         nd.out.append(" [|bgp]")
+
+
+def _notification(out: list[str], data: bytes, at: int, length: int) -> None:
+    if len(data) < at + NOTIFICATION_LEN:
+        raise IndexError
+    if length < NOTIFICATION_LEN:
+        return
+    major, minor = data[at + 19], data[at + 20]
+    out.append(", %s (%u)" % (NOTIFY_MAJOR.get(major, "Unknown Error"), major))
+    if major not in NOTIFY_MINOR:
+        return
+    sep, names = NOTIFY_MINOR[major]
+    out.append("%ssubcode %s (%u)" % (sep, names.get(minor, "Unknown"), minor))
+    if major != CEASE:
+        return
+    p = at + NOTIFICATION_LEN
+    if minor == CEASE_MAXPRFX and length >= NOTIFICATION_LEN + 7:
+        out.append(", " + _family(u16(data, p)[0], data[p + 2]) + ", Max Prefixes: %u" % u32(data, p + 3)[0])
+    if minor in (CEASE_SHUT, CEASE_RESET) and length >= NOTIFICATION_LEN + 1:
+        comm_len, used = data[p], 0
+        if comm_len > length - (NOTIFICATION_LEN + 1):
+            out.append(", invalid Shutdown Communication length")
+        elif comm_len == 0:
+            out.append(", empty Shutdown Communication")
+            used = 1
+        else:
+            text = data[p + 1:p + 1 + comm_len]
+            out.append(", Shutdown Communication (length: %u): \"%s\"" % (comm_len, printable(text)))
+            used = comm_len + 1
+        rest = length - (used + NOTIFICATION_LEN)
+        if rest > 0:
+            out.append(", Data: (length: %u)" % rest + hex_dump(data[p + used:p + used + rest], "\n\t\t"))
 
 
 def _open(nd, data: bytes, at: int, length: int) -> None:
