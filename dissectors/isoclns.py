@@ -10,7 +10,7 @@ import struct
 
 from ebcap.dissectors.hexdump import hex_dump
 from ebcap.dissectors.names import ip4, ip6
-from ebcap.dissectors.text import printjn
+from ebcap.dissectors.text import bits_text, printjn
 
 NLPID_NULLNS, NLPID_CLNP, NLPID_ESIS, NLPID_ISIS, NLPID_IP, NLPID_IP6 = 0x00, 0x81, 0x82, 0x83, 0xCC, 0x8E
 NLPIDS = {0x00: "NULL", 0x08: "Q.933", 0x09: "LMI", 0x80: "SNAP", 0x81: "CLNP", 0x82: "ES-IS", 0x83: "IS-IS",
@@ -309,6 +309,27 @@ def _tlv(nd, out: list[str], kind: int, v: bytes) -> None:
         out.append("\n\t      Traffic Engineering Router ID: %s" % ip4(v[:4]))
     elif kind == 137:
         out.append("\n\t      Hostname: " + printjn(v))
+    elif kind == 22:
+        i = 0
+        while i < n:
+            i += _ext_is_reach(out, v, i)
+    elif kind in (135, 236):
+        i = 0
+        while i < n:
+            used = _extd_ip_reach(out, v, i, 4 if kind == 135 else 16)
+            if not used:
+                raise IndexError
+            if n - i < used:
+                out.append(" [remaining tlv length %u < %u] (invalid)" % (n - i, used))
+                break
+            i += used
+    elif kind == 242:
+        if n < 5:
+            out.append(" [object length %u < 5] (invalid)" % n)
+            return
+        out.append("\n\t      Router-ID %s, Flags [%s]" % (ip4(v[:4]), bits_text(ROUTER_CAP_FLAGS, v[4], "none")))
+        if n > 5:
+            out.append(hex_dump(v[5:], "\n\t\t"))     # its sub-TLVs are not decoded
     elif nd.verbose <= 1:
         out.append(hex_dump(v, "\n\t\t"))
 
@@ -320,3 +341,60 @@ def nsap_text(b: bytes) -> str:
     h = b.hex()
     parts = [h[0:2]] + [h[i:i + 4] for i in range(2, len(h), 4)]
     return ".".join(parts)
+
+
+ROUTER_CAP_FLAGS = ((0x01, "S bit"), (0x02, "D bit"))
+
+
+def _ext_is_reach(out: list[str], v: bytes, i: int) -> int:
+    """isis_print_ext_is_reach without sub-TLV decoding (their bytes are dumped)."""
+    if len(v) - i < 11:
+        raise IndexError
+    metric = int.from_bytes(v[i + 7:i + 10], "big")
+    sub_len = v[i + 10]
+    out.append("\n\t      IS Neighbor: %s, Metric: %u, %ssub-TLVs present" % (
+        system_id(v[i:i + 7]), metric, "" if sub_len else "no "))
+    if sub_len:
+        out.append(" (%u)" % sub_len + hex_dump(v[i + 11:i + 11 + sub_len], "\n\t\t    "))
+    return 11 + sub_len
+
+
+def _extd_ip_reach(out: list[str], v: bytes, i: int, size: int) -> int:
+    """isis_print_extd_ip_reach (sub-TLVs dumped)."""
+    metric = int.from_bytes(v[i:i + 4], "big")
+    if len(v) < i + 5:
+        raise IndexError
+    status = v[i + 4]
+    if size == 4:
+        plen, at = status & 0x3F, i + 5
+        if plen > 32:
+            out.append("\n\t      IPv4 prefix: bad bit length %u" % plen)
+            return 0
+    else:
+        if len(v) < i + 6:
+            raise IndexError
+        plen, at = v[i + 5], i + 6
+        if plen > 128:
+            out.append("\n\t      IPv6 prefix: bad bit length %u" % plen)
+            return 0
+    nbytes = (plen + 7) // 8
+    prefix = v[at:at + nbytes]
+    if len(prefix) < nbytes:
+        raise IndexError
+    addr = prefix + bytes(size - nbytes)
+    if size == 4:
+        out.append("\n\t      IPv4 prefix: %15s/%u" % (ip4(addr), plen))
+    else:
+        out.append("\n\t      IPv6 prefix: %s/%u" % (ip6(addr), plen))
+    out.append(", Distribution: %s, Metric: %u" % ("down" if status & 0x80 else "up", metric))
+    sub = status & 0x40 if size == 4 else status & 0x20
+    if size == 4 and sub:
+        out.append(", sub-TLVs present")
+    elif size == 16:
+        out.append(", %s%s" % ("External" if status & 0x40 else "Internal", ", sub-TLVs present" if sub else ""))
+    used = at + nbytes - i
+    if sub:
+        sub_len = v[at + nbytes]
+        out.append(" (%u)" % sub_len + hex_dump(v[at + nbytes + 1:at + nbytes + 1 + sub_len], "\n\t\t    "))
+        used += 1 + sub_len
+    return used
