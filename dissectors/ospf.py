@@ -90,9 +90,10 @@ def _v3(nd, data: bytes, off: int, length: int, kind: int) -> None:
     out.append("\n\tRouter-ID %s, %s" % (ip4(router), "Area " + ip4(area) if area != bytes(4) else "Backbone Area"))
     if instance:
         out.append(", Instance %u" % instance)
-    if kind != HELLO:
-        return
     at = off + HDR6_LEN
+    if kind != HELLO:
+        _v3_body(nd, data, at, end, kind)
+        return
     ifid, pri_opt, hello_int, dead_int, dr, bdr = _HELLO6.unpack_from(data, at)
     out.append("\n\tOptions [%s]\n\t  Hello Timer %us, Dead Timer %us, Interface-ID %s, Priority %u" % (
         bits_text(OPTIONS6, pri_opt, "none"), hello_int, dead_int, ip4(ifid), pri_opt >> 24))
@@ -256,3 +257,48 @@ def _lsa(nd, data: bytes, at: int) -> int:
     if nd.verbose > 1:
         out.append(hex_dump(data[body:end], "\n\t    "))
     return end
+
+
+DD6_FLAGS = ((0x04, "Init"), (0x02, "More"), (0x01, "Master"), (0x10, "IPv6 MTU"))
+LSA6_TYPES = {1: "Router", 2: "Network", 3: "Inter-Area Prefix", 4: "Inter-Area Router", 5: "External",
+              6: "Deprecated", 7: "NSSA", 8: "Link", 9: "Intra-Area Prefix", 10: "Intra-Area TE", 11: "Grace",
+              12: "Router Information", 13: "Inter-AS-TE", 14: "Layer 1 VPN"}
+LS6_SCOPES = {0x0000: "Link Local", 0x2000: "Area Local", 0x4000: "Domain Wide"}
+_LSA6_HDR = struct.Struct("!HH4s4sIHH")      # age, type, id, router, seq, checksum, length
+
+
+def _ls6_type(out: list[str], ls_type: int, state_id: bytes) -> None:
+    out.append("\n\t    %s LSA (%u), %s Scope%s, LSA-ID %s" % (
+        LSA6_TYPES.get(ls_type & 0x1FFF, "Unknown"), ls_type & 0x1FFF, LS6_SCOPES.get(ls_type & 0x6000, "Unknown"),
+        ", transitive" if ls_type & 0x8000 else "", ip4(state_id)))
+
+
+def _ls6_headers(nd, data: bytes, at: int, end: int) -> None:
+    while at < end:
+        if at + _LSA6_HDR.size > end:
+            raise IndexError
+        age, ls_type, state_id, router, seq, _, length = _LSA6_HDR.unpack_from(data, at)
+        nd.out.append("\n\t  Advertising Router %s, seq 0x%08x, age %us, length %u" % (
+            ip4(router), seq, age, (length - _LSA6_HDR.size) & 0xFFFFFFFFFFFFFFFF))
+        _ls6_type(nd.out, ls_type, state_id)
+        at += _LSA6_HDR.size
+
+
+def _v3_body(nd, data: bytes, at: int, end: int, kind: int) -> None:
+    """OSPFv3 Database Description, and with -vv the LSA headers of DD, LS-Request and LS-Ack.
+    (LS-Update's LSAs are not decoded.)"""
+    out = nd.out
+    if kind == 2:
+        options, mtu, _, flags, seq = struct.unpack_from("!IHBBI", data, at)
+        out.append("\n\tOptions [%s], DD Flags [%s], MTU %u, DD-Sequence 0x%08x" % (
+            bits_text(OPTIONS6, options, "none"), bits_text(DD6_FLAGS, flags, "none"), mtu, seq))
+        if nd.verbose > 1:
+            _ls6_headers(nd, data, at + 12, end)
+    elif kind == 3 and nd.verbose > 1:
+        while at < end:
+            _, ls_type, state_id, router = struct.unpack_from("!HH4s4s", data, at)
+            out.append("\n\t  Advertising Router %s" % ip4(router))
+            _ls6_type(out, ls_type, state_id)
+            at += 12
+    elif kind == 5 and nd.verbose > 1:
+        _ls6_headers(nd, data, at, end)
