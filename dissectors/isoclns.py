@@ -209,7 +209,8 @@ def _isis_verbose(nd, data: bytes, off: int, length: int, pdu_type: int, fixed_l
     pdu_len = struct.unpack_from("!H", data, p + (9 if pdu_type in (L1_LAN_IIH, L2_LAN_IIH, PTP_IIH) else 0))[0]
     packet_len = min(length, pdu_len)
     if pdu_type in (L1_LAN_IIH, L2_LAN_IIH):
-        out.append("\n\t  source-id: %s,  holding time: %us, Flags: [%s]\n\t  lan-id:    %s, Priority: %u, PDU length: %u" % (
+        out.append("\n\t  source-id: %s,  holding time: %us, Flags: [%s]"
+                   "\n\t  lan-id:    %s, Priority: %u, PDU length: %u" % (
             system_id(data[p + 1:p + 7]), struct.unpack_from("!H", data, p + 7)[0],
             CIRCUIT_TYPES.get(data[p], "unknown circuit type 0x%02x" % data[p]), system_id(data[p + 12:p + 19]),
             data[p + 11] & 0x7F, pdu_len))
