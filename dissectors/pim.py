@@ -1,11 +1,13 @@
 """PIM (print-pim.c, RFC 7761; IP protocol 103): version, message type and length, and with -v the
-PIMv2 checksum and the Hello options. (-v's other PIMv2 bodies are not decoded.)"""
+PIMv2 checksum and the Hello options (-vv: their address lists). (-v's other PIMv2 bodies are not
+decoded.)"""
 
 from __future__ import annotations
 
 from ebcap.dissectors.cksum import in_cksum, pseudo_header
 from ebcap.dissectors.extract import u16, u32
 from ebcap.dissectors.hexdump import hex_dump
+from ebcap.dissectors.names import ip4, ip6
 from ebcap.dissectors.text import relts
 
 TYPES = ("Hello", "Register", "Register Stop", "Join / Prune", "Bootstrap", "Assert", "Graft",
@@ -56,7 +58,7 @@ def _v2(nd, data: bytes, off: int, length: int, ip: tuple, kind: int) -> None:
     cksum = u16(data, off + 2)[0]
     out.append(", cksum 0x%04x (%s)" % (cksum, _checksum(data, off, length, ip, kind) if cksum else "unverified"))
     if kind == HELLO:
-        _hello(nd, data, off + 4, length - 4)
+        _hello(nd, data, off + 4, length - 4, data[off + 1] & 0x0F)
     elif kind not in HANDLED:
         out.append(" [type %u]" % kind)
 
@@ -73,7 +75,24 @@ def _checksum(data: bytes, off: int, length: int, ip: tuple, kind: int) -> str:
     return check(length) if kind == REGISTER and status == "incorrect" else status
 
 
-def _hello(nd, data: bytes, at: int, left: int) -> None:
+def _unicast_address(out: list[str], data: bytes, at: int, left: int, addr_len: int) -> int:
+    """pimv2_addr_print for a unicast address: "\n\t    " and the address; its encoded length."""
+    out.append("\n\t    ")
+    hdrlen = 0
+    if addr_len == 0:
+        if left < 2 or data[at] not in (1, 2) or data[at + 1] != 0:
+            raise IndexError
+        addr_len, hdrlen = (4 if data[at] == 1 else 16), 2
+    elif addr_len not in (4, 16):
+        raise IndexError
+    if left - hdrlen < addr_len or len(data) < at + hdrlen + addr_len:
+        raise IndexError
+    raw = data[at + hdrlen:at + hdrlen + addr_len]
+    out.append(ip4(raw) if addr_len == 4 else ip6(raw))
+    return hdrlen + addr_len
+
+
+def _hello(nd, data: bytes, at: int, left: int, addr_len: int) -> None:
     out = nd.out
     while left > 0:
         if left < 4:
@@ -108,8 +127,14 @@ def _hello(nd, data: bytes, at: int, left: int) -> None:
                 out.append(", interval " + relts(data[at + 1]))
             if u16(data, at + 2)[0]:
                 out.append(" ?0x%04x?" % u16(data, at + 2)[0])
-        elif otype in (OPT_BIDIR_CAP, OPT_ADDRESS_LIST, OPT_ADDRESS_LIST_OLD):
-            pass    # -vv's address list is not decoded
+        elif otype == OPT_BIDIR_CAP:
+            pass
+        elif otype in (OPT_ADDRESS_LIST, OPT_ADDRESS_LIST_OLD):
+            if nd.verbose > 1:
+                p, plen = at, left
+                while p < at + olen:
+                    used = _unicast_address(out, data, p, plen, addr_len)
+                    p, plen = p + used, plen - used
         elif nd.verbose <= 1:
             out.append(hex_dump(data[at:at + olen], "\n\t    "))
         if nd.verbose > 1:
