@@ -1,6 +1,6 @@
 """PIM (print-pim.c, RFC 7761; IP protocol 103): version, message type and length, and with -v the
-PIMv2 checksum and the Hello options (-vv: their address lists). (-v's other PIMv2 bodies are not
-decoded.)"""
+PIMv2 checksum, the Hello options (-vv: their address lists), Join/Prune, Graft and Graft-Ack.
+(-v's Register, Bootstrap, Assert, Candidate-RP and DF Election bodies are not decoded.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ebcap.dissectors.text import relts
 
 TYPES = ("Hello", "Register", "Register Stop", "Join / Prune", "Bootstrap", "Assert", "Graft",
          "Graft Acknowledgement", "Candidate RP Advertisement", "Prune Refresh", "DF Election", "ECMP Redirect")
-HELLO, REGISTER = 0, 1
+HELLO, REGISTER, JOIN_PRUNE, GRAFT, GRAFT_ACK = 0, 1, 3, 6, 7
 HANDLED = frozenset(range(11))    # print-pim.c has a case for every type up to DF Election
 PROTO_PIM = 103
 OPT_HOLDTIME, OPT_LAN_PRUNE_DELAY, OPT_DR_PRIORITY_OLD, OPT_DR_PRIORITY = 1, 2, 18, 19
@@ -59,6 +59,8 @@ def _v2(nd, data: bytes, off: int, length: int, ip: tuple, kind: int) -> None:
     out.append(", cksum 0x%04x (%s)" % (cksum, _checksum(data, off, length, ip, kind) if cksum else "unverified"))
     if kind == HELLO:
         _hello(nd, data, off + 4, length - 4, data[off + 1] & 0x0F)
+    elif kind in (JOIN_PRUNE, GRAFT, GRAFT_ACK):
+        _join_prune(out, data, off + 4, length - 4, kind, data[off + 1] & 0x0F)
     elif kind not in HANDLED:
         out.append(" [type %u]" % kind)
 
@@ -75,21 +77,68 @@ def _checksum(data: bytes, off: int, length: int, ip: tuple, kind: int) -> str:
     return check(length) if kind == REGISTER and status == "incorrect" else status
 
 
-def _unicast_address(out: list[str], data: bytes, at: int, left: int, addr_len: int) -> int:
-    """pimv2_addr_print for a unicast address: "\n\t    " and the address; its encoded length."""
-    out.append("\n\t    ")
+UNICAST, GROUP, SOURCE = 0, 1, 2
+
+
+def _address(out: list[str], data: bytes, at: int, left: int, kind: int, addr_len: int) -> int:
+    """pimv2_addr_print: an encoded unicast, group or source address; its length. IndexError where
+    print-pim.c gives up (its caller's truncation marker)."""
     hdrlen = 0
     if addr_len == 0:
-        if left < 2 or data[at] not in (1, 2) or data[at + 1] != 0:
+        if left < 2 or len(data) < at + 2 or data[at] not in (1, 2) or data[at + 1] != 0:
             raise IndexError
         addr_len, hdrlen = (4 if data[at] == 1 else 16), 2
     elif addr_len not in (4, 16):
         raise IndexError
-    if left - hdrlen < addr_len or len(data) < at + hdrlen + addr_len:
+    at, left = at + hdrlen, left - hdrlen
+    text = ip4 if addr_len == 4 else ip6
+    if kind == UNICAST:
+        if left < addr_len or len(data) < at + addr_len:
+            raise IndexError
+        out.append(text(data[at:at + addr_len]))
+        return hdrlen + addr_len
+    if left < addr_len + 2 or len(data) < at + addr_len + 2:
         raise IndexError
-    raw = data[at + hdrlen:at + hdrlen + addr_len]
-    out.append(ip4(raw) if addr_len == 4 else ip6(raw))
-    return hdrlen + addr_len
+    flags, mask = data[at], data[at + 1]
+    out.append(text(data[at + 2:at + 2 + addr_len]))
+    if mask != addr_len * 8:
+        out.append("/%u" % mask)
+    if flags:
+        if kind == GROUP:
+            out.append("(0x%02x)" % flags)
+        else:
+            out.append("(%s%s%s%s)" % ("S" if flags & 4 else "", "W" if flags & 2 else "", "R" if flags & 1 else "",
+                                       "+0x%02x" % (flags & 0xF8) if flags & 0xF8 else ""))
+    return hdrlen + 2 + addr_len
+
+
+def _join_prune(out: list[str], data: bytes, at: int, left: int, kind: int, addr_len: int) -> None:
+    """Join/Prune, Graft and Graft-Ack (which has no upstream neighbour or holdtime)."""
+    if kind != GRAFT_ACK:
+        out.append(", upstream-neighbor: ")
+        used = _address(out, data, at, left, UNICAST, addr_len)
+        at, left = at + used, left - used
+    if left < 4 or len(data) < at + 4:
+        raise IndexError
+    ngroup, hold = data[at + 1], u16(data, at + 2)[0]
+    out.append("\n\t  %u group(s)" % ngroup)
+    if kind != GRAFT_ACK:
+        out.append(", holdtime: " + ("infinite" if hold == 0xFFFF else relts(hold)))
+    at, left = at + 4, left - 4
+    for i in range(ngroup):
+        out.append("\n\t    group #%u: " % (i + 1))
+        used = _address(out, data, at, left, GROUP, addr_len)
+        at, left = at + used, left - used
+        if left < 4 or len(data) < at + 4:
+            raise IndexError
+        njoin, nprune = u16(data, at)[0], u16(data, at + 2)[0]
+        out.append(", joined sources: %u, pruned sources: %u" % (njoin, nprune))
+        at, left = at + 4, left - 4
+        for what, count in (("joined", njoin), ("pruned", nprune)):
+            for j in range(count):
+                out.append("\n\t      %s source #%u: " % (what, j + 1))
+                used = _address(out, data, at, left, SOURCE, addr_len)
+                at, left = at + used, left - used
 
 
 def _hello(nd, data: bytes, at: int, left: int, addr_len: int) -> None:
@@ -133,7 +182,8 @@ def _hello(nd, data: bytes, at: int, left: int, addr_len: int) -> None:
             if nd.verbose > 1:
                 p, plen = at, left
                 while p < at + olen:
-                    used = _unicast_address(out, data, p, plen, addr_len)
+                    out.append("\n\t    ")
+                    used = _address(out, data, p, plen, UNICAST, addr_len)
                     p, plen = p + used, plen - used
         elif nd.verbose <= 1:
             out.append(hex_dump(data[at:at + olen], "\n\t    "))
