@@ -59,6 +59,11 @@ class PortTable(dict):
     def __init__(self, rows: list[tuple[int, Callable]]) -> None:
         super().__init__((port, (rank, printer)) for rank, (port, printer) in enumerate(rows))
 
+    def append_rows(self, rows: list[tuple[int, Callable]]) -> None:
+        """More rows, ranked after every row already there (a port already there keeps its row)."""
+        for port, printer in rows:
+            self.setdefault(port, (len(self), printer))
+
     def lookup(self, sport: int, dport: int) -> Callable | None:
         s = self.get(sport)
         d = self.get(dport)

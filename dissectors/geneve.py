@@ -1,5 +1,5 @@
 """Geneve (print-geneve.c, RFC 8926; udp 6081): flags, VNI, options' length, then the inner packet
-by its ethertype. (-v's option TLVs are not decoded.)"""
+by its ethertype; -v lists the options (-vv with their data)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,12 @@ def geneve_print(nd, data: bytes, pay: int, length: int) -> None:
     if len(data) < cp + opts_len:
         raise Truncated
     if opts_len:
-        out.append(", options [%u bytes]" % opts_len)
+        out.append(", options [")
+        if nd.verbose:
+            _options(nd, data, cp, opts_len)
+        else:
+            out.append("%u bytes" % opts_len)
+        out.append("]")
     cp, left = cp + opts_len, left - opts_len
     out.append("\n\t" if nd.verbose else ": ")
     if proto in nd.ethertypes:
@@ -52,3 +57,36 @@ def geneve_print(nd, data: bytes, pay: int, length: int) -> None:
         inner_ether_print(nd, data, cp, left)
     else:
         out.append("geneve-proto-0x%x" % proto)
+
+
+OPT_CLASSES = {0x0100: "Linux", 0x0101: "Open vSwitch", 0x0102: "Open Virtual Networking (OVN)",
+               0x0103: "In-band Network Telemetry (INT)", 0x0104: "VMware"}
+OPT_TYPE_CRITICAL, OPT_LEN_MASK = 0x80, 0x1F
+
+
+def _opt_class(cls: int) -> str:
+    return OPT_CLASSES.get(cls) or ("Standard" if cls <= 0x00FF else "Experimental" if cls >= 0xFFF0 else "Unknown")
+
+
+def _options(nd, data: bytes, at: int, left: int) -> None:
+    """geneve_opts_print."""
+    out = nd.out
+    sep = ""
+    while left > 0:
+        out.append(sep)
+        sep = ", "
+        if len(data) < at + 4:
+            raise Truncated
+        cls, kind = int.from_bytes(data[at:at + 2], "big"), data[at + 2]
+        opt_len = 4 + (data[at + 3] & OPT_LEN_MASK) * 4
+        out.append("class %s (0x%x) type 0x%x%s len %u" % (
+            _opt_class(cls), cls, kind, "(C)" if kind & OPT_TYPE_CRITICAL else "", opt_len))
+        if opt_len > left:
+            out.append(" [bad length]")
+            return
+        if nd.verbose > 1 and opt_len > 4:
+            if len(data) < at + opt_len:
+                raise Truncated
+            out.append(" data" + "".join(" %s" % data[i:i + 4].hex() for i in range(at + 4, at + opt_len, 4)))
+        at += opt_len
+        left -= opt_len

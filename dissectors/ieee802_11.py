@@ -8,6 +8,7 @@ import struct
 
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.ethernet import ethertype_print, ethertype_text
+from ebcap.dissectors.ieee802_11_text import AUTH_ALG_TEXT, REASON_TEXT, STATUS_TEXT
 from ebcap.dissectors.names import mac
 
 T_MGMT, T_CTRL, T_DATA = 0, 1, 2
@@ -127,8 +128,11 @@ def _mgmt_print(nd, data: bytes, body: int, subtype: int, caplen: int) -> None:
         nd.out.append("Unhandled Management subtype(%x)" % subtype)
         return
     nd.out.append(name)
+    if subtype in BODY_PRINTERS:
+        BODY_PRINTERS[subtype](nd, data, body, caplen)
+        return
     if subtype not in (ST_PROBE_REQUEST, ST_PROBE_RESPONSE, ST_BEACON):
-        return                          # the other bodies: tcpdump's detail, not decoded here
+        return
     fixed = 0 if subtype == ST_PROBE_REQUEST else 12    # timestamp, interval, capabilities
     if caplen < fixed:
         raise Truncated
@@ -147,9 +151,83 @@ def _mgmt_print(nd, data: bytes, body: int, subtype: int, caplen: int) -> None:
             nd.out.append(", PRIVACY")
 
 
-def _elements(data: bytes, off: int, end: int) -> tuple[str, list[int], int | None]:
-    """The SSID, supported rates and DS channel of the information elements in [off, end)."""
-    ssid, rates, channel = "", [], None
+def _rates_text(rates: list[int]) -> str:
+    return " [" + " ".join("%2.1f%s" % (0.5 * (r & 0x7F), "*" if r & 0x80 else "") for r in rates) + " Mbit]"
+
+
+def _status(code: int) -> str:
+    return STATUS_TEXT[code] if code < len(STATUS_TEXT) else "n/a"
+
+
+def _reason(code: int) -> str:
+    return REASON_TEXT[code] if code < len(REASON_TEXT) else "Reserved"
+
+
+def _need(caplen: int, n: int) -> None:
+    if caplen < n:
+        raise Truncated
+
+
+def _assoc_request(nd, data: bytes, body: int, caplen: int) -> None:
+    _need(caplen, 4)
+    ssid, rates, _ = _elements(data, body + 4, body + caplen, present=True)
+    if ssid is not None:
+        nd.out.append(" (%s)" % ssid)
+    if rates:
+        nd.out.append(_rates_text(rates))
+
+
+def _assoc_response(nd, data: bytes, body: int, caplen: int) -> None:
+    _need(caplen, 6)
+    capability, status, aid = struct.unpack_from("<HHH", data, body)
+    nd.out.append(" AID(%x) :%s: %s" % (aid & 0x3FFF, " PRIVACY " if capability & 0x0010 else "", _status(status)))
+
+
+def _reassoc_request(nd, data: bytes, body: int, caplen: int) -> None:
+    _need(caplen, 10)
+    ssid, _, _ = _elements(data, body + 10, body + caplen, present=True)
+    if ssid is not None:
+        nd.out.append(" (%s)" % ssid)
+    nd.out.append(" AP : %s" % mac(data[body + 4:body + 10]))
+
+
+def _disassoc(nd, data: bytes, body: int, caplen: int) -> None:
+    _need(caplen, 2)
+    nd.out.append(": %s" % _reason(struct.unpack_from("<H", data, body)[0]))
+
+
+def _auth(nd, data: bytes, body: int, caplen: int) -> None:
+    _need(caplen, 6)
+    alg, seq, status = struct.unpack_from("<HHH", data, body)
+    alg_text = AUTH_ALG_TEXT[alg] if alg < len(AUTH_ALG_TEXT) else "Reserved"
+    status_text = _status(status) if seq % 2 else ""
+    if alg == 1 and seq in (2, 3):
+        nd.out.append(" (%s)-%x [Challenge Text] %s" % (alg_text, seq, status_text))
+    else:
+        nd.out.append(" (%s)-%x: %s" % (alg_text, seq, status_text))
+
+
+def _deauth(nd, data: bytes, body: int, caplen: int) -> None:
+    _need(caplen, 2)
+    reason = _reason(struct.unpack_from("<H", data, body)[0])
+    if nd.link_header:
+        nd.out.append(": %s" % reason)
+    else:
+        nd.out.append(" (%s): %s" % (mac(data[body - MGMT_HDRLEN + 10:body - MGMT_HDRLEN + 16]), reason))
+
+
+def _atim(nd, data: bytes, body: int, caplen: int) -> None:
+    pass
+
+
+BODY_PRINTERS = {0: _assoc_request, 1: _assoc_response, 2: _reassoc_request, 3: _assoc_response, 9: _atim,
+                 10: _disassoc, 11: _auth, 12: _deauth}
+
+
+def _elements(data: bytes, off: int, end: int, present: bool = False) -> tuple[str | None, list[int], int | None]:
+    """The SSID, supported rates and DS channel of the information elements in [off, end); with
+    `present`, no SSID element gives None (PRINT_SSID's ssid_present) rather than ''."""
+    ssid, rates, channel = (None if present else ""), [], None
     while off + 2 <= end:
         eid, elen = data[off], data[off + 1]
         value = data[off + 2:off + 2 + elen]

@@ -1,5 +1,5 @@
 """IEEE 802.2 LLC and SNAP (print-llc.c), behind an 802.3 length field: SAPs, control, then STP,
-IP or SNAP's ethertype. `llc_print` returns tcpdump's header length, negative when nothing decoded
+IP, OSI (IS-IS, ES-IS) or SNAP's ethertype. `llc_print` returns tcpdump's header length, negative when nothing decoded
 the payload (the caller then prints it raw)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from ebcap.dissectors.cdp import cdp_print
 from ebcap.dissectors.cisco_l2 import dtp_print, udld_print
 from ebcap.dissectors.errors import trunc
 from ebcap.dissectors.hexdump import hex_ascii_dump
+from ebcap.dissectors.isoclns import isoclns_print
 from ebcap.dissectors.names import ETHERTYPE_NAMES, mac
 from ebcap.dissectors.stp import stp_print
 
@@ -25,7 +26,7 @@ CISCO_PIDS = {0x2000: "CDP", 0x2003: "VTP", 0x2004: "DTP", 0x0111: "UDLD", 0x010
 CISCO_PRINTERS = {0x2000: cdp_print, 0x2004: dtp_print, 0x0111: udld_print}
 LLC_UI = 0x03
 LLC_XID, LLC_XID_FI = 0xAF, 0x81
-SAP_STP, SAP_IP, SAP_SNAP = 0x42, 0x06, 0xAA
+SAP_STP, SAP_IP, SAP_SNAP, SAP_OSI = 0x42, 0x06, 0xAA, 0xFE
 
 
 def llc_print(nd, data: bytes, off: int, length: int) -> int:
@@ -51,6 +52,9 @@ def llc_print(nd, data: bytes, off: int, length: int) -> int:
     pay, left = off + hdrlen, length - hdrlen
     if dsap == ssap and control == LLC_UI and dsap in (SAP_SNAP, SAP_STP, SAP_IP):
         return _ui_payload(nd, data, off, pay, left, dsap, hdrlen)
+    if dsap == ssap == SAP_OSI and control == LLC_UI:
+        isoclns_print(nd, data, pay, left)
+        return hdrlen
     if _unknown(nd, data, pay, left, dsap, ssap, ssap_field, control, is_u, length):
         return hdrlen
     return -hdrlen

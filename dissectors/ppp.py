@@ -4,8 +4,9 @@ address/control bytes, the protocol, then IP, IPv6, MPLS or a control protocol's
 from __future__ import annotations
 
 from ebcap.dissectors.errors import Truncated
-from ebcap.dissectors.extract import u16, u32
+from ebcap.dissectors.extract import u16
 from ebcap.dissectors.hexdump import hex_dump
+from ebcap.dissectors.ppp_cp import control_verbose
 
 PROTOCOLS = {
     0x0021: "IP", 0x0023: "OSI", 0x0025: "NS", 0x0027: "DECNET", 0x0029: "APPLE", 0x002B: "IPX",
@@ -52,20 +53,6 @@ def ppp_print(nd, data: bytes, off: int, length: int) -> None:
     _protocol(nd, proto, data, off, length)
 
 
-def _control_verbose(out: list[str], data: bytes, off: int, length: int, code: int) -> None:
-    """-v: the encoded length, and an echo's magic number (configure options are not decoded)."""
-    encoded = u16(data, off + 2)[0]
-    if encoded < 4:
-        out.append("\n\tencoded length %u (< 4))" % encoded)
-        return
-    if encoded > length:
-        out.append("\n\tencoded length %u (> packet length %u))" % (encoded, length))
-        return
-    out.append("\n\tencoded length %u (=Option(s) length %u)" % (encoded, encoded - 4))
-    if encoded > 4 and code in (9, 10, 11) and encoded >= 8:
-        out.append("\n\t  Magic-Num 0x%08x" % u32(data, off + 4)[0])
-
-
 def _protocol(nd, proto: int, data: bytes, off: int, length: int) -> None:
     out = nd.out
     etype = NETWORK_PROTOCOLS.get(proto)
@@ -79,7 +66,7 @@ def _protocol(nd, proto: int, data: bytes, off: int, length: int) -> None:
         out.append("%s (0x%02x), id %u, length %u" % (
             CONTROL_CODES.get(code, "Unknown Opcode"), code, data[off + 1], length + 2))
         if nd.verbose:
-            _control_verbose(out, data, off, length, code)
+            control_verbose(nd, proto, data, off, length, code, PROTOCOLS)
     elif proto == 0x00FD:
         out.append("compressed PPP data")
     else:

@@ -59,6 +59,7 @@ from ebcap.dissectors import (
     vrrp,
     vxlan,
 )
+from ebcap.dissectors import babel, bcm_li, eigrp, l2tp, ldp, ptp, ripng  # issue 15, part A
 from ebcap.dissectors.context import PortTable
 
 LINK_TYPES = {
@@ -136,6 +137,7 @@ UDP_PORTS = PortTable([
     (547, dhcp6.dhcp6_print),
     *((port, radius.radius_print) for port in radius.PORTS),
     (1985, hsrp.hsrp_print),
+    (bcm_li.BCM_LI_PORT, bcm_li.bcm_li_print),   # issue 15, part A: print-udp.c tries it before BFD
     (3784, bfd.bfd_control_print),
     (4784, bfd.bfd_multihop_print),
     (6784, bfd.bfd_lag_print),
@@ -146,3 +148,23 @@ UDP_PORTS = PortTable([
     (6635, mpls.mpls_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)
+
+# issue 15, part A: rows after every row above (the UDP ones in print-udp.c's order).
+ETHERTYPES.update({
+    0x88F7: ptp.ptp_print,
+})
+IP_PROTOCOLS.update({
+    88: eigrp.eigrp_print,
+})
+UDP_PORTS.append_rows([
+    (1701, l2tp.l2tp_print),
+    (521, ripng.ripng_print),
+    (6696, babel.babel_print),
+    (6697, babel.babel_print),
+    (646, ldp.ldp_print),
+    (319, ptp.ptp_print),
+    (320, ptp.ptp_print),
+])
+TCP_PORTS.append_rows([
+    (646, ldp.ldp_print),
+])
