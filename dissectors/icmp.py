@@ -10,6 +10,7 @@ from ebcap.dissectors.ipv4 import ip_print
 from ebcap.dissectors.names import ip4_at
 
 _ROUTER_ADVERT = struct.Struct("!BBH").unpack_from
+_STAMPS = struct.Struct("!III").unpack_from     # originate, receive, transmit
 
 UNREACH = {
     0: "net %s unreachable", 1: "host %s unreachable", 5: "%s unreachable - source route failed",
@@ -53,9 +54,11 @@ def icmp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) ->
         text = ("parameter problem - code %u" % code if code
                 else "parameter problem - octet %u" % data[off + 4])
     elif itype == 18:
-        text = "address mask is 0x%08x" % u32(data, off + 12)[0]
+        text = "address mask is 0x%08x" % u32(data, off + 8)[0]
     elif itype == 13:
         text = "time stamp query id %u seq %u" % u16_pair(data, off + 4)
+    elif itype == 14:
+        text = _timestamp_reply(data, off)
     elif itype == 9:
         text = _router_advert(data, off)
     else:
@@ -97,6 +100,21 @@ def _unreachable(nd, data: bytes, off: int, code: int) -> str:
     if code in UNREACH:
         return UNREACH[code] % ip4_at(data, off + _QUOTED_DST)
     return "%s unreachable - #%u" % (ip4_at(data, off + _QUOTED_DST), code)
+
+
+def _timestamp_reply(data: bytes, off: int) -> str:
+    ident, seq = u16_pair(data, off + 4)
+    stamps = _STAMPS(data, off + 8)
+    return "time stamp reply id %u seq %u: org %s, recv %s, xmit %s" % (
+        ident, seq, *(_ms_of_day(t) for t in stamps))
+
+
+def _ms_of_day(stamp: int) -> str:
+    """icmp_tstamp_print: milliseconds since midnight UTC."""
+    sec, ms = divmod(stamp, 1000)
+    minutes, sec = divmod(sec, 60)
+    hours, minutes = divmod(minutes, 60)
+    return "%02u:%02u:%02u.%03u" % (hours, minutes, sec, ms)
 
 
 def _router_advert(data: bytes, off: int) -> str:
