@@ -18,9 +18,8 @@ IPPROTO_NAMES = {
     58: "ICMPv6", 62: "Mobile IP (old)", 88: "EIGRP", 89: "OSPF", 103: "PIM", 108: "Compressed IP",
     112: "VRRP", 113: "PGM", 132: "SCTP", 135: "Mobility", 143: "Ethernet",
 }
-# Protocols whose printer writes the addresses itself, with the ports (tcpdump's DCCP, 33, does
-# too: it belongs here with its printer).
-PRINTS_OWN_ADDRESSES = frozenset((6, 17, 132))
+# Protocols whose printer writes the addresses itself, with the ports.
+PRINTS_OWN_ADDRESSES = frozenset((6, 17, 33, 132))
 
 
 def ip_demux_print(nd, data: bytes, off: int, length: int, proto: int, fragmented, ip: tuple) -> None:

@@ -7,13 +7,17 @@ import struct
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.ip6opts import options_text
 from ebcap.dissectors.ipdemux import IPPROTO_NAMES, PRINTS_OWN_ADDRESSES, ip_demux_print
+from ebcap.dissectors.mobility import mobility_print
 from ebcap.dissectors.names import ip6
+from ebcap.dissectors.rt6 import rt6_text
 
 _IP6 = struct.Struct("!IHBB").unpack_from
 _FRAG = struct.Struct("!HI").unpack_from
-# Extension headers ebcap steps over, naming them briefly (tcpdump decodes HBH, DSTOPT and srcrt).
-_EXTENSION_NAMES = {0: "HBH ", 43: "srcrt ", 60: "DSTOPT "}
+# Extension headers ebcap steps over, naming them (-v lists the options of HBH and DSTOPT).
+_EXTENSION_NAMES = {0: "HBH ", 43: "RT6 ", 60: "DSTOPT "}
 _FRAGMENT = 44
+_ROUTING = 43
+_MOBILITY = (135, 62)       # an IPv6 extension header only: IPv4's protocol table has no row for it
 _OPTION_HEADERS = {0: "hbhopt", 60: "dstopt"}     # -v lists their options
 
 
@@ -60,6 +64,7 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
     if nh not in PRINTS_OWN_ADDRESSES:
         out.append("%s > %s: " % (src_s, dst_s))
     fragmented = False
+    final_dst = dst
     while nh in _EXTENSION_NAMES or nh == _FRAGMENT:
         if cp + 8 > len(data):
             raise Truncated
@@ -75,6 +80,15 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
             if offlg & 0xFFF8:
                 return      # a later fragment: nothing more to decode
             out.append(" ")
+        elif nh == _ROUTING:
+            nd.proto = "rt6"
+            text, routed_to, valid = rt6_text(data, cp, nd.verbose)
+            out.append(text)
+            if not valid:
+                return
+            if routed_to is not None and final_dst is dst:      # only the first routing header counts
+                final_dst = routed_to
+            adv = (data[cp + 1] + 1) * 8
         else:
             adv = (data[cp + 1] + 1) * 8
             out.append(_EXTENSION_NAMES[nh])
@@ -86,7 +100,11 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
         cp += adv
         remaining -= adv
         nh = nxt
-    ip_demux_print(nd, data, cp, remaining, nh, fragmented, (6, src, dst, src_s, dst_s, hlim, first_nh))
+    ip = (6, src, final_dst, src_s, dst_s, hlim, first_nh)
+    if nh in _MOBILITY:
+        mobility_print(nd, data, cp, remaining, ip, fragmented)
+        return
+    ip_demux_print(nd, data, cp, remaining, nh, fragmented, ip)
 
 
 def ip6_in_ip_print(nd, data: bytes, off: int, length: int, _ip: tuple, _fragmented) -> None:

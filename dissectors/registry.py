@@ -18,6 +18,7 @@ from ebcap.dissectors import (
     bfd,
     bgp,
     bootp,
+    dccp,
     dhcp6,
     dns,
     eapol,
@@ -111,6 +112,8 @@ IP_PROTOCOLS = {
     103: pim.pim_print,
     112: vrrp.vrrp_print,
     132: sctp.sctp_print,
+    # issue 15, part B
+    33: dccp.dccp_print,
 }
 
 # In order of precedence: where both ports have a printer, the earlier row's wins.

@@ -8,6 +8,9 @@ from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
 from ebcap.dissectors.errors import StopPacket, Truncated, trunc
 from ebcap.dissectors.extract import u16, u32, u32_pair
 from ebcap.dissectors.ipdemux import ports
+from ebcap.dissectors.tcpopts import PRINTERS as _OPTION_PRINTERS
+from ebcap.dissectors.tcpopts import BadOption as _BadOption
+from ebcap.dissectors.tcpopts import need as _need
 
 _TCP = struct.Struct("!HHIIBBHHH").unpack_from
 
@@ -59,7 +62,7 @@ def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
     if flags & TH_URG:
         out.append(", urg %u" % urp)
     if hlen > 20:
-        _options(nd, data, off + 20, hlen - 20, sack_base)
+        _options(nd, data, off + 20, hlen - 20, sack_base, flags, off + hlen + length)
     out.append(", length %u" % length)
     if length == 0:
         return
@@ -114,19 +117,7 @@ def _rst_data(nd, data: bytes, pay: int, length: int) -> None:
         nd.out.append(" [RST %s]" % text)
 
 
-class _BadOption(Exception):
-    pass
-
-
-def _need(n: int, hlen: int, data: bytes, cp: int) -> None:
-    """tcpdump's LENCHECK: n option bytes fit in the header and were captured."""
-    if n > hlen:
-        raise _BadOption
-    if cp + n > len(data):
-        raise IndexError
-
-
-def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int) -> None:
+def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int, flags: int, seg_end: int) -> None:
     out = nd.out
     out.append(", options [")
     sep = ""
@@ -145,7 +136,12 @@ def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int) -> None:
                 hlen -= 1
             hlen -= 1
             out.append(_OPTION_NAMES.get(opt, "unknown-%u" % opt))
-            datalen = 0 if opt in _NO_VALUE else _option_value(out, opt, length, data, cp, hlen, sack_base)
+            if opt in _NO_VALUE:
+                datalen = 0
+            elif opt in _OPTION_PRINTERS:
+                datalen = _OPTION_PRINTERS[opt](out, length, data, cp, hlen, flags, seg_end)
+            else:
+                datalen = _option_value(out, opt, length, data, cp, hlen, sack_base)
             cp += datalen
             hlen -= datalen
             datalen += 1 if opt in (0, 1) else 2
