@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors import icmp6_info, ndopts
+from ebcap.dissectors.hexdump import unknown_data
 from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16, u16_pair, u32
@@ -110,7 +111,7 @@ def icmp6_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -
     else:
         out.append(", length %u" % length)
         if verbose <= 1:
-            out.append(ndopts.unknown_data(data, off, "\n\t", length))
+            out.append(unknown_data(data, off, "\n\t", length))
         return
     if not verbose:
         out.append(", length %u" % length)
@@ -135,7 +136,7 @@ def _unreachable(nd, data: bytes, off: int, length: int, code: int) -> bool:
         else:
             out.append(", %s protocol %u port %u unreachable" % (dst_s, nxt, dport))
     elif nd.verbose <= 1:
-        out.append(ndopts.unknown_data(data, off, "\n\t", length))
+        out.append(unknown_data(data, off, "\n\t", length))
         return False
     return True
 

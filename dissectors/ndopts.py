@@ -7,7 +7,7 @@ import struct
 
 from ebcap.dissectors import dns
 from ebcap.dissectors.errors import Truncated
-from ebcap.dissectors.hexdump import hex_dump
+from ebcap.dissectors.hexdump import unknown_data
 from ebcap.dissectors.names import ip6
 
 SOURCE_LINKADDR, TARGET_LINKADDR, PREFIX_INFO, REDIRECTED_HEADER, MTU = 1, 2, 3, 4, 5
@@ -34,11 +34,6 @@ def rtpref(flags: int) -> str:
 
 def flag_names(value: int, bits: tuple) -> str:
     return ", ".join(name for bit, name in bits if value & bit) or "none"
-
-
-def unknown_data(data: bytes, at: int, indent: str, length: int) -> str:
-    """print_unknown_data: hex only, cut at the captured bytes."""
-    return hex_dump(data[at:at + max(length, 0)], indent) if length > 0 else ""
 
 
 def options_text(data: bytes, cp: int, resid: int, verbose: int) -> str:
