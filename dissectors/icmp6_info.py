@@ -149,7 +149,7 @@ def _name(data: bytes, cp: int, verbose: int) -> str:
 
 def rrenum_text(data: bytes, off: int, verbose: int) -> str:
     if off + 16 > len(data):
-        raise IndexError
+        return _TRUNC           # ND_TCHECK_4(rr_reserved): a local trunc, the length still follows
     code, seq, seg, flags, maxdelay, reserved = data[off + 1], *struct.unpack_from("!IBBHI", data, off + 4)
     out = [{0: ", command", 1: ", result", 255: ", sequence number reset"}.get(code, ", code-#%u" % code)]
     out.append(", seq=%u" % seq)

@@ -57,7 +57,7 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
     dst = data[off + 24:off + 40]
     src_s = ip6(src)
     dst_s = ip6(dst)
-    if off + 40 >= len(data):
+    if off + 40 > len(data):
         return     # tcpdump's extension-header loop stops at the end of the capture
     cp = off + 40
     remaining = total - 40

@@ -8,8 +8,10 @@ from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
 from ebcap.dissectors.errors import StopPacket, Truncated, trunc
 from ebcap.dissectors.extract import u16, u32, u32_pair
 from ebcap.dissectors.ipdemux import ports
+from ebcap.dissectors.tcpopts import MPTCP as _MPTCP
 from ebcap.dissectors.tcpopts import PRINTERS as _OPTION_PRINTERS
 from ebcap.dissectors.tcpopts import BadOption as _BadOption
+from ebcap.dissectors.tcpopts import ValueTruncated as _ValueTruncated
 from ebcap.dissectors.tcpopts import need as _need
 
 _TCP = struct.Struct("!HHIIBBHHH").unpack_from
@@ -140,6 +142,8 @@ def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int, flags: int, se
                 datalen = 0
             elif opt in _OPTION_PRINTERS:
                 datalen = _OPTION_PRINTERS[opt](out, length, data, cp, hlen, flags, seg_end)
+                if opt == _MPTCP:
+                    nd.proto = "mptcp"      # as mptcp_print sets it: later truncation says [|mptcp]
             else:
                 datalen = _option_value(out, opt, length, data, cp, hlen, sack_base)
             cp += datalen
@@ -154,6 +158,9 @@ def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int, flags: int, se
         out.append("[bad opt]")
         if sep:
             out.append("]")
+        raise StopPacket from None
+    except _ValueTruncated:
+        out.append(trunc(nd.proto) + (">" if sep else ""))
         raise StopPacket from None
     out.append("]")
 

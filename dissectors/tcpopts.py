@@ -17,12 +17,16 @@ class BadOption(Exception):
     """tcpdump's `goto bad`: the options end with [bad opt]."""
 
 
+class ValueTruncated(Exception):
+    """LENCHECK's ND_TCHECK_LEN: an option's value runs past the capture (a local `goto trunc`)."""
+
+
 def need(n: int, hlen: int, data: bytes, cp: int) -> None:
     """tcpdump's LENCHECK: n option bytes fit in the header and were captured."""
     if n > hlen:
         raise BadOption
     if cp + n > len(data):
-        raise IndexError
+        raise ValueTruncated
 
 
 def signature(out, length, data, cp, hlen, flags, seg_end) -> int:
