@@ -41,7 +41,8 @@ def ports(nd, data: bytes, off: int, ip: tuple, kind: str, proto: int, short: st
     writes `short` % (src, dst) and raises Truncated. Behind another header (AH, an IPv6 extension
     header) the IP header's protocol is not this one and tcpdump writes the ports alone."""
     if len(data) - off < 4:
-        nd.out.append(short % (ip[3], ip[4]))
+        if kind == "tcp" or ip[6] == proto:     # udpipaddr_print: nothing behind another header
+            nd.out.append(short % (ip[3], ip[4]))
         raise Truncated
     sport, dport = u16_pair(data, off)
     if ip[6] != proto:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors.errors import Truncated
+from ebcap.dissectors.extract import u16, u32
 from ebcap.dissectors.ip6opts import options_text
 from ebcap.dissectors.ipdemux import IPPROTO_NAMES, PRINTS_OWN_ADDRESSES, ip_demux_print
 from ebcap.dissectors.mobility import mobility_print
 from ebcap.dissectors.names import ip6
-from ebcap.dissectors.rt6 import rt6_text
+from ebcap.dissectors.rt6 import rt6_print
 
 _IP6 = struct.Struct("!IHBB").unpack_from
 _FRAG = struct.Struct("!HI").unpack_from
 # Extension headers ebcap steps over, naming them (-v lists the options of HBH and DSTOPT).
-_EXTENSION_NAMES = {0: "HBH ", 43: "RT6 ", 60: "DSTOPT "}
+_EXTENSION_NAMES = {0: "HBH ", 43: "RT6 ", 60: "DSTOPT "}     # RT6 and frag: rt6.py and below
 _FRAGMENT = 44
 _ROUTING = 43
 _MOBILITY = (135, 62)       # an IPv6 extension header only: IPv4's protocol table has no row for it
@@ -66,37 +67,48 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
     fragmented = False
     final_dst = dst
     while nh in _EXTENSION_NAMES or nh == _FRAGMENT:
-        if cp + 8 > len(data):
-            raise Truncated
-        nxt = data[cp]
-        if nh == _FRAGMENT:
-            offlg, ident = _FRAG(data, cp + 2)
-            if nd.verbose:
-                out.append("frag (0x%08x:%u|%u)" % (ident, offlg & 0xFFF8, remaining - 8))
-            else:
-                out.append("frag (%u|%u)" % (offlg & 0xFFF8, remaining - 8))
-            fragmented = True
-            adv = 8
-            if offlg & 0xFFF8:
-                return      # a later fragment: nothing more to decode
-            out.append(" ")
-        elif nh == _ROUTING:
+        if nh == _ROUTING:
+            if cp >= len(data):
+                nd.proto = "ip6"
+                raise Truncated     # ND_TCHECK_1 before rt6_print: ip6's marker
             nd.proto = "rt6"
-            text, routed_to, valid = rt6_text(data, cp, nd.verbose)
-            out.append(text)
+            routed_to, valid = rt6_print(out, data, cp, nd.verbose)
             if not valid:
                 return
             if routed_to is not None and final_dst is dst:      # only the first routing header counts
                 final_dst = routed_to
             adv = (data[cp + 1] + 1) * 8
-        else:
-            adv = (data[cp + 1] + 1) * 8
-            out.append(_EXTENSION_NAMES[nh])
-            if nd.verbose and nh in _OPTION_HEADERS:
-                nd.proto = _OPTION_HEADERS[nh]
-                if len(data) < cp + adv:
-                    raise Truncated
-                out.append(options_text(data, cp + 2, adv - 2))
+            nh = data[cp]
+            cp += adv
+            remaining -= adv
+            continue
+        if nh == _FRAGMENT:
+            nd.proto = "frag6"
+            if cp + (8 if nd.verbose else 4) > len(data):
+                raise IndexError
+            offlg = u16(data, cp + 2)[0]
+            if nd.verbose:
+                out.append("frag (0x%08x:%u|%u)" % (u32(data, cp + 4)[0], offlg & 0xFFF8, remaining - 8))
+            else:
+                out.append("frag (%u|%u)" % (offlg & 0xFFF8, remaining - 8))
+            fragmented = True
+            if offlg & 0xFFF8:
+                return      # a later fragment: nothing more to decode
+            out.append(" ")
+            if len(data) <= cp + 8:
+                return      # the capture ends with the fragment header: tcpdump stops there
+            nh = data[cp]
+            cp += 8
+            remaining -= 8
+            continue
+        nd.proto = _OPTION_HEADERS[nh]
+        nxt = data[cp]
+        adv = (data[cp + 1] + 1) * 8
+        if cp + adv > len(data):
+            raise Truncated     # hbhopt_process's ND_TCHECK_LEN of the whole header, before its name
+        out.append(_EXTENSION_NAMES[nh])
+        if nd.verbose:
+            out.append(options_text(data, cp + 2, adv - 2))
         cp += adv
         remaining -= adv
         nh = nxt

@@ -9,6 +9,7 @@ from ebcap.dissectors.names import ip6
 
 NAMES = ("BRR", "HoTI", "CoTI", "HoT", "CoT", "BU", "BA", "BE")
 MINLEN = 8
+DATA = 6            # the message data after protocol, length, type, reserved and checksum
 HEADER_LENGTHS = (MINLEN, MINLEN + 8, MINLEN + 8, MINLEN + 16, MINLEN + 16, MINLEN + 4, MINLEN + 4, MINLEN + 16)
 _UPDATE_BITS = ((0x08, "A"), (0x04, "H"), (0x02, "L"), (0x01, "K"))
 
@@ -31,7 +32,7 @@ def mobility_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented
                                                       u32(off + hlen + 4)))
         hlen += 8
     elif mtype in (3, 4):
-        out.append(" nonce id=0x%x" % u16(off + 4))
+        out.append(" nonce id=0x%x" % u16(off + DATA))
         who = "Home" if mtype == 3 else "Care-of"
         if nd.verbose:
             out.append(" %s Init Cookie=%08x:%08x" % (who, u32(off + hlen), u32(off + hlen + 4)))
@@ -40,7 +41,7 @@ def mobility_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented
             out.append(" %s Keygen Token=%08x:%08x" % (who, u32(off + hlen), u32(off + hlen + 4)))
         hlen += 8
     elif mtype == 5:
-        out.append(" seq#=%u" % u16(off + 4))
+        out.append(" seq#=%u" % u16(off + DATA))
         u16(off + hlen)
         bits = data[off + hlen] >> 4
         if bits:
@@ -49,15 +50,15 @@ def mobility_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented
         out.append(" lifetime=%u" % (u16(off + hlen) << 2))
         hlen += 2
     elif mtype == 6:
-        out.append(" status=%u" % data[off + 4])
-        if data[off + 5] & 0x80:
+        out.append(" status=%u" % data[off + DATA])
+        if data[off + DATA + 1] & 0x80:
             out.append(" K")
         out.append(" seq#=%u" % u16(off + hlen))
         hlen += 2
         out.append(" lifetime=%u" % (u16(off + hlen) << 2))
         hlen += 2
     elif mtype == 7:
-        out.append(" status=%u" % data[off + 4])
+        out.append(" status=%u" % data[off + DATA])
         out.append(" homeaddr %s" % ip6(_need(data, off + hlen, 16)))
         hlen += 16
     elif mtype != 0:
