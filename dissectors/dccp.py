@@ -63,6 +63,8 @@ def dccp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) ->
             out.append("truncated-%s - %u bytes missing!" % (name, fixed - length))
             return
     sub = off + (16 if x else 12)
+    if ptype in (REQUEST, RESPONSE, RESET) and off + fixed > len(data):
+        raise Truncated         # ND_TCHECK_SIZE of the type's subheader, before its name
     if ptype == REQUEST:
         out.append("%s (service=%u) " % (name, _be(data, sub, 4)))
     elif ptype == RESPONSE:

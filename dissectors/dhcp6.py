@@ -42,29 +42,36 @@ def dhcp6_print(nd, data: bytes, pay: int, length: int) -> None:
     if pay + 4 > len(data):
         nd.out.append("dhcp6")
         raise Truncated
-    nd.out.append(_message(data, pay, length, nd.verbose))
+    _message(nd.out, data, pay, length, nd.verbose)
 
 
-def _message(data: bytes, cp: int, length: int, verbose: int) -> str:
+def _message(out: list, data: bytes, cp: int, length: int, verbose: int) -> None:
+    """Appended as read: the relay's addresses past the capture end the line (IndexError)."""
     ep = min(len(data), cp + length)
     if cp + 4 > len(data):
-        return "dhcp6" + _TRUNC
+        out.append("dhcp6" + _TRUNC)
+        return
     kind = data[cp]
     name = MESSAGES.get(kind, "msgtype-%u" % kind)
     if not verbose:
-        return "dhcp6 " + name
-    out = ["dhcp6 %s (" % name]
+        out.append("dhcp6 " + name)
+        return
+    out.append("dhcp6 %s (" % name)
     if kind not in (RELAY_FORW, RELAY_REPLY):
         out.append("xid=%x" % (struct.unpack_from("!I", data, cp)[0] & 0xFFFFFF))
         start = cp + 4
     else:
-        if cp + 34 > len(data):
-            raise IndexError
-        out.append("linkaddr=%s peeraddr=%s" % (ip6(data[cp + 2:cp + 18]), ip6(data[cp + 18:cp + 34])))
+        out.append("linkaddr=%s" % ip6(_get(data, cp + 2, 16)))
+        out.append(" peeraddr=%s" % ip6(_get(data, cp + 18, 16)))
         start = cp + 34
     _options(data, start, ep, out)
     out.append(")")
-    return "".join(out)
+
+
+def _get(data: bytes, at: int, n: int) -> bytes:
+    if at + n > len(data):
+        raise IndexError
+    return data[at:at + n]
 
 
 def _options(data: bytes, cp: int, ep: int, out: list) -> None:
@@ -126,7 +133,9 @@ def _option(data: bytes, otype: int, tp: int, olen: int) -> str:
     if otype == 8:
         return " %u)" % _u16(data, tp) if olen == 2 else " ?)"
     if otype == 9:
-        return " (%s)" % _message(data[:tp + olen], tp, olen, 1)     # tcpdump leaves the option open
+        nested = [" ("]
+        _message(nested, data[:tp + olen], tp, olen, 1)
+        return "".join(nested) + ")"      # tcpdump leaves the option's own parenthesis open
     if otype == 11:
         return _auth(data, tp, olen)
     if otype in (14, 20):

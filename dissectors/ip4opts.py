@@ -15,13 +15,14 @@ class OptionsTruncated(Exception):
     """An option runs past the captured bytes: tcpdump's ` [truncated-option]`."""
 
 
-def options_text(data: bytes, at: int, length: int) -> str:
-    """The options in data[at:at + length] (which may run past the captured bytes)."""
-    out = []
+def options_print(out: list, data: bytes, at: int, length: int) -> None:
+    """The options in data[at:at + length] (which may run past the captured bytes), appended to
+    out as they are read: a byte past the capture raises IndexError there (tcpdump's longjmp)."""
     end = at + length
+    sep = ""
     while at < end:
-        if out:
-            out.append(",")
+        out.append(sep)
+        sep = ","
         code = data[at]             # past the capture: IndexError, the whole line's [|ip]
         out.append(NAMES.get(code, "unknown %u" % code))
         if code in (NOP, EOL):
@@ -30,12 +31,12 @@ def options_text(data: bytes, at: int, length: int) -> str:
             olen = data[at + 1]
             if olen < 2:
                 out.append(" [bad length %u]" % olen)
-                return "".join(out)
+                return
         if olen > end - at:
             out.append(" [bad length %u]" % olen)
-            return "".join(out)
+            return
         if at + olen > len(data):
-            raise OptionsTruncated("".join(out))
+            raise OptionsTruncated
         if code == EOL:
             break
         if code == TS:
@@ -48,7 +49,6 @@ def options_text(data: bytes, at: int, length: int) -> str:
             elif data[at + 2] or data[at + 3]:
                 out.append(" value %u" % int.from_bytes(data[at + 2:at + 4], "big"))
         at += olen
-    return "".join(out)
 
 
 def _route(data: bytes, at: int, length: int, out: list) -> None:
@@ -62,7 +62,7 @@ def _route(data: bytes, at: int, length: int, out: list) -> None:
         out.append(" [bad ptr %u]" % data[at + 2])
     for i in range(3, length, 4):
         if at + i + 4 > len(data):    # the last address may run past the option, not the capture
-            raise OptionsTruncated("".join(out))
+            raise OptionsTruncated
         out.append(" " + ip4(data[at + i:at + i + 4]))
         if ptr > i:
             out.append(",")
@@ -86,7 +86,7 @@ def _timestamp(data: bytes, at: int, length: int, out: list) -> None:
         out.append({TS_TSONLY: "TSONLY", TS_TSANDADDR: "TS+ADDR", TS_PRESPEC: "PRESPEC"}[kind])
         for i in range(4, length, hoplen):
             if at + i + hoplen > len(data):
-                raise OptionsTruncated("".join(out))
+                raise OptionsTruncated
             stamp = int.from_bytes(data[at + i + hoplen - 4:at + i + hoplen], "big")
             out.append("%s%u@%s" % (" ^ " if ptr == i else " ", stamp,
                                     ip4(data[at + i:at + i + 4]) if hoplen == 8 else ""))

@@ -90,9 +90,9 @@ def _verbose(nd, data, off, hlen, tos, total, ident, frag, ttl, proto) -> bool:
     if hlen > 20:
         out.append(", options (")
         try:
-            out.append(ip4opts.options_text(data, off + 20, hlen - 20))
-        except ip4opts.OptionsTruncated as e:
-            out.append(str(e) + " [truncated-option]")
+            ip4opts.options_print(out, data, off + 20, hlen - 20)
+        except ip4opts.OptionsTruncated:
+            out.append(" [truncated-option]")
             complete = False
         out.append(")")
     if not nd.no_checksum and off + hlen <= len(data):

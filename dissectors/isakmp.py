@@ -71,9 +71,15 @@ def _isakmp(nd, data: bytes, cp: int, length: int) -> str:
         out.append(":")
         if flags & FLAG_E:
             out.append(" [encrypted %s]" % _np_name(np))
+        elif np and _first_payload_cut(data, cp + HEADER):
+            out.append(" [|%s]" % _np_name(np))     # ikev1/2_sub_print's ND_TCHECKs of the payload
         if total != length:
             out.append(" (len mismatch: isakmp %u/ip %u)" % (total, length))
     return "".join(out)
+
+
+def _first_payload_cut(data: bytes, at: int) -> bool:
+    return at + 4 > len(data) or at + struct.unpack_from("!H", data, at + 2)[0] > len(data)
 
 
 def _np_name(np: int) -> str:

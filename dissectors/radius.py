@@ -88,8 +88,16 @@ def _attributes(nd, data: bytes, at: int, length: int) -> None:
 
 
 def _need(data: bytes, at: int, n: int) -> bytes:
+    """ND_TCHECK_LEN in a printer: a local trunc, the next attribute still tried."""
     if at + n > len(data):
         raise Truncated
+    return data[at:at + n]
+
+
+def _get(data: bytes, at: int, n: int) -> bytes:
+    """GET_ macros: past the capture, the whole line ends (IndexError)."""
+    if at + n > len(data):
+        raise IndexError
     return data[at:at + n]
 
 
@@ -144,17 +152,22 @@ def _num(out, data, at, n, atype) -> None:
     if n != 4:
         out.append("ERROR: length %u != 4" % n)
         return
-    _need(data, at, 4)
-    name, values, first, _ = ATTRIBUTES[atype]
-    word = struct.unpack_from("!I", data, at)[0]
+    values, first = ATTRIBUTES[atype][1], ATTRIBUTES[atype][2]
+    u32 = lambda: struct.unpack_from("!I", _get(data, at, 4))[0]  # noqa: E731
+    u24 = lambda: int.from_bytes(_get(data, at + 1, 3), "big")  # noqa: E731
+    tag = lambda: "Tag[%u] " % data[at] if data[at] else "Tag[Unused] "  # noqa: E731
     if values:
         if atype in (TUNNEL_TYPE, TUNNEL_MEDIUM):
-            out.append("Tag[%u] " % data[at] if data[at] else "Tag[Unused] ")
-            word &= 0xFFFFFF
+            out.append(tag())
+            word = u24()
+        else:
+            word = u32()
         out.append(values[word - first] if first <= word <= len(values) - 1 + first else "#%u" % word)
     elif atype == FRM_IPX:
+        word = u32()
         out.append("NAS Select" if word == 0xFFFFFFFE else "%u" % word)
     elif atype in _TIMEOUTS:
+        word = u32()
         if word < 60:
             out.append("%02d secs" % word)
         elif word < 3600:
@@ -162,22 +175,26 @@ def _num(out, data, at, n, atype) -> None:
         else:
             out.append("%02d:%02d:%02d hours" % (word // 3600, word % 3600 // 60, word % 60))
     elif atype == FRM_ATALK_LINK:
+        word = u32()
         out.append("%u" % word if word else "Unnumbered")
     elif atype == FRM_ATALK_NETWORK:
+        word = u32()
         out.append("%u" % word if word else "NAS assigned")
     elif atype == TUNNEL_PREFERENCE:
-        out.append(("Tag[%u] " % data[at] if data[at] else "Tag[Unused] ") + "%u" % (word & 0xFFFFFF))
+        out.append(tag())
+        out.append("%u" % u24())
     elif atype == EGRESS_VLAN_ID:
-        out.append("%s (0x%02x) %u" % (RFC4675_TAGGED.get(data[at], "Unknown tag"), data[at], word & 0xFFFFFF))
+        out.append("%s (0x%02x) " % (RFC4675_TAGGED.get(data[at], "Unknown tag"), data[at]))
+        out.append("%u" % u24())
     else:
-        out.append("%u" % word)
+        out.append("%u" % u32())
 
 
 def _address(out, data, at, n, atype) -> None:
     if n != 4:
         out.append("ERROR: length %u != 4" % n)
         return
-    raw = _need(data, at, 4)
+    raw = _get(data, at, 4)
     if atype in (FRM_IPADDR, LOG_IPHOST) and raw == b"\xff\xff\xff\xff":
         out.append("User Selected")
     elif atype in (FRM_IPADDR, LOG_IPHOST) and raw == b"\xff\xff\xff\xfe":
@@ -190,7 +207,7 @@ def _address6(out, data, at, n, atype) -> None:
     if n != 16:
         out.append("ERROR: length %u != 16" % n)
         return
-    out.append(ip6(_need(data, at, 16)))
+    out.append(ip6(_get(data, at, 16)))
 
 
 def _netmask6(out, data, at, n, atype) -> None:
@@ -268,7 +285,7 @@ def _time(out, data, at, n, atype) -> None:
     if n != 4:
         out.append("ERROR: length %u != 4" % n)
         return
-    out.append(_ctime(struct.unpack_from("!I", _need(data, at, 4))[0]))
+    out.append(_ctime(struct.unpack_from("!I", _get(data, at, 4))[0]))
 
 
 def _ctime(t: int) -> str:
@@ -282,12 +299,12 @@ def _vector64(out, data, at, n, atype) -> None:
     if n != 8:
         out.append("ERROR: length %u != 8" % n)
         return
-    value = struct.unpack_from("!Q", _need(data, at, 8))[0]
+    value = struct.unpack_from("!Q", _get(data, at, 8))[0]
     out.append("[%s]" % ", ".join(name for bit, name in MIP6_FEATURE_VECTOR if value & bit))
 
 
 def _strange(out, data, at, n, atype) -> None:
-    raw = _need(data, at, n) if atype != ERROR_CAUSE else data[at:at + n]
+    raw = _get(data, at, n) if atype != ERROR_CAUSE else data[at:at + n]
     if atype == ARAP_PASS:
         if n != 16:
             out.append("ERROR: length %u != 16" % n)
@@ -309,7 +326,7 @@ def _strange(out, data, at, n, atype) -> None:
         if n != 4:
             out.append("Error: length %u != 4" % n)
             return
-        cause = struct.unpack_from("!I", _need(data, at, 4))[0]
+        cause = struct.unpack_from("!I", _get(data, at, 4))[0]
         out.append("Error cause %u: %s" % (cause, ERRORCAUSETYPE.get(cause, "Error-Cause %u not known" % cause)))
 
 
