@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors.cksum import in_cksum, shouldbe
+from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16, u16_pair, u32
 from ebcap.dissectors.ipv4 import ip_print
 from ebcap.dissectors.names import ip4_at
@@ -48,7 +49,7 @@ def icmp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) ->
         gw = ip4_at(data, off + 4)
         text = REDIRECT[code] % (dst_s, gw) if code in REDIRECT else "redirect-#%u %s to %s" % (code, dst_s, gw)
     elif itype == 11:
-        ip4_at(data, off + _QUOTED_DST)
+        _check(data, off + _QUOTED_DST + 4)
         text = TIME_EXCEEDED.get(code, "time exceeded-#%u" % code)
     elif itype == 12:
         text = ("parameter problem - code %u" % code if code
@@ -79,7 +80,7 @@ def icmp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) ->
 def _unreachable(nd, data: bytes, off: int, code: int) -> str:
     quoted = off + 8
     if code == 3:
-        _ = data[quoted + 9]
+        _check(data, quoted + 10)
         ihl = (data[quoted] & 0x0F) * 4
         dport = u16(data, quoted + ihl + 2)[0]
         iproto = data[quoted + 9]
@@ -102,7 +103,14 @@ def _unreachable(nd, data: bytes, off: int, code: int) -> str:
     return "%s unreachable - #%u" % (ip4_at(data, off + _QUOTED_DST), code)
 
 
+def _check(data: bytes, end: int) -> None:
+    """print-icmp.c's ND_TCHECKs: a local trunc (the dumps still start after the link header)."""
+    if end > len(data):
+        raise Truncated
+
+
 def _timestamp_reply(data: bytes, off: int) -> str:
+    _check(data, off + 20)
     ident, seq = u16_pair(data, off + 4)
     stamps = _STAMPS(data, off + 8)
     return "time stamp reply id %u seq %u: org %s, recv %s, xmit %s" % (
@@ -118,6 +126,7 @@ def _ms_of_day(stamp: int) -> str:
 
 
 def _router_advert(data: bytes, off: int) -> str:
+    _check(data, off + 8)
     num, size, lifetime = _ROUTER_ADVERT(data, off + 4)
     if lifetime < 60:
         life = "%u" % lifetime
@@ -130,5 +139,6 @@ def _router_advert(data: bytes, off: int) -> str:
         return text + " [size %u]" % size
     for i in range(num):
         p = off + 8 + 8 * i
+        _check(data, p + 8)
         text += " {%s %u}" % (ip4_at(data, p), u32(data, p + 4)[0])
     return text

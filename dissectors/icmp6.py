@@ -71,7 +71,8 @@ def icmp6_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -
         else:
             out.append(", unknown code (%u)" % code)
     elif itype == 4:
-        ip6_at(data, off + _QUOTED_DST)
+        if off + _QUOTED_DST + 16 > len(data):
+            raise Truncated     # ND_TCHECK_16: a local trunc
         if code in PARAM_PROBLEMS:
             out.append(", %s - octet %u" % (PARAM_PROBLEMS[code], u32(data, off + 4)[0]))
         else:
@@ -126,6 +127,8 @@ def _unreachable(nd, data: bytes, off: int, length: int, code: int) -> bool:
     elif code == 2:
         out.append(" %s, source address %s" % (ip6_at(data, off + _QUOTED_DST), ip6_at(data, off + _QUOTED_SRC)))
     elif code == 4:
+        if off + _QUOTED + 40 + 4 > len(data):
+            raise Truncated     # get_upperlayer found no UDP/TCP header: a local trunc
         dst_s = ip6_at(data, off + _QUOTED_DST)
         nxt = data[off + _QUOTED + 6]
         dport = u16(data, off + _QUOTED + 40 + 2)[0]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.hexdump import hex_ascii_dump
 
 HEADER = 8
@@ -71,14 +70,12 @@ def openflow_print(nd, data: bytes, pay: int, length: int) -> None:
 
 
 def _byte(data: bytes, at: int) -> int:
-    if at >= len(data):
-        raise Truncated
-    return data[at]
+    return data[at]         # print-openflow*.c longjmp from their TCHECKs: IndexError, as GET's
 
 
 def _need(data: bytes, at: int, n: int) -> None:
     if at + n > len(data):
-        raise Truncated
+        raise IndexError
 
 
 def _partial(out: list, data: bytes, at: int, n: int) -> None:
@@ -107,9 +104,9 @@ def _data(nd, data: bytes, cp: int, n: int) -> None:
     if not n:
         return
     nd.out.append("\n\t data (%u octets)" % n)
-    _need(data, cp, n)
-    if nd.verbose >= 2:
+    if nd.verbose >= 2:     # hex_and_ascii_print: what was captured, then the marker
         nd.out.append(hex_ascii_dump(data[cp:cp + n], "\n\t  "))
+    _need(data, cp, n)
 
 
 def _hello_elements(nd, data: bytes, cp: int, n: int) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.names import ip4, ip6
 from ebcap.dissectors.hexdump import unknown_data
 
@@ -21,7 +20,7 @@ def sflow_print(nd, data: bytes, pay: int, length: int) -> None:
         out.append("sFlowv%u [length %u < %u] (invalid)" % (version, length, V4_HEADER))
         return
     if pay + V4_HEADER > len(data):
-        raise Truncated
+        raise IndexError        # print-sflow.c's TCHECKs longjmp
     if version != 5:
         out.append("sFlow version %u packet not supported" % version)
         return
@@ -62,7 +61,7 @@ def sflow_print(nd, data: bytes, pay: int, length: int) -> None:
 
 def _need(data: bytes, at: int, n: int) -> bytes:
     if at + n > len(data):
-        raise Truncated
+        raise IndexError
     return data[at:at + n]
 
 
