@@ -74,6 +74,9 @@ def icmp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) ->
         inner = off + 8
         out.append("\n\t")
         ilen = u16(data, inner + 2)[0]
+        if ilen < 4:
+            # tcpdump cuts the snapshot at the quoted length, then reads that length again past it
+            raise IndexError
         ip_print(nd, data[:inner + ilen], inner, ilen)
 
 

@@ -14,16 +14,18 @@ _U64 = struct.Struct("!Q").unpack_from
 _U32 = struct.Struct("!I").unpack_from
 
 
-def mptcp_text(opt: bytes, flags: int) -> str | None:
-    """opt is the whole option (kind and length included); None where tcpdump says [bad opt]."""
+def mptcp_text(opt: bytes, flags: int) -> tuple[str, bool]:
+    """opt is the whole option (kind and length included): (text, valid); not valid, tcpdump
+    follows the text with [bad opt]."""
     n = len(opt)
     if n < 3:
-        return None
+        return "", False
     subtype = min(opt[2] >> 4, 8)
+    head = " %u %s" % (n, SUBTYPES[subtype])
     body = _PRINTERS[subtype](opt, n, flags)
     if body is None:
-        return None
-    return " %u %s%s" % (n, SUBTYPES[subtype], body)
+        return head, False
+    return head + body, True
 
 
 def _capable(opt: bytes, n: int, flags: int) -> str | None:

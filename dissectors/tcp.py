@@ -8,6 +8,7 @@ from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
 from ebcap.dissectors.errors import StopPacket, Truncated, trunc
 from ebcap.dissectors.extract import u16, u32, u32_pair
 from ebcap.dissectors.ipdemux import ports
+from ebcap.dissectors.text import printable
 from ebcap.dissectors.tcpopts import MPTCP as _MPTCP
 from ebcap.dissectors.tcpopts import PRINTERS as _OPTION_PRINTERS
 from ebcap.dissectors.tcpopts import BadOption as _BadOption
@@ -25,6 +26,7 @@ _OPTION_NAMES = {0: "eol", 1: "nop", 2: "mss", 3: "wscale", 4: "sackOK", 5: "sac
                  28: "uto", 29: "tcp-ao", 30: "mptcp", 34: "tfo", 254: "exp"}
 _U32_OPTIONS = (6, 7, 11, 12, 13)       # echo, echoreply, cc, ccnew, ccecho: one 32-bit value
 _NO_VALUE = (0, 1, 4)                   # eol, nop, sackOK
+MAX_RST_DATA_LEN = 30
 
 
 def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> None:
@@ -110,13 +112,14 @@ def _relative_seq(nd, ip: tuple, sport: int, dport: int, seq: int, ack: int,
 
 
 def _rst_data(nd, data: bytes, pay: int, length: int) -> None:
-    """-v: the text a RST carries (RFC 1122 4.2.2.12), printable bytes only."""
-    body = data[pay:pay + length]
-    text = "".join(chr(c) if 0x20 <= c < 0x7F else "." for c in body)
-    if len(body) < length:
-        nd.out.append(" [RST %s%s]" % (text, trunc("tcp")))
-    else:
-        nd.out.append(" [RST %s]" % text)
+    """-v: the text a RST carries (RFC 1122 4.2.2.12; print_tcp_rst_data): at most 30 bytes, each
+    as fn_print_char shows it, `!RST` when not all of it was captured."""
+    out = nd.out
+    out.append(" [RST" if pay + length <= len(data) else " [!RST")
+    if length > MAX_RST_DATA_LEN:
+        length = MAX_RST_DATA_LEN
+        out.append("+")
+    out.append(" " + printable(data[pay:pay + length]) + "]")
 
 
 def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int, flags: int, seg_end: int) -> None:

@@ -56,10 +56,10 @@ def tcp_ao(out, length, data, cp, hlen, flags, seg_end) -> int:
 def mptcp(out, length, data, cp, hlen, flags, seg_end) -> int:
     datalen = length - 2
     need(datalen, hlen, data, cp)
-    text = mptcp_text(data[cp - 2:cp + datalen], flags)
-    if text is None:
-        raise BadOption
+    text, valid = mptcp_text(data[cp - 2:cp + datalen], flags)
     out.append(text)
+    if not valid:
+        raise BadOption
     return datalen
 
 
