@@ -57,7 +57,7 @@ def _route(data: bytes, at: int, length: int, out: list) -> None:
         return
     if (length + 1) & 3:
         out.append(" [bad length %u]" % length)
-    ptr = data[at + 2] - 1
+    ptr = (data[at + 2] - 1) & 0xFFFFFFFF     # u_int: a pointer of 0 is 2**32 - 1
     if ptr < 3 or (ptr + 1) & 3 or ptr > length + 1:
         out.append(" [bad ptr %u]" % data[at + 2])
     for i in range(3, length, 4):
@@ -78,7 +78,7 @@ def _timestamp(data: bytes, at: int, length: int, out: list) -> None:
     hoplen = 4 if kind == TS_TSONLY else 8
     if (length - 4) & (hoplen - 1):
         out.append("[bad length %u]" % length)
-    ptr = data[at + 2] - 1
+    ptr = (data[at + 2] - 1) & 0xFFFFFFFF
     if ptr < 4 or (ptr - 4) & (hoplen - 1) or ptr > length + 1:
         out.append("[bad ptr %u]" % data[at + 2])
     end = 0                         # where the entries stop: the C loop variable after the loop

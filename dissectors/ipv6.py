@@ -18,6 +18,7 @@ _FRAG = struct.Struct("!HI").unpack_from
 _EXTENSION_NAMES = {0: "HBH ", 43: "RT6 ", 60: "DSTOPT "}     # RT6 and frag: rt6.py and below
 _FRAGMENT = 44
 _ROUTING = 43
+_HOP_BY_HOP = 0
 _MOBILITY = (135, 62)       # an IPv6 extension header only: IPv4's protocol table has no row for it
 _OPTION_HEADERS = {0: "hbhopt", 60: "dstopt"}     # -v lists their options
 
@@ -65,6 +66,7 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
     if nh not in PRINTS_OWN_ADDRESSES:
         out.append("%s > %s: " % (src_s, dst_s))
     fragmented = False
+    found_hbh = False
     final_dst = dst
     while nh in _EXTENSION_NAMES or nh == _FRAGMENT:
         if nh == _ROUTING:
@@ -101,6 +103,14 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
             cp += 8
             remaining -= 8
             continue
+        if nh == _HOP_BY_HOP:
+            if found_hbh:
+                out.append("[The Hop-by-Hop Options header was already found] (invalid)")
+                return
+            if cp != off + 40:
+                out.append("[The Hop-by-Hop Options header don't follow the IPv6 header] (invalid)")
+                return
+            found_hbh = True
         nd.proto = _OPTION_HEADERS[nh]
         nxt = data[cp]
         adv = (data[cp + 1] + 1) * 8

@@ -22,10 +22,17 @@ def mptcp_text(opt: bytes, flags: int) -> tuple[str, bool]:
         return "", False
     subtype = min(opt[2] >> 4, 8)
     head = " %u %s" % (n, SUBTYPES[subtype])
-    body = _PRINTERS[subtype](opt, n, flags)
+    try:
+        body = _PRINTERS[subtype](opt, n, flags)
+    except _Bad as e:           # DSS prints as it reads: its text up to the failed check stays
+        return head + str(e), False
     if body is None:
         return head, False
     return head + body, True
+
+
+class _Bad(Exception):
+    """A subtype printer's `return 0` after it printed part of its text (the exception's text)."""
 
 
 def _capable(opt: bytes, n: int, flags: int) -> str | None:
@@ -66,6 +73,7 @@ def _join(opt: bytes, n: int, flags: int) -> str | None:
 def _dss(opt: bytes, n: int, flags: int) -> str | None:
     if n < 4 or flags & TH_SYN:
         return None
+    bad = lambda: _Bad("".join(out))  # noqa: E731
     dflags = opt[3]
     out = []
     if dflags & DSS_F:
@@ -75,29 +83,29 @@ def _dss(opt: bytes, n: int, flags: int) -> str | None:
         out.append(" ack ")
         size = 8 if dflags & DSS_a else 4
         if left < size:
-            return None
+            raise bad()
         out.append("%u" % int.from_bytes(opt[at:at + size], "big"))
         at, left = at + size, left - size
     if dflags & DSS_M:
         out.append(" seq ")
         size = 8 if dflags & DSS_m else 4
         if left < size:
-            return None
+            raise bad()
         out.append("%u" % int.from_bytes(opt[at:at + size], "big"))
         at, left = at + size, left - size
         if left < 4:
-            return None
+            raise bad()
         out.append(" subseq %u" % _U32(opt, at)[0])
         at, left = at + 4, left - 4
         if left < 2:
-            return None
+            raise bad()
         out.append(" len %u" % int.from_bytes(opt[at:at + 2], "big"))
         at, left = at + 2, left - 2
         if left >= 2:
             out.append(" csum 0x%x" % int.from_bytes(opt[at:at + 2], "big"))
             left -= 2
     if left:
-        return None
+        raise bad()
     return "".join(out)
 
 
