@@ -7,11 +7,13 @@ import struct
 from ebcap.dissectors.cksum import in_cksum, shouldbe
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16, u16_pair, u32
+from ebcap.dissectors.hexdump import unknown_data
 from ebcap.dissectors.ipv4 import ip_print
 from ebcap.dissectors.names import ip4_at
 
 _ROUTER_ADVERT = struct.Struct("!BBH").unpack_from
 _STAMPS = struct.Struct("!III").unpack_from     # originate, receive, transmit
+_OBJECT = struct.Struct("!HBB").unpack_from      # an extension object's length, class and type
 
 UNREACH = {
     0: "net %s unreachable", 1: "host %s unreachable", 5: "%s unreachable - source route failed",
@@ -28,6 +30,10 @@ SIMPLE = {0: "echo reply", 4: "source quench", 8: "echo request", 10: "router so
           13: "time stamp request", 14: "time stamp reply", 15: "information request",
           16: "information reply", 17: "address mask request"}
 ERROR_TYPES = (3, 4, 5, 11, 12)     # these quote the datagram that caused them
+MULTIPART_TYPES = (3, 11, 12)       # these may carry RFC 4884 extensions after 128 bytes of it
+EXTENSION_AT = 8 + 128
+MPLS_STACK_ENTRY = 1
+EXTENSION_OBJECTS = {1: "MPLS Stack Entry", 2: "Interface Identification"}
 _QUOTED_DST = 8 + 16                # the quoted IP header's destination address
 
 
@@ -78,6 +84,9 @@ def icmp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) ->
             # tcpdump cuts the snapshot at the quoted length, then reads that length again past it
             raise IndexError
         ip_print(nd, data[:inner + ilen], inner, ilen)
+        nd.proto = "icmp"
+        if itype in MULTIPART_TYPES and length > EXTENSION_AT:
+            _extensions(nd, data, off, length)
 
 
 def _unreachable(nd, data: bytes, off: int, code: int) -> str:
@@ -104,6 +113,47 @@ def _unreachable(nd, data: bytes, off: int, code: int) -> str:
     if code in UNREACH:
         return UNREACH[code] % ip4_at(data, off + _QUOTED_DST)
     return "%s unreachable - #%u" % (ip4_at(data, off + _QUOTED_DST), code)
+
+
+def _extensions(nd, data: bytes, off: int, length: int) -> None:
+    """-v: the multi-part extension structure (RFC 4884) and its objects, MPLS labels decoded."""
+    out = nd.out
+    ext = off + EXTENSION_AT
+    _check(data, ext + 5)
+    if data[off + 5] == 0 and off + length <= len(data) and in_cksum(data[ext:off + length]):
+        return          # no length field and no valid checksum: no extension
+    version = data[ext] >> 4
+    out.append("\n\tICMP Multi-Part extension v%u" % version)
+    if version != 2:
+        out.append(" packet not supported")
+        return
+    hlen = length - EXTENSION_AT
+    if ext + hlen <= len(data):
+        out.append(", checksum 0x%04x (%scorrect), length %u" % (
+            u16(data, ext + 2)[0], "in" if in_cksum(data[ext:ext + hlen]) else "", hlen))
+    hlen -= 4
+    obj = ext + 4
+    while hlen > 4:
+        _check(data, obj + 4)
+        olen, cls, ctype = _OBJECT(data, obj)
+        out.append("\n\t  %s Object (%u), Class-Type: %u, length %u" % (
+            EXTENSION_OBJECTS.get(cls, "unknown"), cls, ctype, olen))
+        hlen -= 4
+        if cls == 0 or olen < 4:
+            return
+        olen -= 4
+        if cls == MPLS_STACK_ENTRY and ctype == 1:
+            raw = u32(data, obj + 4)[0]
+            out.append("\n\t    label %u, tc %u" % (raw >> 12, (raw >> 9) & 7))
+            if raw & 0x100:
+                out.append(", [S]")
+            out.append(", ttl %u" % (raw & 0xFF))
+        else:
+            out.append(unknown_data(data, obj + 4, "\n\t    ", olen))
+        if hlen < olen:
+            break
+        hlen -= olen
+        obj += 4 + olen
 
 
 def _check(data: bytes, end: int) -> None:
