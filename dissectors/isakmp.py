@@ -1,11 +1,12 @@
 """ISAKMP/IKE (print-isakmp.c; udp 500, and 4500 with RFC 3948's encapsulation): the exchange's
-headline, `isakmp: phase 1 I ident`; -v adds the version and message id. (-v's payloads are not
-decoded: the line ends after the exchange, where tcpdump lists the SA, proposals and transforms.)"""
+headline, `isakmp: phase 1 I ident`; -v adds the version and message id, and IKEv1's payloads
+(dissectors/ikev1.py). (IKEv2's payloads are not decoded: its -v line ends after the exchange.)"""
 
 from __future__ import annotations
 
 import struct
 
+from ebcap.dissectors import ikev1
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.esp import esp_print
 
@@ -18,7 +19,7 @@ MAX_INITIATORS = 20
 
 def isakmp_print(nd, data: bytes, pay: int, length: int) -> None:
     nd.proto = "isakmp"
-    nd.out.append(_isakmp(nd, data, pay, length))
+    _isakmp(nd, data, pay, length)
 
 
 def isakmp_rfc3948_print(nd, data: bytes, pay: int, length: int) -> None:
@@ -34,18 +35,20 @@ def isakmp_rfc3948_print(nd, data: bytes, pay: int, length: int) -> None:
     if data[pay:pay + 4] == bytes(4):
         nd.out.append("NONESP-encap: ")
         nd.proto = "isakmp"
-        nd.out.append(_isakmp(nd, data, pay + 4, length - 4))
+        _isakmp(nd, data, pay + 4, length - 4)
         return
     nd.out.append("UDP-encap: ")
     esp_print(nd, data, pay, length, nd.udp_ip, False)
 
 
-def _isakmp(nd, data: bytes, cp: int, length: int) -> str:
+def _isakmp(nd, data: bytes, cp: int, length: int) -> None:
+    out = nd.out
     if cp + HEADER > len(data):
-        return " [|isakmp]"
+        out.append(" [|isakmp]")
+        return
     i_ck, r_ck, np, vers, etype, flags, msgid, total = struct.unpack_from("!8s8sBBBB4sI", data, cp)
     major, minor = vers >> 4, vers & 0xF
-    out = ["isakmp"]
+    out.append("isakmp")
     if nd.verbose:
         out.append(" %u.%u msgid %s" % (major, minor, msgid.hex()))
     if nd.verbose > 1:
@@ -66,16 +69,17 @@ def _isakmp(nd, data: bytes, cp: int, length: int) -> str:
             out.append("[%s%s%s]" % ("I" if flags & FLAG_I else "", "V" if flags & FLAG_V else "",
                                      "R" if flags & FLAG_R else ""))
     else:
-        return "".join(out)
+        return
     if nd.verbose:
         out.append(":")
         if flags & FLAG_E:
             out.append(" [encrypted %s]" % _np_name(np))
+        elif major == 1:
+            ikev1.payloads_print(nd, data, np, cp + HEADER)
         elif np and _first_payload_cut(data, cp + HEADER):
-            out.append(" [|%s]" % _np_name(np))     # ikev1/2_sub_print's ND_TCHECKs of the payload
+            out.append(" [|%s]" % _np_name(np))     # ikev2_sub_print's ND_TCHECKs of the payload
         if total != length:
             out.append(" (len mismatch: isakmp %u/ip %u)" % (total, length))
-    return "".join(out)
 
 
 def _first_payload_cut(data: bytes, at: int) -> bool:
