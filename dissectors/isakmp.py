@@ -1,12 +1,12 @@
 """ISAKMP/IKE (print-isakmp.c; udp 500, and 4500 with RFC 3948's encapsulation): the exchange's
-headline, `isakmp: phase 1 I ident`; -v adds the version and message id, and IKEv1's payloads
-(dissectors/ikev1.py). (IKEv2's payloads are not decoded: its -v line ends after the exchange.)"""
+headline, `isakmp: phase 1 I ident`; -v adds the version and message id, and the payloads
+(dissectors/ikev1.py, dissectors/ikev2.py)."""
 
 from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors import ikev1
+from ebcap.dissectors import ikev1, ikev2
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.esp import esp_print
 
@@ -76,14 +76,10 @@ def _isakmp(nd, data: bytes, cp: int, length: int) -> None:
             out.append(" [encrypted %s]" % _np_name(np))
         elif major == 1:
             ikev1.payloads_print(nd, data, np, cp + HEADER)
-        elif np and _first_payload_cut(data, cp + HEADER):
-            out.append(" [|%s]" % _np_name(np))     # ikev2_sub_print's ND_TCHECKs of the payload
+        else:
+            ikev2.payloads_print(nd, data, np, cp + HEADER)
         if total != length:
             out.append(" (len mismatch: isakmp %u/ip %u)" % (total, length))
-
-
-def _first_payload_cut(data: bytes, at: int) -> bool:
-    return at + 4 > len(data) or at + struct.unpack_from("!H", data, at + 2)[0] > len(data)
 
 
 def _np_name(np: int) -> str:

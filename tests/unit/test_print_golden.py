@@ -29,8 +29,6 @@ FLAG_OPTIONS = {
 }
 # Known differences: (family, packet index) -> reason, for the flag sets with -v.
 KNOWN: dict[tuple[str, int], str] = {
-    # issue 15, part B: counted as misses by test_print_share
-    ("udpapps", 1): "IKEv2's payloads (-v) are not decoded",
 }
 TLS_SUFFIX = re.compile(r" TLS ClientHello[^\n]*")
 
