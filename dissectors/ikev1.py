@@ -9,18 +9,18 @@ import struct
 NPSTR = ("none", "sa", "p", "t", "ke", "id", "cert", "cr", "hash", "sig", "nonce", "n", "d", "vid")
 SA, P, T, KE, ID, CERT, CR, HASH, SIG, NONCE, N, D, VID = range(1, 14)
 PROTOIDS = (None, "isakmp", "ipsec-ah", "ipsec-esp", "ipcomp")
-_GROUPS = (None, "modp768", "modp1024", "EC2N 2^155", "EC2N 2^185", "modp1536", "iana-grp06", "iana-grp07",
+GROUPS = (None, "modp768", "modp1024", "EC2N 2^155", "EC2N 2^185", "modp1536", "iana-grp06", "iana-grp07",
            "iana-grp08", "iana-grp09", "iana-grp10", "iana-grp11", "iana-grp12", "iana-grp13", "modp2048",
            "modp3072", "modp4096", "modp6144", "modp8192")
 # attribute type -> (name, value names); print-isakmp.c's attrmaps
 OAKLEY_T_MAP = (None, ("enc", (None, "1des", "idea", "blowfish", "rc5", "3des", "cast", "aes")),
                 ("hash", (None, "md5", "sha1", "tiger", "sha2-256", "sha2-384", "sha2-512")),
                 ("auth", (None, "preshared", "dss", "rsa sig", "rsa enc", "rsa enc revised")),
-                ("group desc", _GROUPS), ("group type", (None, "MODP", "ECP", "EC2N")),
+                ("group desc", GROUPS), ("group type", (None, "MODP", "ECP", "EC2N")),
                 ("group prime", ()), ("group gen1", ()), ("group gen2", ()), ("group curve A", ()),
                 ("group curve B", ()), ("lifetype", (None, "sec", "kb")), ("lifeduration", ()), ("prf", ()),
                 ("keylen", ()), ("field", ()), ("order", ()))
-IPSEC_T_MAP = (None, ("lifetype", (None, "sec", "kb")), ("life", ()), ("group desc", _GROUPS),
+IPSEC_T_MAP = (None, ("lifetype", (None, "sec", "kb")), ("life", ()), ("group desc", GROUPS),
                ("enc mode", (None, "tunnel", "transport")),
                ("auth", (None, "hmac-md5", "hmac-sha1", "1des-mac", "keyed")), ("keylen", ()), ("rounds", ()),
                ("dictsize", ()), ("privalg", ()))
@@ -38,7 +38,7 @@ def np_name(np: int) -> str:
     return NPSTR[np] if np < len(NPSTR) else "#%u" % np
 
 
-def _str_or_id(value: int, table) -> str:
+def str_or_id(value: int, table) -> str:
     return table[value] if value < len(table) and table[value] else "#%u" % value
 
 
@@ -114,7 +114,7 @@ def _p(nd, data, ext, item_len, proto, depth) -> int:
     out.append("p:")
     _need(nd, data, ext + 8, P)
     p_no, prot_id, spi_size, num_t = data[ext + 4:ext + 8]
-    out.append(" #%u protoid=%s transform=%u" % (p_no, _str_or_id(prot_id, PROTOIDS), num_t))
+    out.append(" #%u protoid=%s transform=%u" % (p_no, str_or_id(prot_id, PROTOIDS), num_t))
     if spi_size:
         out.append(" spi=")
         _need(nd, data, ext + 8 + spi_size, P)
@@ -132,19 +132,19 @@ def _t(nd, data, ext, item_len, proto, depth) -> int:
     table = TRANSFORM_IDS.get(proto)
     attr_map = OAKLEY_T_MAP if proto == 1 else IPSEC_T_MAP if proto in (2, 3, 4) else None
     if table:
-        out.append(" #%u id=%s " % (t_no, _str_or_id(t_id, table)))
+        out.append(" #%u id=%s " % (t_no, str_or_id(t_id, table)))
     else:
         out.append(" #%u id=%u " % (t_no, t_id))
     cp = ext + 8
     ep, ep2 = len(data), ext + item_len
     while cp < ep and cp < ep2:
-        cp = _attribute(nd, data, cp, ep2, attr_map)
+        cp = attribute_print(nd, data, cp, ep2, attr_map)
     if ep < ep2:
         out.append("...")
     return cp
 
 
-def _attribute(nd, data: bytes, p: int, ep2: int, attr_map) -> int:
+def attribute_print(nd, data: bytes, p: int, ep2: int, attr_map) -> int:
     out = nd.out
     tv = data[p] & 0x80
     total = 4 if tv else 4 + struct.unpack_from("!H", data, p + 2)[0]
@@ -184,12 +184,12 @@ def _length_only(name: str, label: str, np: int):
             _need(nd, data, ext + item_len, np)
             nd.out.append(" " + data[ext + 4:ext + item_len].hex())
         elif np == NONCE and nd.verbose > 1 and item_len > 4:
-            nd.out.append(" " + _somedata(data, ext + 4))      # " " then " data=(": tcpdump's two spaces
+            nd.out.append(" " + somedata(data, ext + 4))      # " " then " data=(": tcpdump's two spaces
         return ext + item_len
     return printer
 
 
-def _somedata(data: bytes, cp: int) -> str:
+def somedata(data: bytes, cp: int) -> str:
     """ike_show_somedata: the first 10 bytes and the capture's last 20."""
     ep = len(data)
     n = min(ep - cp, 10)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors.ikev1 import _GROUPS, _attribute, _somedata, _str_or_id
+from ebcap.dissectors.ikev1 import GROUPS, NPSTR, PROTOIDS, attribute_print, somedata, str_or_id
 
 V2_NAMES = ("v2sa", "v2ke", "v2IDi", "v2IDr", "v2cert", "v2cr", "v2auth", "v2nonce", "v2n", "v2d", "v2vid",
             "v2TSi", "v2TSr", "v2e", "v2cp", "v2eap")
@@ -18,7 +18,7 @@ ESP_IDS = (None, "1des-iv64", "1des", "3des", "rc5", "idea", "cast", "blowfish",
 PRF_IDS = (None, "hmac-md5", "hmac-sha", "hmac-tiger", "aes128_xcbc")
 INTEG_IDS = (None, "hmac-md5", "hmac-sha", "dec-mac", "kpdk-md5", "aes-xcbc")
 ESN_IDS = ("no-esn", "esn")
-T_IDS = {1: ESP_IDS, 2: PRF_IDS, 3: INTEG_IDS, 4: _GROUPS, 5: ESN_IDS}
+T_IDS = {1: ESP_IDS, 2: PRF_IDS, 3: INTEG_IDS, 4: GROUPS, 5: ESN_IDS}
 ENCR_T_MAP = (None,) * 14 + (("keylen", ()),)
 AUTH_METHODS = ("invalid", "rsasig", "shared-secret", "dsssig")
 
@@ -28,7 +28,6 @@ class _Stop(Exception):
 
 
 def np_name(np: int) -> str:
-    from ebcap.dissectors.ikev1 import NPSTR
     if np < len(NPSTR):
         return NPSTR[np]
     if 14 <= np <= 32:
@@ -118,7 +117,7 @@ def _ke(nd, data, np, ext, item_len, depth) -> int:
         nd.out.append(" len=%u < 8" % item_len)
         return ext + item_len
     group = struct.unpack_from("!H", data, ext + 4)[0]
-    nd.out.append(" len=%u group=%s" % (item_len - 8, _str_or_id(group, _GROUPS)))
+    nd.out.append(" len=%u group=%s" % (item_len - 8, str_or_id(group, GROUPS)))
     if nd.verbose > 2 and item_len > 8:
         nd.out.append(" " + _raw(nd, data, ext + 8, item_len - 8, np))
     return ext + item_len
@@ -128,12 +127,12 @@ def _auth(nd, data, np, ext, item_len, depth) -> int:
     if ext + 8 > len(data):
         _trunc(nd, np)
     _payload(nd, data, np_name(np), ext)
-    nd.out.append(" len=%u method=%s" % (item_len - 4, _str_or_id(data[ext + 4], AUTH_METHODS)))
+    nd.out.append(" len=%u method=%s" % (item_len - 4, str_or_id(data[ext + 4], AUTH_METHODS)))
     if item_len > 4:
         if nd.verbose > 1:
             nd.out.append(" authdata=(" + _raw(nd, data, ext + 8, item_len - 8, np) + ") ")
         else:
-            nd.out.append(_somedata(data, ext + 8))
+            nd.out.append(somedata(data, ext + 8))
     return ext + item_len
 
 
@@ -143,7 +142,7 @@ def _nonce(nd, data, np, ext, item_len, depth) -> int:
     if nd.verbose > 1 and item_len > 4:
         nd.out.append(" nonce=(" + _raw(nd, data, ext + 4, item_len - 4, np) + ") ")
     elif item_len > 4:
-        nd.out.append(_somedata(data, ext + 4))
+        nd.out.append(somedata(data, ext + 4))
     return ext + item_len
 
 
@@ -202,8 +201,7 @@ def _proposal(nd, data: bytes, ext: int, length: int, depth: int) -> int:
         _trunc(nd, P)
     _payload(nd, data, "p", ext)
     p_no, prot_id, spi_size, num_t = data[ext + 4:ext + 8]
-    from ebcap.dissectors.ikev1 import PROTOIDS
-    out.append(" #%u protoid=%s transform=%u len=%u" % (p_no, _str_or_id(prot_id, PROTOIDS), num_t, length))
+    out.append(" #%u protoid=%s transform=%u len=%u" % (p_no, str_or_id(prot_id, PROTOIDS), num_t, length))
     prop_length = length - 4
     cp = ext + 8
     if spi_size:
@@ -252,15 +250,15 @@ def _transform(nd, data: bytes, count: int, ext: int, length: int) -> int:
     t_type = data[ext + 4]
     t_id = struct.unpack_from("!H", data, ext + 6)[0]
     ids = T_IDS.get(t_type)
-    type_s = _str_or_id(t_type, T_TYPES)
+    type_s = str_or_id(t_type, T_TYPES)
     if ids:
-        out.append(" #%u type=%s id=%s " % (count, type_s, _str_or_id(t_id, ids)))
+        out.append(" #%u type=%s id=%s " % (count, type_s, str_or_id(t_id, ids)))
     else:
         out.append(" #%u type=%s id=%u " % (count, type_s, t_id))
     attr_map = ENCR_T_MAP if t_type == 1 else None
     cp, ep, ep2 = ext + 8, len(data), ext + length
     while cp < ep and cp < ep2:
-        cp = _attribute(nd, data, cp, ep2, attr_map)
+        cp = attribute_print(nd, data, cp, ep2, attr_map)
     if ep < ep2:
         out.append("...")
     return cp
