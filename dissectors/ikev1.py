@@ -30,8 +30,11 @@ TRANSFORM_IDS = {1: (None, "ike"), 2: (None, "(reserved)", "md5", "sha", "1des",
                  4: (None, "oui", "deflate", "lzs")}
 
 
-class _Stop(Exception):
+class Stop(Exception):
     """A printer's NULL return: the chain ends (its marker, if any, is already printed)."""
+
+
+_Stop = Stop
 
 
 def np_name(np: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors.ikev1 import GROUPS, NPSTR, PROTOIDS, attribute_print, somedata, str_or_id
+from ebcap.dissectors.ikev1 import GROUPS, NPSTR, PROTOIDS, Stop, attribute_print, somedata, str_or_id
 
 V2_NAMES = ("v2sa", "v2ke", "v2IDi", "v2IDr", "v2cert", "v2cr", "v2auth", "v2nonce", "v2n", "v2d", "v2vid",
             "v2TSi", "v2TSr", "v2e", "v2cp", "v2eap")
@@ -23,8 +23,7 @@ ENCR_T_MAP = (None,) * 14 + (("keylen", ()),)
 AUTH_METHODS = ("invalid", "rsasig", "shared-secret", "dsssig")
 
 
-class _Stop(Exception):
-    """A printer's NULL return: the chain ends (its marker, if any, is already printed)."""
+_Stop = Stop    # one exception for both: ikev2's transforms print their attributes with ikev1's printer
 
 
 def np_name(np: int) -> str:
