@@ -28,8 +28,7 @@ FLAG_OPTIONS = {
     "-e -q": dict(link_header=True, quiet=True), "-v -K": dict(verbose=1, no_checksum=True),
 }
 # Known differences: (family, packet index) -> reason, for the flag sets with -v.
-KNOWN: dict[tuple[str, int], str] = {
-}
+KNOWN: dict[tuple[str, int], str] = {}
 TLS_SUFFIX = re.compile(r" TLS ClientHello[^\n]*")
 
 
