@@ -22,7 +22,7 @@ class Context:
 
     __slots__ = ("out", "proto", "ll_len", "verbose", "quiet", "link_header", "numeric", "no_checksum",
                  "absolute_seq", "suppress_default_print", "port", "ifname", "tcp_seq", "ethertypes",
-                 "ip_protocols", "tcp_ports", "udp_ports", "tcp_trailers")
+                 "ip_protocols", "tcp_ports", "udp_ports", "tcp_trailers", "udp_ip", "isakmp_cookies")
 
     def __init__(self, options: PrintOptions, tables: ModuleType) -> None:
         self.out: list[str] = []
@@ -44,6 +44,8 @@ class Context:
         self.tcp_ports: PortTable = tables.TCP_PORTS
         self.udp_ports: PortTable = tables.UDP_PORTS
         self.tcp_trailers = tables.TCP_TRAILERS
+        self.udp_ip: tuple = ()     # the IP header's tuple (ipdemux.py) of the datagram a UDP port printer is given
+        self.isakmp_cookies: list = []   # ISAKMP initiator cookies and addresses: who is I, who is R
 
     def default_print(self, payload: bytes) -> None:
         """ND_DEFAULTPRINT: bytes no printer decodes, as -X would show them."""

@@ -34,6 +34,9 @@ class _Stop(Exception):
     """A record could not be printed (tcpdump's NULL return): the caller prints [|domain]."""
 
 
+BadName = _Stop     # what name() raises, for the other printers of DNS names (ND's DNSSL option)
+
+
 def skip_name(msg: bytes, off: int, end: int) -> int | None:
     """ns_nskip: the offset after a name, or None."""
     if off >= end:

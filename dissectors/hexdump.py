@@ -46,3 +46,8 @@ def _groups(chunk: bytes) -> str:
     if len(chunk) & 1:
         parts.append(" " + h[-2:])
     return "".join(parts)
+
+
+def unknown_data(data: bytes, at: int, indent: str, length: int) -> str:
+    """print_unknown_data (util-print.c): hex only, cut at the captured bytes."""
+    return hex_dump(data[at:at + length], indent) if length > 0 else ""

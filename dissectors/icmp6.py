@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors import hexdump
+from ebcap.dissectors import icmp6_info, ndopts
+from ebcap.dissectors.hexdump import unknown_data
 from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16, u16_pair, u32
 from ebcap.dissectors.mld import mld_print
-from ebcap.dissectors.names import ip6, ip6_at
-from ebcap.dissectors.text import relts
+from ebcap.dissectors.names import ip6_at
 
 _RA = struct.Struct("!BBHII").unpack_from
-_PREFIX_INFO = struct.Struct("!BBII").unpack_from
 
 TYPES = {
     1: "destination unreachable", 2: "packet too big", 3: "time exceeded in-transit",
@@ -23,14 +22,14 @@ TYPES = {
     137: "redirect", 138: "router renumbering", 141: "inverse neighbor solicitation",
     142: "inverse neighbor advertisement", 143: "multicast listener report v2",
     144: "ha discovery request", 145: "ha discovery reply", 146: "mobile router solicitation",
-    147: "mobile router advertisement", 139: "node information query", 140: "node information reply",
+    147: "mobile router advertisement", 139: "who-are-you request", 140: "who-are-you reply",
     200: "mtrace response", 201: "mtrace message", 155: "RPL",
 }
 UNREACH = {0: "unreachable route", 1: " unreachable prohibited", 2: "beyond scope",
            3: "unreachable address", 4: "unreachable port"}
 PARAM_PROBLEMS = {0: "erroneous", 1: "next header", 2: "option", 3: "incomplete header chain"}
-ND_OPTIONS = {1: "source link-address", 2: "destination link-address", 3: "prefix info",
-              4: "redirected header", 5: "mtu", 25: "rdnss", 31: "dnssl", 24: "route info"}
+RA_FLAGS = ((0x80, "managed"), (0x40, "other stateful"), (0x20, "home agent"), (0x02, "ipv6 only"))
+NA_FLAGS = ((0x80, "router"), (0x40, "solicited"), (0x20, "override"))
 _LENGTH_WITH_V = (133, 134, 135, 136, 137, 145, 147)    # -v prints the length right after the type
 _MLD = (130, 131, 132, 143)
 _QUOTED = 8                     # an error's quoted IPv6 header: 8 bytes in
@@ -72,7 +71,8 @@ def icmp6_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -
         else:
             out.append(", unknown code (%u)" % code)
     elif itype == 4:
-        ip6_at(data, off + _QUOTED_DST)
+        if off + _QUOTED_DST + 16 > len(data):
+            raise Truncated     # ND_TCHECK_16: a local trunc
         if code in PARAM_PROBLEMS:
             out.append(", %s - octet %u" % (PARAM_PROBLEMS[code], u32(data, off + 4)[0]))
         else:
@@ -83,10 +83,36 @@ def icmp6_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -
         _neighbor_discovery(nd, data, off, length, itype)
     elif itype in _MLD:
         mld_print(nd, data, off, length, itype)
+    elif itype == 137:
+        out.append(", %s to %s" % (ip6_at(data, off + 24), ip6_at(data, off + 8)))
+        if verbose:
+            _options(nd, data, off + 40, length - 40)
+    elif itype == 138:
+        out.append(icmp6_info.rrenum_text(data, off, verbose))
+    elif itype in (139, 140):
+        out.append(icmp6_info.nodeinfo_text(data, off, length, verbose))
+    elif itype in (141, 142):
+        pass
+    elif itype in (144, 146):
+        out.append(", id 0x%04x" % u16(data, off + 4)[0])
+    elif itype == 145:
+        if verbose:
+            out.append(", id 0x%04x" % u16(data, off + 4)[0])
+            for p in range(off + 8, off + length, 16):
+                out.append(", %s" % ip6_at(data, p))
+    elif itype == 147:
+        if verbose:
+            ident, flags = u16_pair(data, off + 4)
+            out.append(", id 0x%04x" % ident)
+            out.append((" " if flags & 0xC000 else "") + ("M" if flags & 0x8000 else "")
+                       + ("O" if flags & 0x4000 else ""))
+            _options(nd, data, off + 8, length - 8)
+    elif itype == 155:
+        out.append(icmp6_info.rpl_text(code))
     else:
         out.append(", length %u" % length)
         if verbose <= 1:
-            out.append(hexdump.hex_ascii_dump(data[off:off + length]))
+            out.append(unknown_data(data, off, "\n\t", length))
         return
     if not verbose:
         out.append(", length %u" % length)
@@ -101,6 +127,8 @@ def _unreachable(nd, data: bytes, off: int, length: int, code: int) -> bool:
     elif code == 2:
         out.append(" %s, source address %s" % (ip6_at(data, off + _QUOTED_DST), ip6_at(data, off + _QUOTED_SRC)))
     elif code == 4:
+        if off + _QUOTED + 40 + 4 > len(data):
+            raise Truncated     # get_upperlayer found no UDP/TCP header: a local trunc
         dst_s = ip6_at(data, off + _QUOTED_DST)
         nxt = data[off + _QUOTED + 6]
         dport = u16(data, off + _QUOTED + 40 + 2)[0]
@@ -111,7 +139,7 @@ def _unreachable(nd, data: bytes, off: int, length: int, code: int) -> bool:
         else:
             out.append(", %s protocol %u port %u unreachable" % (dst_s, nxt, dport))
     elif nd.verbose <= 1:
-        out.append(hexdump.hex_ascii_dump(data[off:off + length]))
+        out.append(unknown_data(data, off, "\n\t", length))
         return False
     return True
 
@@ -123,58 +151,27 @@ def _neighbor_discovery(nd, data: bytes, off: int, length: int, itype: int) -> N
     if itype == 135:
         out.append(", who has %s" % ip6_at(data, off + 8))
         if verbose:
-            _nd_options(nd, data, off + 24, length - 24)
+            _options(nd, data, off + 24, length - 24)
     elif itype == 136:
         out.append(", tgt is %s" % ip6_at(data, off + 8))
         if verbose:
-            flags = data[off + 4]
-            out.append(", Flags [%s]" % _flag_names(flags, ((0x80, "router"), (0x40, "solicited"),
-                                                            (0x20, "override"))))
-            _nd_options(nd, data, off + 24, length - 24)
+            out.append(", Flags [%s]" % ndopts.flag_names(data[off + 4], NA_FLAGS))
+            _options(nd, data, off + 24, length - 24)
     elif itype == 133:
         if verbose:
-            _nd_options(nd, data, off + 8, length - 8)
+            _options(nd, data, off + 8, length - 8)
     elif verbose:
         hop, flags, life, reach, retrans = _RA(data, off + 4)
-        names = _flag_names(flags, ((0x80, "managed"), (0x40, "other stateful"), (0x20, "Home Agent"),
-                                    (0x04, "proxy")))
-        pref = ("medium", "high", "rsv", "low")[(flags >> 3) & 3]
         out.append("\n\thop limit %u, Flags [%s], pref %s, router lifetime %us, reachable time %ums,"
-                   " retrans timer %ums" % (hop, names, pref, life, reach, retrans))
-        _nd_options(nd, data, off + 16, length - 16)
+                   " retrans timer %ums" % (hop, ndopts.flag_names(flags, RA_FLAGS), ndopts.rtpref(flags),
+                                            life, reach, retrans))
+        _options(nd, data, off + 16, length - 16)
 
 
-def _flag_names(flags: int, bits: tuple) -> str:
-    return ", ".join(name for bit, name in bits if flags & bit) or "none"
-
-
-def _nd_options(nd, data: bytes, cp: int, length: int) -> None:
-    out = nd.out
-    end = cp + length
-    while cp < end:
-        otype, olen = data[cp], data[cp + 1]
-        if olen == 0:
-            return
-        out.append("\n\t  %s option (%u), length %u (%u)" % (
-            ND_OPTIONS.get(otype, "unknown option"), otype, olen * 8, olen))
-        body = data[cp + 2:cp + olen * 8]
-        if len(body) < olen * 8 - 2:
-            raise Truncated
-        if otype in (1, 2):
-            out.append(": " + body[:6].hex(":") if len(body) >= 6 else ": " + body.hex(":"))
-        elif otype == 5:
-            out.append(": %u" % u32(body, 2)[0])
-        elif otype == 3:
-            plen, fl, valid, pref = _PREFIX_INFO(body, 0)
-            flags = _flag_names(fl, ((0x80, "onlink"), (0x40, "auto"), (0x20, "router")))
-            out.append(": %s/%u, Flags [%s], valid time %s, pref. time %s" % (
-                ip6(body[14:30]), plen, flags, _lifetime(valid), _lifetime(pref)))
-        elif nd.verbose <= 1:
-            out.append(hexdump.hex_dump(body, "\n\t    "))
-        if nd.verbose > 1:
-            out.append(hexdump.hex_dump(body, "\n\t    "))
-        cp += olen * 8
-
-
-def _lifetime(v: int) -> str:
-    return "infinity" if v == 0xFFFFFFFF else relts(v)
+def _options(nd, data: bytes, cp: int, resid: int) -> None:
+    """icmp6_opt_print; where it fails, tcpdump's `goto trunc` ends the line (no length follows)."""
+    try:
+        nd.out.append(ndopts.options_text(data, cp, resid, nd.verbose))
+    except ndopts.OptionsTruncated as e:
+        nd.out.append(str(e))
+        raise Truncated from e

@@ -18,9 +18,8 @@ IPPROTO_NAMES = {
     58: "ICMPv6", 62: "Mobile IP (old)", 88: "EIGRP", 89: "OSPF", 103: "PIM", 108: "Compressed IP",
     112: "VRRP", 113: "PGM", 132: "SCTP", 135: "Mobility", 143: "Ethernet",
 }
-# Protocols whose printer writes the addresses itself, with the ports (tcpdump's DCCP, 33, does
-# too: it belongs here with its printer).
-PRINTS_OWN_ADDRESSES = frozenset((6, 17, 132))
+# Protocols whose printer writes the addresses itself, with the ports.
+PRINTS_OWN_ADDRESSES = frozenset((6, 17, 33, 132))
 
 
 def ip_demux_print(nd, data: bytes, off: int, length: int, proto: int, fragmented, ip: tuple) -> None:
@@ -42,7 +41,8 @@ def ports(nd, data: bytes, off: int, ip: tuple, kind: str, proto: int, short: st
     writes `short` % (src, dst) and raises Truncated. Behind another header (AH, an IPv6 extension
     header) the IP header's protocol is not this one and tcpdump writes the ports alone."""
     if len(data) - off < 4:
-        nd.out.append(short % (ip[3], ip[4]))
+        if kind == "tcp" or ip[6] == proto:     # udpipaddr_print: nothing behind another header
+            nd.out.append(short % (ip[3], ip[4]))
         raise Truncated
     sport, dport = u16_pair(data, off)
     if ip[6] != proto:

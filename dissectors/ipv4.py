@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+from ebcap.dissectors import ip4opts
 from ebcap.dissectors.cksum import in_cksum, shouldbe
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16
@@ -16,8 +17,6 @@ from ebcap.dissectors.ipdemux import (
 from ebcap.dissectors.names import ip4
 
 _IP4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
-_OPTION_NAMES = {0: "EOL", 1: "NOP", 7: "RR", 68: "TS", 130: "security", 131: "LSRR", 137: "SSRR",
-                 148: "RA", 136: "SATID"}
 
 
 def ip_print(nd, data: bytes, off: int, length: int) -> None:
@@ -53,7 +52,9 @@ def ip_print(nd, data: bytes, off: int, length: int) -> None:
     src_s = ip4(src)
     dst_s = ip4(dst)
     if nd.verbose:
-        _verbose(nd, data, off, hlen, tos, total, ident, frag, ttl, proto)
+        if not _verbose(nd, data, off, hlen, tos, total, ident, frag, ttl, proto):
+            out.append("%s > %s: " % (src_s, dst_s))
+            raise Truncated
     if frag & 0x1FFF == 0:
         if proto not in PRINTS_OWN_ADDRESSES:
             out.append("%s > %s: " % (src_s, dst_s))
@@ -72,8 +73,10 @@ def ip_in_ip_print(nd, data: bytes, off: int, length: int, _ip: tuple, _fragment
     ip_print(nd, data, off, length)
 
 
-def _verbose(nd, data, off, hlen, tos, total, ident, frag, ttl, proto) -> None:
+def _verbose(nd, data, off, hlen, tos, total, ident, frag, ttl, proto) -> bool:
+    """-v's parenthesis; False where the options ran past the captured bytes."""
     out = nd.out
+    complete = True
     out.append("(tos 0x%x" % tos)
     ecn = tos & 3
     if ecn:
@@ -86,7 +89,11 @@ def _verbose(nd, data, off, hlen, tos, total, ident, frag, ttl, proto) -> None:
     out.append(", length %u" % total)
     if hlen > 20:
         out.append(", options (")
-        out.append(_options(data[off + 20:off + hlen]))
+        try:
+            ip4opts.options_print(out, data, off + 20, hlen - 20)
+        except ip4opts.OptionsTruncated:
+            out.append(" [truncated-option]")
+            complete = False
         out.append(")")
     if not nd.no_checksum and off + hlen <= len(data):
         s = in_cksum(data[off:off + hlen])
@@ -94,25 +101,5 @@ def _verbose(nd, data, off, hlen, tos, total, ident, frag, ttl, proto) -> None:
             ip_sum = u16(data, off + 10)[0]
             out.append(", bad cksum %x (->%x)!" % (ip_sum, shouldbe(ip_sum, s)))
     out.append(")\n    ")
+    return complete
 
-
-def _options(opts: bytes) -> str:
-    parts = []
-    i = 0
-    while i < len(opts):
-        opt = opts[i]
-        if opt in (0, 1):
-            parts.append(_OPTION_NAMES[opt])
-            i += 1
-            if opt == 0:
-                break
-            continue
-        if i + 1 >= len(opts):
-            parts.append(_OPTION_NAMES.get(opt, "unknown %u" % opt) + " [bad length]")
-            break
-        olen = opts[i + 1]
-        parts.append(_OPTION_NAMES.get(opt, "unknown %u" % opt) + ("" if olen >= 2 else " [bad length %u]" % olen))
-        if olen < 2:
-            break
-        i += olen
-    return ",".join(parts)

@@ -5,15 +5,21 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors.errors import Truncated
+from ebcap.dissectors.extract import u16, u32
 from ebcap.dissectors.ip6opts import options_text
 from ebcap.dissectors.ipdemux import IPPROTO_NAMES, PRINTS_OWN_ADDRESSES, ip_demux_print
+from ebcap.dissectors.mobility import mobility_print
 from ebcap.dissectors.names import ip6
+from ebcap.dissectors.rt6 import rt6_print
 
 _IP6 = struct.Struct("!IHBB").unpack_from
 _FRAG = struct.Struct("!HI").unpack_from
-# Extension headers ebcap steps over, naming them briefly (tcpdump decodes HBH, DSTOPT and srcrt).
-_EXTENSION_NAMES = {0: "HBH ", 43: "srcrt ", 60: "DSTOPT "}
+# Extension headers ebcap steps over, naming them (-v lists the options of HBH and DSTOPT).
+_EXTENSION_NAMES = {0: "HBH ", 43: "RT6 ", 60: "DSTOPT "}     # RT6 and frag: rt6.py and below
 _FRAGMENT = 44
+_ROUTING = 43
+_HOP_BY_HOP = 0
+_MOBILITY = (135, 62)       # an IPv6 extension header only: IPv4's protocol table has no row for it
 _OPTION_HEADERS = {0: "hbhopt", 60: "dstopt"}     # -v lists their options
 
 
@@ -53,40 +59,74 @@ def ip6_print(nd, data: bytes, off: int, length: int) -> None:
     dst = data[off + 24:off + 40]
     src_s = ip6(src)
     dst_s = ip6(dst)
-    if off + 40 >= len(data):
+    if off + 40 > len(data):
         return     # tcpdump's extension-header loop stops at the end of the capture
     cp = off + 40
     remaining = total - 40
     if nh not in PRINTS_OWN_ADDRESSES:
         out.append("%s > %s: " % (src_s, dst_s))
     fragmented = False
+    found_hbh = False
+    final_dst = dst
     while nh in _EXTENSION_NAMES or nh == _FRAGMENT:
-        if cp + 8 > len(data):
-            raise Truncated
-        nxt = data[cp]
+        if nh == _ROUTING:
+            if cp >= len(data):
+                nd.proto = "ip6"
+                raise Truncated     # ND_TCHECK_1 before rt6_print: ip6's marker
+            nd.proto = "rt6"
+            routed_to, valid = rt6_print(out, data, cp, nd.verbose)
+            if not valid:
+                return
+            if routed_to is not None and final_dst is dst:      # only the first routing header counts
+                final_dst = routed_to
+            adv = (data[cp + 1] + 1) * 8
+            nh = data[cp]
+            cp += adv
+            remaining -= adv
+            continue
         if nh == _FRAGMENT:
-            offlg, ident = _FRAG(data, cp + 2)
+            nd.proto = "frag6"
+            if cp + (8 if nd.verbose else 4) > len(data):
+                raise IndexError
+            offlg = u16(data, cp + 2)[0]
             if nd.verbose:
-                out.append("frag (0x%08x:%u|%u)" % (ident, offlg & 0xFFF8, remaining - 8))
+                out.append("frag (0x%08x:%u|%u)" % (u32(data, cp + 4)[0], offlg & 0xFFF8, remaining - 8))
             else:
                 out.append("frag (%u|%u)" % (offlg & 0xFFF8, remaining - 8))
             fragmented = True
-            adv = 8
             if offlg & 0xFFF8:
                 return      # a later fragment: nothing more to decode
             out.append(" ")
-        else:
-            adv = (data[cp + 1] + 1) * 8
-            out.append(_EXTENSION_NAMES[nh])
-            if nd.verbose and nh in _OPTION_HEADERS:
-                nd.proto = _OPTION_HEADERS[nh]
-                if len(data) < cp + adv:
-                    raise Truncated
-                out.append(options_text(data, cp + 2, adv - 2))
+            if len(data) <= cp + 8:
+                return      # the capture ends with the fragment header: tcpdump stops there
+            nh = data[cp]
+            cp += 8
+            remaining -= 8
+            continue
+        if nh == _HOP_BY_HOP:
+            if found_hbh:
+                out.append("[The Hop-by-Hop Options header was already found] (invalid)")
+                return
+            if cp != off + 40:
+                out.append("[The Hop-by-Hop Options header don't follow the IPv6 header] (invalid)")
+                return
+            found_hbh = True
+        nd.proto = _OPTION_HEADERS[nh]
+        nxt = data[cp]
+        adv = (data[cp + 1] + 1) * 8
+        if cp + adv > len(data):
+            raise Truncated     # hbhopt_process's ND_TCHECK_LEN of the whole header, before its name
+        out.append(_EXTENSION_NAMES[nh])
+        if nd.verbose:
+            out.append(options_text(data, cp + 2, adv - 2))
         cp += adv
         remaining -= adv
         nh = nxt
-    ip_demux_print(nd, data, cp, remaining, nh, fragmented, (6, src, dst, src_s, dst_s, hlim, first_nh))
+    ip = (6, src, final_dst, src_s, dst_s, hlim, first_nh)
+    if nh in _MOBILITY:
+        mobility_print(nd, data, cp, remaining, ip, fragmented)
+        return
+    ip_demux_print(nd, data, cp, remaining, nh, fragmented, ip)
 
 
 def ip6_in_ip_print(nd, data: bytes, off: int, length: int, _ip: tuple, _fragmented) -> None:

@@ -18,6 +18,7 @@ from ebcap.dissectors import (
     bfd,
     bgp,
     bootp,
+    dccp,
     dhcp6,
     dns,
     eapol,
@@ -33,11 +34,14 @@ from ebcap.dissectors import (
     igmp,
     ipv4,
     ipv6,
+    isakmp,
     lldp,
     mpls,
     nflog,
+    nfs,
     ntp,
     null,
+    openflow,
     ospf,
     pim,
     ppp,
@@ -47,6 +51,7 @@ from ebcap.dissectors import (
     raw,
     rip,
     sctp,
+    sflow,
     sll,
     slow,
     snmp,
@@ -112,6 +117,8 @@ IP_PROTOCOLS = {
     103: pim.pim_print,
     112: vrrp.vrrp_print,
     132: sctp.sctp_print,
+    # issue 15, part B
+    33: dccp.dccp_print,
 }
 
 # In order of precedence: where both ports have a printer, the earlier row's wins.
@@ -121,6 +128,10 @@ TCP_PORTS = PortTable([
     (80, http.http_print),
     (8080, http.http_print),
     (53, dns.domain_tcp_print),
+    # issue 15, part B (print-tcp.c tests OpenFlow before HTTP and DNS: rare where both ports match)
+    (6633, openflow.openflow_print),
+    (6653, openflow.openflow_print),
+    (2049, nfs.nfs_tcp_print),
 ])
 # print-udp.c's order; LLMNR (5355) has no row there: tcpdump 4.99 prints it as plain UDP.
 UDP_PORTS = PortTable([
@@ -146,6 +157,12 @@ UDP_PORTS = PortTable([
     (4789, vxlan.vxlan_print),
     (6081, geneve.geneve_print),
     (6635, mpls.mpls_print),
+    # issue 15, part B (print-udp.c tests ISAKMP before SNMP, NTP, ...: rare where both ports match)
+    (500, isakmp.isakmp_print),
+    (4500, isakmp.isakmp_rfc3948_print),
+    (7500, isakmp.isakmp_print),
+    (8500, isakmp.isakmp_print),
+    (6343, sflow.sflow_print),
 ])
 TCP_TRAILERS = (tls.client_hello_print,)
 

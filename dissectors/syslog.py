@@ -1,7 +1,8 @@
-"""Syslog over UDP (print-syslog.c): facility and severity from <PRI>; with -v the message."""
+"""Syslog over UDP (print-syslog.c): facility and severity from <PRI>; with -v the message, -vv its bytes."""
 
 from __future__ import annotations
 
+from ebcap.dissectors.hexdump import unknown_data
 from ebcap.dissectors.text import printable
 
 FACILITIES = ("kernel", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
@@ -38,3 +39,5 @@ def syslog_print(nd, data: bytes, pay: int, length: int) -> None:
         out.append(printable(data[pay + at:pay + length]))
         if len(data) < pay + length:
             raise IndexError
+    if nd.verbose > 1:
+        out.append(unknown_data(data, pay, "\n\t", length))

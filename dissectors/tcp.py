@@ -8,6 +8,12 @@ from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
 from ebcap.dissectors.errors import StopPacket, Truncated, trunc
 from ebcap.dissectors.extract import u16, u32, u32_pair
 from ebcap.dissectors.ipdemux import ports
+from ebcap.dissectors.text import printable
+from ebcap.dissectors.tcpopts import MPTCP as _MPTCP
+from ebcap.dissectors.tcpopts import PRINTERS as _OPTION_PRINTERS
+from ebcap.dissectors.tcpopts import BadOption as _BadOption
+from ebcap.dissectors.tcpopts import ValueTruncated as _ValueTruncated
+from ebcap.dissectors.tcpopts import need as _need
 
 _TCP = struct.Struct("!HHIIBBHHH").unpack_from
 
@@ -20,6 +26,7 @@ _OPTION_NAMES = {0: "eol", 1: "nop", 2: "mss", 3: "wscale", 4: "sackOK", 5: "sac
                  28: "uto", 29: "tcp-ao", 30: "mptcp", 34: "tfo", 254: "exp"}
 _U32_OPTIONS = (6, 7, 11, 12, 13)       # echo, echoreply, cc, ccnew, ccecho: one 32-bit value
 _NO_VALUE = (0, 1, 4)                   # eol, nop, sackOK
+MAX_RST_DATA_LEN = 30
 
 
 def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> None:
@@ -59,7 +66,7 @@ def tcp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
     if flags & TH_URG:
         out.append(", urg %u" % urp)
     if hlen > 20:
-        _options(nd, data, off + 20, hlen - 20, sack_base)
+        _options(nd, data, off + 20, hlen - 20, sack_base, flags, off + hlen + length)
     out.append(", length %u" % length)
     if length == 0:
         return
@@ -105,28 +112,17 @@ def _relative_seq(nd, ip: tuple, sport: int, dport: int, seq: int, ack: int,
 
 
 def _rst_data(nd, data: bytes, pay: int, length: int) -> None:
-    """-v: the text a RST carries (RFC 1122 4.2.2.12), printable bytes only."""
-    body = data[pay:pay + length]
-    text = "".join(chr(c) if 0x20 <= c < 0x7F else "." for c in body)
-    if len(body) < length:
-        nd.out.append(" [RST %s%s]" % (text, trunc("tcp")))
-    else:
-        nd.out.append(" [RST %s]" % text)
+    """-v: the text a RST carries (RFC 1122 4.2.2.12; print_tcp_rst_data): at most 30 bytes, each
+    as fn_print_char shows it, `!RST` when not all of it was captured."""
+    out = nd.out
+    out.append(" [RST" if pay + length <= len(data) else " [!RST")
+    if length > MAX_RST_DATA_LEN:
+        length = MAX_RST_DATA_LEN
+        out.append("+")
+    out.append(" " + printable(data[pay:pay + length]) + "]")
 
 
-class _BadOption(Exception):
-    pass
-
-
-def _need(n: int, hlen: int, data: bytes, cp: int) -> None:
-    """tcpdump's LENCHECK: n option bytes fit in the header and were captured."""
-    if n > hlen:
-        raise _BadOption
-    if cp + n > len(data):
-        raise IndexError
-
-
-def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int) -> None:
+def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int, flags: int, seg_end: int) -> None:
     out = nd.out
     out.append(", options [")
     sep = ""
@@ -145,7 +141,14 @@ def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int) -> None:
                 hlen -= 1
             hlen -= 1
             out.append(_OPTION_NAMES.get(opt, "unknown-%u" % opt))
-            datalen = 0 if opt in _NO_VALUE else _option_value(out, opt, length, data, cp, hlen, sack_base)
+            if opt in _NO_VALUE:
+                datalen = 0
+            elif opt in _OPTION_PRINTERS:
+                datalen = _OPTION_PRINTERS[opt](out, length, data, cp, hlen, flags, seg_end)
+                if opt == _MPTCP:
+                    nd.proto = "mptcp"      # as mptcp_print sets it: later truncation says [|mptcp]
+            else:
+                datalen = _option_value(out, opt, length, data, cp, hlen, sack_base)
             cp += datalen
             hlen -= datalen
             datalen += 1 if opt in (0, 1) else 2
@@ -158,6 +161,9 @@ def _options(nd, data: bytes, cp: int, hlen: int, sack_base: int) -> None:
         out.append("[bad opt]")
         if sep:
             out.append("]")
+        raise StopPacket from None
+    except _ValueTruncated:
+        out.append(trunc(nd.proto) + (">" if sep else ""))
         raise StopPacket from None
     out.append("]")
 

@@ -6,6 +6,7 @@ from ebcap.dissectors.cksum import in_cksum, pseudo_header, shouldbe
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.extract import u16
 from ebcap.dissectors.ipdemux import ports
+from ebcap.dissectors.nfs import NFS_PORT, nfs_message
 
 
 
@@ -33,10 +34,15 @@ def udp_print(nd, data: bytes, off: int, length: int, ip: tuple, fragmented) -> 
     if len(data) < off + 8:
         raise Truncated
     pay = off + 8
+    # print-udp.c tries Sun RPC to or from NFS's port before the checksum and the port table
+    if (sport == NFS_PORT or dport == NFS_PORT) and not nd.quiet and nfs_message(nd, data, pay, length,
+                                                                                 sport, dport, ""):
+        return
     if nd.verbose and not nd.no_checksum and not fragmented:
         _checksum(nd, data, off, length, ip)
     table = nd.udp_ports
     if not nd.quiet and (sport in table or dport in table):
+        nd.udp_ip = ip
         table.lookup(sport, dport)(nd, data, pay, length)
     elif ulen > length and not fragmented:
         out.append("UDP, bad length %u > %u" % (ulen, length))

@@ -1,8 +1,9 @@
 """Property test: no frame, however broken, makes any output mode raise.
 
 10,000 frames (100 examples of 100) reach every line-mode flag combination, and another 10,000 reach
-the Scapy tree and JSON modes: random bytes, and corpus frames with random byte mutations, truncations,
-broken length fields and wrong wire lengths, on every link type (and an unknown one).
+the Scapy tree and JSON modes: random bytes, and corpus frames (and the real-daemon captures' packets)
+with random byte mutations, truncations, broken length fields and wrong wire lengths, on every link
+type (and an unknown one).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.helpers.paths import PRINT_CORPUS as CORPUS
 from tests.helpers.printing import FAMILIES, read_pcap
 
 SEEDS = [p.data for fam in FAMILIES for p in read_pcap(CORPUS / f"{fam}.pcap")[1]]
+SEEDS += [p.data for pcap in sorted((CORPUS / "captures").glob("*.pcap")) for p in read_pcap(pcap)[1]]
 # every link type a printer is registered for, the ones -r reads without one, and an unknown one
 LINKTYPES = sorted({*registry.LINK_TYPES, *LinkType, LINKTYPE_LOOP}) + [999]
 INTERFACES = [Interface(f"if{lt}", lt) for lt in LINKTYPES]

@@ -1,0 +1,267 @@
+"""IKEv2's payloads, as -v lists them after the exchange (print-isakmp.c's ikev2_sub_print): SA,
+proposals and transforms, key exchange, authentication, nonce, vendor id, the encrypted payload's
+length, and the others' lengths. (Identification and notify payloads print their name only.)"""
+
+from __future__ import annotations
+
+import struct
+
+from ebcap.dissectors.ikev1 import GROUPS, NPSTR, PROTOIDS, Stop, attribute_print, somedata, str_or_id
+
+V2_NAMES = ("v2sa", "v2ke", "v2IDi", "v2IDr", "v2cert", "v2cr", "v2auth", "v2nonce", "v2n", "v2d", "v2vid",
+            "v2TSi", "v2TSr", "v2e", "v2cp", "v2eap")
+SA, KE, IDI, IDR, CERT, CR, AUTH, NONCE, N, D, VID, TSI, TSR, E, CP, EAP = range(33, 49)
+P, T = 2, 3
+T_TYPES = (None, "encr", "prf", "integ", "dh", "esn")
+ESP_IDS = (None, "1des-iv64", "1des", "3des", "rc5", "idea", "cast", "blowfish", "3idea", "1des-iv32", "rc4",
+           "null", "aes")
+PRF_IDS = (None, "hmac-md5", "hmac-sha", "hmac-tiger", "aes128_xcbc")
+INTEG_IDS = (None, "hmac-md5", "hmac-sha", "dec-mac", "kpdk-md5", "aes-xcbc")
+ESN_IDS = ("no-esn", "esn")
+T_IDS = {1: ESP_IDS, 2: PRF_IDS, 3: INTEG_IDS, 4: GROUPS, 5: ESN_IDS}
+ENCR_T_MAP = (None,) * 14 + (("keylen", ()),)
+AUTH_METHODS = ("invalid", "rsasig", "shared-secret", "dsssig")
+
+
+_Stop = Stop    # one exception for both: ikev2's transforms print their attributes with ikev1's printer
+
+
+def np_name(np: int) -> str:
+    if np < len(NPSTR):
+        return NPSTR[np]
+    if 14 <= np <= 32:
+        return "pay%u" % np
+    if SA <= np <= EAP:
+        return V2_NAMES[np - SA]
+    return "#%u" % np
+
+
+def payloads_print(nd, data: bytes, np: int, ext: int) -> None:
+    try:
+        _sub_print(nd, data, np, ext, 0)
+    except _Stop:
+        pass
+
+
+def _sub_print(nd, data: bytes, np: int, ext: int, depth: int) -> int:
+    out = nd.out
+    cp = ext
+    while np:
+        if ext + 4 > len(data) or ext + struct.unpack_from("!H", data, ext + 2)[0] > len(data):
+            out.append(" [|%s]" % np_name(np))
+            raise _Stop
+        depth += 1
+        out.append("\n" + "    " * depth + "(")
+        try:
+            cp = _sub0(nd, data, np, ext, depth)
+        finally:
+            out.append(")")
+        depth -= 1
+        np = data[ext]
+        ext = cp
+    return cp
+
+
+def _sub0(nd, data: bytes, np: int, ext: int, depth: int) -> int:
+    item_len = struct.unpack_from("!H", data, ext + 2)[0]
+    if item_len <= 4:
+        raise _Stop
+    printer = _PRINTERS.get(np)
+    if printer is None:
+        nd.out.append(np_name(np))
+        return ext + item_len
+    return printer(nd, data, np, ext, item_len, depth)
+
+
+def _payload(nd, data: bytes, name: str, ext: int) -> None:
+    """ikev2_pay_print: the name, [C] for a critical payload."""
+    nd.out.append("%s%s:" % (name, "[C]" if data[ext + 1] & 0x80 else ""))
+
+
+def _trunc(nd, np: int) -> None:
+    nd.out.append(" [|%s]" % np_name(np))
+    raise _Stop
+
+
+def _raw(nd, data: bytes, at: int, n: int, np: int) -> str:
+    if at + n > len(data):
+        _trunc(nd, np)
+    return data[at:at + n].hex()
+
+
+def _generic(nd, data, np, ext, item_len, depth) -> int:
+    _payload(nd, data, np_name(np), ext)
+    nd.out.append(" len=%u" % (item_len - 4))
+    if nd.verbose > 2 and item_len > 4:
+        nd.out.append(" " + _raw(nd, data, ext + 4, item_len - 4, np))
+    return ext + item_len
+
+
+def _encrypted(nd, data, np, ext, item_len, depth) -> int:
+    _payload(nd, data, np_name(np), ext)
+    dlen = item_len - 4
+    nd.out.append(" len=%u" % dlen)
+    if nd.verbose > 2 and dlen > 4:
+        nd.out.append(" " + _raw(nd, data, ext + 4, dlen, np))
+    if ext + 4 + dlen > len(data):
+        _trunc(nd, np)
+    raise _Stop         # E is last: what follows is inside it
+
+
+def _ke(nd, data, np, ext, item_len, depth) -> int:
+    if ext + 8 > len(data):
+        _trunc(nd, np)
+    _payload(nd, data, np_name(np), ext)
+    if item_len < 8:
+        nd.out.append(" len=%u < 8" % item_len)
+        return ext + item_len
+    group = struct.unpack_from("!H", data, ext + 4)[0]
+    nd.out.append(" len=%u group=%s" % (item_len - 8, str_or_id(group, GROUPS)))
+    if nd.verbose > 2 and item_len > 8:
+        nd.out.append(" " + _raw(nd, data, ext + 8, item_len - 8, np))
+    return ext + item_len
+
+
+def _auth(nd, data, np, ext, item_len, depth) -> int:
+    if ext + 8 > len(data):
+        _trunc(nd, np)
+    _payload(nd, data, np_name(np), ext)
+    nd.out.append(" len=%u method=%s" % (item_len - 4, str_or_id(data[ext + 4], AUTH_METHODS)))
+    if item_len > 4:
+        if nd.verbose > 1:
+            nd.out.append(" authdata=(" + _raw(nd, data, ext + 8, item_len - 8, np) + ") ")
+        else:
+            nd.out.append(somedata(data, ext + 8))
+    return ext + item_len
+
+
+def _nonce(nd, data, np, ext, item_len, depth) -> int:
+    _payload(nd, data, "nonce", ext)
+    nd.out.append(" len=%u" % (item_len - 4))
+    if nd.verbose > 1 and item_len > 4:
+        nd.out.append(" nonce=(" + _raw(nd, data, ext + 4, item_len - 4, np) + ") ")
+    elif item_len > 4:
+        nd.out.append(somedata(data, ext + 4))
+    return ext + item_len
+
+
+def _vid(nd, data, np, ext, item_len, depth) -> int:
+    _payload(nd, data, np_name(np), ext)
+    n = item_len - 4
+    nd.out.append(" len=%u vid=" % n)
+    if ext + 4 + n > len(data):
+        _trunc(nd, np)
+    nd.out.append("".join(chr(c) if 0x20 <= c < 0x7F else "." for c in data[ext + 4:ext + 4 + n]))
+    if nd.verbose > 2 and n > 4:
+        nd.out.append(" " + data[ext + 4:ext + 4 + n].hex())
+    return ext + item_len
+
+
+def _sa(nd, data, np, ext, item_len, depth) -> int:
+    out = nd.out
+    _payload(nd, data, "sa", ext)
+    sa_length = item_len - 4
+    out.append(" len=%u" % sa_length)
+    cp = ext + 4
+    np_, count = P, 0
+    while np_:
+        count += 1
+        sub = cp
+        if sa_length < 4:
+            out.append(" [|%s]" % np_name(np))
+            return cp + sa_length
+        if sub + 4 > len(data):
+            _trunc(nd, np)
+        sub_len = struct.unpack_from("!H", data, sub + 2)[0]
+        if sub_len <= 4:
+            _trunc(nd, np)
+        if sa_length < sub_len:
+            out.append(" [|%s]" % np_name(np))
+            return cp + sa_length
+        if sub + sub_len > len(data):
+            _trunc(nd, np)
+        depth += 1
+        out.append("\n" + "    " * depth + "(")
+        if np_ == P:
+            cp = _proposal(nd, data, sub, sub_len, depth)
+        else:
+            out.append(np_name(np_))
+            cp += sub_len
+        out.append(")")
+        depth -= 1
+        sa_length -= sub_len
+        np_ = data[sub]
+    return cp
+
+
+def _proposal(nd, data: bytes, ext: int, length: int, depth: int) -> int:
+    out = nd.out
+    if ext + 8 > len(data):
+        _trunc(nd, P)
+    _payload(nd, data, "p", ext)
+    p_no, prot_id, spi_size, num_t = data[ext + 4:ext + 8]
+    out.append(" #%u protoid=%s transform=%u len=%u" % (p_no, str_or_id(prot_id, PROTOIDS), num_t, length))
+    prop_length = length - 4
+    cp = ext + 8
+    if spi_size:
+        if prop_length < spi_size:
+            out.append(" [|p]")
+            return cp + prop_length
+        out.append(" spi=" + _raw(nd, data, cp, spi_size, P))
+        cp += spi_size
+        prop_length -= spi_size
+    np_, count = T, 0
+    while np_:
+        count += 1
+        sub = cp
+        if prop_length < 4:
+            out.append(" [|p]")
+            return cp + prop_length
+        if sub + 4 > len(data):
+            _trunc(nd, P)
+        sub_len = struct.unpack_from("!H", data, sub + 2)[0]
+        if sub_len <= 4:
+            _trunc(nd, P)
+        if prop_length < sub_len:
+            out.append(" [|p]")
+            return cp + prop_length
+        if sub + sub_len > len(data):
+            _trunc(nd, P)
+        depth += 1
+        out.append("\n" + "    " * depth + "(")
+        if np_ == T:
+            cp = _transform(nd, data, count, sub, sub_len)
+        else:
+            out.append(np_name(np_))
+            cp += sub_len
+        out.append(")")
+        depth -= 1
+        prop_length -= sub_len
+        np_ = data[sub]
+    return cp
+
+
+def _transform(nd, data: bytes, count: int, ext: int, length: int) -> int:
+    out = nd.out
+    if ext + 8 > len(data):
+        _trunc(nd, T)
+    _payload(nd, data, "t", ext)
+    t_type = data[ext + 4]
+    t_id = struct.unpack_from("!H", data, ext + 6)[0]
+    ids = T_IDS.get(t_type)
+    type_s = str_or_id(t_type, T_TYPES)
+    if ids:
+        out.append(" #%u type=%s id=%s " % (count, type_s, str_or_id(t_id, ids)))
+    else:
+        out.append(" #%u type=%s id=%u " % (count, type_s, t_id))
+    attr_map = ENCR_T_MAP if t_type == 1 else None
+    cp, ep, ep2 = ext + 8, len(data), ext + length
+    while cp < ep and cp < ep2:
+        cp = attribute_print(nd, data, cp, ep2, attr_map)
+    if ep < ep2:
+        out.append("...")
+    return cp
+
+
+_PRINTERS = {SA: _sa, KE: _ke, CERT: _generic, CR: _generic, AUTH: _auth, NONCE: _nonce, D: _generic,
+             VID: _vid, TSI: _generic, TSR: _generic, E: _encrypted, CP: _generic, EAP: _generic}

@@ -1,0 +1,117 @@
+"""ISAKMP/IKE (print-isakmp.c; udp 500, and 4500 with RFC 3948's encapsulation): the exchange's
+headline, `isakmp: phase 1 I ident`; -v adds the version and message id, and the payloads
+(dissectors/ikev1.py, dissectors/ikev2.py)."""
+
+from __future__ import annotations
+
+import struct
+
+from ebcap.dissectors import ikev1, ikev2
+from ebcap.dissectors.errors import Truncated
+from ebcap.dissectors.esp import esp_print
+
+HEADER = 28
+ETYPES = {0: "none", 1: "base", 2: "ident", 3: "auth", 4: "agg", 5: "inf", 32: "oakley-quick",
+          33: "oakley-newgroup", 34: "ikev2_init", 35: "ikev2_auth", 36: "child_sa", 37: "inf2"}
+FLAG_E, FLAG_C, FLAG_I, FLAG_V, FLAG_R = 0x01, 0x02, 0x08, 0x10, 0x20
+MAX_INITIATORS = 20
+
+
+def isakmp_print(nd, data: bytes, pay: int, length: int) -> None:
+    nd.proto = "isakmp"
+    _isakmp(nd, data, pay, length)
+
+
+def isakmp_rfc3948_print(nd, data: bytes, pay: int, length: int) -> None:
+    """udp 4500: a NAT keep-alive, IKE behind four zero bytes, or ESP."""
+    nd.proto = "isakmp_rfc3948"
+    if length == 1 and data[pay] == 0xFF:     # past the capture: GET's IndexError
+        nd.out.append("isakmp-nat-keep-alive")
+        return
+    if length < 4:
+        raise Truncated
+    if pay + 4 > len(data):
+        raise IndexError
+    if data[pay:pay + 4] == bytes(4):
+        nd.out.append("NONESP-encap: ")
+        nd.proto = "isakmp"
+        _isakmp(nd, data, pay + 4, length - 4)
+        return
+    nd.out.append("UDP-encap: ")
+    esp_print(nd, data, pay, length, nd.udp_ip, False)
+
+
+def _isakmp(nd, data: bytes, cp: int, length: int) -> None:
+    out = nd.out
+    if cp + HEADER > len(data):
+        out.append(" [|isakmp]")
+        return
+    i_ck, r_ck, np, vers, etype, flags, msgid, total = struct.unpack_from("!8s8sBBBB4sI", data, cp)
+    major, minor = vers >> 4, vers & 0xF
+    out.append("isakmp")
+    if nd.verbose:
+        out.append(" %u.%u msgid %s" % (major, minor, msgid.hex()))
+    if nd.verbose > 1:
+        out.append(" cookie %s->%s" % (i_ck.hex(), r_ck.hex()))
+    out.append(":")
+    phase = 1 if msgid == bytes(4) else 2
+    etype_s = ETYPES.get(etype, "#%u" % etype)
+    if major == 1:
+        out.append(" phase 1" if phase == 1 else " phase 2/others")
+        out.append(" " + _role(nd, i_ck, r_ck))
+        out.append(" " + etype_s)
+        if flags:
+            out.append("[%s%s]" % ("E" if flags & FLAG_E else "", "C" if flags & FLAG_C else ""))
+    elif major == 2:
+        out.append(" parent_sa" if phase == 1 else " child_sa ")
+        out.append(" " + etype_s)
+        if flags:
+            out.append("[%s%s%s]" % ("I" if flags & FLAG_I else "", "V" if flags & FLAG_V else "",
+                                     "R" if flags & FLAG_R else ""))
+    else:
+        return
+    if nd.verbose:
+        out.append(":")
+        if flags & FLAG_E:
+            out.append(" [encrypted %s]" % _np_name(np))
+        elif major == 1:
+            ikev1.payloads_print(nd, data, np, cp + HEADER)
+        else:
+            ikev2.payloads_print(nd, data, np, cp + HEADER)
+        if total != length:
+            out.append(" (len mismatch: isakmp %u/ip %u)" % (total, length))
+
+
+def _np_name(np: int) -> str:
+    names = ("none", "sa", "p", "t", "ke", "id", "cert", "cr", "hash", "sig", "nonce", "n", "d", "vid")
+    v2 = ("v2sa", "v2ke", "v2IDi", "v2IDr", "v2cert", "v2cr", "v2auth", "v2nonce", "v2n", "v2d", "v2vid",
+          "v2TSi", "v2TSr", "v2e", "v2cp", "v2eap")
+    if np < len(names):
+        return names[np]
+    if 14 <= np <= 32:
+        return "pay%u" % np
+    if 33 <= np < 33 + len(v2):
+        return v2[np - 33]
+    return "#%u" % np
+
+
+def _role(nd, i_ck: bytes, r_ck: bytes) -> str:
+    """I or R by the initiator cookies seen so far (cookie_find, cookie_record in print-isakmp.c)."""
+    ip = nd.udp_ip
+    src, dst = (ip[1], ip[2]) if ip else (b"", b"")
+    cache = nd.isakmp_cookies
+    for cookie, version, iaddr, raddr in cache:
+        if cookie == i_ck:
+            if ip and version == ip[0] and src == iaddr:
+                return "I"
+            if ip and version == ip[0] and src == raddr:
+                return "R"
+            return "?"
+    if r_ck != bytes(8):
+        return "?"
+    if ip:
+        entry = (i_ck, ip[0], src, dst)
+        if len(cache) == MAX_INITIATORS:    # tcpdump keeps 20, overwriting the oldest
+            cache.pop(0)
+        cache.append(entry)
+    return "I"
