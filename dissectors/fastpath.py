@@ -19,6 +19,7 @@ import socket
 import struct
 
 from ebcap.dissectors.names import numeric_port
+from ebcap.dissectors.nfs import NFS_PORT
 from ebcap.dissectors.tcp import TH_ACK, TH_URG, _FLAG_TEXT, _relative_seq
 
 _ETHER_IP4 = struct.Struct("!12xHBBHHHBBH4s4s").unpack_from     # ethertype, then the IPv4 header
@@ -166,8 +167,8 @@ def _udp(nd, data: bytes, off: int, length: int, ip: tuple, prefix: str, fragmen
     if length < 8 or len(data) - off < 8:
         return False
     sport, dport, ulen = _UDP(data, off)
-    if ulen < 8:
-        return False
+    if ulen < 8 or sport == NFS_PORT or dport == NFS_PORT:
+        return False                # NFS is tried before the port table (udp.py): its path
     ulen -= 8
     length -= 8
     if ulen < length:
@@ -182,6 +183,7 @@ def _udp(nd, data: bytes, off: int, length: int, ip: tuple, prefix: str, fragmen
     if sport in table or dport in table:
         nd.out.append(addrs)
         nd.proto = "udp"
+        nd.udp_ip = ip
         table.lookup(sport, dport)(nd, data, off + 8, length)
     elif ulen > length and not fragmented:
         nd.out.append(addrs + "UDP, bad length %u > %u" % (ulen, length))
