@@ -297,8 +297,16 @@ def test_a_killed_ebcap_leaves_no_program_or_link(testbed, tmp_path):
     while any(_link_exists(i) for i in links) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_link_exists(i) for i in links)
-    shown = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
-    assert not any(re.search(rf"^{i}: ", shown, re.M) for i in progs)
+    # a tracing program is freed after an RCU tasks-trace grace period, which can take seconds
+    # on a busy host: wait for it, as for the links
+    deadline = time.monotonic() + 15
+    while True:
+        shown = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+        left = [i for i in progs if re.search(rf"^{i}: ", shown, re.M)]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not left, shown
 
 
 def test_doctor_says_drop_owners_work():
