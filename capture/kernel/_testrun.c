@@ -7,6 +7,8 @@
  * filter path), take the program's record from the ring (the kernel's cut: -s or headers
  * only), and either append an EPB to the output buffer (-w) or a Packet to a list (printing).
  * capture/session/offline_fast.py drives it; without this module ebcap keeps the Python loop.
+ * Before the program, an XDP filter is asked where there is one (capture/kernel/xdp_offline.py,
+ * xdp_verdict below): half the cost of a SCHED_CLS test run, and its answer needs no ring.
  *
  * Anything unusual stops the pass before the record, which the Python path then reads, checks
  * and filters on its own (so its errors and libpcap fallbacks stay the only ones): a record
