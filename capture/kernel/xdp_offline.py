@@ -24,14 +24,12 @@ from ebcap.capture.errors import TranslateError
 from ebcap.capture.filter.assembler import (
     EBPF_ALU64, EBPF_JMP, EBPF_LDX, EBPF_MEM, EBPF_STX, INSN, ADD, CALL, EXIT, JGT, MOV)
 from ebcap.capture.filter.libpcap import Insn
-from ebcap.capture.filter.translate import translate
+from ebcap.capture.filter.translate import BPF_K as _K, BPF_W as _W, BPF_X as _X, UNDECIDED, \
+    translate
 from ebcap.capture.kernel import bpfsys
 
-BPF_PROG_TYPE_XDP = 6
-_W, _K, _X = 0x00, 0x00, 0x08
-_PSEUDO_CALL = 1
+_PSEUDO_CALL = 1                            # a call's src_reg: to a subprogram, imm insns on
 DIR_IN = 1                                  # bpf/record.h EBCAP_DIR_IN (ebcap_ingress's)
-UNDECIDED = 2
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -90,7 +88,7 @@ def load_xdp_filter(insns: list[Insn], snaplen: int) -> XdpFilter | None:
     if program is None:
         return None
     try:
-        fd = bpfsys.prog_load(program, "ebcap_xdp_r", prog_type=BPF_PROG_TYPE_XDP)
+        fd = bpfsys.prog_load(program, "ebcap_xdp_r", prog_type=bpfsys.BPF_PROG_TYPE_XDP)
     except bpfsys.ProgramRefused:
         return None
     return XdpFilter(fd, snaplen)
