@@ -293,7 +293,8 @@ PyDoc_STRVAR(scan_doc,
 "Filter the records of chunk[pos:end]: classic pcap ones (ts_mult: ns per timestamp fraction)\n"
 "or pcapng EPBs (units: one byte an interface, 1 ns, 2 us, 0 for the Python path; output\n"
 "interface iface_base + the EPB's). prog_fd < 0: no filter, each packet cut at `cut`.\n"
-"xdp_fd >= 0: an XDP filter asked first (capture/kernel/xdp_offline.py), its matches cut at xdp_cut.\n"
+"xdp_fd >= 0: an XDP filter is asked first (capture/kernel/xdp_offline.py), its matches\n"
+"cut at xdp_cut.\n"
 "`out` (a bytearray, or None) takes EPBs from out_used on; `packets` (a list, or None) takes\n"
 "packet_type(ts_ns, interface, directions[bits], wirelen, data, (), None). Stops after `limit`\n"
 "matches when limit > 0. status: 0 the chunk needs more data, 1 the next record is for the\n"
@@ -310,8 +311,9 @@ static PyObject *scan(PyObject *self, PyObject *args)
 
 	if (!PyArg_ParseTuple(args, "py*nnpKy*Iiw*IIiIOKKOIOnOOOn", &pcapng, &chunk, &pos,
 			      &end, &swapped, &ts_mult, &units, &iface_base, &prog_fd, &ctxbuf,
-			      &wire_off, &max_wire, &xdp_fd, &xdp_cut, &ring_obj, &data_base, &mask, &cons_obj, &cut, &out_obj,
-			      &out_used, &packets, &packet_type, &directions, &limit))
+			      &wire_off, &max_wire, &xdp_fd, &xdp_cut, &ring_obj, &data_base, &mask,
+			      &cons_obj, &cut, &out_obj, &out_used, &packets, &packet_type,
+			      &directions, &limit))
 		return NULL;
 
 	PyObject *result = NULL;
