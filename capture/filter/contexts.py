@@ -8,6 +8,7 @@ are, and how bytes past the peek are read. One translator, these contexts:
               access, skb->data to skb->data_end: the skb's linear part) before anything is
               copied; a load it cannot prove inside that part makes it return UNDECIDED, and
               the copying filter (tc, offline) decides instead
+  offline-xdp the in-place filter of -r's XDP program (capture/kernel/xdp_offline.py)
   tracepoint  bpf/drops.c's struct ebcap_drop_meta: a raw tracepoint has no __sk_buff
 """
 
@@ -62,4 +63,9 @@ TRACEPOINT = Context("tracepoint", META_LEN, {SKF_PROTOCOL: META_PROTOCOL,
 TC_DIRECT = Context("tc-direct", SKB_LEN, TC.fields, True, SKB_PKT_TYPE, direct=True)
 OFFLINE_DIRECT = Context("offline-direct", SKB_WIRE_LEN, TC.fields, True, SKB_PKT_TYPE,
                          direct=True)
-CONTEXTS = {c.name: c for c in (TC, OFFLINE, TC_DIRECT, OFFLINE_DIRECT, TRACEPOINT)}
+# An offline XDP program's view (capture/kernel/xdp_offline.py): the frame in place, `len` the
+# first u32 of a struct the caller makes; no skb metadata, so a filter that reads any cannot be
+# translated here (and the SCHED_CLS program filters it).
+OFFLINE_XDP = Context("offline-xdp", 0, {}, True, None, direct=True)
+CONTEXTS = {c.name: c for c in (TC, OFFLINE, TC_DIRECT, OFFLINE_DIRECT, OFFLINE_XDP,
+                                TRACEPOINT)}

@@ -7,6 +7,8 @@
  * filter path), take the program's record from the ring (the kernel's cut: -s or headers
  * only), and either append an EPB to the output buffer (-w) or a Packet to a list (printing).
  * capture/session/offline_fast.py drives it; without this module ebcap keeps the Python loop.
+ * Before the program, an XDP filter is asked where there is one (capture/kernel/xdp_offline.py,
+ * xdp_verdict below): half the cost of a SCHED_CLS test run, and its answer needs no ring.
  *
  * Anything unusual stops the pass before the record, which the Python path then reads, checks
  * and filters on its own (so its errors and libpcap fallbacks stay the only ones): a record
@@ -125,6 +127,32 @@ static int test_run(union bpf_attr *attr, unsigned char *ctx, uint32_t wire_off,
 	attr->test.ctx_size_out = 0;
 	attr->test.duration = 0;
 	return syscall(__NR_bpf, BPF_PROG_TEST_RUN, attr, sizeof(*attr)) < 0 ? errno : 0;
+}
+
+/* The XDP filter's answer (capture/kernel/xdp_offline.py) for a record: XDP_NO, XDP_YES, or
+ * XDP_ASK (the SCHED_CLS program decides: the filter could not, the frame is not one the XDP
+ * program takes, or the kernel refused). It reads the wire length from the 4 bytes before the
+ * frame, the pcap record header's or the EPB's last field, so it takes only a record whose
+ * field there says its wire length as the file does, one the SCHED_CLS context would not clamp. */
+enum { XDP_NO = 0, XDP_YES = 1, XDP_ASK = 2 };
+#define XDP_MAX_FRAME 3000u	/* under a test run's page less headroom and shared info */
+
+static int xdp_verdict(int xdp_fd, int swapped, const unsigned char *data, uint32_t caplen,
+		       uint32_t wirelen, uint32_t max_wire)
+{
+	union bpf_attr attr;
+
+	if (xdp_fd < 0 || swapped || caplen < ETH_HLEN || caplen > XDP_MAX_FRAME ||
+	    caplen > wirelen || wirelen > max_wire || get_u32(data - 4, 0) != wirelen)
+		return XDP_ASK;
+	memset(&attr, 0, sizeof(attr.test));
+	attr.test.prog_fd = xdp_fd;
+	attr.test.repeat = 1;
+	attr.test.data_in = (uint64_t)(uintptr_t)(data - 4);
+	attr.test.data_size_in = caplen + 4;
+	if (syscall(__NR_bpf, BPF_PROG_TEST_RUN, &attr, sizeof(attr.test)) < 0)
+		return XDP_ASK;
+	return attr.test.retval <= XDP_ASK ? (int)attr.test.retval : XDP_ASK;
 }
 
 /* The EPB ebcap's writer makes of a packet (capture/pcapng/writer.py encode_epb). */
@@ -265,6 +293,8 @@ PyDoc_STRVAR(scan_doc,
 "Filter the records of chunk[pos:end]: classic pcap ones (ts_mult: ns per timestamp fraction)\n"
 "or pcapng EPBs (units: one byte an interface, 1 ns, 2 us, 0 for the Python path; output\n"
 "interface iface_base + the EPB's). prog_fd < 0: no filter, each packet cut at `cut`.\n"
+"xdp_fd >= 0: an XDP filter is asked first (capture/kernel/xdp_offline.py), its matches\n"
+"cut at xdp_cut.\n"
 "`out` (a bytearray, or None) takes EPBs from out_used on; `packets` (a list, or None) takes\n"
 "packet_type(ts_ns, interface, directions[bits], wirelen, data, (), None). Stops after `limit`\n"
 "matches when limit > 0. status: 0 the chunk needs more data, 1 the next record is for the\n"
@@ -274,15 +304,16 @@ static PyObject *scan(PyObject *self, PyObject *args)
 {
 	Py_buffer chunk, units, ctxbuf, ringbuf = {0}, consbuf = {0}, outbuf = {0};
 	Py_ssize_t pos, end, out_used, limit;
-	int pcapng, swapped, prog_fd;
+	int pcapng, swapped, prog_fd, xdp_fd;
 	unsigned long long ts_mult, data_base, mask;
-	unsigned int iface_base, wire_off, max_wire, cut;
+	unsigned int iface_base, wire_off, max_wire, cut, xdp_cut;
 	PyObject *ring_obj, *cons_obj, *out_obj, *packets, *packet_type, *directions;
 
-	if (!PyArg_ParseTuple(args, "py*nnpKy*Iiw*IIOKKOIOnOOOn", &pcapng, &chunk, &pos, &end,
-			      &swapped, &ts_mult, &units, &iface_base, &prog_fd, &ctxbuf, &wire_off,
-			      &max_wire, &ring_obj, &data_base, &mask, &cons_obj, &cut, &out_obj,
-			      &out_used, &packets, &packet_type, &directions, &limit))
+	if (!PyArg_ParseTuple(args, "py*nnpKy*Iiw*IIiIOKKOIOnOOOn", &pcapng, &chunk, &pos,
+			      &end, &swapped, &ts_mult, &units, &iface_base, &prog_fd, &ctxbuf,
+			      &wire_off, &max_wire, &xdp_fd, &xdp_cut, &ring_obj, &data_base, &mask,
+			      &cons_obj, &cut, &out_obj, &out_used, &packets, &packet_type,
+			      &directions, &limit))
 		return NULL;
 
 	PyObject *result = NULL;
@@ -354,7 +385,13 @@ static PyObject *scan(PyObject *self, PyObject *args)
 			status = OUT_FULL;
 			break;
 		}
-		if (prog_fd >= 0) {
+		int verdict = prog_fd >= 0 ? xdp_verdict(xdp_fd, swapped, rec.data, rec.caplen,
+							    rec.wirelen, max_wire) : XDP_ASK;
+		if (verdict == XDP_NO)
+			keep = NULL;
+		else if (verdict == XDP_YES)
+			keep_len = rec.caplen < xdp_cut ? rec.caplen : xdp_cut;
+		else if (prog_fd >= 0) {
 			int corrupt = 0, err;
 
 			err = test_run(&attr, ctxbuf.buf, wire_off, rec.data, rec.caplen, rec.wirelen,

@@ -44,6 +44,7 @@ from ebcap.capture.pcapng.writer import InterfaceStats
 from ebcap.capture.pcapng.reader import CaptureFileReader
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.pcapng.format import parse_epb
+from ebcap.capture.kernel.xdp_offline import load_xdp_filter
 from ebcap.capture.session.stats import print_statistics
 
 ETH_HLEN = 14
@@ -98,6 +99,11 @@ class _KernelFilter:
         self.runner = bpfsys.TestRunner(self.kernel.loaded.program_fd(INGRESS))
         self.ring = RingReader(self.kernel.maps.ring_fd, OFFLINE_RING_BYTES)
         stack.callback(self.ring.close)
+        # the C loop's cheaper first call (Ethernet only: elsewhere the kernel's refusals decide)
+        self.xdp = load_xdp_filter(self.insns, config.snaplen) \
+            if linktype == LinkType.ETHERNET else None
+        if self.xdp is not None:
+            stack.callback(self.xdp.close)
         self.matched = 0
 
     def run(self, packet: Packet) -> bytes | None:

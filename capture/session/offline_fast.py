@@ -42,10 +42,12 @@ class FastReader:
         self.units = b""
         runner = getattr(kernel_filter, "runner", None)
         if runner is None:          # no expression: nothing to run, only the cut
-            self.kernel = (-1, bytearray(4), 0, 0, None, 0, 0, None)
+            self.kernel = (-1, bytearray(4), 0, 0, -1, 0, None, 0, 0, None)
             self.cut = kernel_filter.cut
         else:                       # the kernel's record says what to keep
-            self.kernel = runner.batch_args() + kernel_filter.ring.batch_args()
+            xdp = getattr(kernel_filter, "xdp", None)   # capture/kernel/xdp_offline.py
+            self.kernel = runner.batch_args() + ((xdp.fd, xdp.cut) if xdp else (-1, 0)) + \
+                kernel_filter.ring.batch_args()
             self.cut = MAXIMUM_SNAPLEN
         self.status = NEED_DATA
         self._misses = self._skip = 0
@@ -64,15 +66,16 @@ class FastReader:
     def _scan(self, out, used: int, packets, limit: int) -> tuple[int, int, int]:
         """One pass over what the read-ahead holds: (output used, seen, matched)."""
         chunks, records = self.records.chunks, self.records
-        prog_fd, ctx, wire_off, max_wire, pages, base, mask, consumer = self.kernel
+        prog_fd, ctx, wire_off, max_wire, xdp_fd, xdp_cut, pages, base, mask, consumer = \
+            self.kernel
         if self.pcapng:
             units, ts_mult = self._units(), 0
         else:
             units, ts_mult = b"", records.ts_mult
         chunks.pos, used, seen, matched, self.status = _testrun.scan(
             self.pcapng, chunks.buf, chunks.pos, len(chunks.buf), records.swapped, ts_mult,
-            units, self.iface_base, prog_fd, ctx, wire_off, max_wire, pages, base, mask,
-            consumer, self.cut, out, used, packets, Packet, _DIRECTIONS, limit)
+            units, self.iface_base, prog_fd, ctx, wire_off, max_wire, xdp_fd, xdp_cut, pages,
+            base, mask, consumer, self.cut, out, used, packets, Packet, _DIRECTIONS, limit)
         self.filter.matched += matched
         return used, seen, matched
 
