@@ -773,12 +773,13 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
 /* in_place: a TC hook's program may read the packet where it sits (direct packet access);
  * a socket filter may not (its verifier refuses skb->data), and always takes the copying path.
  * A constant at each call, so the branch and its loads are compiled out where it is 0. */
-static __always_inline int capture(struct __sk_buff *skb, __u32 direction, const int in_place)
+static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *iface,
+				   __u32 direction, const int in_place)
 {
-	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots): such a
-	 * packet could be neither counted nor given its interface id. Leaving the NULL checks out
-	 * of what follows also halves the paths the verifier walks. */
-	struct ebcap_iface *iface = iface_of(skb);
+	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots), or for
+	 * the socket filter an interface user space has not registered: such a packet could be
+	 * neither counted nor given its interface id. Leaving the NULL checks out of what follows
+	 * also halves the paths the verifier walks. */
 	if (!iface)
 		return TC_ACT_UNSPEC;
 	iface->seen++;
@@ -822,12 +823,12 @@ static __always_inline int capture(struct __sk_buff *skb, __u32 direction, const
 
 int ebcap_ingress(struct __sk_buff *skb)
 {
-	return capture(skb, EBCAP_DIR_IN, 1);
+	return capture(skb, iface_of(skb), EBCAP_DIR_IN, 1);
 }
 
 int ebcap_egress(struct __sk_buff *skb)
 {
-	return capture(skb, EBCAP_DIR_OUT, 1);
+	return capture(skb, iface_of(skb), EBCAP_DIR_OUT, 1);
 }
 
 /* -i any without --owners: one socket filter on an unbound ETH_P_ALL packet socket
@@ -845,24 +846,25 @@ int ebcap_egress(struct __sk_buff *skb)
 #define EBCAP_LOOPBACK_IFINDEX 1	/* net/core/dev.c: each namespace's lo */
 BPF_ARRAY(socket_directions, __u32, 2);
 
-static __always_inline int socket_wants(struct __sk_buff *skb, __u32 direction)
+/* The packet's interface entry if user space registered it and -Q wants this direction there,
+ * else NULL: iface_of() without its registering of an interface not seen before. */
+static __always_inline struct ebcap_iface *socket_iface(struct __sk_buff *skb, __u32 direction)
 {
 	__u32 ifindex = skb->ifindex;
-	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
-	struct ebcap_iface *iface = slots.lookup(&slot);
-	if (!iface || iface->ifindex != ifindex) {
-		if (!interfaces.lookup(&ifindex))
-			return 0;
-	}
 	__u32 kind = ifindex == EBCAP_LOOPBACK_IFINDEX;
 	__u32 *wanted = socket_directions.lookup(&kind);
-	return wanted && (*wanted & direction);
+	if (!wanted || !(*wanted & direction))
+		return NULL;
+	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
+	struct ebcap_iface *iface = slots.lookup(&slot);
+	if (iface && iface->ifindex == ifindex)
+		return iface;
+	return interfaces.lookup(&ifindex);
 }
 
 int ebcap_socket(struct __sk_buff *skb)
 {
 	__u32 direction = skb->pkt_type == EBCAP_PACKET_OUTGOING ? EBCAP_DIR_OUT : EBCAP_DIR_IN;
-	if (socket_wants(skb, direction))
-		capture(skb, direction, 0);
+	capture(skb, socket_iface(skb, direction), direction, 0);
 	return 0;
 }
