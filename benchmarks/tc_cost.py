@@ -7,6 +7,7 @@ skb's linear part) and trafgen's 64-byte frames (headers in its paged part). Sta
 while this runs (BPF_ENABLE_STATS: a file descriptor, so nothing is left on). Needs root:
 
     sudo .venv/bin/python benchmarks/tc_cost.py [ROUNDS] [SECONDS] [--compare OTHER/ebcap]
+                                                [--option=--owners ...]
 
 Each figure is the median over the rounds with its min..max; the order of the runs rotates
 from round to round. The machine is shared: read differences from the floor, not absolutes.
@@ -125,6 +126,8 @@ def main() -> int:
     parser.add_argument("--compare", metavar="EBCAP", action="append", default=[],
                         help="another ebcap (e.g. a checkout's .venv/bin/ebcap) measured in the "
                              "same rounds")
+    parser.add_argument("--option", metavar="FLAG", action="append", default=[],
+                        help="a flag for every ebcap run (--option=--owners); repeatable")
     args = parser.parse_args()
     tools = [EBCAP, *(Path(path) for path in args.compare)]
     # (label, ebcap, filter); the order rotates from round to round
@@ -145,12 +148,14 @@ def main() -> int:
                 for kind in ("socket", "trafgen"):
                     for label, tool, what in order:
                         results[kind, label].append(
-                            measure(testbed, flow, kind, what, args.seconds, ebcap=tool))
+                            measure(testbed, flow, kind, what, args.seconds,
+                                    tuple(args.option), ebcap=tool))
                 print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         os.close(stats_fd)
     print(f"ns per run of the egress TC program (bpf_stats), {FRAME}-byte UDP, headers-only "
-          f"capture, median of {args.rounds} rounds [min..max]:")
+          f"capture{' ' + ' '.join(args.option) if args.option else ''}, median of "
+          f"{args.rounds} rounds [min..max]:")
     for kind in ("socket", "trafgen"):
         floor = statistics.median(results[kind, "empty program"])
         for label, tool, _what in runs:
