@@ -119,6 +119,17 @@ def measure(testbed: Testbed, flow: Flow, kind: str, what: str, seconds: float,
     return (ns1 - ns0) / (cnt1 - cnt0)
 
 
+def spread(xs: list[float]) -> str:
+    return f"[{min(xs):.0f}..{max(xs):.0f}]"
+
+
+def paired(xs: list[float], ys: list[float]) -> str:
+    """The median of xs - ys round by round (both measured in the same rounds), and its spread:
+    the VM's slow and quick rounds move both, so the difference is steadier than either."""
+    diffs = [x - y for x, y in zip(xs, ys)]
+    return f"{statistics.median(diffs):.0f} {spread(diffs)}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rounds", nargs="?", type=int, default=5)
@@ -137,6 +148,7 @@ def main() -> int:
         runs += [(f"ebcap '{REFUSED}'{suffix}", tool, REFUSED),
                  (f"ebcap '{MATCHING}'{suffix}", tool, MATCHING)]
     results = {(kind, label): [] for kind in ("socket", "trafgen") for label, _, _ in runs}
+    label_of = {(tool, what): label for label, tool, what in runs}
     stats_fd = enable_stats()
     try:
         with Testbed("tccost") as testbed:
@@ -155,14 +167,18 @@ def main() -> int:
         os.close(stats_fd)
     print(f"ns per run of the egress TC program (bpf_stats), {FRAME}-byte UDP, headers-only "
           f"capture{' ' + ' '.join(args.option) if args.option else ''}, median of "
-          f"{args.rounds} rounds [min..max]:")
+          f"{args.rounds} rounds [min..max]; floor+ and 'this -' are the medians [min..max] of "
+          "the differences within each round:")
     for kind in ("socket", "trafgen"):
-        floor = statistics.median(results[kind, "empty program"])
-        for label, tool, _what in runs:
+        floors = results[kind, "empty program"]
+        for label, tool, what in runs:
             xs = results[kind, label]
-            med = statistics.median(xs)
-            extra = "" if tool is None else f"  floor+{med - floor:.0f}"
-            print(f"  {kind:8} {label:40} {med:6.0f} [{min(xs):.0f}..{max(xs):.0f}]{extra}")
+            line = f"  {kind:8} {label:40} {statistics.median(xs):6.0f} {spread(xs)}"
+            if tool is not None:
+                line += f"  floor+{paired(xs, floors)}"
+            if tool not in (None, EBCAP):
+                line += f"  this -{paired(results[kind, label_of[EBCAP, what]], xs)}"
+            print(line)
     return 0
 
 
