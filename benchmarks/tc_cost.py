@@ -123,11 +123,11 @@ def spread(xs: list[float]) -> str:
     return f"[{min(xs):.0f}..{max(xs):.0f}]"
 
 
-def paired(xs: list[float], ys: list[float]) -> str:
+def paired(xs: list[float], ys: list[float], sign: str = "") -> str:
     """The median of xs - ys round by round (both measured in the same rounds), and its spread:
     the VM's slow and quick rounds move both, so the difference is steadier than either."""
     diffs = [x - y for x, y in zip(xs, ys)]
-    return f"{statistics.median(diffs):.0f} {spread(diffs)}"
+    return f"{statistics.median(diffs):{sign}.0f} {spread(diffs)}"
 
 
 def main() -> int:
@@ -167,7 +167,7 @@ def main() -> int:
         os.close(stats_fd)
     print(f"ns per run of the egress TC program (bpf_stats), {FRAME}-byte UDP, headers-only "
           f"capture{' ' + ' '.join(args.option) if args.option else ''}, median of "
-          f"{args.rounds} rounds [min..max]; floor+ and 'this -' are the medians [min..max] of "
+          f"{args.rounds} rounds [min..max]; floor+ and 'this one' (this checkout's minus the other's) are the medians [min..max] of "
           "the differences within each round:")
     for kind in ("socket", "trafgen"):
         floors = results[kind, "empty program"]
@@ -177,7 +177,7 @@ def main() -> int:
             if tool is not None:
                 line += f"  floor+{paired(xs, floors)}"
             if tool not in (None, EBCAP):
-                line += f"  this -{paired(results[kind, label_of[EBCAP, what]], xs)}"
+                line += f"  this one {paired(results[kind, label_of[EBCAP, what]], xs, '+')}"
             print(line)
     return 0
 
