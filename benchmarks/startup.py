@@ -4,6 +4,8 @@ testbed; run as root from the repository:
 
     .venv/bin/python benchmarks/startup.py --runs 5   # cold, warm, used before, new filter
     .venv/bin/python benchmarks/startup.py --interfaces 300 --runs 3  # -i any: socket, tcx, tcpdump
+    .venv/bin/python benchmarks/startup.py --interfaces 300 --tools ebcap \
+        --compare /work/main/.venv/bin/ebcap --load 2   # before/after, 2 busy loops running
     /other/checkout/.venv/bin/python benchmarks/startup.py --no-cache   # another checkout
     .venv/bin/python benchmarks/startup.py --launch ebcap.capture.cli.main   # no prefetch
 
@@ -83,6 +85,8 @@ _LATE_SENDER = ("import socket,time,sys;s=socket.socket(socket.AF_INET,socket.SO
                 "while True:\n try: s.sendto(b'late',(sys.argv[1],9))\n"
                 " except OSError: pass\n time.sleep(0.002)")
 TOOLS = {"ebcap": {}, "ebcap-tc": {"EBCAP_ANY": "tc"}, "tcpdump": None}
+COMPARE = "compare"             # --compare's checkout, as "ebcap" runs this one
+_BUSY = "while True: pass"      # --load: a process that wants a CPU all the time
 
 
 def add_interfaces(tb: Testbed, count: int) -> None:
@@ -116,14 +120,15 @@ def _first_packet_on(path: Path, name: str) -> float | None:
     return min(times) if times else None
 
 
-def many_interfaces(tb: Testbed, tool: str, out: Path, serial: int, idle: float = 3.0) -> dict:
+def many_interfaces(tb: Testbed, tool: str, out: Path, serial: int, idle: float = 3.0,
+                    python: str = sys.executable) -> dict:
     """`-i any` with the left namespace's interfaces (add_interfaces()): time to "listening on"
     and the CPU the process spent until then, CPU per second while idle, how long after a new
     interface is up its first packet is captured (ebcap only: its file says which interface),
-    and time from SIGINT to exit."""
+    and time from SIGINT to exit. `python` runs ebcap (another checkout's for --compare)."""
     env = TOOLS[tool]
     command = (["tcpdump", "-i", "any", "-w", str(out)] if env is None else
-               [sys.executable, "-I", "-c", LAUNCH.format(CONSOLE_SCRIPT), "-i", "any", "-w", str(out)])
+               [python, "-I", "-c", LAUNCH.format(CONSOLE_SCRIPT), "-i", "any", "-w", str(out)])
     proc, ready = _start(tb.argv(tb.left, command),
                          None if env is None else dict(os.environ, **env))
     ready_cpu_ms = _threads_cpu_ns(proc.pid) / 1e6     # less at the mercy of other load
@@ -184,20 +189,41 @@ def main() -> None:
                              "interface, stop), --runs rounds")
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help=f"with --interfaces: which of {', '.join(TOOLS)} (default all)")
+    parser.add_argument("--compare", metavar="EBCAP",
+                        help="with --interfaces: also another checkout's ebcap (its console "
+                             "script; its venv's Python runs it as this one's), as 'compare'")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="with --interfaces: N busy-loop processes run throughout (a "
+                             "loaded machine; ready CPU should not move, ready time will)")
     args = parser.parse_args()
     if args.interfaces:
-        tools = args.tools.split(",")
+        tools = args.tools.split(",") + ([COMPARE] if args.compare else [])
+        pythons = {COMPARE: str(Path(args.compare).parent / "python")} if args.compare else {}
+        TOOLS[COMPARE] = {}
         results: dict[str, list[dict]] = {tool: [] for tool in tools}
         with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
             add_interfaces(tb, args.interfaces)
             count = len(subprocess.run(tb.argv(tb.left, ["ip", "-o", "link"]), text=True,
                                        capture_output=True, check=True).stdout.splitlines())
-            for n in range(args.runs):
-                for tool in tools:
-                    out = Path(tmp) / f"any-{tool}-{n}"
-                    results[tool].append(many_interfaces(tb, tool, out, len(tools) * n
-                                                         + tools.index(tool)))
+            busy = [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(args.load)]
+            try:
+                for tool in tools:      # not counted: bytecode caches, the program cache
+                    many_interfaces(tb, tool, Path(tmp) / f"warm-{tool}", 250 + tools.index(tool),
+                                    idle=0.1, python=pythons.get(tool, sys.executable))
+                for n in range(args.runs):
+                    for tool in tools[n % len(tools):] + tools[:n % len(tools)]:
+                        out = Path(tmp) / f"any-{tool}-{n}"
+                        results[tool].append(many_interfaces(
+                            tb, tool, out, len(tools) * n + tools.index(tool),
+                            python=pythons.get(tool, sys.executable)))
+                load = os.getloadavg()[0]
+            finally:
+                for proc in busy:
+                    proc.kill()
+                    proc.wait()
         _interfaces_report(count, results)
+        if args.load:
+            print(f"with {args.load} busy-loop processes; load average {load:.1f} at the end")
         return
     results: dict[str, list[dict]] = {}
     with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
