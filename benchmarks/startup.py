@@ -208,7 +208,7 @@ def main() -> None:
             busy = [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(args.load)]
             try:
                 for tool in tools:      # not counted: bytecode caches, the program cache
-                    many_interfaces(tb, tool, Path(tmp) / f"warm-{tool}", 250 + tools.index(tool),
+                    many_interfaces(tb, tool, Path(tmp) / f"warm-{tool}", 200 + tools.index(tool),
                                     idle=0.1, python=pythons.get(tool, sys.executable))
                 for n in range(args.runs):
                     for tool in tools[n % len(tools):] + tools[:n % len(tools)]:
