@@ -123,10 +123,14 @@ class LiveSession:
         return self.sockets[linktype]
 
     def add_by_socket(self, found: list[tuple[str, int, int, bool]]) -> None:
-        """Interfaces their link type's packet socket already sees: registering each is all
-        (a map update; no privilege needed, so this goes on after -Z)."""
+        """Interfaces their link type's packet socket already sees: registering them is all
+        (one map update for all; no privilege needed, so this goes on after -Z)."""
+        ids: dict[int, list[tuple[int, int]]] = {}         # link type -> (ifindex, id)
+        for number, (_name, index, dlt, _loopback) in enumerate(found, len(self.interfaces)):
+            ids.setdefault(dlt, []).append((index, number))
+        for dlt, entries in ids.items():
+            self.program(dlt).maps.register_interfaces(entries)
         for name, index, dlt, _loopback in found:
-            self.program(dlt).maps.register_interface(index, len(self.interfaces))
             self._added(Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
                                   filter=self.config.expression, ifindex=index))
 
