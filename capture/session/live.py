@@ -100,9 +100,11 @@ class LiveSession:
                 if skip_unusable:
                     continue
                 raise
-        by_socket = [entry for entry in found if self.packet_socket(entry[2]) is not None]
+        by_socket, by_tc = [], []       # one pass: `not in by_socket` was quadratic
+        for entry in found:
+            (by_socket if self.packet_socket(entry[2]) is not None else by_tc).append(entry)
         self.add_by_socket(by_socket)
-        self.add_by_tc([entry for entry in found if entry not in by_socket])
+        self.add_by_tc(by_tc)
 
     def packet_socket(self, linktype: int) -> PacketSocket | None:
         """-i any: the packet socket that captures this link type's interfaces (made on first
