@@ -180,7 +180,8 @@ class LiveSession:
     def add_new_interfaces(self) -> None:
         """-i any: interfaces that came up since the last look. After -Z, only those a packet
         socket already sees (docs/security.md): the others would need a program or a link."""
-        new = [record for record in interfaces.links()
+        changed = self.link_watcher.changed() if self.link_watcher is not None else None
+        new = [record for record in (interfaces.links() if changed is None else changed)
                if record.up and record.index not in self.iface_id]
         if not self.privileged:
             new = [record for record in new if self._socket_sees(record)]
