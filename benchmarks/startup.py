@@ -4,8 +4,8 @@ testbed; run as root from the repository:
 
     .venv/bin/python benchmarks/startup.py --runs 5   # cold, warm, used before, new filter
     .venv/bin/python benchmarks/startup.py --interfaces 300 --runs 3  # -i any: socket, tcx, tcpdump
-    .venv/bin/python benchmarks/startup.py --interfaces 300 --tools ebcap \
-        --compare /work/main/.venv/bin/ebcap --load 2   # before/after, 2 busy loops running
+    .venv/bin/python benchmarks/startup.py --interfaces 2,300 --tools ebcap \
+        --compare /work/main/.venv/bin/ebcap --load 2   # 4 and 302: before/after, loaded
     /other/checkout/.venv/bin/python benchmarks/startup.py --no-cache   # another checkout
     .venv/bin/python benchmarks/startup.py --launch ebcap.capture.cli.main   # no prefetch
 
@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from ebcap.capture.bench.testbed import Testbed
@@ -177,6 +178,47 @@ def _interfaces_report(count: int, results: dict[str, list[dict]]) -> None:
                  if len(late) < len(runs) and tool != "tcpdump" else ""))
 
 
+def _interfaces_main(args) -> None:
+    """--interfaces N[,M...]: a testbed for each count, and in each round every count with
+    every tool, the order rotating from round to round."""
+    counts = [int(n) for n in args.interfaces.split(",")]
+    tools = args.tools.split(",") + ([COMPARE] if args.compare else [])
+    pythons = {COMPARE: str(Path(args.compare).parent / "python")} if args.compare else {}
+    TOOLS[COMPARE] = {}
+    results = {count: {tool: [] for tool in tools} for count in counts}
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        beds = {}
+        for count in counts:
+            tb = beds[count] = stack.enter_context(Testbed("su"))
+            add_interfaces(tb, count)
+        seen = {count: len(subprocess.run(tb.argv(tb.left, ["ip", "-o", "link"]), text=True,
+                                          capture_output=True, check=True).stdout.splitlines())
+                for count, tb in beds.items()}
+        busy = [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(args.load)]
+        try:
+            runs = [(count, tool) for count in counts for tool in tools]
+            for count, tool in runs:    # not counted: bytecode caches, the program cache
+                many_interfaces(beds[count], tool, tmp / f"warm-{count}-{tool}",
+                                200 + tools.index(tool), idle=0.1,
+                                python=pythons.get(tool, sys.executable))
+            for n in range(args.runs):
+                for count, tool in runs[n % len(runs):] + runs[:n % len(runs)]:
+                    results[count][tool].append(many_interfaces(
+                        beds[count], tool, tmp / f"any-{count}-{tool}-{n}",
+                        len(tools) * n + tools.index(tool),
+                        python=pythons.get(tool, sys.executable)))
+            load = os.getloadavg()[0]
+        finally:
+            for proc in busy:
+                proc.kill()
+                proc.wait()
+    for count in counts:
+        _interfaces_report(seen[count], results[count])
+    if args.load:
+        print(f"with {args.load} busy-loop processes; load average {load:.1f} at the end")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -184,9 +226,10 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true", help="EBCAP_NO_CACHE=1 on every run")
     parser.add_argument("--launch", default=CONSOLE_SCRIPT, metavar="MODULE",
                         help="the module whose main() starts ebcap (the console script's)")
-    parser.add_argument("--interfaces", type=int, metavar="N",
+    parser.add_argument("--interfaces", metavar="N[,M...]",
                         help="instead: -i any over N more interfaces (start, idle CPU, a late "
-                             "interface, stop), --runs rounds")
+                             "interface, stop), --runs rounds; with several counts, a testbed "
+                             "each, alternating")
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help=f"with --interfaces: which of {', '.join(TOOLS)} (default all)")
     parser.add_argument("--compare", metavar="EBCAP",
@@ -197,33 +240,7 @@ def main() -> None:
                              "loaded machine; ready CPU should not move, ready time will)")
     args = parser.parse_args()
     if args.interfaces:
-        tools = args.tools.split(",") + ([COMPARE] if args.compare else [])
-        pythons = {COMPARE: str(Path(args.compare).parent / "python")} if args.compare else {}
-        TOOLS[COMPARE] = {}
-        results: dict[str, list[dict]] = {tool: [] for tool in tools}
-        with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
-            add_interfaces(tb, args.interfaces)
-            count = len(subprocess.run(tb.argv(tb.left, ["ip", "-o", "link"]), text=True,
-                                       capture_output=True, check=True).stdout.splitlines())
-            busy = [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(args.load)]
-            try:
-                for tool in tools:      # not counted: bytecode caches, the program cache
-                    many_interfaces(tb, tool, Path(tmp) / f"warm-{tool}", 200 + tools.index(tool),
-                                    idle=0.1, python=pythons.get(tool, sys.executable))
-                for n in range(args.runs):
-                    for tool in tools[n % len(tools):] + tools[:n % len(tools)]:
-                        out = Path(tmp) / f"any-{tool}-{n}"
-                        results[tool].append(many_interfaces(
-                            tb, tool, out, len(tools) * n + tools.index(tool),
-                            python=pythons.get(tool, sys.executable)))
-                load = os.getloadavg()[0]
-            finally:
-                for proc in busy:
-                    proc.kill()
-                    proc.wait()
-        _interfaces_report(count, results)
-        if args.load:
-            print(f"with {args.load} busy-loop processes; load average {load:.1f} at the end")
+        _interfaces_main(args)
         return
     results: dict[str, list[dict]] = {}
     with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
