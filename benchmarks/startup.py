@@ -178,6 +178,18 @@ def _interfaces_report(count: int, results: dict[str, list[dict]]) -> None:
                  if len(late) < len(runs) and tool != "tcpdump" else ""))
 
 
+def _paired_report(results: dict[str, list[dict]]) -> None:
+    """Each tool against the first one in the same round (the rounds' load moves both alike)."""
+    first, *others = results
+    for tool in others:
+        pairs = list(zip(results[first], results[tool]))
+        cpu = [b["ready_cpu_ms"] - a["ready_cpu_ms"] for a, b in pairs]
+        ready = [(b["ready_s"] - a["ready_s"]) * 1e3 for a, b in pairs]
+        print(f"  {tool} - {first}, round by round: its CPU to listening "
+              f"{statistics.median(cpu):+.0f} ms ({min(cpu):+.0f}..{max(cpu):+.0f}), ready "
+              f"{statistics.median(ready):+.0f} ms ({min(ready):+.0f}..{max(ready):+.0f})")
+
+
 def _interfaces_main(args) -> None:
     """--interfaces N[,M...]: a testbed for each count, and in each round every count with
     every tool, the order rotating from round to round."""
@@ -215,6 +227,7 @@ def _interfaces_main(args) -> None:
                 proc.wait()
     for count in counts:
         _interfaces_report(seen[count], results[count])
+        _paired_report(results[count])
     if args.load:
         print(f"with {args.load} busy-loop processes; load average {load:.1f} at the end")
 
