@@ -4,6 +4,8 @@ testbed; run as root from the repository:
 
     .venv/bin/python benchmarks/startup.py --runs 5   # cold, warm, used before, new filter
     .venv/bin/python benchmarks/startup.py --interfaces 300 --runs 3  # -i any: socket, tcx, tcpdump
+    .venv/bin/python benchmarks/startup.py --interfaces 2,300 --tools ebcap \
+        --compare /work/main/.venv/bin/ebcap --load 2   # 4 and 302: before/after, loaded
     /other/checkout/.venv/bin/python benchmarks/startup.py --no-cache   # another checkout
     .venv/bin/python benchmarks/startup.py --launch ebcap.capture.cli.main   # no prefetch
 
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from ebcap.capture.bench.testbed import Testbed
@@ -83,6 +86,8 @@ _LATE_SENDER = ("import socket,time,sys;s=socket.socket(socket.AF_INET,socket.SO
                 "while True:\n try: s.sendto(b'late',(sys.argv[1],9))\n"
                 " except OSError: pass\n time.sleep(0.002)")
 TOOLS = {"ebcap": {}, "ebcap-tc": {"EBCAP_ANY": "tc"}, "tcpdump": None}
+COMPARE = "compare"             # --compare's checkout, as "ebcap" runs this one
+_BUSY = "while True: pass"      # --load: a process that wants a CPU all the time
 
 
 def add_interfaces(tb: Testbed, count: int) -> None:
@@ -116,14 +121,15 @@ def _first_packet_on(path: Path, name: str) -> float | None:
     return min(times) if times else None
 
 
-def many_interfaces(tb: Testbed, tool: str, out: Path, serial: int, idle: float = 3.0) -> dict:
+def many_interfaces(tb: Testbed, tool: str, out: Path, serial: int, idle: float = 3.0,
+                    python: str = sys.executable) -> dict:
     """`-i any` with the left namespace's interfaces (add_interfaces()): time to "listening on"
     and the CPU the process spent until then, CPU per second while idle, how long after a new
     interface is up its first packet is captured (ebcap only: its file says which interface),
-    and time from SIGINT to exit."""
+    and time from SIGINT to exit. `python` runs ebcap (another checkout's for --compare)."""
     env = TOOLS[tool]
     command = (["tcpdump", "-i", "any", "-w", str(out)] if env is None else
-               [sys.executable, "-I", "-c", LAUNCH.format(CONSOLE_SCRIPT), "-i", "any", "-w", str(out)])
+               [python, "-I", "-c", LAUNCH.format(CONSOLE_SCRIPT), "-i", "any", "-w", str(out)])
     proc, ready = _start(tb.argv(tb.left, command),
                          None if env is None else dict(os.environ, **env))
     ready_cpu_ms = _threads_cpu_ns(proc.pid) / 1e6     # less at the mercy of other load
@@ -172,6 +178,60 @@ def _interfaces_report(count: int, results: dict[str, list[dict]]) -> None:
                  if len(late) < len(runs) and tool != "tcpdump" else ""))
 
 
+def _paired_report(results: dict[str, list[dict]]) -> None:
+    """Each tool against the first one in the same round (the rounds' load moves both alike)."""
+    first, *others = results
+    for tool in others:
+        pairs = list(zip(results[first], results[tool]))
+        cpu = [b["ready_cpu_ms"] - a["ready_cpu_ms"] for a, b in pairs]
+        ready = [(b["ready_s"] - a["ready_s"]) * 1e3 for a, b in pairs]
+        print(f"  {tool} - {first}, round by round: its CPU to listening "
+              f"{statistics.median(cpu):+.0f} ms ({min(cpu):+.0f}..{max(cpu):+.0f}), ready "
+              f"{statistics.median(ready):+.0f} ms ({min(ready):+.0f}..{max(ready):+.0f})")
+
+
+def _interfaces_main(args) -> None:
+    """--interfaces N[,M...]: a testbed for each count, and in each round every count with
+    every tool, the order rotating from round to round."""
+    counts = [int(n) for n in args.interfaces.split(",")]
+    tools = args.tools.split(",") + ([COMPARE] if args.compare else [])
+    pythons = {COMPARE: str(Path(args.compare).parent / "python")} if args.compare else {}
+    TOOLS[COMPARE] = {}
+    results = {count: {tool: [] for tool in tools} for count in counts}
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        beds = {}
+        for count in counts:
+            tb = beds[count] = stack.enter_context(Testbed("su"))
+            add_interfaces(tb, count)
+        seen = {count: len(subprocess.run(tb.argv(tb.left, ["ip", "-o", "link"]), text=True,
+                                          capture_output=True, check=True).stdout.splitlines())
+                for count, tb in beds.items()}
+        busy = [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(args.load)]
+        try:
+            runs = [(count, tool) for count in counts for tool in tools]
+            for count, tool in runs:    # not counted: bytecode caches, the program cache
+                many_interfaces(beds[count], tool, tmp / f"warm-{count}-{tool}",
+                                200 + tools.index(tool), idle=0.1,
+                                python=pythons.get(tool, sys.executable))
+            for n in range(args.runs):
+                for count, tool in runs[n % len(runs):] + runs[:n % len(runs)]:
+                    results[count][tool].append(many_interfaces(
+                        beds[count], tool, tmp / f"any-{count}-{tool}-{n}",
+                        len(tools) * n + tools.index(tool),
+                        python=pythons.get(tool, sys.executable)))
+            load = os.getloadavg()[0]
+        finally:
+            for proc in busy:
+                proc.kill()
+                proc.wait()
+    for count in counts:
+        _interfaces_report(seen[count], results[count])
+        _paired_report(results[count])
+    if args.load:
+        print(f"with {args.load} busy-loop processes; load average {load:.1f} at the end")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -179,25 +239,21 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true", help="EBCAP_NO_CACHE=1 on every run")
     parser.add_argument("--launch", default=CONSOLE_SCRIPT, metavar="MODULE",
                         help="the module whose main() starts ebcap (the console script's)")
-    parser.add_argument("--interfaces", type=int, metavar="N",
+    parser.add_argument("--interfaces", metavar="N[,M...]",
                         help="instead: -i any over N more interfaces (start, idle CPU, a late "
-                             "interface, stop), --runs rounds")
+                             "interface, stop), --runs rounds; with several counts, a testbed "
+                             "each, alternating")
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help=f"with --interfaces: which of {', '.join(TOOLS)} (default all)")
+    parser.add_argument("--compare", metavar="EBCAP",
+                        help="with --interfaces: also another checkout's ebcap (its console "
+                             "script; its venv's Python runs it as this one's), as 'compare'")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="with --interfaces: N busy-loop processes run throughout (a "
+                             "loaded machine; ready CPU should not move, ready time will)")
     args = parser.parse_args()
     if args.interfaces:
-        tools = args.tools.split(",")
-        results: dict[str, list[dict]] = {tool: [] for tool in tools}
-        with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
-            add_interfaces(tb, args.interfaces)
-            count = len(subprocess.run(tb.argv(tb.left, ["ip", "-o", "link"]), text=True,
-                                       capture_output=True, check=True).stdout.splitlines())
-            for n in range(args.runs):
-                for tool in tools:
-                    out = Path(tmp) / f"any-{tool}-{n}"
-                    results[tool].append(many_interfaces(tb, tool, out, len(tools) * n
-                                                         + tools.index(tool)))
-        _interfaces_report(count, results)
+        _interfaces_main(args)
         return
     results: dict[str, list[dict]] = {}
     with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:

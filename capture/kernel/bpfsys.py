@@ -24,6 +24,7 @@ BPF_PROG_LOAD = 5
 BPF_PROG_TEST_RUN = 10
 BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_BTF_LOAD = 18
+BPF_MAP_UPDATE_BATCH = 26
 BPF_LINK_CREATE = 28
 BPF_LINK_UPDATE = 29
 BPF_TCX_INGRESS, BPF_TCX_EGRESS = 46, 47
@@ -174,6 +175,24 @@ class BpfMap:
             raise ValueError(f"map {self.spec.name}: key or value of the wrong size")
         self._elem(BPF_MAP_UPDATE_ELEM, key, ctypes.create_string_buffer(value, len(value)),
                    flags)
+
+    def update_batch(self, items: list[tuple[bytes, bytes | list[bytes]]]) -> None:
+        """update() of each (key, value) in one syscall (Linux 5.6): -i any registers hundreds
+        of interfaces, and a syscall each cost ~9 us of Python and ctypes."""
+        if not items:
+            return
+        if self.spec.per_cpu:
+            stride = self.spec.value_stride
+            items = [(key, b"".join(v.ljust(stride, b"\0") for v in value)) for key, value in items]
+        if any(len(k) != self.spec.key_size or len(v) != self._value_bytes for k, v in items):
+            raise ValueError(f"map {self.spec.name}: key or value of the wrong size")
+        keys = ctypes.create_string_buffer(b"".join(k for k, _v in items))
+        values = ctypes.create_string_buffer(b"".join(v for _k, v in items))
+        # union bpf_attr's batch: in_batch, out_batch, keys, values, count, map_fd, elem_flags
+        attr = ctypes.create_string_buffer(48)
+        struct.pack_into("<QQQQIIQ", attr, 0, 0, 0, ctypes.addressof(keys),
+                         ctypes.addressof(values), len(items), self.fd, BPF_ANY)
+        _bpf(BPF_MAP_UPDATE_BATCH, attr)
 
     def lookup(self, key: bytes) -> bytes | list[bytes] | None:
         out = ctypes.create_string_buffer(self._value_bytes)

@@ -35,12 +35,21 @@ class CaptureMaps:
     def register_interface(self, ifindex: int, interface_id: int) -> None:
         """Tell the kernel which pcapng interface id its blocks carry for this ifindex: in the
         ifindex's slot, or in the hash when another interface holds the slot."""
-        value = [IFACE.pack(0, 0, 0, interface_id, ifindex)] * possible_cpus()
-        slot = ifindex % IFACE_SLOTS
-        if self._slot_owners.setdefault(slot, ifindex) == ifindex:
-            self._map(SLOTS).update(_u32.pack(slot), value)
-        else:
-            self._map(INTERFACES).update(_u32.pack(ifindex), value)
+        self.register_interfaces([(ifindex, interface_id)])
+
+    def register_interfaces(self, entries: list[tuple[int, int]]) -> None:
+        """register_interface() of each (ifindex, interface id), a syscall per map."""
+        cpus = possible_cpus()
+        slots, hashed = [], []
+        for ifindex, interface_id in entries:
+            value = [IFACE.pack(0, 0, 0, interface_id, ifindex)] * cpus
+            slot = ifindex % IFACE_SLOTS
+            if self._slot_owners.setdefault(slot, ifindex) == ifindex:
+                slots.append((_u32.pack(slot), value))
+            else:
+                hashed.append((_u32.pack(ifindex), value))
+        self._map(SLOTS).update_batch(slots)
+        self._map(INTERFACES).update_batch(hashed)
 
     def set_wall_clock(self, offset_ns: int) -> None:
         """CLOCK_REALTIME - CLOCK_MONOTONIC, which the kernel adds to bpf_ktime_get_ns()."""

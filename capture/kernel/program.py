@@ -46,12 +46,13 @@ def load_program(insns: list[Insn], spec: ProgramSpec) -> KernelProgram:
     result to free it all."""
     filter_insns = tc_filters(insns, spec.offline)
     source = ProgramSource(spec)
-    _cache, key = cache_entry(source)
+    entry = cache_entry(source)
+    key = entry[1]
     loaded = prefetch.take_program(key, filter_insns)       # begun before the CLI's imports
     if loaded is not None:
         debug.note("BPF program prefetched for this command line (capture/kernel/prefetch.py)")
     else:
-        loaded = LoadedProgram(compiled_program(source), filter_insns)
+        loaded = LoadedProgram(compiled_program(source, entry=entry), filter_insns)
     return KernelProgram(source, loaded, CaptureMaps(loaded.maps), key, filter_insns)
 
 
@@ -66,13 +67,16 @@ def cache_entry(source: ProgramSource) -> tuple[ProgramCache | None, str | None]
 
 
 def compiled_program(source: ProgramSource, path=PROGRAM_SOURCE,
-                     functions: tuple[str, ...] | None = None) -> CompiledProgram:
+                     functions: tuple[str, ...] | None = None,
+                     entry: tuple[ProgramCache | None, str | None] | None = None
+                     ) -> CompiledProgram:
     """From the cache when it has this exact program, else from BCC (then cached). `source`
     is anything with the text() and cflags of the C file `path` (bpf/drops.c has its own);
     `functions` default to the spec's programs (the TC hooks, and with --owners the cgroup
-    socket hooks)."""
+    socket hooks). `entry`: cache_entry(source), when the caller has it (the program's text
+    and its hash: ~1.7 ms)."""
     functions = functions or source.spec.programs
-    cache, key = cache_entry(source)
+    cache, key = entry or cache_entry(source)
     if cache is None:
         debug.note("BPF program compiled by BCC (no cache)")
         return compile_program(path, source.cflags, functions)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import select
-import socket
 import sys
 import time
 from contextlib import ExitStack
@@ -87,26 +86,25 @@ class LiveSession:
             self.rings.append(ring)
         return self.programs[linktype]
 
-    def add(self, names: list[str], *, skip_unusable: bool = False) -> None:
+    def add(self, records: list[interfaces.InterfaceInfo], *, skip_unusable: bool = False) -> None:
         """Capture on these interfaces: each gets its interface id, and either its link type's
         packet socket (-i any, capture/session/attach.py's by_socket) or its hooks attached
         (all at once) and, unless -p or -i any, promiscuous mode. With `skip_unusable`, an
-        interface that is gone or has a link type ebcap does not capture is left out instead
-        of failing the capture."""
+        interface with a link type ebcap does not capture is left out instead of failing the
+        capture."""
         found = []
-        with interfaces.ioctl_socket() as sock:
-            for name in names:
-                try:
-                    found.append((name, interfaces.ifindex(name, sock),
-                                  interfaces.linktype(name, sock),
-                                  interfaces.is_loopback(name, sock)))
-                except InterfaceError:
-                    if skip_unusable:
-                        continue
-                    raise
-        by_socket = [entry for entry in found if self.packet_socket(entry[2]) is not None]
+        for record in records:
+            try:
+                found.append((record.name, record.index, record.linktype, record.loopback))
+            except InterfaceError:
+                if skip_unusable:
+                    continue
+                raise
+        by_socket, by_tc = [], []       # one pass: `not in by_socket` was quadratic
+        for entry in found:
+            (by_socket if self.packet_socket(entry[2]) is not None else by_tc).append(entry)
         self.add_by_socket(by_socket)
-        self.add_by_tc([entry for entry in found if entry not in by_socket])
+        self.add_by_tc(by_tc)
 
     def packet_socket(self, linktype: int) -> PacketSocket | None:
         """-i any: the packet socket that captures this link type's interfaces (made on first
@@ -127,10 +125,14 @@ class LiveSession:
         return self.sockets[linktype]
 
     def add_by_socket(self, found: list[tuple[str, int, int, bool]]) -> None:
-        """Interfaces their link type's packet socket already sees: registering each is all
-        (a map update; no privilege needed, so this goes on after -Z)."""
+        """Interfaces their link type's packet socket already sees: registering them is all
+        (one map update for all; no privilege needed, so this goes on after -Z)."""
+        ids: dict[int, list[tuple[int, int]]] = {}         # link type -> (ifindex, id)
+        for number, (_name, index, dlt, _loopback) in enumerate(found, len(self.interfaces)):
+            ids.setdefault(dlt, []).append((index, number))
+        for dlt, entries in ids.items():
+            self.program(dlt).maps.register_interfaces(entries)
         for name, index, dlt, _loopback in found:
-            self.program(dlt).maps.register_interface(index, len(self.interfaces))
             self._added(Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
                                   filter=self.config.expression, ifindex=index))
 
@@ -178,23 +180,25 @@ class LiveSession:
     def add_new_interfaces(self) -> None:
         """-i any: interfaces that came up since the last look. After -Z, only those a packet
         socket already sees (docs/security.md): the others would need a program or a link."""
-        new = _up_interfaces(lambda index: index not in self.iface_id)
+        changed = self.link_watcher.changed() if self.link_watcher is not None else None
+        new = [record for record in (interfaces.links() if changed is None else changed)
+               if record.up and record.index not in self.iface_id]
         if not self.privileged:
-            new = [name for name in new if self._socket_sees(name)]
+            new = [record for record in new if self._socket_sees(record)]
         if not new:
             return
         try:
             self.add(new, skip_unusable=True)
         except InterfaceError:      # one went away while being attached: the others alone
-            for name in new:
+            for record in new:
                 try:
-                    self.add([name], skip_unusable=True)
+                    self.add([record], skip_unusable=True)
                 except InterfaceError:
                     continue
 
-    def _socket_sees(self, name: str) -> bool:
+    def _socket_sees(self, record: interfaces.InterfaceInfo) -> bool:
         try:
-            return self.sockets.get(interfaces.linktype(name)) is not None
+            return self.sockets.get(record.linktype) is not None
         except InterfaceError:
             return False
 
@@ -213,18 +217,14 @@ class LiveSession:
                 for n, i in enumerate(self.interfaces)]
 
 
-def _interface_names(config: CaptureConfig) -> list[str]:
+def _interfaces(config: CaptureConfig) -> list[interfaces.InterfaceInfo]:
+    """-i any: every interface that is up, from one netlink dump; else the named ones (or
+    tcpdump's default)."""
+    if ANY in config.interfaces:
+        return [record for record in interfaces.links() if record.up]
     names = list(config.interfaces) or [interfaces.default_interface()]
-    if ANY in names:
-        return _up_interfaces(lambda _index: True)
-    return names
-
-
-def _up_interfaces(wanted) -> list[str]:
-    """The names of the interfaces that are up and whose ifindex is `wanted`."""
     with interfaces.ioctl_socket() as sock:
-        return [name for index, name in socket.if_nameindex()
-                if wanted(index) and interfaces.is_up(name, sock)]
+        return [interfaces.lookup(name, sock) for name in names]
 
 
 def run_live(config: CaptureConfig) -> int:
@@ -245,10 +245,10 @@ def run_live(config: CaptureConfig) -> int:
             session.cgroup = make_run_cgroup(stack)
         elif config.cgroup is not None:
             session.cgroup = owners.find_cgroup(config.cgroup)
-        names = _interface_names(config)
-        if len(names) == 1:
-            session.netmask = interface_netmask(names[0])
-        session.add(names, skip_unusable=watch_new)
+        found = _interfaces(config)
+        if len(found) == 1:
+            session.netmask = interface_netmask(found[0].name)
+        session.add(found, skip_unusable=watch_new)
         directory = None
         if config.owners:
             from ebcap.capture.session.owners import OwnerDirectory
@@ -274,7 +274,7 @@ def run_live(config: CaptureConfig) -> int:
                 print("ebcap: with -Z, interfaces that appear later are not captured",
                       file=sys.stderr)
         session.start_ns = time.time_ns()
-        sinks = open_sinks(_printing_config(config, len(names) > 1 or watch_new),
+        sinks = open_sinks(_printing_config(config, len(found) > 1 or watch_new),
                            session.interfaces, session.statistics, directory)
         session.sinks = sinks
         stack.callback(sinks.abort)

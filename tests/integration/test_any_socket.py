@@ -351,3 +351,29 @@ def test_two_link_types_two_sockets(testbed, tmp_path):
                   for p in packets)
     assert seen == [("anytun", 101, 4)] * 2 + [(tb.left.ifname, 1, 4)] * 3
     holder.kill()
+
+
+def test_interfaces_that_come_up_later_or_in_a_crowd_are_captured(crowded, tmp_path):
+    """A link notification says how the interface is now (capture/net/interfaces.py's
+    LinkWatcher): one that was down at the start is captured once it comes up, and a hundred
+    made at once are all registered, also should their notifications overflow the socket (a
+    dump then)."""
+    tb = crowded
+    out = tmp_path / "crowd.pcapng"
+    _batch(tb.left.netns, [f"link add sleepy type veth peer name sleepy-r netns "
+                           f"{tb.right.netns}", "addr add 198.18.98.1/24 dev sleepy"])
+    _batch(tb.right.netns, ["addr add 198.18.98.2/24 dev sleepy-r", "link set sleepy-r up"])
+    cap = ebcap(tb, tb.left, "-i", "any", "-w", str(out), ECHO)
+    _batch(tb.left.netns, [line for n in range(50) for line in
+                           (f"link add c{n} type veth peer name d{n}", f"link set c{n} up",
+                            f"link set d{n} up")] + ["link set sleepy up"])
+    time.sleep(1.0)
+    tb.ping(tb.left, "198.18.98.2", count=2)
+    time.sleep(0.3)
+    status, err = cap.stop()
+    assert status == 0, err
+    names, _stats = _isb_counts(out)
+    crowd = {f"{side}{n}" for side in "cd" for n in range(50)}
+    assert crowd <= set(names) and len(names) == len(set(names))
+    assert [(name, way) for name, way, _ in _ours(out)] == \
+        [("sleepy", "In")] * 2 + [("sleepy", "Out")] * 2

@@ -22,7 +22,9 @@ import pytest
 from ebcap.capture.bench import testbed as testbeds
 from ebcap.capture.pcapng.reader import CaptureFileReader
 from tests.helpers.drops import drop_ingress, static_ipv4_neighbour
+from tests.helpers import owner_senders
 from tests.helpers.kernel_state import bpf_ids_held_by
+from tests.helpers.owner_senders import finish, send_together, start_listening, stop_listening
 from tests.helpers.paths import EBCAP
 from tests.helpers.processes import tshark
 
@@ -46,19 +48,6 @@ for line in open("/proc/net/udp").read().splitlines()[1:]:
         print(fields[-1], flush=True)
 """
 
-# A UDP sender that names its thread, says "ready", sends COUNT datagrams of SIZE bytes a few ms
-# apart when told (so that two senders overlap), then waits to be told again.
-SENDER = """
-import ctypes, socket, sys, time
-ctypes.CDLL(None).prctl(15, sys.argv[4].encode(), 0, 0, 0)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-print("ready", flush=True); sys.stdin.readline()
-for _ in range(int(sys.argv[3])):
-    s.sendto(b"d" * int(sys.argv[5]), (sys.argv[1], int(sys.argv[2]))); time.sleep(0.003)
-print("sent", flush=True); sys.stdin.readline()
-"""
-
-
 _STARTED: list[subprocess.Popen] = []
 
 
@@ -74,21 +63,14 @@ def testbed():
 
 
 def start_ebcap(tb, out: Path, *extra: str) -> subprocess.Popen:
-    proc = subprocess.Popen([EBCAP, "--drops", "--netns", tb.left.netns, "-n", "-U",
-                             "-w", str(out), *extra],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = start_listening([EBCAP, "--drops", "--netns", tb.left.netns, "-n", "-U", "-w", str(out),
+                            *extra])
     _STARTED.append(proc)
-    line = proc.stderr.readline()
-    assert "listening on" in line, line + proc.stderr.read()
     return proc
 
 
 def stop_ebcap(proc: subprocess.Popen) -> str:
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
-    return err
+    return stop_listening(proc, settle=0.5)
 
 
 def full_receiver(tb, port: int, name: str) -> subprocess.Popen:
@@ -108,26 +90,7 @@ def dropped_on(proc: subprocess.Popen) -> int:
 
 
 def sender(tb, addr: str, port: int, count: int, name: str, size: int = 1000) -> subprocess.Popen:
-    proc = tb.popen(tb.left, [sys.executable, "-I", "-c", SENDER, addr, str(port), str(count),
-                              name, str(size)],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
-
-
-def send_together(*procs: subprocess.Popen) -> None:
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "sent"
-
-
-def finish(*procs: subprocess.Popen) -> None:
-    for proc in procs:
-        proc.stdin.write("end\n")
-        proc.stdin.flush()
-        proc.wait(timeout=10)
+    return owner_senders.sender(tb, tb.left, addr, port, count, name, size, gap=0.003)
 
 
 def drops(path: Path) -> list:

@@ -18,25 +18,13 @@ import pytest
 from ebcap.capture.bench import testbed as testbeds
 from ebcap.capture.kernel.owners import cgroup2_mount
 from ebcap.capture.pcapng.reader import CaptureFileReader
+from tests.helpers import owner_senders
 from tests.helpers.kernel_state import bpf_ids_held_by
+from tests.helpers.owner_senders import finish, send_together, start_listening, stop_listening
 from tests.helpers.paths import EBCAP
 from tests.integration.test_owners import live_ids, ports
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-
-# A UDP sender that names its thread (prctl PR_SET_NAME) when asked, says "ready", sends COUNT
-# datagrams a few ms apart when told (so that two senders overlap), then waits to be told again.
-SENDER = """
-import ctypes, socket, sys, time
-if sys.argv[4]:
-    ctypes.CDLL(None).prctl(15, sys.argv[4].encode(), 0, 0, 0)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-print("ready", flush=True); sys.stdin.readline()
-for _ in range(int(sys.argv[3])):
-    s.sendto(b"u" * 32, (sys.argv[1], int(sys.argv[2]))); time.sleep(0.005)
-print("sent", flush=True); sys.stdin.readline()
-"""
-
 
 @pytest.fixture
 def testbed():
@@ -68,42 +56,16 @@ def cgroups():
 
 
 def start_ebcap(testbed, out: Path, *extra: str) -> subprocess.Popen:
-    proc = subprocess.Popen([EBCAP, "--netns", testbed.left.netns, "-i", testbed.left.ifname,
-                             "-n", "-U", "-w", str(out), *extra],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()
-    assert "listening on" in line, line + proc.stderr.read()
-    return proc
+    return start_listening([EBCAP, "--netns", testbed.left.netns, "-i", testbed.left.ifname,
+                            "-n", "-U", "-w", str(out), *extra])
 
 
 def stop_ebcap(proc: subprocess.Popen) -> None:
-    time.sleep(1.2)                 # one drain and flush after the last packet
-    proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
+    stop_listening(proc, settle=1.2)        # one drain and flush after the last packet
 
 
 def sender(testbed, port: int, count: int, name: str = "") -> subprocess.Popen:
-    proc = testbed.popen(testbed.left, [sys.executable, "-I", "-c", SENDER, testbed.right.ipv4,
-                                        str(port), str(count), name],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
-
-
-def send_together(*procs: subprocess.Popen) -> None:
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "sent"
-
-
-def finish(*procs: subprocess.Popen) -> None:
-    for proc in procs:
-        proc.stdin.write("end\n")
-        proc.stdin.flush()
-        proc.wait(timeout=10)
+    return owner_senders.sender(testbed, testbed.left, testbed.right.ipv4, port, count, name)
 
 
 def udp_packets(path: Path, direction: int = 2):
@@ -328,10 +290,7 @@ def test_ping_requests_and_replies_carry_the_pinger(testbed, tmp_path, family, k
                                text=True).stdout.splitlines()[1:]
     assert len(ping_sockets) == (1 if kind == "ping socket" else 0)
     assert pinger.wait(timeout=30) == 0
-    other = testbed.popen(testbed.left, [sys.executable, "-I", "-c", SENDER, testbed.right.ipv4,
-                                         "7540", "10", ""], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True)
-    assert other.stdout.readline().strip() == "ready"
+    other = sender(testbed, 7540, 10)
     send_together(other)
     finish(other)
     stop_ebcap(ebcap)
@@ -352,12 +311,7 @@ def test_icmp_errors_carry_the_socket_they_are_about(testbed, tmp_path, family):
     for sysctl in ("net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"):
         testbed.run(testbed.right, ["sysctl", "-qw", sysctl])
     peer = testbed.right.ipv4 if family == "4" else testbed.right.ipv6
-    code = SENDER.replace("socket.AF_INET,", "socket.AF_INET6," if family == "6" else
-                          "socket.AF_INET,")
-    wanted = testbed.popen(testbed.left, [sys.executable, "-I", "-c", code, peer, "7560", "5",
-                                          ""], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           text=True)
-    assert wanted.stdout.readline().strip() == "ready"
+    wanted = owner_senders.sender(testbed, testbed.left, peer, 7560, 5)    # IPv6 to an IPv6 peer
     out = tmp_path / "unreachable.pcapng"
     ebcap = start_ebcap(testbed, out, "--pid", str(wanted.pid))
     send_together(wanted)
