@@ -4,13 +4,13 @@ Of a warm start, the imports before click has parsed anything take ~55 ms and th
 ~45 ms, one after the other. So a live capture leaves a record of what it loaded, per command
 line (argv, working directory, user): the compiled program's cache key, the spliced filter's
 instructions, the programs, and the hooks (interface name, ifindex, tcx attach type). The next
-start with that command line reads it first thing (capture/cli/launch.py) and, in a thread,
-makes the maps, loads the programs (the verifier runs while click and the session import) and
-links a placeholder to the hooks (capture/kernel/tcx.py). The session then computes everything
-as it always does and takes the prefetched objects only if they are exactly what it would load:
-the same cache key, the same filter instructions byte for byte, the same hooks in the same
-network namespace. Anything else is closed and loaded as usual, so a record can make a start
-faster, never different.
+start with that command line reads it first thing (capture/cli/launch.py), links a placeholder
+to the hooks (capture/kernel/tcx.py: in its own thread) and, in a thread, makes the maps and
+loads the programs (the verifier runs while click and the session import). The session then
+computes everything as it always does and takes the prefetched objects only if they are exactly
+what it would load: the same cache key, the same filter instructions byte for byte, the same
+hooks in the same network namespace. Anything else is closed and loaded as usual, so a record
+can make a start faster, never different.
 
 Records live in the program cache directory (`start-<sha256>.rec`), under its ownership rules
 (capture/kernel/cache.py), the newest MAX_RECORDS of them. EBCAP_NO_CACHE=1 disables them too.
@@ -38,8 +38,8 @@ class _State:
         self.hint: str | None = None        # this command line's record name; None: no start()
         self.record: dict | None = None     # what the record said
         self.loaded = None                  # LoadedProgram, its programs loaded by `thread`
-        self.links = None                   # tcx.EarlyLinks to the recorded hooks
-        self.ready = threading.Event()      # set once loaded and links are made (or not)
+        self.links = None                   # tcx.EarlyLinks to the recorded hooks (start())
+        self.ready = threading.Event()      # set once `loaded` is made (or not)
         self.thread: threading.Thread | None = None
         self.pending: dict | None = None    # the record save() is to write
 
@@ -58,8 +58,9 @@ def _cache():
 
 
 def start(argv: list[str]) -> None:
-    """Read this command line's record, if any, and begin its work in a thread. Never fails:
-    whatever goes wrong here leaves the session to do everything itself."""
+    """Read this command line's record, if any, and begin its work: the links at once, the
+    programs in a thread. Never fails: whatever goes wrong here leaves the session to do
+    everything itself."""
     try:
         digest = sha256("\0".join([f"ebcap start {FORMAT_VERSION}", os.getcwd(),
                                    str(os.geteuid()), *argv]).encode())
@@ -80,19 +81,36 @@ def start(argv: list[str]) -> None:
     except Exception:
         _state.record = None
         return
-    _state.thread = threading.Thread(target=_work, args=(cache, _state.record),
+    # The links before anything else: each costs the kernel an RCU grace period (~6-8 ms here,
+    # tens of ms on a busy machine) during which no Python runs, so the sooner they begin, the
+    # sooner they are ready; begun from the thread below they came ~15 ms later (the thread's
+    # own imports and the program's cache entry came first, the main thread importing meanwhile).
+    try:
+        from ebcap.capture.kernel import tcx
+        if _same_interfaces(_state.record) and tcx.available():
+            _state.links = tcx.EarlyLinks([(int(index), int(kind))
+                                           for _name, index, kind in _state.record["hooks"]])
+    except Exception:
+        _state.links = None
+    # The thread's imports here, and typing too: a dataclass made in the thread while the
+    # main thread was importing typing (click's import) read the half-made module from
+    # sys.modules and failed (dataclasses looks typing up there, not through the import lock).
+    try:
+        import typing  # noqa: F401
+        from ebcap.capture.kernel.loader import LoadedProgram
+    except Exception:
+        if _state.links is not None:
+            _state.links.close()
+        _state.links = _state.record = None
+        return
+    _state.thread = threading.Thread(target=_work, args=(cache, _state.record, LoadedProgram),
                                      name="ebcap-prefetch", daemon=True)
     _state.thread.start()
 
 
-def _work(cache, record: dict) -> None:
-    from ebcap.capture.kernel import tcx
-    from ebcap.capture.kernel.loader import LoadedProgram
+def _work(cache, record: dict, LoadedProgram) -> None:
     loaded = None
     try:
-        if _same_interfaces(record) and tcx.available():
-            _state.links = tcx.EarlyLinks([(int(index), int(kind))
-                                           for _name, index, kind in record["hooks"]])
         compiled = cache.load(str(record["program"]))
         names = [str(name) for name in record["programs"]]
         if compiled is None or not set(names) <= compiled.programs.keys():
@@ -139,8 +157,7 @@ def take_links(hooks: list[tuple[int, int]]):
     namespace; else None (and they are closed)."""
     if _state.thread is None:
         return None
-    _state.ready.wait()
-    links, _state.links = _state.links, None
+    links, _state.links = _state.links, None     # made by start(), in this thread
     if links is None:
         return None
     if _state.record is None or _state.record.get("netns") != _netns() or \
