@@ -28,7 +28,7 @@ try:        # as capture/kernel/cache.py: hashlib would load OpenSSL
 except ImportError:
     from hashlib import sha256
 
-FORMAT_VERSION = 2     # 2: the filters as {stub: instructions} (the in-place one too)
+FORMAT_VERSION = 3     # 2: the filters as {stub: instructions}; 3: the parsed command line
 MAX_RECORDS = 64
 _PREFIX, _SUFFIX = "start-", ".rec"
 
@@ -42,6 +42,7 @@ class _State:
         self.ready = threading.Event()      # set once `loaded` is made (or not)
         self.thread: threading.Thread | None = None
         self.pending: dict | None = None    # the record save() is to write
+        self.cli: dict | None = None        # the parsed command line (remember_config())
 
 
 _state = _State()
@@ -167,6 +168,45 @@ def take_links(hooks: list[tuple[int, int]]):
     return links
 
 
+def remember_config(config, inputs: list[str]) -> None:
+    """The CaptureConfig click and build_config() made of this command line, and the files that
+    went into it besides argv (the CLI's and click's modules, the -F file): remember() puts both
+    in the record, and the next start of the command line takes the config from there instead
+    of importing click (recorded_config()). Only configs of plain values are kept (to_record())."""
+    if _state.hint is None:
+        return
+    values = config.to_record()
+    try:
+        stamps = [_stamp(path) for path in inputs]
+    except OSError:
+        return
+    _state.cli = None if values is None else {"config": values, "inputs": stamps}
+
+
+def recorded_config():
+    """The CaptureConfig recorded for this command line (remember_config()) if none of the
+    files it was made from changed since, else None. Never fails."""
+    record = _state.record
+    if record is None or not record.get("cli"):
+        return None
+    try:
+        cli = record["cli"]
+        if any(_stamp(str(stamp[0])) != stamp for stamp in cli["inputs"]):
+            return None
+        from ebcap.capture.config import CaptureConfig
+        config = CaptureConfig.from_record(cli["config"])
+    except Exception:
+        return None
+    _state.cli = cli                # what remember() records again: the record stays as it is
+    return config
+
+
+def _stamp(path: str) -> list:
+    """What says a file is unchanged: [path, mtime (ns), size, inode]."""
+    st = os.stat(path)
+    return [path, st.st_mtime_ns, st.st_size, st.st_ino]
+
+
 def remember(key: str | None, filter_insns: dict[int, bytes], programs: list[str],
              hooks: list[tuple[str, int, int]]) -> None:
     """What a start loaded (the compiled program's cache key, the filter spliced in, the
@@ -176,7 +216,7 @@ def remember(key: str | None, filter_insns: dict[int, bytes], programs: list[str
         return
     record = {"format": FORMAT_VERSION, "program": key, "filter": _encoded(filter_insns),
               "programs": sorted(programs), "hooks": [list(h) for h in hooks],
-              "netns": _netns()}
+              "netns": _netns(), "cli": _state.cli}
     _state.pending = None if record == _state.record else record
 
 
