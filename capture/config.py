@@ -72,7 +72,7 @@ class CaptureConfig:
                 continue
             value = data[f.name]
             if isinstance(f.default, tuple):
-                if not isinstance(value, list) or \
+                if not isinstance(value, (list, tuple)) or \
                         not all(isinstance(v, (str, int)) for v in value):
                     raise TypeError(f"{f.name}: not a list of plain values")
                 value = tuple(value)
