@@ -20,14 +20,12 @@ LAUNCH = "import sys; from ebcap.capture.cli.launch import main; sys.argv[0] = '
 # the printer and the file reader, BCC's child's tools (tempfile, shutil, subprocess), OpenSSL
 # (hashlib), the clsact fallback, and tracebacks (only with --debug); and, the command line
 # being the same as before, click and the CLI's parsing (its config comes from the record,
-# capture/kernel/prefetch.py), with the translations click looks up (gettext, locale), and
-# setuptools' editable-install hook (pyproject.toml: a static .pth instead).
+# capture/kernel/prefetch.py), with the translations click looks up (gettext, locale).
 NOT_ON_THE_WARM_PATH = ("ebcap.dissectors", "ebcap.capture.pcapng.reader",
                         "ebcap.capture.session.offline", "ebcap.capture.kernel.clsact",
                         "bcc", "hashlib", "_hashlib", "tempfile", "shutil", "subprocess",
                         "traceback", "scapy", "click", "ebcap.capture.cli.main",
-                        "ebcap.capture.cli.options", "__editable___ebcap_0_1_0_finder",
-                        "gettext", "locale")
+                        "ebcap.capture.cli.options", "gettext", "locale")
 
 
 def _imported(stderr: str) -> set[str]:
