@@ -266,6 +266,14 @@ def main() -> None:
               f"threads {medians['threads']:.0f}  exit CPU {medians['exit_cpu_ms']:.1f} ms "
               f"(wait4: {medians['wait4_exit_cpu_ms']:.1f} ms)  medians of {len(runs)}; "
               f"exit CPU runs: {', '.join(format(r['exit_cpu_ms'], '.1f') for r in runs)}")
+    for kind in kinds if args.compare else ():
+        # the same round's two runs met the same load: their difference is the steadier figure
+        pairs = list(zip(results[kind], results[f"{kind} (other)"]))
+        for key, unit, scale in (("ready_s", "ms", 1e3), ("start_cpu_ms", "ms CPU", 1)):
+            diffs = sorted((this[key] - other[key]) * scale for this, other in pairs)
+            print(f"{kind}: this - other, round by round: {key} median "
+                  f"{statistics.median(diffs):+.1f} {unit} ({diffs[0]:+.1f}..{diffs[-1]:+.1f}), "
+                  f"this lower in {sum(d < 0 for d in diffs)} of {len(diffs)}")
 
 
 if __name__ == "__main__":
