@@ -1,6 +1,7 @@
 """What a warm start does and does not do: a cached `-w` capture imports neither the printer,
-the reader, the compiler child's tools nor OpenSSL, and the tcx links made while the programs
-verify (capture/kernel/tcx.py's EarlyLinks) are gone when a program is refused."""
+the reader, the compiler child's tools nor OpenSSL, the same command line again not even click,
+and the tcx links made while the programs verify (capture/kernel/tcx.py's EarlyLinks) are gone
+when a program is refused."""
 
 from __future__ import annotations
 
