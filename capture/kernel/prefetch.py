@@ -12,6 +12,11 @@ what it would load: the same cache key, the same filter instructions byte for by
 hooks in the same network namespace. Anything else is closed and loaded as usual, so a record
 can make a start faster, never different.
 
+A record also keeps the CaptureConfig click and the CLI's checks made of the command line, with
+the stamps of the files that went into it besides argv (remember_config()); while none of them
+changed, the next start takes the config from the record and never imports click
+(recorded_config(), capture/cli/launch.py).
+
 Records live in the program cache directory (`start-<sha256>.rec`), under its ownership rules
 (capture/kernel/cache.py), the newest MAX_RECORDS of them. EBCAP_NO_CACHE=1 disables them too.
 """
