@@ -8,6 +8,14 @@ testbed; run as root from the repository:
         --compare /work/main/.venv/bin/ebcap --load 2   # 4 and 302: before/after, loaded
     /other/checkout/.venv/bin/python benchmarks/startup.py --no-cache   # another checkout
     .venv/bin/python benchmarks/startup.py --launch ebcap.capture.cli.main   # no prefetch
+    .venv/bin/python benchmarks/startup.py --runs 9 --compare /work/main/.venv/bin/ebcap --chrt
+        # before/after: another checkout's ebcap in the same rounds, alternating with this one
+
+With --compare, each round runs every kind with this checkout's interpreter, then with the
+other's (the interpreter named in its console script's first line), each with its own cache;
+which one goes first alternates from round to round. --chrt runs the measured process under
+`chrt -f 10` (not preempted by the machine's other work; its threads neither), without it the
+scheduling is plain.
 
 Exit CPU is measured two ways: os.wait4's rusage minus /proc/PID/task/*/schedstat summed just
 before SIGINT ("wait4"), and the zombie's own /proc/PID/schedstat (read after waitid(WNOWAIT),
@@ -56,9 +64,12 @@ def _start(argv: list[str], env: dict | None) -> tuple[subprocess.Popen, float]:
 
 
 def one_run(tb: Testbed, env: dict, out: Path, idle: float,
-            expression: str = "tcp port 443", launch: str = CONSOLE_SCRIPT) -> dict:
-    argv = tb.argv(tb.left, [sys.executable, "-I", "-c", LAUNCH.format(launch),
+            expression: str = "tcp port 443", launch: str = CONSOLE_SCRIPT,
+            python: str = sys.executable, chrt: bool = False) -> dict:
+    argv = tb.argv(tb.left, [python, "-I", "-c", LAUNCH.format(launch),
                              "-i", tb.left.ifname, "-w", str(out), expression])
+    if chrt:
+        argv = ["chrt", "-f", "10", *argv]
     proc, ready = _start(argv, env)
     time.sleep(idle)
     status = Path(f"/proc/{proc.pid}/status").read_text()
@@ -232,6 +243,23 @@ def _interfaces_main(args) -> None:
         print(f"with {args.load} busy-loop processes; load average {load:.1f} at the end")
 
 
+# cold: nothing cached (first run after install); warm: the same command line again (its kernel
+# work prefetched, capture/kernel/prefetch.py); used before: the same filter in another command
+# line (another file: no prefetch, the compiled program cached); new filter: one never used
+# before, the compiled program cached. (expression, output file) for each.
+KINDS = {"cold": ("tcp port 443", "x-{label}.pcapng"), "warm": ("tcp port 443", "x-{label}.pcapng"),
+         "used before": ("tcp port 443", "other{n}-{label}.pcapng"),
+         "new filter": ("udp port {port} or icmp", "x-{label}.pcapng")}
+
+
+def _interpreter(console_script: str) -> str:
+    """The Python a console script runs with: its first line's interpreter."""
+    first = Path(console_script).read_text().splitlines()[0]
+    if not first.startswith("#!"):
+        raise SystemExit(f"{console_script}: not a console script")
+    return first[2:].split()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -239,15 +267,21 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true", help="EBCAP_NO_CACHE=1 on every run")
     parser.add_argument("--launch", default=CONSOLE_SCRIPT, metavar="MODULE",
                         help="the module whose main() starts ebcap (the console script's)")
+    parser.add_argument("--compare", metavar="EBCAP",
+                        help="another checkout's console script (its venv's bin/ebcap): "
+                             "before/after in the same rounds (with --interfaces: as "
+                             "'compare')")
+    parser.add_argument("--chrt", action="store_true",
+                        help="run the measured process under chrt -f 10")
+    parser.add_argument("--kinds", default=",".join(KINDS),
+                        help=f"which of {', '.join(KINDS)} (default all; cold always runs, "
+                             "it fills the cache)")
     parser.add_argument("--interfaces", metavar="N[,M...]",
                         help="instead: -i any over N more interfaces (start, idle CPU, a late "
                              "interface, stop), --runs rounds; with several counts, a testbed "
                              "each, alternating")
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help=f"with --interfaces: which of {', '.join(TOOLS)} (default all)")
-    parser.add_argument("--compare", metavar="EBCAP",
-                        help="with --interfaces: also another checkout's ebcap (its console "
-                             "script; its venv's Python runs it as this one's), as 'compare'")
     parser.add_argument("--load", type=int, default=0, metavar="N",
                         help="with --interfaces: N busy-loop processes run throughout (a "
                              "loaded machine; ready CPU should not move, ready time will)")
@@ -255,23 +289,29 @@ def main() -> None:
     if args.interfaces:
         _interfaces_main(args)
         return
+    pythons = {"this": sys.executable}
+    if args.compare:
+        pythons["other"] = _interpreter(args.compare)
+    kinds = ["cold", *(k for k in args.kinds.split(",") if k != "cold")]
     results: dict[str, list[dict]] = {}
+    # PYTHONDONTWRITEBYTECODE would leave every start compiling the modules it imports
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with Testbed("su") as tb, tempfile.TemporaryDirectory() as tmp:
         for n in range(args.runs):
-            cache = Path(tmp) / f"cache{n}"
-            env = dict(os.environ, EBCAP_CACHE_DIR=str(cache))
-            if args.no_cache:
-                env["EBCAP_NO_CACHE"] = "1"
-            # cold: nothing cached (first run after install); warm: the same command line
-            # again (its kernel work prefetched, capture/kernel/prefetch.py); used before: the
-            # same filter in another command line (another file: no prefetch, the compiled
-            # program cached); new filter: one never used before, the compiled program cached
-            for kind, expression, out in (
-                    ("cold", "tcp port 443", "x.pcapng"), ("warm", "tcp port 443", "x.pcapng"),
-                    ("used before", "tcp port 443", f"other{n}.pcapng"),
-                    ("new filter", f"udp port {1000 + n} or icmp", "x.pcapng")):
-                results.setdefault(kind, []).append(one_run(tb, env, Path(tmp) / out, args.idle,
-                                                            expression, args.launch))
+            order = list(pythons.items())
+            for label, python in order[n % len(order):] + order[:n % len(order)]:
+                cache = Path(tmp) / f"cache{n}-{label}"
+                env = dict(environ, EBCAP_CACHE_DIR=str(cache))
+                if args.no_cache:
+                    env["EBCAP_NO_CACHE"] = "1"
+                for kind in kinds:
+                    expression, out = KINDS[kind]
+                    name = kind if label == "this" else f"{kind} (other)"
+                    results.setdefault(name, []).append(one_run(
+                        tb, env, Path(tmp) / out.format(n=n, label=label), args.idle,
+                        expression.format(port=1000 + n), args.launch, python, args.chrt))
+    print(f"{'chrt -f 10' if args.chrt else 'plain scheduling'}, load average "
+          f"{os.getloadavg()[0]:.1f}" + (f"; other = {args.compare}" if args.compare else ""))
     for kind, runs in results.items():
         medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(f"{kind}: ready {medians['ready_s']:.3f} s "
@@ -280,6 +320,14 @@ def main() -> None:
               f"threads {medians['threads']:.0f}  exit CPU {medians['exit_cpu_ms']:.1f} ms "
               f"(wait4: {medians['wait4_exit_cpu_ms']:.1f} ms)  medians of {len(runs)}; "
               f"exit CPU runs: {', '.join(format(r['exit_cpu_ms'], '.1f') for r in runs)}")
+    for kind in kinds if args.compare else ():
+        # the same round's two runs met the same load: their difference is the steadier figure
+        pairs = list(zip(results[kind], results[f"{kind} (other)"]))
+        for key, unit, scale in (("ready_s", "ms", 1e3), ("start_cpu_ms", "ms CPU", 1)):
+            diffs = sorted((this[key] - other[key]) * scale for this, other in pairs)
+            print(f"{kind}: this - other, round by round: {key} median "
+                  f"{statistics.median(diffs):+.1f} {unit} ({diffs[0]:+.1f}..{diffs[-1]:+.1f}), "
+                  f"this lower in {sum(d < 0 for d in diffs)} of {len(diffs)}")
 
 
 if __name__ == "__main__":

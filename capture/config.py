@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
@@ -55,6 +55,33 @@ class CaptureConfig:
     def record_snaplen(self) -> int:
         """The snaplen written in IDBs and the banner."""
         return HEADERS_MAX if self.headers_only else self.snaplen
+
+    def to_record(self) -> dict | None:
+        """This config as JSON values, for capture/kernel/prefetch.py's record; None when it
+        holds print options (an object, and a printing start imports the printer anyway)."""
+        if self.print_options is not None:
+            return None
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "print_options"}
+
+    @classmethod
+    def from_record(cls, data: dict) -> "CaptureConfig":
+        """The inverse of to_record(); raises (KeyError, TypeError, ValueError) on anything else."""
+        values = {}
+        for f in fields(cls):
+            if f.name == "print_options":
+                continue
+            value = data[f.name]
+            if isinstance(f.default, tuple):
+                if not isinstance(value, (list, tuple)) or \
+                        not all(isinstance(v, (str, int)) for v in value):
+                    raise TypeError(f"{f.name}: not a list of plain values")
+                value = tuple(value)
+            elif value is not None and not isinstance(value, (str, int)):   # bool is an int
+                raise TypeError(f"{f.name}: not a plain value")
+            values[f.name] = value
+        if len(data) != len(values):
+            raise ValueError("fields differ")
+        return cls(**values)
 
 
 def parse_snaplen(value: int | None, reading: bool) -> int:

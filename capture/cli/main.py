@@ -1,12 +1,11 @@
 """The command line: `ebcap [capture flags] [EXPRESSION]` (the default command, tcpdump's flags)
 and the subcommands `ebcap bench`, `ebcap doctor`, `ebcap extcap`. Click parses into a
-CaptureConfig and `program()` does the work; `run()` maps every error to one stderr line and an
-ExitStatus, for every entry point alike."""
+CaptureConfig and `program()` (capture/cli/program.py) does the work; `run()` maps every error
+to one stderr line and an ExitStatus, for every entry point alike."""
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import click
@@ -15,8 +14,7 @@ from ebcap.capture import __version__
 from ebcap.capture.cli.checks import build_config, check_linktype
 from ebcap.capture.cli.exit import ExitStatus
 from ebcap.capture.cli.options import capture_options
-from ebcap.capture.config import CaptureConfig
-from ebcap.capture.errors import EbcapError
+from ebcap.capture.cli.program import finish, guarded, program
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 CAPTURE = "capture"             # the default command's name: never typed
@@ -89,10 +87,23 @@ def capture_command(**o) -> int:
         if o["list_dlts"]:
             return ExitStatus.SUCCESS
     config = build_config(o)
+    from ebcap.capture.kernel import prefetch
+    prefetch.remember_config(config, _config_inputs(o))
     try:
         return program(config)
     except BrokenPipeError:
         raise _ReaderGone from None
+
+
+def _config_inputs(o: dict) -> list[str]:
+    """The files a command line's CaptureConfig is made from besides argv (prefetch.py's record
+    keeps their stamps): the code that parses and checks it, click's included, and -F's file."""
+    from ebcap.capture import config
+    from ebcap.capture.cli import checks, options
+    files = [__file__, options.__file__, checks.__file__, config.__file__,
+             sys.modules["click.core"].__file__, sys.modules["click.parser"].__file__,
+             sys.modules["click.types"].__file__]
+    return files + [o["filter_file"]] if o["filter_file"] else files
 
 
 @click.command(context_settings=CONTEXT, help="Show what this host offers ebcap, one line per "
@@ -102,71 +113,23 @@ def doctor() -> int:
     return run_doctor()
 
 
-def program(config: CaptureConfig) -> int:
-    """Do the work; errors go up to run()."""
-    if config.dump_level or config.dump_c or config.dump_ebpf:
-        from ebcap.capture.session.dumps import print_dump
-        return print_dump(config)
-    if config.read_from is not None:
-        if config.filters_from:
-            from ebcap.capture.session.offline import run_filter_batch
-            return run_filter_batch(config)
-        from ebcap.capture.session.offline import run_offline
-        return run_offline(config)
-    from ebcap.capture.net.privileges import check_bpf_privileges
-    check_bpf_privileges()
-    if config.drops:
-        from ebcap.capture.session.drops import run_drops
-        return run_drops(config)
-    from ebcap.capture.session.live import run_live
-    return run_live(config)
-
-
 def run(argv: list[str]) -> int:
     """Run one command line in this process; returns the exit status."""
-    debug = "--debug" in argv
-    if debug:
-        from ebcap.capture import debug as debug_notes
-        debug_notes.enabled = True
-    try:
-        status = cli.main(argv, prog_name="ebcap", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        status = exc.exit_code
-    except click.exceptions.Abort:
-        status = ExitStatus.ERROR
-    except click.ClickException as exc:
-        print(f"ebcap: {exc.format_message()}", file=sys.stderr)
-        status = ExitStatus.ERROR
-    except EbcapError as exc:
-        if debug:
-            import traceback
-            traceback.print_exc()
-        print(f"ebcap: {exc}", file=sys.stderr)
-        status = ExitStatus.ERROR
-    except (_ReaderGone, BrokenPipeError):
-        # the reader of -w - or of our lines went away: stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = ExitStatus.SUCCESS
-    except KeyboardInterrupt:
-        status = ExitStatus.INTERRUPTED
-    except Exception as exc:        # a bug: still one line, the traceback with --debug
-        if debug:
-            import traceback
-            traceback.print_exc()
-        print(f"ebcap: internal error: {type(exc).__name__}: {exc} (run with --debug for "
-              "details)", file=sys.stderr)
-        status = ExitStatus.INTERNAL_ERROR
-    return int(status) if isinstance(status, int) else ExitStatus.SUCCESS
+    def work() -> int | None:
+        try:
+            return cli.main(argv, prog_name="ebcap", standalone_mode=False)
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.exceptions.Abort:
+            return ExitStatus.ERROR
+        except click.ClickException as exc:
+            print(f"ebcap: {exc.format_message()}", file=sys.stderr)
+            return ExitStatus.ERROR
+        except _ReaderGone:
+            raise BrokenPipeError from None
+    return guarded(work, "--debug" in argv)
 
 
 def main() -> None:
     """The console script."""
-    status = run(sys.argv[1:])
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        pass
-    # Skip the interpreter's teardown (BCC's atexit clean-up walks every table and module): the
-    # kernel drops programs, maps and links with the fds. Measured: 0.07 s of CPU per exit.
-    os._exit(status)
+    finish(run(sys.argv[1:]))

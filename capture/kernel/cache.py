@@ -18,7 +18,6 @@ system, full disk...) ebcap simply runs without it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -31,7 +30,6 @@ try:        # CPython's own sha256: hashlib's import loads OpenSSL (~4 ms of eve
 except ImportError:
     from hashlib import sha256
 
-from ebcap.capture.kernel.build import CompiledProgram
 from ebcap.capture.kernel.kheaders import program_cache_dir
 
 FORMAT_VERSION = 1
@@ -42,6 +40,7 @@ _SUFFIX = ".json"
 
 def bcc_version() -> str:
     """BCC's version, read without importing it (the import alone maps LLVM)."""
+    import importlib.util
     try:
         spec = importlib.util.find_spec("bcc")
     except (ImportError, ValueError):
@@ -141,7 +140,10 @@ class ProgramCache:
             self._keep_newest([p for p in self.dir.iterdir()
                                if p.name.startswith(prefix) and p.name.endswith(suffix)], count)
 
-    def load(self, key: str) -> CompiledProgram | None:
+    def load(self, key: str) -> CompiledProgram | None:     # build.CompiledProgram
+        # build.py (dataclasses, base64, signal) only here: prefetch.py reads its records
+        # through this class first thing, before it starts the links
+        from ebcap.capture.kernel.build import CompiledProgram
         data = self.read_private(key + _SUFFIX)
         if data is None:
             return None
@@ -161,7 +163,7 @@ class ProgramCache:
             pass
         return program
 
-    def store(self, key: str, program: CompiledProgram) -> None:
+    def store(self, key: str, program: CompiledProgram) -> None:     # build.CompiledProgram
         try:
             payload = json.dumps(program.to_json(), separators=(",", ":")).encode()
             header = json.dumps({"format": FORMAT_VERSION, "key": key,

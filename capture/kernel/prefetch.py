@@ -4,13 +4,18 @@ Of a warm start, the imports before click has parsed anything take ~55 ms and th
 ~45 ms, one after the other. So a live capture leaves a record of what it loaded, per command
 line (argv, working directory, user): the compiled program's cache key, the spliced filter's
 instructions, the programs, and the hooks (interface name, ifindex, tcx attach type). The next
-start with that command line reads it first thing (capture/cli/launch.py) and, in a thread,
-makes the maps, loads the programs (the verifier runs while click and the session import) and
-links a placeholder to the hooks (capture/kernel/tcx.py). The session then computes everything
-as it always does and takes the prefetched objects only if they are exactly what it would load:
-the same cache key, the same filter instructions byte for byte, the same hooks in the same
-network namespace. Anything else is closed and loaded as usual, so a record can make a start
-faster, never different.
+start with that command line reads it first thing (capture/cli/launch.py), links a placeholder
+to the hooks (capture/kernel/tcx.py: in its own thread) and, in a thread, makes the maps and
+loads the programs (the verifier runs while click and the session import). The session then
+computes everything as it always does and takes the prefetched objects only if they are exactly
+what it would load: the same cache key, the same filter instructions byte for byte, the same
+hooks in the same network namespace. Anything else is closed and loaded as usual, so a record
+can make a start faster, never different.
+
+A record also keeps the CaptureConfig click and the CLI's checks made of the command line, with
+the stamps of the files that went into it besides argv (remember_config()); while none of them
+changed, the next start takes the config from the record and never imports click
+(recorded_config(), capture/cli/launch.py).
 
 Records live in the program cache directory (`start-<sha256>.rec`), under its ownership rules
 (capture/kernel/cache.py), the newest MAX_RECORDS of them. EBCAP_NO_CACHE=1 disables them too.
@@ -28,7 +33,7 @@ try:        # as capture/kernel/cache.py: hashlib would load OpenSSL
 except ImportError:
     from hashlib import sha256
 
-FORMAT_VERSION = 2     # 2: the filters as {stub: instructions} (the in-place one too)
+FORMAT_VERSION = 3     # 2: the filters as {stub: instructions}; 3: the parsed command line
 MAX_RECORDS = 64
 _PREFIX, _SUFFIX = "start-", ".rec"
 
@@ -38,10 +43,11 @@ class _State:
         self.hint: str | None = None        # this command line's record name; None: no start()
         self.record: dict | None = None     # what the record said
         self.loaded = None                  # LoadedProgram, its programs loaded by `thread`
-        self.links = None                   # tcx.EarlyLinks to the recorded hooks
-        self.ready = threading.Event()      # set once loaded and links are made (or not)
+        self.links = None                   # tcx.EarlyLinks to the recorded hooks (start())
+        self.ready = threading.Event()      # set once `loaded` is made (or not)
         self.thread: threading.Thread | None = None
         self.pending: dict | None = None    # the record save() is to write
+        self.cli: dict | None = None        # the parsed command line (remember_config())
 
 
 _state = _State()
@@ -58,8 +64,9 @@ def _cache():
 
 
 def start(argv: list[str]) -> None:
-    """Read this command line's record, if any, and begin its work in a thread. Never fails:
-    whatever goes wrong here leaves the session to do everything itself."""
+    """Read this command line's record, if any, and begin its work: the links at once, the
+    programs in a thread. Never fails: whatever goes wrong here leaves the session to do
+    everything itself."""
     try:
         digest = sha256("\0".join([f"ebcap start {FORMAT_VERSION}", os.getcwd(),
                                    str(os.geteuid()), *argv]).encode())
@@ -80,19 +87,36 @@ def start(argv: list[str]) -> None:
     except Exception:
         _state.record = None
         return
-    _state.thread = threading.Thread(target=_work, args=(cache, _state.record),
+    # The links before anything else: each costs the kernel an RCU grace period (~6-8 ms here,
+    # tens of ms on a busy machine) during which no Python runs, so the sooner they begin, the
+    # sooner they are ready; begun from the thread below they came ~15 ms later (the thread's
+    # own imports and the program's cache entry came first, the main thread importing meanwhile).
+    try:
+        from ebcap.capture.kernel import tcx
+        if _same_interfaces(_state.record) and tcx.available():
+            _state.links = tcx.EarlyLinks([(int(index), int(kind))
+                                           for _name, index, kind in _state.record["hooks"]])
+    except Exception:
+        _state.links = None
+    # The thread's imports here, and typing too: a dataclass made in the thread while the
+    # main thread was importing typing (click's import) read the half-made module from
+    # sys.modules and failed (dataclasses looks typing up there, not through the import lock).
+    try:
+        import typing  # noqa: F401
+        from ebcap.capture.kernel.loader import LoadedProgram
+    except Exception:
+        if _state.links is not None:
+            _state.links.close()
+        _state.links = _state.record = None
+        return
+    _state.thread = threading.Thread(target=_work, args=(cache, _state.record, LoadedProgram),
                                      name="ebcap-prefetch", daemon=True)
     _state.thread.start()
 
 
-def _work(cache, record: dict) -> None:
-    from ebcap.capture.kernel import tcx
-    from ebcap.capture.kernel.loader import LoadedProgram
+def _work(cache, record: dict, LoadedProgram) -> None:
     loaded = None
     try:
-        if _same_interfaces(record) and tcx.available():
-            _state.links = tcx.EarlyLinks([(int(index), int(kind))
-                                           for _name, index, kind in record["hooks"]])
         compiled = cache.load(str(record["program"]))
         names = [str(name) for name in record["programs"]]
         if compiled is None or not set(names) <= compiled.programs.keys():
@@ -139,8 +163,7 @@ def take_links(hooks: list[tuple[int, int]]):
     namespace; else None (and they are closed)."""
     if _state.thread is None:
         return None
-    _state.ready.wait()
-    links, _state.links = _state.links, None
+    links, _state.links = _state.links, None     # made by start(), in this thread
     if links is None:
         return None
     if _state.record is None or _state.record.get("netns") != _netns() or \
@@ -148,6 +171,45 @@ def take_links(hooks: list[tuple[int, int]]):
         links.close()
         return None
     return links
+
+
+def remember_config(config, inputs: list[str]) -> None:
+    """The CaptureConfig click and build_config() made of this command line, and the files that
+    went into it besides argv (the CLI's and click's modules, the -F file): remember() puts both
+    in the record, and the next start of the command line takes the config from there instead
+    of importing click (recorded_config()). Only configs of plain values are kept (to_record())."""
+    if _state.hint is None:
+        return
+    values = config.to_record()
+    try:
+        stamps = [_stamp(path) for path in inputs]
+    except OSError:
+        return
+    _state.cli = None if values is None else {"config": values, "inputs": stamps}
+
+
+def recorded_config():
+    """The CaptureConfig recorded for this command line (remember_config()) if none of the
+    files it was made from changed since, else None. Never fails."""
+    record = _state.record
+    if record is None or not record.get("cli"):
+        return None
+    try:
+        cli = record["cli"]
+        if any(_stamp(str(stamp[0])) != stamp for stamp in cli["inputs"]):
+            return None
+        from ebcap.capture.config import CaptureConfig
+        config = CaptureConfig.from_record(cli["config"])
+    except Exception:
+        return None
+    _state.cli = cli                # what remember() records again: the record stays as it is
+    return config
+
+
+def _stamp(path: str) -> list:
+    """What says a file is unchanged: [path, mtime (ns), size, inode]."""
+    st = os.stat(path)
+    return [path, st.st_mtime_ns, st.st_size, st.st_ino]
 
 
 def remember(key: str | None, filter_insns: dict[int, bytes], programs: list[str],
@@ -159,7 +221,7 @@ def remember(key: str | None, filter_insns: dict[int, bytes], programs: list[str
         return
     record = {"format": FORMAT_VERSION, "program": key, "filter": _encoded(filter_insns),
               "programs": sorted(programs), "hooks": [list(h) for h in hooks],
-              "netns": _netns()}
+              "netns": _netns(), "cli": _state.cli}
     _state.pending = None if record == _state.record else record
 
 

@@ -1,6 +1,7 @@
 """What a warm start does and does not do: a cached `-w` capture imports neither the printer,
-the reader, the compiler child's tools nor OpenSSL, and the tcx links made while the programs
-verify (capture/kernel/tcx.py's EarlyLinks) are gone when a program is refused."""
+the reader, the compiler child's tools nor OpenSSL, the same command line again not even click,
+and the tcx links made while the programs verify (capture/kernel/tcx.py's EarlyLinks) are gone
+when a program is refused."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ LAUNCH = "import sys; from ebcap.capture.cli.launch import main; sys.argv[0] = '
 
 # Modules a cached `-w` start has no use for (README "Performance", benchmarks/startup.py):
 # the printer and the file reader, BCC's child's tools (tempfile, shutil, subprocess), OpenSSL
-# (hashlib), the clsact fallback, and tracebacks (only with --debug).
+# (hashlib), the clsact fallback, and tracebacks (only with --debug); and, the command line
+# being the same as before, click and the CLI's parsing (its config comes from the record,
+# capture/kernel/prefetch.py), with the translations click looks up (gettext, locale).
 NOT_ON_THE_WARM_PATH = ("ebcap.dissectors", "ebcap.capture.pcapng.reader",
                         "ebcap.capture.session.offline", "ebcap.capture.kernel.clsact",
                         "bcc", "hashlib", "_hashlib", "tempfile", "shutil", "subprocess",
-                        "traceback", "scapy")
+                        "traceback", "scapy", "click", "ebcap.capture.cli.main",
+                        "ebcap.capture.cli.options", "gettext", "locale")
 
 
 def _imported(stderr: str) -> set[str]:
