@@ -54,11 +54,11 @@ class Drainer:
         for ring in self.session.rings:
             left = limit - got if limit else 0
             if counts is not None:
-                n = sinks.writer.fill_from(partial(ring.drain_into, counts=counts), left)
+                n = sinks.writer.fill_through(partial(ring.drain_write, counts=counts), left)
                 if n:
                     delivered.update((iid, c) for iid, c in enumerate(counts) if c)
             elif straight:
-                n = sinks.writer.fill_from(ring.drain_into, left)
+                n = sinks.writer.fill_through(ring.drain_write, left)
                 delivered[0] = delivered.get(0, 0) + n
             else:
                 batch: list[bytes] = []
