@@ -85,6 +85,7 @@ class Drainer:
         show_progress = sinks.writes_file and sys.stderr.isatty()
         short_poll = sinks.printer or config.packet_buffered
         left = lambda: config.count - written if config.count else 0  # noqa: E731
+        ring_woke = False
         try:
             while not stop.raised:
                 got = self.drain_all(left())
@@ -92,7 +93,8 @@ class Drainer:
                 if config.count and written >= config.count:
                     break
                 now = time.monotonic()
-                if config.packet_buffered and got or now >= last_flush + FLUSH_SECONDS - EARLY:
+                if (config.packet_buffered and got or ring_woke
+                        or now >= last_flush + FLUSH_SECONDS - EARLY):
                     sinks.flush()
                     session.refresh_clock()
                     last_flush = now
@@ -100,12 +102,15 @@ class Drainer:
                     print(f"\rGot {written}", end="", file=sys.stderr, flush=True)
                     last_report = now
                 timeout = POLL_SECONDS if short_poll else last_flush + FLUSH_SECONDS - now
+                ring_woke = False
                 for fd, _events in session.epoll.poll(max(timeout, 0.0)):
                     if fd == stop.wakeup_fd:
                         stop.clear()
                     elif watcher is not None and fd == watcher.fileno():
                         watcher.drain()         # -i any: an interface appeared or changed
                         session.add_new_interfaces()
+                    else:
+                        ring_woke = True        # a ring passed the kernel's wake-up mark
             if not (config.count and written >= config.count):
                 written += self.drain_all(left())
         except CaptureComplete:
