@@ -199,8 +199,8 @@ static Py_ssize_t write_out(int fd, char *out, Py_ssize_t *out_off)
  * until the ring has no more: a drain is one call, however many chunks it writes. consumer_pos
  * (the first 8 bytes of `consumer`) is read here and published after each fill, as libbpf does
  * (smp_store_release). Per-chunk Python (the call, the ctypes store, FileIO.write) cost ~30 us
- * a chunk after the reader slept, cache-cold (~0.15 ms of a 2 MiB drain, ~10% of a TCP
- * capture's CPU). A short or failed write stops the loop with what was not written still in
+ * a chunk after the reader slept, cache-cold (~0.15 ms of a 2 MiB drain's ~1.45 on the bench's
+ * TCP stream). A short or failed write stops the loop with what was not written still in
  * `out`: the writer's Python path writes it and handles the error. */
 static PyObject *drain_write(PyObject *self, PyObject *args)
 {
