@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 import struct
 
 try:
@@ -126,6 +127,36 @@ class RingReader:
             cons += ((header & _LEN_MASK) + 15) & ~7
         self._consumer.value = cons
         return offset, count
+
+    def drain_write(self, out: bytearray, offset: int, fd: int, write_at: int, limit: int = 0,
+                    counts=None) -> tuple[int, int, int]:
+        """drain_into, and each time out[:offset] reaches `write_at` bytes, one write(2) of it
+        to `fd`, until the ring has no more; returns (the new offset, how many blocks, bytes
+        written). A short or failed write stops it with the rest still at the start of `out`,
+        for the caller's own write to finish (and report the error).
+
+        The per-packet path of `ebcap -w` into a file: one C call per drain however many
+        chunks it writes (ebcap.capture.kernel._ringdrain's drain_write says why)."""
+        if _ringdrain is not None:
+            extra = () if counts is None else (counts,)
+            return _ringdrain.drain_write(self._pages, self._data_base, self._mask,
+                                          self._consumer_page, limit, out, offset, fd, write_at,
+                                          *extra)
+        count = written = 0
+        while True:
+            offset, n = self.drain_into(out, offset, limit - count if limit else 0, counts)
+            count += n
+            if offset < write_at or (limit and count >= limit):
+                return offset, count, written
+            try:
+                done = os.write(fd, memoryview(out)[:offset])
+            except OSError:
+                return offset, count, written
+            written += done
+            out[:offset - done] = out[done:offset]
+            offset -= done
+            if offset:
+                return offset, count, written
 
     def _read(self, pos: int, n: int) -> bytes:
         """`n` bytes from ring position `pos` on, in two pieces if they wrap."""

@@ -14,6 +14,7 @@ reads the output back with dpkt and tshark):
 from __future__ import annotations
 
 import functools
+import io
 import os
 import platform
 import struct
@@ -164,6 +165,9 @@ class PcapngWriter:
         # for the whole capture, which the ring is drained into directly (fill_from).
         self._chunk = bytearray(CHUNK_CAPACITY)
         self._used = 0
+        # fill_through writes to the descriptor itself, which only a plain file object leaves
+        # to the kernel as it is (a subclass may write otherwise: tests' full disk)
+        self._fd = stream.fileno() if type(stream) is io.FileIO else None
         try:
             self._good = stream.tell() if stream.seekable() else None
         except OSError:
@@ -240,6 +244,25 @@ class PcapngWriter:
             if self._used < WRITE_CHUNK or (limit and total >= limit):
                 return total
             self.flush()        # more may wait: the buffer only stops fill past WRITE_CHUNK
+
+    def fill_through(self, fill_write: Callable[[bytearray, int, int, int, int],
+                                                tuple[int, int, int]], limit: int = 0) -> int:
+        """fill_from for a `fill_write(buffer, offset, fd, write_at, limit) -> (offset, blocks,
+        written)` (RingReader.drain_write) that also writes the pending buffer to the file
+        itself each time it holds WRITE_CHUNK: the whole drain in one call. Anything it left
+        unwritten (a short or failed write, or a stream with no descriptor of its own) goes
+        through flush(), and so through its error handling."""
+        fd, write_at = (self._fd, WRITE_CHUNK) if self._fd is not None else (-1, CHUNK_CAPACITY + 1)
+        total = 0
+        while True:
+            self._used, count, written = fill_write(self._chunk, self._used, fd, write_at,
+                                                    limit - total if limit else 0)
+            if self._good is not None:
+                self._good += written
+            total += count
+            if self._used < WRITE_CHUNK or (limit and total >= limit):
+                return total
+            self.flush()
 
     def flush(self) -> None:
         if not self._used:

@@ -1,6 +1,7 @@
 """pcapng blocks: read back by ebcap's reader, by dpkt, and checked by tshark."""
 
 import io
+import os
 import shutil
 import subprocess
 
@@ -10,6 +11,7 @@ import pytest
 from ebcap.capture.packet import Direction, Interface, Packet
 from ebcap.capture.pcapng.writer import InterfaceStats, PcapngWriter, encode_epb
 from ebcap.capture.pcapng.reader import CaptureFileReader
+from ebcap.capture.pcapng.format import split_blocks
 
 FRAME = bytes.fromhex("ffffffffffff0200000000010800") + bytes(range(47))   # 61 bytes: padding
 
@@ -133,6 +135,40 @@ def test_fill_from_writes_every_block_in_order_across_chunks():
     assert len(out.getvalue()) - len(header) >= len(b"".join(blocks)) - WRITE_CHUNK
     writer.close()
     assert out.getvalue() == header + b"".join(blocks)
+
+
+def ring_fill_write(blocks):
+    """A stand-in for RingReader.drain_write, from ring_fill: writes each time the buffer holds
+    write_at bytes, until the blocks run out."""
+    fill = ring_fill(blocks)
+
+    def fill_write(buffer, offset, fd, write_at, limit):
+        count = written = 0
+        while True:
+            offset, n = fill(buffer, offset, limit - count if limit else 0)
+            count += n
+            if offset < write_at or (limit and count >= limit):
+                return offset, count, written
+            written += os.write(fd, buffer[:offset])
+            offset = 0
+    return fill_write
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["file", "BytesIO"])
+def test_fill_through_writes_every_block_in_order(tmp_path, plain):
+    """Into a plain file the fill writes the chunks itself (and the writer counts them as
+    good), into any other stream the writer does."""
+    blocks = epbs(3000, 200) + epbs(2, 262144) + epbs(5, 60)
+    path = tmp_path / "out.pcapng"
+    with open(path, "wb", buffering=0) if plain else io.BytesIO() as out:
+        writer = PcapngWriter(out, [Interface("veth0")])
+        assert writer.fill_through(ring_fill_write(blocks[:10]), limit=4) == 4
+        assert writer.fill_through(ring_fill_write(blocks[4:])) == len(blocks) - 4
+        writer.close()
+        data = path.read_bytes() if plain else out.getvalue()
+        if plain:
+            assert writer._good == len(data)
+    assert split_blocks(data)[2:] == blocks
 
 
 def test_fill_from_on_a_full_disk_keeps_whole_blocks(tmp_path):

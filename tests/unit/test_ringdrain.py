@@ -50,7 +50,8 @@ class SyntheticRing:
         reader._pages = self.buffer() if pages is None else pages
         reader._mask = SIZE - 1
         reader._data_base = PAGE
-        reader._consumer = ctypes.c_uint64(self.start)
+        reader._consumer_page = bytearray(struct.pack("<Q", self.start))
+        reader._consumer = ctypes.c_uint64.from_buffer(reader._consumer_page)
         return reader
 
 
@@ -259,3 +260,49 @@ def test_counts_blocks_per_interface_id(monkeypatch, fallback):
     assert count == 7 and list(counts) == [3, 2]    # ids 0,1,2,0,1,2,0
     _end, count = reader.drain_into(out, 0, 0, counts=counts)
     assert count == 3 and list(counts) == [4, 3]
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["C", "Python"])
+@pytest.mark.parametrize("write_at", [1, 300, 1 << 20])
+def test_drain_write_writes_each_chunk_and_keeps_the_rest(tmp_path, monkeypatch, fallback,
+                                                          write_at):
+    """drain_write: the same blocks as drain_blocks, in order, those written to the file up to
+    the last time the buffer reached write_at and the rest still in it; the consumer position
+    published as far as it took."""
+    if not fallback and ring._ringdrain is None:
+        pytest.skip("ebcap.capture.kernel._ringdrain not built")
+    if fallback:
+        monkeypatch.setattr(ring, "_ringdrain", None)
+    synthetic = SyntheticRing(start=SIZE - 40)      # the first records wrap
+    for n in range(30):
+        synthetic.put(epb(n, 20 + 3 * n), flags=RINGBUF_DISCARD_BIT if n % 7 == 3 else 0)
+    expected, cons, _count = python_drain(synthetic, 0)
+    reader = synthetic.reader()
+    out = bytearray(b"\xaa" * 4096)
+    out[:5] = b"start"
+    with open(tmp_path / "f", "wb", buffering=0) as f:
+        end, count, written = reader.drain_write(out, 5, f.fileno(), write_at)
+    data = (tmp_path / "f").read_bytes()
+    assert len(data) == written and count == len(expected)
+    assert data + bytes(out[:end]) == b"start" + b"".join(expected)
+    assert (end < write_at) and (written == 0) == (write_at > len(b"".join(expected)) + 5)
+    assert reader._consumer.value == cons
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["C", "Python"])
+def test_drain_write_leaves_a_failed_write_to_the_caller(monkeypatch, fallback):
+    """A write that fails (here: no such descriptor) writes nothing and keeps every block taken
+    in the buffer, the consumer position past them: the writer's flush writes them again."""
+    if not fallback and ring._ringdrain is None:
+        pytest.skip("ebcap.capture.kernel._ringdrain not built")
+    if fallback:
+        monkeypatch.setattr(ring, "_ringdrain", None)
+    synthetic = SyntheticRing()
+    for n in range(6):
+        synthetic.put(epb(n, 40))
+    expected, cons, _count = python_drain(synthetic, 4)
+    reader = synthetic.reader()
+    out = bytearray(4096)
+    end, count, written = reader.drain_write(out, 0, -1, 64, limit=4)
+    assert (count, written) == (4, 0) and bytes(out[:end]) == b"".join(expected)
+    assert reader._consumer.value == cons
