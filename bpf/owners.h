@@ -150,7 +150,8 @@ static __always_inline int remember_owner(void *sk)
 static __always_inline int owner_chosen(const struct ebcap_owner *now)
 {
 #if EBCAP_PID_FILTER
-	if (!now->tgid || !pid_wanted(now->tgid))
+	__u32 tgid = now->tgid;
+	if (!tgid || !pid_wanted(tgid))
 		return 0;
 #endif
 #if EBCAP_COMM_FILTER
