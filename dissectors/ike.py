@@ -7,6 +7,18 @@ from __future__ import annotations
 import struct
 
 
+# print-isakmp.c's npstr: the payload types' names, IKEv1's and IKEv2's in one table, which both
+# versions print by (an IKEv1 chain may name an IKEv2 payload, and the other way round)
+PAYLOAD_NAMES = (("none", "sa", "p", "t", "ke", "id", "cert", "cr", "hash", "sig", "nonce", "n", "d", "vid")
+                 + tuple("pay%u" % np for np in range(14, 33))
+                 + ("v2sa", "v2ke", "v2IDi", "v2IDr", "v2cert", "v2cr", "v2auth", "v2nonce", "v2n", "v2d",
+                    "v2vid", "v2TSi", "v2TSr", "v2e", "v2cp", "v2eap"))
+
+
+def np_name(np: int) -> str:
+    return PAYLOAD_NAMES[np] if np < len(PAYLOAD_NAMES) else "#%u" % np
+
+
 class Stop(Exception):
     """A printer's NULL return: the chain ends (its marker, if any, is already printed)."""
 
@@ -15,7 +27,7 @@ def str_or_id(value: int, table) -> str:
     return table[value] if value < len(table) and table[value] else "#%u" % value
 
 
-def payloads_walk(nd, data: bytes, np: int, ext: int, depth: int, printers: dict, np_name, *context) -> int:
+def payloads_walk(nd, data: bytes, np: int, ext: int, depth: int, printers: dict, *context) -> int:
     """ikev1_sub_print / ikev2_sub_print: each payload of the chain from `np` at `ext`, one level deeper in
     parentheses; printers[np](nd, data, np, ext, item_len, depth, *context) prints one and returns where
     the next starts, a type without a printer prints its name. Returns where the last one ended."""

@@ -6,23 +6,24 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors.ike import Stop, attributes_print, payloads_walk, somedata, str_or_id
+from ebcap.dissectors.ike import Stop, attributes_print, np_name, payloads_walk, somedata, str_or_id
 
-NPSTR = ("none", "sa", "p", "t", "ke", "id", "cert", "cr", "hash", "sig", "nonce", "n", "d", "vid")
 SA, P, T, KE, ID, CERT, CR, HASH, SIG, NONCE, N, D, VID = range(1, 14)
 PROTOIDS = (None, "isakmp", "ipsec-ah", "ipsec-esp", "ipcomp")
 GROUPS = (None, "modp768", "modp1024", "EC2N 2^155", "EC2N 2^185", "modp1536", "iana-grp06", "iana-grp07",
            "iana-grp08", "iana-grp09", "iana-grp10", "iana-grp11", "iana-grp12", "iana-grp13", "modp2048",
            "modp3072", "modp4096", "modp6144", "modp8192")
-# attribute type -> (name, value names); print-isakmp.c's attrmaps
+# attribute type -> (name, value names); print-isakmp.c's attrmaps. Their group desc lists
+# 19 names but says it has 18 (nvalue), so tcpdump prints group 18 (modp8192) as hex there.
+ATTR_GROUPS = GROUPS[:18]
 OAKLEY_T_MAP = (None, ("enc", (None, "1des", "idea", "blowfish", "rc5", "3des", "cast", "aes")),
                 ("hash", (None, "md5", "sha1", "tiger", "sha2-256", "sha2-384", "sha2-512")),
                 ("auth", (None, "preshared", "dss", "rsa sig", "rsa enc", "rsa enc revised")),
-                ("group desc", GROUPS), ("group type", (None, "MODP", "ECP", "EC2N")),
+                ("group desc", ATTR_GROUPS), ("group type", (None, "MODP", "ECP", "EC2N")),
                 ("group prime", ()), ("group gen1", ()), ("group gen2", ()), ("group curve A", ()),
                 ("group curve B", ()), ("lifetype", (None, "sec", "kb")), ("lifeduration", ()), ("prf", ()),
                 ("keylen", ()), ("field", ()), ("order", ()))
-IPSEC_T_MAP = (None, ("lifetype", (None, "sec", "kb")), ("life", ()), ("group desc", GROUPS),
+IPSEC_T_MAP = (None, ("lifetype", (None, "sec", "kb")), ("life", ()), ("group desc", ATTR_GROUPS),
                ("enc mode", (None, "tunnel", "transport")),
                ("auth", (None, "hmac-md5", "hmac-sha1", "1des-mac", "keyed")), ("keylen", ()), ("rounds", ()),
                ("dictsize", ()), ("privalg", ()))
@@ -32,14 +33,10 @@ TRANSFORM_IDS = {1: (None, "ike"), 2: (None, "(reserved)", "md5", "sha", "1des",
                  4: (None, "oui", "deflate", "lzs")}
 
 
-def np_name(np: int) -> str:
-    return NPSTR[np] if np < len(NPSTR) else "#%u" % np
-
-
 def payloads_print(nd, data: bytes, np: int, ext: int) -> None:
     """ikev1_sub_print from the first payload, at ext; the capture ends where data does."""
     try:
-        payloads_walk(nd, data, np, ext, 0, _PRINTERS, np_name, 0)
+        payloads_walk(nd, data, np, ext, 0, _PRINTERS, 0)
     except Stop:
         pass
 
@@ -66,7 +63,7 @@ def _sa(nd, data, np, ext, item_len, depth, proto) -> int:
         out.append(" ident=%u" % doi)      # tcpdump reads the word after the generic header again
         nxt += 4
     _need(nd, data, nxt + 4, SA)
-    return payloads_walk(nd, data, P, nxt, depth, _PRINTERS, np_name, proto)
+    return payloads_walk(nd, data, P, nxt, depth, _PRINTERS, proto)
 
 
 def _p(nd, data, np, ext, item_len, depth, proto) -> int:
@@ -81,7 +78,7 @@ def _p(nd, data, np, ext, item_len, depth, proto) -> int:
         out.append(data[ext + 8:ext + 8 + spi_size].hex())
     nxt = ext + 8 + spi_size
     _need(nd, data, nxt + 4, P)
-    return payloads_walk(nd, data, T, nxt, depth, _PRINTERS, np_name, prot_id)
+    return payloads_walk(nd, data, T, nxt, depth, _PRINTERS, prot_id)
 
 
 def _t(nd, data, np, ext, item_len, depth, proto) -> int:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors.ike import Stop, attributes_print, payloads_walk, somedata, str_or_id
-from ebcap.dissectors.ikev1 import GROUPS, NPSTR, PROTOIDS
+from ebcap.dissectors.ike import Stop, attributes_print, np_name, payloads_walk, somedata, str_or_id
+from ebcap.dissectors.ikev1 import GROUPS, PROTOIDS
 
-V2_NAMES = ("v2sa", "v2ke", "v2IDi", "v2IDr", "v2cert", "v2cr", "v2auth", "v2nonce", "v2n", "v2d", "v2vid",
-            "v2TSi", "v2TSr", "v2e", "v2cp", "v2eap")
 SA, KE, IDI, IDR, CERT, CR, AUTH, NONCE, N, D, VID, TSI, TSR, E, CP, EAP = range(33, 49)
 P, T = 2, 3
 T_TYPES = (None, "encr", "prf", "integ", "dh", "esn")
@@ -24,19 +22,9 @@ ENCR_T_MAP = (None,) * 14 + (("keylen", ()),)
 AUTH_METHODS = ("invalid", "rsasig", "shared-secret", "dsssig")
 
 
-def np_name(np: int) -> str:
-    if np < len(NPSTR):
-        return NPSTR[np]
-    if 14 <= np <= 32:
-        return "pay%u" % np
-    if SA <= np <= EAP:
-        return V2_NAMES[np - SA]
-    return "#%u" % np
-
-
 def payloads_print(nd, data: bytes, np: int, ext: int) -> None:
     try:
-        payloads_walk(nd, data, np, ext, 0, _PRINTERS, np_name)
+        payloads_walk(nd, data, np, ext, 0, _PRINTERS)
     except Stop:
         pass
 

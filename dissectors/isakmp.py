@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors import ikev1, ikev2
+from ebcap.dissectors.ike import np_name
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.esp import esp_print
 
@@ -73,7 +74,7 @@ def _isakmp(nd, data: bytes, cp: int, length: int) -> None:
     if nd.verbose:
         out.append(":")
         if flags & FLAG_E:
-            out.append(" [encrypted %s]" % ikev2.np_name(np))   # either version's names
+            out.append(" [encrypted %s]" % np_name(np))
         elif major == 1:
             ikev1.payloads_print(nd, data, np, cp + HEADER)
         else:
