@@ -50,95 +50,38 @@ BPF_PERCPU_ARRAY(counters, struct ebcap_drop_counters, 1);
 #ifndef EBCAP_OWNERS
 #define EBCAP_OWNERS 0
 #endif
-#ifndef EBCAP_PID_FILTER
-#define EBCAP_PID_FILTER 0
-#endif
-#ifndef EBCAP_COMM_FILTER
-#define EBCAP_COMM_FILTER 0
-#endif
-#ifndef EBCAP_CGROUP_FILTER
-#define EBCAP_CGROUP_FILTER 0
-#endif
 
 #if EBCAP_OWNERS
-/* --owners for drops: the same socket hooks, maps and owner filters as ebcap.c's (see there),
- * written again here because BCC 0.26 rewrites map calls and makes program sections only in
- * the main file; the drop session attaches these hooks (capture/kernel/owners.py), so this
- * program's `owners` map is the one they fill. */
-struct owners_table_t {
-	int key;
-	struct ebcap_owner leaf;
-	void *(*sk_storage_get)(void *, void *, int);
-	int (*sk_storage_delete)(void *);
-	u32 flags;
-};
-__attribute__((section("maps/sk_storage")))
-struct owners_table_t owners = { .flags = BPF_F_NO_PREALLOC | BPF_F_CLONE };
-BPF_ANNOTATE_KV_PAIR(owners, int, struct ebcap_owner);
+/* --owners for drops: the maps, the socket hooks' work and the owner filters are bpf/owners.h's
+ * (which says what its includer defines below the #include, and why); the drop session attaches
+ * these hooks (capture/kernel/owners.py), so this program's `owners` map is the one they fill. */
+#include "owners.h"
 
-#define EBCAP_MAX_PIDS 1024
-BPF_HASH(wanted_pids, __u32, __u8, EBCAP_MAX_PIDS);
+static __always_inline struct ebcap_owner *owner_of(void *sk, __u64 flags)
+{
+	return owners.sk_storage_get(sk, 0, flags);
+}
+
+static __always_inline int pid_wanted(__u32 tgid)
+{
+	return wanted_pids.lookup(&tgid) != 0;
+}
+
 #if EBCAP_COMM_FILTER
-#define EBCAP_MAX_COMMS 8
-struct ebcap_comms {
-	__u64 name[EBCAP_MAX_COMMS][2];
-	__u32 count;
-	__u32 unused;
-};
-BPF_ARRAY(wanted_comms, struct ebcap_comms, 1);
-
-static __always_inline int comm_wanted(const struct ebcap_owner *now)
+static __always_inline struct ebcap_comms *comm_list(void)
 {
 	__u32 zero = 0;
-	struct ebcap_comms *comms = wanted_comms.lookup(&zero);
-	if (!comms)
-		return 0;
-	__u64 low, high;
-	__builtin_memcpy(&low, now->comm, 8);
-	__builtin_memcpy(&high, now->comm + 8, 8);
-#pragma unroll
-	for (int i = 0; i < EBCAP_MAX_COMMS; i++) {
-		if (i >= comms->count)
-			break;
-		if (comms->name[i][0] == low && comms->name[i][1] == high)
-			return 1;
-	}
-	return 0;
+	return wanted_comms.lookup(&zero);
 }
-#endif
-#if EBCAP_CGROUP_FILTER
-struct ebcap_cgroup_want {
-	__u64 id;
-	__u32 level;
-	__u32 unused;
-};
-BPF_ARRAY(wanted_cgroup, struct ebcap_cgroup_want, 1);
 #endif
 
-static __always_inline int remember_owner(void *sk)
-{
-	struct ebcap_owner *owner = owners.sk_storage_get(sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!owner)
-		return 1;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	__u64 cgroup = bpf_get_current_cgroup_id();
-	owner->tgid = pid_tgid >> 32;
-	owner->tid = (__u32)pid_tgid;
-	owner->uid = (__u32)uid_gid;
-	owner->gid = uid_gid >> 32;
-	owner->cgroup_lo = (__u32)cgroup;
-	owner->cgroup_hi = cgroup >> 32;
-	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
-	owner->in_cgroup = 0;
 #if EBCAP_CGROUP_FILTER
+static __always_inline struct ebcap_cgroup_want *cgroup_want(void)
+{
 	__u32 zero = 0;
-	struct ebcap_cgroup_want *want = wanted_cgroup.lookup(&zero);
-	if (want && want->id && bpf_get_current_ancestor_cgroup_id(want->level) == want->id)
-		owner->in_cgroup = 1;
-#endif
-	return 1;
+	return wanted_cgroup.lookup(&zero);
 }
+#endif
 
 int ebcap_sock_create(struct bpf_sock *sk)
 {
@@ -166,34 +109,20 @@ static __always_inline int find_owner(struct ebcap_owner *now, void *skb, void *
 	void *sk;
 
 	if (rx_sk)
-		owner = owners.sk_storage_get(rx_sk, 0, 0);
+		owner = owner_of(rx_sk, 0);
 	if (!owner) {
 		asm volatile("%[sk] = *(u64 *)(%[skb] + %[off])"
 			     : [sk] "=r"(sk) : [skb] "r"(skb), [off] "i"(BTF_SKB_SK));
 		if (sk)
-			owner = owners.sk_storage_get(sk, 0, 0);
+			owner = owner_of(sk, 0);
 	}
 	if (owner)
 		__builtin_memcpy(now, owner, sizeof(*now));
 	else
 		now->tgid = 0;
-#if EBCAP_PID_FILTER
-	__u32 tgid = now->tgid;
-	if (!tgid || !wanted_pids.lookup(&tgid))
-		return 0;
-#endif
-#if EBCAP_COMM_FILTER
-	if (!now->tgid || !comm_wanted(now))
-		return 0;
-#endif
-#if EBCAP_CGROUP_FILTER
-	if (!now->tgid || !now->in_cgroup)
-		return 0;
-#endif
-	return 1;
+	return owner_chosen(now);
 }
 #define EBCAP_DROP_OWNER_LEN sizeof(struct ebcap_owner)
-#define EBCAP_OWNER_FILTER (EBCAP_PID_FILTER || EBCAP_COMM_FILTER || EBCAP_CGROUP_FILTER)
 #else
 #define EBCAP_OWNER_FILTER 0
 #define EBCAP_DROP_OWNER_LEN 0

@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import struct
 
-NPSTR = ("none", "sa", "p", "t", "ke", "id", "cert", "cr", "hash", "sig", "nonce", "n", "d", "vid")
+from ebcap.dissectors.ike import Stop, attributes_print, np_name, payloads_walk, somedata, str_or_id
+
 SA, P, T, KE, ID, CERT, CR, HASH, SIG, NONCE, N, D, VID = range(1, 14)
 PROTOIDS = (None, "isakmp", "ipsec-ah", "ipsec-esp", "ipcomp")
 GROUPS = (None, "modp768", "modp1024", "EC2N 2^155", "EC2N 2^185", "modp1536", "iana-grp06", "iana-grp07",
            "iana-grp08", "iana-grp09", "iana-grp10", "iana-grp11", "iana-grp12", "iana-grp13", "modp2048",
            "modp3072", "modp4096", "modp6144", "modp8192")
-# attribute type -> (name, value names); print-isakmp.c's attrmaps
+# attribute type -> (name, value names); print-isakmp.c's attrmaps. Their group desc lists
+# 19 names but says it has 18 (nvalue), so tcpdump prints group 18 (modp8192) as hex there.
+ATTR_GROUPS = GROUPS[:18]
 OAKLEY_T_MAP = (None, ("enc", (None, "1des", "idea", "blowfish", "rc5", "3des", "cast", "aes")),
                 ("hash", (None, "md5", "sha1", "tiger", "sha2-256", "sha2-384", "sha2-512")),
                 ("auth", (None, "preshared", "dss", "rsa sig", "rsa enc", "rsa enc revised")),
-                ("group desc", GROUPS), ("group type", (None, "MODP", "ECP", "EC2N")),
+                ("group desc", ATTR_GROUPS), ("group type", (None, "MODP", "ECP", "EC2N")),
                 ("group prime", ()), ("group gen1", ()), ("group gen2", ()), ("group curve A", ()),
                 ("group curve B", ()), ("lifetype", (None, "sec", "kb")), ("lifeduration", ()), ("prf", ()),
                 ("keylen", ()), ("field", ()), ("order", ()))
-IPSEC_T_MAP = (None, ("lifetype", (None, "sec", "kb")), ("life", ()), ("group desc", GROUPS),
+IPSEC_T_MAP = (None, ("lifetype", (None, "sec", "kb")), ("life", ()), ("group desc", ATTR_GROUPS),
                ("enc mode", (None, "tunnel", "transport")),
                ("auth", (None, "hmac-md5", "hmac-sha1", "1des-mac", "keyed")), ("keylen", ()), ("rounds", ()),
                ("dictsize", ()), ("privalg", ()))
@@ -30,70 +33,21 @@ TRANSFORM_IDS = {1: (None, "ike"), 2: (None, "(reserved)", "md5", "sha", "1des",
                  4: (None, "oui", "deflate", "lzs")}
 
 
-class Stop(Exception):
-    """A printer's NULL return: the chain ends (its marker, if any, is already printed)."""
-
-
-_Stop = Stop
-
-
-def np_name(np: int) -> str:
-    return NPSTR[np] if np < len(NPSTR) else "#%u" % np
-
-
-def str_or_id(value: int, table) -> str:
-    return table[value] if value < len(table) and table[value] else "#%u" % value
-
-
 def payloads_print(nd, data: bytes, np: int, ext: int) -> None:
-    """ikev1_sub_print from the first payload; ep is the end of the capture."""
+    """ikev1_sub_print from the first payload, at ext; the capture ends where data does."""
     try:
-        _sub_print(nd, data, np, ext, 0, 0)
-    except _Stop:
+        payloads_walk(nd, data, np, ext, 0, _PRINTERS, 0)
+    except Stop:
         pass
-
-
-def _sub_print(nd, data: bytes, np: int, ext: int, proto: int, depth: int) -> int:
-    out = nd.out
-    ep = len(data)
-    cp = ext
-    while np:
-        if ext + 4 > ep:
-            out.append(" [|%s]" % np_name(np))
-            raise _Stop
-        item_len = struct.unpack_from("!H", data, ext + 2)[0]
-        if ext + item_len > ep:
-            out.append(" [|%s]" % np_name(np))
-            raise _Stop
-        depth += 1
-        out.append("\n" + "    " * depth + "(")
-        try:
-            cp = _sub0(nd, data, np, ext, item_len, proto, depth)
-        finally:
-            out.append(")")
-        depth -= 1
-        np = data[ext]
-        ext = cp
-    return cp
-
-
-def _sub0(nd, data: bytes, np: int, ext: int, item_len: int, proto: int, depth: int) -> int:
-    if item_len <= 4:
-        raise _Stop
-    printer = _PRINTERS.get(np)
-    if printer is None:
-        nd.out.append(np_name(np))
-        return ext + item_len
-    return printer(nd, data, ext, item_len, proto, depth)
 
 
 def _need(nd, data: bytes, end: int, np: int) -> None:
     if end > len(data):
         nd.out.append(" [|%s]" % np_name(np))
-        raise _Stop
+        raise Stop
 
 
-def _sa(nd, data, ext, item_len, proto, depth) -> int:
+def _sa(nd, data, np, ext, item_len, depth, proto) -> int:
     out = nd.out
     out.append("sa:")
     _need(nd, data, ext + 12, SA)
@@ -109,10 +63,10 @@ def _sa(nd, data, ext, item_len, proto, depth) -> int:
         out.append(" ident=%u" % doi)      # tcpdump reads the word after the generic header again
         nxt += 4
     _need(nd, data, nxt + 4, SA)
-    return _sub_print(nd, data, P, nxt, proto, depth)
+    return payloads_walk(nd, data, P, nxt, depth, _PRINTERS, proto)
 
 
-def _p(nd, data, ext, item_len, proto, depth) -> int:
+def _p(nd, data, np, ext, item_len, depth, proto) -> int:
     out = nd.out
     out.append("p:")
     _need(nd, data, ext + 8, P)
@@ -124,10 +78,10 @@ def _p(nd, data, ext, item_len, proto, depth) -> int:
         out.append(data[ext + 8:ext + 8 + spi_size].hex())
     nxt = ext + 8 + spi_size
     _need(nd, data, nxt + 4, P)
-    return _sub_print(nd, data, T, nxt, prot_id, depth)
+    return payloads_walk(nd, data, T, nxt, depth, _PRINTERS, prot_id)
 
 
-def _t(nd, data, ext, item_len, proto, depth) -> int:
+def _t(nd, data, np, ext, item_len, depth, proto) -> int:
     out = nd.out
     out.append("t:")
     _need(nd, data, ext + 8, T)
@@ -138,51 +92,13 @@ def _t(nd, data, ext, item_len, proto, depth) -> int:
         out.append(" #%u id=%s " % (t_no, str_or_id(t_id, table)))
     else:
         out.append(" #%u id=%u " % (t_no, t_id))
-    cp = ext + 8
-    ep, ep2 = len(data), ext + item_len
-    while cp < ep and cp < ep2:
-        cp = attribute_print(nd, data, cp, ep2, attr_map)
-    if ep < ep2:
-        out.append("...")
-    return cp
+    return attributes_print(nd, data, ext + 8, ext + item_len, attr_map)
 
 
-def attribute_print(nd, data: bytes, p: int, ep2: int, attr_map) -> int:
-    out = nd.out
-    tv = data[p] & 0x80
-    total = 4 if tv else 4 + struct.unpack_from("!H", data, p + 2)[0]
-    if ep2 < p + total:
-        out.append("[|attr]")
-        return ep2 + 1
-    out.append("(")
-    atype = struct.unpack_from("!H", data, p)[0] & 0x7FFF
-    entry = attr_map[atype] if attr_map and atype < len(attr_map) else None
-    out.append("type=%s " % entry[0] if entry else "type=#%u " % atype)
-    if tv:
-        out.append("value=")
-        value = struct.unpack_from("!H", data, p + 2)[0]
-        if entry and value < len(entry[1]) and entry[1][value]:
-            out.append(entry[1][value])
-        else:
-            out.append(_raw(nd, data, p + 2, 2))
-    else:
-        out.append("len=%u value=" % (total - 4))
-        out.append(_raw(nd, data, p + 4, total - 4))
-    out.append(")")
-    return p + total
-
-
-def _raw(nd, data: bytes, at: int, n: int) -> str:
-    if at + n > len(data):
-        nd.out.append(")")
-        nd.out.append(" [|t]")
-        raise _Stop
-    return data[at:at + n].hex()
-
-
-def _length_only(name: str, label: str, np: int):
-    def printer(nd, data, ext, item_len, proto, depth) -> int:
-        nd.out.append("%s: %s=%u" % (name, label, item_len - 4) if label else "%s:" % name)
+def _length_only(name: str, label: str):
+    """A payload shown by its length (and its bytes at -vvv; a nonce's first and last at -vv)."""
+    def printer(nd, data, np, ext, item_len, depth, proto) -> int:
+        nd.out.append("%s: %s=%u" % (name, label, item_len - 4))
         if nd.verbose > 2 and item_len > 4:
             _need(nd, data, ext + item_len, np)
             nd.out.append(" " + data[ext + 4:ext + item_len].hex())
@@ -192,25 +108,5 @@ def _length_only(name: str, label: str, np: int):
     return printer
 
 
-def somedata(data: bytes, cp: int) -> str:
-    """ike_show_somedata: the first 10 bytes and the capture's last 20."""
-    ep = len(data)
-    n = min(ep - cp, 10)
-    end, elen = ep - 20, 20
-    if end < cp + n:
-        end, elen = cp + n, ep - (cp + n)
-    return " data=(%s...%s)" % (data[cp:cp + n].hex(), data[end:end + elen].hex() if elen else "")
-
-
-_PRINTERS = {SA: _sa, P: _p, T: _t,
-             KE: lambda nd, data, ext, n, proto, depth: _ke(nd, data, ext, n),
-             HASH: _length_only("hash", "len", HASH), SIG: _length_only("sig", "len", SIG),
-             NONCE: _length_only("nonce", "n len", NONCE), VID: _length_only("vid", "len", VID)}
-
-
-def _ke(nd, data, ext, item_len) -> int:
-    nd.out.append("ke: key len=%u" % (item_len - 4))
-    if nd.verbose > 2 and item_len > 4:
-        _need(nd, data, ext + item_len, KE)
-        nd.out.append(" " + data[ext + 4:ext + item_len].hex())
-    return ext + item_len
+_PRINTERS = {SA: _sa, P: _p, T: _t, KE: _length_only("ke", "key len"), HASH: _length_only("hash", "len"),
+             SIG: _length_only("sig", "len"), NONCE: _length_only("nonce", "n len"), VID: _length_only("vid", "len")}

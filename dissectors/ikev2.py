@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import struct
 
-from ebcap.dissectors.ikev1 import GROUPS, NPSTR, PROTOIDS, Stop, attribute_print, somedata, str_or_id
+from ebcap.dissectors.ike import Stop, attributes_print, np_name, payloads_walk, somedata, str_or_id
+from ebcap.dissectors.ikev1 import GROUPS, PROTOIDS
 
-V2_NAMES = ("v2sa", "v2ke", "v2IDi", "v2IDr", "v2cert", "v2cr", "v2auth", "v2nonce", "v2n", "v2d", "v2vid",
-            "v2TSi", "v2TSr", "v2e", "v2cp", "v2eap")
 SA, KE, IDI, IDR, CERT, CR, AUTH, NONCE, N, D, VID, TSI, TSR, E, CP, EAP = range(33, 49)
 P, T = 2, 3
 T_TYPES = (None, "encr", "prf", "integ", "dh", "esn")
@@ -23,54 +22,11 @@ ENCR_T_MAP = (None,) * 14 + (("keylen", ()),)
 AUTH_METHODS = ("invalid", "rsasig", "shared-secret", "dsssig")
 
 
-_Stop = Stop    # one exception for both: ikev2's transforms print their attributes with ikev1's printer
-
-
-def np_name(np: int) -> str:
-    if np < len(NPSTR):
-        return NPSTR[np]
-    if 14 <= np <= 32:
-        return "pay%u" % np
-    if SA <= np <= EAP:
-        return V2_NAMES[np - SA]
-    return "#%u" % np
-
-
 def payloads_print(nd, data: bytes, np: int, ext: int) -> None:
     try:
-        _sub_print(nd, data, np, ext, 0)
-    except _Stop:
+        payloads_walk(nd, data, np, ext, 0, _PRINTERS)
+    except Stop:
         pass
-
-
-def _sub_print(nd, data: bytes, np: int, ext: int, depth: int) -> int:
-    out = nd.out
-    cp = ext
-    while np:
-        if ext + 4 > len(data) or ext + struct.unpack_from("!H", data, ext + 2)[0] > len(data):
-            out.append(" [|%s]" % np_name(np))
-            raise _Stop
-        depth += 1
-        out.append("\n" + "    " * depth + "(")
-        try:
-            cp = _sub0(nd, data, np, ext, depth)
-        finally:
-            out.append(")")
-        depth -= 1
-        np = data[ext]
-        ext = cp
-    return cp
-
-
-def _sub0(nd, data: bytes, np: int, ext: int, depth: int) -> int:
-    item_len = struct.unpack_from("!H", data, ext + 2)[0]
-    if item_len <= 4:
-        raise _Stop
-    printer = _PRINTERS.get(np)
-    if printer is None:
-        nd.out.append(np_name(np))
-        return ext + item_len
-    return printer(nd, data, np, ext, item_len, depth)
 
 
 def _payload(nd, data: bytes, name: str, ext: int) -> None:
@@ -80,7 +36,7 @@ def _payload(nd, data: bytes, name: str, ext: int) -> None:
 
 def _trunc(nd, np: int) -> None:
     nd.out.append(" [|%s]" % np_name(np))
-    raise _Stop
+    raise Stop
 
 
 def _raw(nd, data: bytes, at: int, n: int, np: int) -> str:
@@ -105,7 +61,7 @@ def _encrypted(nd, data, np, ext, item_len, depth) -> int:
         nd.out.append(" " + _raw(nd, data, ext + 4, dlen, np))
     if ext + 4 + dlen > len(data):
         _trunc(nd, np)
-    raise _Stop         # E is last: what follows is inside it
+    raise Stop          # E is last: what follows is inside it
 
 
 def _ke(nd, data, np, ext, item_len, depth) -> int:
@@ -158,40 +114,10 @@ def _vid(nd, data, np, ext, item_len, depth) -> int:
 
 
 def _sa(nd, data, np, ext, item_len, depth) -> int:
-    out = nd.out
     _payload(nd, data, "sa", ext)
-    sa_length = item_len - 4
-    out.append(" len=%u" % sa_length)
-    cp = ext + 4
-    np_, count = P, 0
-    while np_:
-        count += 1
-        sub = cp
-        if sa_length < 4:
-            out.append(" [|%s]" % np_name(np))
-            return cp + sa_length
-        if sub + 4 > len(data):
-            _trunc(nd, np)
-        sub_len = struct.unpack_from("!H", data, sub + 2)[0]
-        if sub_len <= 4:
-            _trunc(nd, np)
-        if sa_length < sub_len:
-            out.append(" [|%s]" % np_name(np))
-            return cp + sa_length
-        if sub + sub_len > len(data):
-            _trunc(nd, np)
-        depth += 1
-        out.append("\n" + "    " * depth + "(")
-        if np_ == P:
-            cp = _proposal(nd, data, sub, sub_len, depth)
-        else:
-            out.append(np_name(np_))
-            cp += sub_len
-        out.append(")")
-        depth -= 1
-        sa_length -= sub_len
-        np_ = data[sub]
-    return cp
+    nd.out.append(" len=%u" % (item_len - 4))
+    return _within(nd, data, ext + 4, item_len - 4, depth, SA, P,
+                   lambda count, sub, sub_len, depth: _proposal(nd, data, sub, sub_len, depth))
 
 
 def _proposal(nd, data: bytes, ext: int, length: int, depth: int) -> int:
@@ -210,34 +136,42 @@ def _proposal(nd, data: bytes, ext: int, length: int, depth: int) -> int:
         out.append(" spi=" + _raw(nd, data, cp, spi_size, P))
         cp += spi_size
         prop_length -= spi_size
-    np_, count = T, 0
-    while np_:
+    return _within(nd, data, cp, prop_length, depth, P, T,
+                   lambda count, sub, sub_len, depth: _transform(nd, data, count, sub, sub_len))
+
+
+def _within(nd, data: bytes, cp: int, budget: int, depth: int, outer: int, inner: int, print_inner) -> int:
+    """ikev2_sa_print's and ikev2_p_print's walk: the payloads inside `outer` (an SA's proposals, a
+    proposal's transforms), `budget` bytes of them, each one level deeper; print_inner(count, at, length,
+    depth) prints one of type `inner`, another type prints its name. Unlike the top-level walk, a
+    truncation inside leaves the parenthesis open, as tcpdump does."""
+    out = nd.out
+    np, count = inner, 0
+    while np:
         count += 1
         sub = cp
-        if prop_length < 4:
-            out.append(" [|p]")
-            return cp + prop_length
+        if budget < 4:
+            out.append(" [|%s]" % np_name(outer))
+            return cp + budget
         if sub + 4 > len(data):
-            _trunc(nd, P)
+            _trunc(nd, outer)
         sub_len = struct.unpack_from("!H", data, sub + 2)[0]
         if sub_len <= 4:
-            _trunc(nd, P)
-        if prop_length < sub_len:
-            out.append(" [|p]")
-            return cp + prop_length
+            _trunc(nd, outer)
+        if budget < sub_len:
+            out.append(" [|%s]" % np_name(outer))
+            return cp + budget
         if sub + sub_len > len(data):
-            _trunc(nd, P)
-        depth += 1
-        out.append("\n" + "    " * depth + "(")
-        if np_ == T:
-            cp = _transform(nd, data, count, sub, sub_len)
+            _trunc(nd, outer)
+        out.append("\n" + "    " * (depth + 1) + "(")
+        if np == inner:
+            cp = print_inner(count, sub, sub_len, depth + 1)
         else:
-            out.append(np_name(np_))
+            out.append(np_name(np))
             cp += sub_len
         out.append(")")
-        depth -= 1
-        prop_length -= sub_len
-        np_ = data[sub]
+        budget -= sub_len
+        np = data[sub]
     return cp
 
 
@@ -255,12 +189,7 @@ def _transform(nd, data: bytes, count: int, ext: int, length: int) -> int:
     else:
         out.append(" #%u type=%s id=%u " % (count, type_s, t_id))
     attr_map = ENCR_T_MAP if t_type == 1 else None
-    cp, ep, ep2 = ext + 8, len(data), ext + length
-    while cp < ep and cp < ep2:
-        cp = attribute_print(nd, data, cp, ep2, attr_map)
-    if ep < ep2:
-        out.append("...")
-    return cp
+    return attributes_print(nd, data, ext + 8, ext + length, attr_map)
 
 
 _PRINTERS = {SA: _sa, KE: _ke, CERT: _generic, CR: _generic, AUTH: _auth, NONCE: _nonce, D: _generic,

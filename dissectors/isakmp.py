@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors import ikev1, ikev2
+from ebcap.dissectors.ike import np_name
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.esp import esp_print
 
@@ -73,26 +74,13 @@ def _isakmp(nd, data: bytes, cp: int, length: int) -> None:
     if nd.verbose:
         out.append(":")
         if flags & FLAG_E:
-            out.append(" [encrypted %s]" % _np_name(np))
+            out.append(" [encrypted %s]" % np_name(np))
         elif major == 1:
             ikev1.payloads_print(nd, data, np, cp + HEADER)
         else:
             ikev2.payloads_print(nd, data, np, cp + HEADER)
         if total != length:
             out.append(" (len mismatch: isakmp %u/ip %u)" % (total, length))
-
-
-def _np_name(np: int) -> str:
-    names = ("none", "sa", "p", "t", "ke", "id", "cert", "cr", "hash", "sig", "nonce", "n", "d", "vid")
-    v2 = ("v2sa", "v2ke", "v2IDi", "v2IDr", "v2cert", "v2cr", "v2auth", "v2nonce", "v2n", "v2d", "v2vid",
-          "v2TSi", "v2TSr", "v2e", "v2cp", "v2eap")
-    if np < len(names):
-        return names[np]
-    if 14 <= np <= 32:
-        return "pay%u" % np
-    if 33 <= np < 33 + len(v2):
-        return v2[np - 33]
-    return "#%u" % np
 
 
 def _role(nd, i_ck: bytes, r_ck: bytes) -> str:

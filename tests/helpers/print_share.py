@@ -23,19 +23,11 @@ from pathlib import Path
 from ebcap.capture.packet import Interface
 from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
 from tests.helpers.paths import PRINT_CORPUS
-from tests.helpers.printing import FAMILIES, corpus_script, group_by_packet, read_pcap
+from tests.helpers.printing import (EBCAP_SUFFIX, FAMILIES, FLAG_OPTIONS, corpus_script, group_by_packet,
+                                    read_pcap)
 
 CAPTURES = PRINT_CORPUS / "captures"
 GOLDEN = PRINT_CORPUS / "golden"
-FLAG_OPTIONS = {
-    "": dict(),
-    "-e": dict(link_header=True), "-v": dict(verbose=1), "-vv": dict(verbose=2), "-vvv": dict(verbose=3),
-    "-x": dict(hex=1), "-xx": dict(hex=2), "-X": dict(hex_ascii=1), "-XX": dict(hex_ascii=2),
-    "-A": dict(ascii=1), "-q": dict(quiet=True), "-S": dict(absolute_seq=True),
-    "-e -q": dict(link_header=True, quiet=True), "-v -K": dict(verbose=1, no_checksum=True),
-}
-# ebcap's own text after tcpdump's (not a difference from tcpdump's decoding)
-EBCAP_SUFFIX = re.compile(r" TLS ClientHello[^\n]*")
 # A daemon capture's packet -> protocol, by the first pattern that matches tcpdump's text.
 DAEMON_PROTOCOLS = [
     (re.compile(r"BOOTP/DHCP"), "dhcp"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from functools import cache
 from pathlib import Path
 
@@ -10,6 +11,16 @@ from ebcap.capture.packet import Packet
 from ebcap.capture.pcapng.reader import CaptureFileReader
 from tests.helpers.paths import PRINT_CORPUS
 
+# The golden files' tcpdump flags -> the PrintOptions that ask ebcap for the same text.
+FLAG_OPTIONS = {
+    "": dict(),
+    "-e": dict(link_header=True), "-v": dict(verbose=1), "-vv": dict(verbose=2), "-vvv": dict(verbose=3),
+    "-x": dict(hex=1), "-xx": dict(hex=2), "-X": dict(hex_ascii=1), "-XX": dict(hex_ascii=2),
+    "-A": dict(ascii=1), "-q": dict(quiet=True), "-S": dict(absolute_seq=True),
+    "-e -q": dict(link_header=True, quiet=True), "-v -K": dict(verbose=1, no_checksum=True),
+}
+# ebcap's own text after tcpdump's (not a difference from tcpdump's decoding)
+EBCAP_SUFFIX = re.compile(r" TLS ClientHello[^\n]*")
 
 
 def read_pcap(path: Path) -> tuple[int, list[Packet]]:

@@ -31,6 +31,21 @@ def udp_ports(data: bytes, linktype: int) -> tuple[int, int]:
     return struct.unpack_from("!HH", ip, ihl)
 
 
+def checked_drops(path, count: int, reason: str | None = None, linktype: int = LinkType.ETHERNET):
+    """The drops in the file at `path`: `count` of them, of `linktype`, each with a reason (the
+    one given, if any) and a place in the kernel. Returns them as drops_in_file() does."""
+    drops = drops_in_file(path)
+    assert len(drops) == count
+    for got, comments, _data in drops:
+        assert got == linktype
+        if reason:
+            assert comments[0] == f"Drop: {reason}", comments
+        else:
+            assert comments[0].startswith("Drop: "), comments
+        assert LOCATION.match(comments[1]), comments
+    return drops
+
+
 def test_udp_to_a_closed_port_is_no_socket(testbed, tmp_path):
     tb, out = testbed, tmp_path / "drops.pcapng"
     cap = ebcap(tb, tb.left, "--drops", "-w", str(out), "udp")
@@ -42,12 +57,8 @@ def test_udp_to_a_closed_port_is_no_socket(testbed, tmp_path):
     status, err = cap.stop()
     assert status == 0, err
 
-    drops = drops_in_file(out)
-    assert len(drops) == 3
-    for linktype, comments, data in drops:
-        assert linktype == LinkType.ETHERNET
-        assert comments[0] == "Drop: NO_SOCKET"
-        assert LOCATION.match(comments[1]) and "udp" in comments[1], comments
+    for linktype, comments, data in checked_drops(out, 3, "NO_SOCKET"):
+        assert "udp" in comments[1], comments
         assert udp_ports(data, linktype)[1] == 9
     assert "3 packets captured" in err and "NO_SOCKET: 3 packets" in err
     assert [p[4] for p in read_packets(out)] == [Direction.IN] * 3     # received on lo
@@ -109,11 +120,7 @@ def test_tc_ingress_drop_seen_in_its_namespace_only(testbed, tmp_path):
     for cap in (right, left):
         status, err = cap.stop()
         assert status == 0, err
-    drops = drops_in_file(here)
-    assert len(drops) == 3
-    for linktype, comments, data in drops:
-        assert linktype == LinkType.ETHERNET
-        assert comments[0] == "Drop: TC_INGRESS" and LOCATION.match(comments[1]), comments
+    for linktype, comments, data in checked_drops(here, 3, "TC_INGRESS"):
         assert udp_ports(data, linktype)[1] == 7777
     assert [p[4] for p in read_packets(here)] == [Direction.IN] * 3
     assert drops_in_file(there) == []          # the left namespace dropped nothing
@@ -131,13 +138,9 @@ def test_nftables_drop_rule_is_netfilter_drop(testbed, tmp_path):
     time.sleep(0.3)
     status, err = cap.stop()
     assert status == 0, err
-    drops = drops_in_file(out)
-    assert len(drops) == 3
-    for linktype, comments, data in drops:
-        assert linktype == LinkType.ETHERNET
-        assert comments[0] == "Drop: NETFILTER_DROP", comments
+    for linktype, comments, data in checked_drops(out, 3, "NETFILTER_DROP"):
         # nf_hook_slow, or nf_tables' own verdict code, which frees with the reason itself
-        assert LOCATION.match(comments[1]) and re.match(r"Location: nft?_", comments[1]), comments
+        assert re.match(r"Location: nft?_", comments[1]), comments
         assert udp_ports(data, linktype)[1] == 7100
     assert [p[4] for p in read_packets(out)] == [Direction.IN] * 3
     assert "NETFILTER_DROP: 3 packets" in err
@@ -169,11 +172,7 @@ def test_tc_egress_drop_is_outbound(testbed, tmp_path):
     assert [l.split(" ", 1)[1] for l in lines[2]] == [l.split(" ", 1)[1] for l in lines[0]]
     assert len(lines[1]) == 3 and all(".7200: UDP" in l and "[drop TC_EGRESS" in l
                                       for l in lines[1])
-    drops = drops_in_file(out)
-    assert len(drops) == 3
-    for linktype, comments, data in drops:
-        assert linktype == LinkType.ETHERNET
-        assert comments[0] == "Drop: TC_EGRESS" and LOCATION.match(comments[1]), comments
+    for linktype, comments, data in checked_drops(out, 3, "TC_EGRESS"):
         assert udp_ports(data, linktype)[1] == 7200
     assert [p[4] for p in read_packets(out)] == [Direction.OUT] * 3
     # -i: the kernel's counts are the interface's (it may drop the odd IPv6 report too)
@@ -195,11 +194,7 @@ def test_corrupted_checksums(testbed, tmp_path, corrupt, reason):
     time.sleep(0.3)
     status, err = cap.stop()
     assert status == 0, err
-    drops = drops_in_file(out)
-    assert len(drops) == 3
-    for linktype, comments, data in drops:
-        assert linktype == LinkType.ETHERNET
-        assert comments[0] == f"Drop: {reason}" and LOCATION.match(comments[1]), comments
+    for linktype, comments, data in checked_drops(out, 3, reason):
         if corrupt == "ihl":
             assert data[14] == 0x44 and data[14 + 20:14 + 24] == struct.pack("!HH", 40000, 7000)
         else:
@@ -218,11 +213,8 @@ def test_frames_without_a_link_header_are_raw(testbed, tmp_path):
     time.sleep(0.3)
     status, err = cap.stop()
     assert status == 0, err
-    drops = drops_in_file(out)
-    assert len(drops) == 2
-    for linktype, comments, data in drops:
-        assert linktype == LinkType.RAW and data[0] >> 4 == 4
-        assert comments[0].startswith("Drop: ") and LOCATION.match(comments[1])
+    for linktype, comments, data in checked_drops(out, 2, linktype=LinkType.RAW):
+        assert data[0] >> 4 == 4
         assert udp_ports(data, linktype)[1] == 4444
     proc = tshark("-r", str(out), "-T", "fields", "-e", "frame.interface_name", "-e", "udp.dstport")
     assert proc.returncode == 0 and proc.warnings == []

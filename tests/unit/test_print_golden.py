@@ -7,7 +7,6 @@ tests run without tcpdump installed.
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 
@@ -15,21 +14,13 @@ from ebcap.capture.packet import Interface
 from ebcap.dissectors import PrintOptions, TimestampMode, make_printer
 
 from tests.helpers.paths import PRINT_CORPUS as CORPUS
-from tests.helpers.printing import FAMILIES, corpus_script, group_by_packet, read_pcap
+from tests.helpers.printing import EBCAP_SUFFIX, FAMILIES, FLAG_OPTIONS, corpus_script, group_by_packet, read_pcap
 
 golden_flags, golden_name = corpus_script().golden_flags, corpus_script().golden_name
 CASES = [(family, flags) for family in FAMILIES for flags in golden_flags(family)]
 
-FLAG_OPTIONS = {
-    "": dict(),
-    "-e": dict(link_header=True), "-v": dict(verbose=1), "-vv": dict(verbose=2), "-vvv": dict(verbose=3),
-    "-x": dict(hex=1), "-xx": dict(hex=2), "-X": dict(hex_ascii=1), "-XX": dict(hex_ascii=2),
-    "-A": dict(ascii=1), "-q": dict(quiet=True), "-S": dict(absolute_seq=True),
-    "-e -q": dict(link_header=True, quiet=True), "-v -K": dict(verbose=1, no_checksum=True),
-}
 # Known differences: (family, packet index) -> reason, for the flag sets with -v.
 KNOWN: dict[tuple[str, int], str] = {}
-TLS_SUFFIX = re.compile(r" TLS ClientHello[^\n]*")
 
 
 def render(family: str, options: PrintOptions) -> list[str]:
@@ -52,7 +43,7 @@ def test_matches_tcpdump_golden(family, flags):
     assert len(mine) == len(expected)
     diffs = []
     for i, (a, b) in enumerate(zip(mine, expected)):
-        a = TLS_SUFFIX.sub("", a)
+        a = EBCAP_SUFFIX.sub("", a)
         if a != b and not ("v" in flags and (family, i) in KNOWN):
             diffs.append(f"[{i}]\n  ebcap:   {a!r}\n  tcpdump: {b!r}")
     assert not diffs, "\n".join(diffs)
