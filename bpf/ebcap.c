@@ -73,121 +73,44 @@ struct ebcap_scratch {
 BPF_PERCPU_ARRAY(scratch, struct ebcap_scratch, 2);
 
 #if EBCAP_OWNERS
-/* Socket owners (--owners, --pid). Here, not in a header: BCC 0.26 rewrites map calls and makes
- * program sections only in the main file.
- *
- * cgroup v2 socket hooks (attached by capture/kernel/owners.py as BPF links at the root of the
- * v2 hierarchy, so every process is covered) write the calling thread's ids into the socket's
- * local storage: when the socket is made (sock_create), and again when it connects or sends to
- * an address (connect4/6, sendmsg4/6: a socket handed to another process, or made before a fork,
- * is attributed to whoever uses it last). The storage is made with BPF_F_CLONE, so the kernel
- * copies a listener's owner to every socket it accepts: accepted sockets pass none of the hooks.
+/* Socket owners (--owners, --pid, --comm, --cgroup): the maps, the socket hooks' work and the
+ * owner filters are bpf/owners.h's (which says what its includer defines below the #include,
+ * and why).
  *
  * At TC, find_owner() copies the owner of the skb's socket (or, for a SYN-ACK sent from a
  * request socket, of its listener) into this CPU's `owner_now`, and fill_tail() puts it into
  * the block as the EBCAP_OPT_OWNER option (bpf/record.h). Packets without a local full socket
  * (ingress, forwarded, the kernel's own RSTs, TIME_WAIT ACKs) get tgid 0: no owner. */
-
-/* BCC 0.26's BPF_SK_STORAGE hard-codes the flags to BPF_F_NO_PREALLOC; the same with BPF_F_CLONE
- * added (which the kernel only honours together with it). */
-struct owners_table_t {
-	int key;
-	struct ebcap_owner leaf;
-	void *(*sk_storage_get)(void *, void *, int);
-	int (*sk_storage_delete)(void *);
-	u32 flags;
-};
-__attribute__((section("maps/sk_storage")))
-struct owners_table_t owners = { .flags = BPF_F_NO_PREALLOC | BPF_F_CLONE };
-BPF_ANNOTATE_KV_PAIR(owners, int, struct ebcap_owner);
+#include "owners.h"
 
 /* The owner of the packet being captured, per CPU and hook (as `scratch`). */
 BPF_PERCPU_ARRAY(owner_now, struct ebcap_owner, 2);
 
-/* --pid: the tgids whose packets are captured (user space fills it, capture/kernel/maps.py). */
-#define EBCAP_MAX_PIDS 1024
-BPF_HASH(wanted_pids, __u32, __u8, EBCAP_MAX_PIDS);
+static __always_inline struct ebcap_owner *owner_of(void *sk, __u64 flags)
+{
+	return owners.sk_storage_get(sk, 0, flags);
+}
 
-/* The other owner filters, each compiled in only when asked for (capture/kernel/owners.py
- * fills their maps); a packet must pass every one compiled in:
- *   EBCAP_COMM_FILTER    --comm: the owner's thread name is one of `wanted_comms` (the
- *                        kernel's 16 bytes, NUL-padded, as bpf_get_current_comm writes them)
- *   EBCAP_CGROUP_FILTER  --cgroup, --run: the owner was in the cgroup `wanted_cgroup` names,
- *                        or below it, when a hook saw it use the socket: decided there
- *                        (bpf_get_current_ancestor_cgroup_id at the wanted level, one call, no
- *                        walk) and kept as the owner's in_cgroup. At TC, the socket's own
- *                        cgroup cannot be had at ingress: bpf_sk_ancestor_cgroup_id is not a
- *                        helper tc programs may call (refused on 6.18). */
-#ifndef EBCAP_COMM_FILTER
-#define EBCAP_COMM_FILTER 0
-#endif
-#ifndef EBCAP_CGROUP_FILTER
-#define EBCAP_CGROUP_FILTER 0
-#endif
+static __always_inline int pid_wanted(__u32 tgid)
+{
+	return wanted_pids.lookup(&tgid) != 0;
+}
+
 #if EBCAP_COMM_FILTER
-/* A few names compared as two words each. A hash keyed by the 16 bytes measured +262 ns a
- * packet over no owners (owners_cost.py, 5 rounds, wide spread; --owners alone +64); this,
- * +80 ns (9 rounds; --owners alone +89): nothing --owners' noise can tell apart. */
-#define EBCAP_MAX_COMMS 8
-struct ebcap_comms {
-	__u64 name[EBCAP_MAX_COMMS][2];
-	__u32 count;
-	__u32 unused;
-};
-BPF_ARRAY(wanted_comms, struct ebcap_comms, 1);
-
-static __always_inline int comm_wanted(const struct ebcap_owner *now)
+static __always_inline struct ebcap_comms *comm_list(void)
 {
 	__u32 zero = 0;
-	struct ebcap_comms *comms = wanted_comms.lookup(&zero);
-	if (!comms)
-		return 0;
-	__u64 low, high;
-	__builtin_memcpy(&low, now->comm, 8);
-	__builtin_memcpy(&high, now->comm + 8, 8);
-#pragma unroll
-	for (int i = 0; i < EBCAP_MAX_COMMS; i++) {
-		if (i >= comms->count)
-			break;
-		if (comms->name[i][0] == low && comms->name[i][1] == high)
-			return 1;
-	}
-	return 0;
+	return wanted_comms.lookup(&zero);
 }
-#endif
-#if EBCAP_CGROUP_FILTER
-struct ebcap_cgroup_want {
-	__u64 id;		/* the cgroup's id (the inode number of its directory) */
-	__u32 level;		/* its depth below the hierarchy's root (the root: 0) */
-	__u32 unused;
-};
-BPF_ARRAY(wanted_cgroup, struct ebcap_cgroup_want, 1);
 #endif
 
-static __always_inline int remember_owner(void *sk)
-{
-	struct ebcap_owner *owner = owners.sk_storage_get(sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!owner)
-		return 1;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	__u64 cgroup = bpf_get_current_cgroup_id();
-	owner->tgid = pid_tgid >> 32;
-	owner->tid = (__u32)pid_tgid;
-	owner->uid = (__u32)uid_gid;
-	owner->gid = uid_gid >> 32;
-	owner->cgroup_lo = (__u32)cgroup;
-	owner->cgroup_hi = cgroup >> 32;
-	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
-	owner->in_cgroup = 0;
 #if EBCAP_CGROUP_FILTER
+static __always_inline struct ebcap_cgroup_want *cgroup_want(void)
+{
 	__u32 zero = 0;
-	struct ebcap_cgroup_want *want = wanted_cgroup.lookup(&zero);
-	if (want && want->id && bpf_get_current_ancestor_cgroup_id(want->level) == want->id)
-		owner->in_cgroup = 1;
-#endif
-	return 1;		/* cgroup hooks: 1 lets the socket call go on */
+	return wanted_cgroup.lookup(&zero);
 }
+#endif
 
 /* BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE: the context is the new socket. */
 int ebcap_sock_create(struct bpf_sock *sk)
@@ -366,7 +289,7 @@ static __always_inline void receiver_owner(struct __sk_buff *skb, struct ebcap_o
 		return;
 	if (!sk)
 		return;
-	struct ebcap_owner *owner = owners.sk_storage_get(sk, 0, 0);
+	struct ebcap_owner *owner = owner_of(sk, 0);
 	if (owner)
 		__builtin_memcpy(now, owner, sizeof(*now));
 	bpf_sk_release(sk);
@@ -390,7 +313,7 @@ static __always_inline int find_owner(struct __sk_buff *skb, __u32 slot)
 			if (!full)
 				full = bpf_get_listener_sock(sk);	/* a request socket's SYN-ACK */
 			if (full)
-				owner = owners.sk_storage_get(full, 0, 0);
+				owner = owner_of(full, 0);
 		}
 		if (owner) {
 			__builtin_memcpy(now, owner, sizeof(*now));
@@ -398,20 +321,7 @@ static __always_inline int find_owner(struct __sk_buff *skb, __u32 slot)
 				remember_ping(skb, now);
 		}
 	}
-#if EBCAP_PID_FILTER
-	__u32 tgid = now->tgid;
-	if (!tgid || !wanted_pids.lookup(&tgid))
-		return 0;
-#endif
-#if EBCAP_COMM_FILTER
-	if (!now->tgid || !comm_wanted(now))
-		return 0;
-#endif
-#if EBCAP_CGROUP_FILTER
-	if (!now->tgid || !now->in_cgroup)
-		return 0;
-#endif
-	return 1;
+	return owner_chosen(now);
 }
 
 static __always_inline void put_owner(struct ebcap_owner_opt *opt, __u32 direction)
