@@ -175,8 +175,8 @@ def _messages(data: bytes):
 def _link(data: bytes, offset: int, length: int) -> InterfaceInfo | None:
     """An RTM_NEWLINK message's interface (None without a name, which the kernel always gives).
     rtnl_fill_ifinfo() puts IFLA_IFNAME first; the walk does not count on it."""
-    _family, hwtype, index, flags_, _change = _IFINFOMSG.unpack_from(data, offset + 16)
-    end, at = offset + length, offset + 16 + _IFINFOMSG.size
+    _family, hwtype, index, flags_, _change = _IFINFOMSG.unpack_from(data, offset + _NLMSGHDR.size)
+    end, at = offset + length, offset + _NLMSGHDR.size + _IFINFOMSG.size
     while at + _RTATTR.size <= end:
         size, kind = _RTATTR.unpack_from(data, at)
         if kind == IFLA_IFNAME:

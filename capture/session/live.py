@@ -131,14 +131,19 @@ class LiveSession:
     def add_by_socket(self, found: list[tuple[str, int, int, bool]]) -> None:
         """Interfaces their link type's packet socket already sees: registering them is all
         (one map update for all; no privilege needed, so this goes on after -Z)."""
+        self._register(found)
+        for name, index, dlt, _loopback in found:
+            self._added(Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
+                                  filter=self.config.expression, ifindex=index))
+
+    def _register(self, found: list[tuple[str, int, int, bool]]) -> None:
+        """The pcapng interface ids these interfaces are about to get, in their link type's
+        program: one map update per map, however many interfaces."""
         ids: dict[int, list[tuple[int, int]]] = {}         # link type -> (ifindex, id)
         for number, (_name, index, dlt, _loopback) in enumerate(found, len(self.interfaces)):
             ids.setdefault(dlt, []).append((index, number))
         for dlt, entries in ids.items():
             self.program(dlt).maps.register_interfaces(entries)
-        for name, index, dlt, _loopback in found:
-            self._added(Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
-                                  filter=self.config.expression, ifindex=index))
 
     def _added(self, iface: Interface) -> None:
         self.iface_id[iface.ifindex] = len(self.interfaces)
@@ -162,10 +167,10 @@ class LiveSession:
         early = attach.start(self.stack, targets)
         for dlt, programs in wanted.items():
             self.program(dlt).loaded.load(programs)
+        self._register(found)
         jobs, added = [], []
         for name, index, dlt, loopback in found:
             kernel = self.program(dlt)
-            kernel.maps.register_interface(index, len(self.interfaces) + len(added))
             jobs += [(kernel.loaded.program_fd(program), index, kind)
                      for program, kind in attach.hooks(self.config.direction, loopback,
                                                        self.config.owners)]
