@@ -240,16 +240,21 @@ def test_random_rings_agree(start, recs, limit, busy):
         assert_same(synthetic, limit, monkeypatch)
 
 
-@pytest.mark.parametrize("fallback", [False, True], ids=["C", "Python"])
-def test_counts_blocks_per_interface_id(monkeypatch, fallback):
+@pytest.fixture(params=["C", "Python"])
+def walk(request, monkeypatch):
+    """The ring walk under test: _ringdrain's C, or ring.py's Python fallback."""
+    if request.param == "C" and ring._ringdrain is None:
+        pytest.skip("ebcap.capture.kernel._ringdrain not built")
+    if request.param == "Python":
+        monkeypatch.setattr(ring, "_ringdrain", None)
+    return request.param
+
+
+def test_counts_blocks_per_interface_id(walk):
     """-i any into one file (capture/session/drain.py): each block adds one at its interface id
     (epb() gives packet n the id n % 3); ids past the array's end are not counted, and a limit
     counts only what it took."""
-    if not fallback and ring._ringdrain is None:
-        pytest.skip("ebcap.capture.kernel._ringdrain not built")
     from array import array
-    if fallback:
-        monkeypatch.setattr(ring, "_ringdrain", None)
     synthetic = SyntheticRing(start=SIZE - 40)      # the first records wrap
     for n in range(10):
         synthetic.put(epb(n, 20 + n))
@@ -262,17 +267,11 @@ def test_counts_blocks_per_interface_id(monkeypatch, fallback):
     assert count == 3 and list(counts) == [4, 3]
 
 
-@pytest.mark.parametrize("fallback", [False, True], ids=["C", "Python"])
 @pytest.mark.parametrize("write_at", [1, 300, 1 << 20])
-def test_drain_write_writes_each_chunk_and_keeps_the_rest(tmp_path, monkeypatch, fallback,
-                                                          write_at):
+def test_drain_write_writes_each_chunk_and_keeps_the_rest(tmp_path, walk, write_at):
     """drain_write: the same blocks as drain_blocks, in order, those written to the file up to
     the last time the buffer reached write_at and the rest still in it; the consumer position
     published as far as it took."""
-    if not fallback and ring._ringdrain is None:
-        pytest.skip("ebcap.capture.kernel._ringdrain not built")
-    if fallback:
-        monkeypatch.setattr(ring, "_ringdrain", None)
     synthetic = SyntheticRing(start=SIZE - 40)      # the first records wrap
     for n in range(30):
         synthetic.put(epb(n, 20 + 3 * n), flags=RINGBUF_DISCARD_BIT if n % 7 == 3 else 0)
@@ -289,14 +288,9 @@ def test_drain_write_writes_each_chunk_and_keeps_the_rest(tmp_path, monkeypatch,
     assert reader._consumer.value == cons
 
 
-@pytest.mark.parametrize("fallback", [False, True], ids=["C", "Python"])
-def test_drain_write_leaves_a_failed_write_to_the_caller(monkeypatch, fallback):
+def test_drain_write_leaves_a_failed_write_to_the_caller(walk):
     """A write that fails (here: no such descriptor) writes nothing and keeps every block taken
     in the buffer, the consumer position past them: the writer's flush writes them again."""
-    if not fallback and ring._ringdrain is None:
-        pytest.skip("ebcap.capture.kernel._ringdrain not built")
-    if fallback:
-        monkeypatch.setattr(ring, "_ringdrain", None)
     synthetic = SyntheticRing()
     for n in range(6):
         synthetic.put(epb(n, 40))
