@@ -10,12 +10,11 @@ import ctypes
 import errno
 import functools
 import os
-import platform
 import struct
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
-_SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
 BPF_MAP_CREATE = 0
 BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
@@ -104,17 +103,14 @@ def possible_cpus() -> int:
     return count
 
 
-@dataclass(frozen=True)
-class MapSpec:
-    """What BPF_MAP_CREATE needs to make a map again; `name` is the C name (BCC's table)."""
+class MapSpec(namedtuple("MapSpec", "name type key_size value_size max_entries flags extra",
+                         defaults=(0, 0))):
+    """What BPF_MAP_CREATE needs to make a map again; `name` is the C name (BCC's table),
+    `extra` the map_extra (bloom filters' hash count). A named tuple, not a dataclass: this
+    module is imported before the first link begins (capture/kernel/prefetch.py), and
+    dataclasses' import (inspect, ast, tokenize) cost ~13 ms there."""
 
-    name: str
-    type: int
-    key_size: int
-    value_size: int
-    max_entries: int
-    flags: int = 0
-    extra: int = 0                  # map_extra (bloom filters' hash count)
+    __slots__ = ()
 
     @property
     def per_cpu(self) -> bool:

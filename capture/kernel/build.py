@@ -33,7 +33,7 @@ class CompiledProgram:
     def to_json(self) -> dict:
         return {"programs": {name: base64.b64encode(insns).decode()
                              for name, insns in self.programs.items()},
-                "maps": [{"fd": fd, **vars(spec)} for fd, spec in self.maps.items()],
+                "maps": [{"fd": fd, **spec._asdict()} for fd, spec in self.maps.items()],
                 "log": self.log}
 
     @classmethod
