@@ -1,9 +1,13 @@
-"""The typed options object the CLI builds; the capture session only reads it."""
+"""The typed options object the CLI builds; the capture session only reads it.
+
+A named tuple, as the other records a warm start makes (capture/packet.py, capture/kernel/source.py
+...): a repeated command line starts without importing dataclasses, whose import (inspect, ast,
+tokenize) and per-class code generation took ~15 ms of the main thread's ~95 ms of CPU before
+"listening on" (benchmarks/startup.py; the start waits on that thread, not on the verifier)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
 
@@ -12,8 +16,7 @@ HEADERS_MAX = 256          # the most a headers-only copy holds (bpf/ebcap.c get
 DIRECTIONS = ("in", "out", "inout")
 
 
-@dataclass(frozen=True)
-class CaptureConfig:
+class CaptureConfig(NamedTuple):
     interfaces: tuple[str, ...] = ()
     expression: str = ""
     read_from: str | None = None          # -r FILE ("-" = stdin)
@@ -61,24 +64,24 @@ class CaptureConfig:
         holds print options (an object, and a printing start imports the printer anyway)."""
         if self.print_options is not None:
             return None
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "print_options"}
+        return {name: value for name, value in self._asdict().items() if name != "print_options"}
 
     @classmethod
     def from_record(cls, data: dict) -> "CaptureConfig":
         """The inverse of to_record(); raises (KeyError, TypeError, ValueError) on anything else."""
         values = {}
-        for f in fields(cls):
-            if f.name == "print_options":
+        for name, default in cls._field_defaults.items():
+            if name == "print_options":
                 continue
-            value = data[f.name]
-            if isinstance(f.default, tuple):
+            value = data[name]
+            if isinstance(default, tuple):
                 if not isinstance(value, (list, tuple)) or \
                         not all(isinstance(v, (str, int)) for v in value):
-                    raise TypeError(f"{f.name}: not a list of plain values")
+                    raise TypeError(f"{name}: not a list of plain values")
                 value = tuple(value)
             elif value is not None and not isinstance(value, (str, int)):   # bool is an int
-                raise TypeError(f"{f.name}: not a plain value")
-            values[f.name] = value
+                raise TypeError(f"{name}: not a plain value")
+            values[name] = value
         if len(data) != len(values):
             raise ValueError("fields differ")
         return cls(**values)

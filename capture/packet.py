@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -35,9 +34,8 @@ class LinkType(enum.IntEnum):
     LINUX_SLL2 = 276
 
 
-@dataclass(frozen=True, slots=True)
-class Interface:
-    """One capture interface: one pcapng IDB. Slots: a file may declare 300,000 of them."""
+class Interface(NamedTuple):
+    """One capture interface: one pcapng IDB. A tuple: a file may declare 300,000 of them."""
 
     name: str
     linktype: int = LinkType.ETHERNET

@@ -4,7 +4,7 @@ a program of them with labels, whose jumps are placed once every instruction has
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ebcap.capture.errors import TranslateError
 
@@ -28,8 +28,7 @@ def signed32(k: int) -> int:
     return k - (1 << 32) if k & 0x80000000 else k
 
 
-@dataclass
-class Jump:
+class Jump(NamedTuple):
     """A jump whose offset is known once every instruction has its place."""
 
     code: int

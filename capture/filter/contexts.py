@@ -14,7 +14,7 @@ are, and how bytes past the peek are read. One translator, these contexts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # struct __sk_buff (uapi/linux/bpf.h), the fields the filter reads
 SKB_LEN, SKB_PKT_TYPE, SKB_MARK, SKB_QUEUE_MAPPING, SKB_PROTOCOL = 0, 4, 8, 12, 16
@@ -31,8 +31,7 @@ SKF_PROTOCOL, SKF_IFINDEX, SKF_MARK, SKF_QUEUE, SKF_RXHASH, SKF_VLAN_TCI, SKF_VL
     0, 8, 20, 24, 32, 44, 60
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """What the filter's first argument is, and so how it reads the packet past the peek and
     the packet's metadata. One translator serves both; only these differ."""
 

@@ -13,7 +13,7 @@ import ctypes
 import json
 import os
 import signal
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from ebcap.capture.kernel.bpfsys import MapSpec, map_info
@@ -22,13 +22,14 @@ from ebcap.capture.errors import KernelFeatureError
 _PR_SET_PDEATHSIG = 1
 
 
-@dataclass(frozen=True)
-class CompiledProgram:
-    """BCC's output, as loading needs it."""
+class CompiledProgram(namedtuple("CompiledProgram", "programs maps log", defaults=("",))):
+    """BCC's output, as loading needs it: `programs`, function -> instructions (map references
+    hold child fds); `maps`, the child's map fd -> the MapSpec to create instead; `log`, what
+    clang printed (warnings). A named tuple, not a dataclass: a warm start's prefetch thread
+    reads one from the cache (capture/kernel/prefetch.py), and dataclasses' import (inspect,
+    ast, tokenize: ~13 ms) was on the path to its verifier runs."""
 
-    programs: dict[str, bytes]      # function -> instructions; map references hold child fds
-    maps: dict[int, MapSpec]        # the child's map fd -> what to create instead
-    log: str = ""                   # what clang printed (warnings)
+    __slots__ = ()
 
     def to_json(self) -> dict:
         return {"programs": {name: base64.b64encode(insns).decode()

@@ -13,7 +13,7 @@ import errno
 import os
 import struct
 from contextlib import ExitStack
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ebcap.capture.errors import EbcapError, KernelFeatureError, PrivilegeError
 from ebcap.capture.kernel import bpfsys
@@ -98,8 +98,7 @@ def _cgroup2_in(mountinfo: str) -> tuple[str, str] | None:
     return None
 
 
-@dataclass(frozen=True)
-class CgroupTarget:
+class CgroupTarget(NamedTuple):
     """A cgroup whose sockets' packets are captured (--cgroup, --run), with what the kernel
     compares (bpf/ebcap.c's wanted_cgroup)."""
     path: str               # relative to the v2 hierarchy's root: /system.slice/nginx.service

@@ -98,11 +98,11 @@ def start(argv: list[str]) -> None:
                                            for _name, index, kind in _state.record["hooks"]])
     except Exception:
         _state.links = None
-    # The thread's imports here, and typing too: a dataclass made in the thread while the
-    # main thread was importing typing (click's import) read the half-made module from
-    # sys.modules and failed (dataclasses looks typing up there, not through the import lock).
+    # The thread's imports here, in this thread. The thread makes no dataclass (the compiled
+    # program and map specs are named tuples): one made there while the main thread was
+    # importing typing (click's import) read the half-made module from sys.modules and failed,
+    # as dataclasses looks typing up there, not through the import lock.
     try:
-        import typing  # noqa: F401
         from ebcap.capture.kernel.loader import LoadedProgram
     except Exception:
         if _state.links is not None:

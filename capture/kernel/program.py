@@ -7,7 +7,7 @@ BCC, and a filter never needs it."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ebcap.capture import debug
 from ebcap.capture.filter.libpcap import Insn
@@ -22,8 +22,7 @@ from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.source import PROGRAM_SOURCE, ProgramSource, ProgramSpec, program_text
 
 
-@dataclass
-class KernelProgram:
+class KernelProgram(NamedTuple):
     source: ProgramSource
     loaded: LoadedProgram
     maps: CaptureMaps

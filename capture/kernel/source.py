@@ -6,7 +6,7 @@ filter. `text()` is exactly what is compiled (`ebcap --dump-c`)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ebcap.bpf import SOURCE_DIR
 from ebcap.capture.config import HEADERS_MAX
@@ -26,8 +26,7 @@ PROGRAMS = (INGRESS, EGRESS, SOCKET)
 OWNER_PROGRAMS = ("ebcap_sock_create", "ebcap_sock_addr")
 
 
-@dataclass(frozen=True)
-class ProgramSpec:
+class ProgramSpec(NamedTuple):
     """Everything that shapes the compiled program besides the filter."""
 
     linktype: int = LinkType.ETHERNET

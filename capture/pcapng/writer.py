@@ -16,11 +16,9 @@ from __future__ import annotations
 import functools
 import io
 import os
-import platform
 import struct
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ebcap.capture import __version__
 from ebcap.capture.errors import OutputError
@@ -82,8 +80,7 @@ def _encode_epb_with_comments(packet: Packet) -> bytes:
     ))
 
 
-@dataclass
-class InterfaceStats:
+class InterfaceStats(NamedTuple):
     """What the ISB says about one interface (pcapng isb_* options)."""
 
     start_ns: int
@@ -110,7 +107,7 @@ def encode_isb(interface_id: int, stats: InterfaceStats) -> bytes:
     return encode_block(BT_ISB, body)
 
 
-_OS = f"{platform.system()} {platform.release()}".encode()
+_OS = f"{os.uname().sysname} {os.uname().release}".encode()    # platform.system(), release()
 
 
 def encode_idb(iface: Interface) -> bytes:

@@ -12,7 +12,6 @@ kernel."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import select
 import socket
@@ -258,7 +257,7 @@ def run_drops(config: CaptureConfig) -> int:
             drop_to(config.user)
         if config.write_to is not None:
             # the file only: lines are the drop printer's, which names the drop
-            session.sinks = open_sinks(dataclasses.replace(config, print_packets=False),
+            session.sinks = open_sinks(config._replace(print_packets=False),
                                        session.interfaces, session.statistics)
             stack.callback(session.sinks.abort)
         if config.write_to is None or config.print_packets:

@@ -4,7 +4,6 @@ on -c, SIGINT, SIGTERM or an output error."""
 
 from __future__ import annotations
 
-import dataclasses
 import select
 import sys
 import time
@@ -319,8 +318,9 @@ def _printing_config(config: CaptureConfig, several: bool) -> CaptureConfig:
     """With several interfaces, lines say which one, like tcpdump -i any; with --owners too,
     like ptcpdump ("eth0 curl.3553 Out")."""
     if (several or config.owners) and config.print_options is not None:
+        import dataclasses      # PrintOptions (dissectors) is a dataclass; only a printing start
         options = dataclasses.replace(config.print_options, show_interface=True)
-        return dataclasses.replace(config, print_options=options)
+        return config._replace(print_options=options)
     return config
 
 

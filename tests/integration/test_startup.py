@@ -21,12 +21,14 @@ LAUNCH = "import sys; from ebcap.capture.cli.launch import main; sys.argv[0] = '
 # the printer and the file reader, BCC's child's tools (tempfile, shutil, subprocess), OpenSSL
 # (hashlib), the clsact fallback, and tracebacks (only with --debug); and, the command line
 # being the same as before, click and the CLI's parsing (its config comes from the record,
-# capture/kernel/prefetch.py), with the translations click looks up (gettext, locale).
+# capture/kernel/prefetch.py), with the translations click looks up (gettext, locale); and
+# dataclasses (its import brings inspect, ast and tokenize) and platform.
 NOT_ON_THE_WARM_PATH = ("ebcap.dissectors", "ebcap.capture.pcapng.reader",
                         "ebcap.capture.session.offline", "ebcap.capture.kernel.clsact",
                         "bcc", "hashlib", "_hashlib", "tempfile", "shutil", "subprocess",
                         "traceback", "scapy", "click", "ebcap.capture.cli.main",
-                        "ebcap.capture.cli.options", "gettext", "locale")
+                        "ebcap.capture.cli.options", "gettext", "locale", "dataclasses",
+                        "inspect", "platform")
 
 
 def _imported(stderr: str) -> set[str]:
