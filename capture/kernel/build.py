@@ -27,7 +27,8 @@ class CompiledProgram(namedtuple("CompiledProgram", "programs maps log", default
     hold child fds); `maps`, the child's map fd -> the MapSpec to create instead; `log`, what
     clang printed (warnings). A named tuple, not a dataclass: a warm start's prefetch thread
     reads one from the cache (capture/kernel/prefetch.py), and dataclasses' import (inspect,
-    ast, tokenize: ~13 ms) was on the path to its verifier runs."""
+    ast, tokenize: ~13 ms) was on the path to its verifier runs; collections' namedtuple, as
+    in bpfsys.MapSpec, since that path does not import typing either."""
 
     __slots__ = ()
 
