@@ -154,25 +154,24 @@ class LiveSession:
         """Interfaces whose TC hooks get the program."""
         if not found:
             return
+        # each interface's (program, tcx attach type) pairs, decided once: they depend on its
+        # loopback flag alone, and -i any may bring hundreds of interfaces
+        hooked = [(entry, attach.hooks(self.config.direction, entry[3], self.config.owners))
+                  for entry in found]
         wanted: dict[int, list[str]] = {}         # link type -> the hook programs it needs
-        for _name, _index, dlt, loopback in found:
-            wanted.setdefault(dlt, []).extend(
-                program for program, _kind in attach.hooks(self.config.direction, loopback,
-                                                       self.config.owners))
-        named = [(name, index, kind) for name, index, _dlt, loopback in found
-                 for _program, kind in attach.hooks(self.config.direction, loopback,
-                                                    self.config.owners)]
+        for (_name, _index, dlt, _loopback), pairs in hooked:
+            wanted.setdefault(dlt, []).extend(program for program, _kind in pairs)
+        named = [(name, index, kind) for (name, index, _dlt, _loopback), pairs in hooked
+                 for _program, kind in pairs]
         targets = [(index, kind) for _name, index, kind in named]
         early = attach.start(self.stack, targets)
         for dlt, programs in wanted.items():
             self.program(dlt).loaded.load(programs)
         self._register(found)
         jobs, added = [], []
-        for name, index, dlt, loopback in found:
+        for (name, index, dlt, loopback), pairs in hooked:
             kernel = self.program(dlt)
-            jobs += [(kernel.loaded.program_fd(program), index, kind)
-                     for program, kind in attach.hooks(self.config.direction, loopback,
-                                                       self.config.owners)]
+            jobs += [(kernel.loaded.program_fd(program), index, kind) for program, kind in pairs]
             added.append((Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
                                     filter=self.config.expression, ifindex=index), loopback))
         attach.attach(self.stack, jobs, early)
