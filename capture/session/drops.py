@@ -79,7 +79,7 @@ class DropSession:
         self.cgroup: owners.CgroupTarget | None = None     # --cgroup, --run
         self.directory = None           # session/owners.OwnerDirectory with --owners
         self.owners_met: dict[bytes, tuple] = {}           # the kernel's owner -> (owner, comments)
-        self._wall_offset: int | None = None    # what the programs have (capture/session/clock.py)
+        self._wall_offset: int | None = None    # what flush() gave every program (session/clock.py)
 
     def load(self, ifindex: int) -> None:
         ring_bytes = ring_size(self.config.buffer_kib)
@@ -98,9 +98,7 @@ class DropSession:
         program.configure(netns_inum(), ifindex,
                           select_reasons(self.config.drop_reasons, btf.drop_reasons()),
                           QUEUE_DIRECTIONS[self.config.direction])
-        if self._wall_offset is None:       # a later program takes the others' offset
-            self._wall_offset = monotonic_to_wall_offset()
-        program.maps.set_wall_clock(self._wall_offset)
+        program.maps.set_wall_clock(monotonic_to_wall_offset())
         ring = RingReader(program.maps.ring_fd, ring_bytes)
         self.stack.callback(ring.close)
         self.epoll.register(program.maps.ring_fd, select.EPOLLIN)
