@@ -14,6 +14,7 @@ SUBJ_IPV6, SUBJ_FQDN, SUBJ_IPV4 = 0, 1, 2
 _NODEADDR_FLAGS = ((0x40, "a"), (0x20, "G"), (0x10, "S"), (0x08, "L"), (0x04, "C"), (0x02, "A"))
 _NI_HEADER = 16                 # the ICMPv6 header and the nonce
 _TRUNC = " [|icmp6]"
+_SUBJECT_ADDRESSES = {SUBJ_IPV6: (16, ip6), SUBJ_IPV4: (4, ip4)}    # subject code -> (its size, its text)
 
 
 def nodeinfo_text(data: bytes, off: int, length: int, verbose: int) -> str:
@@ -38,21 +39,15 @@ def nodeinfo_text(data: bytes, off: int, length: int, verbose: int) -> str:
             return "".join(out) + ", 03 draft)"
         cp = off + _NI_HEADER
         code = data[off + 1]
-        if code == SUBJ_IPV6:
-            if siz >= _NI_HEADER + 16:
-                if siz != _NI_HEADER + 16:
-                    out.append(", invalid subject len" if verbose else "")
-                else:
-                    out.append(", subject=%s" % ip6(data[cp:cp + 16]))
+        if code in _SUBJECT_ADDRESSES:
+            size, text = _SUBJECT_ADDRESSES[code]
+            if siz == _NI_HEADER + size:
+                out.append(", subject=%s" % text(data[cp:cp + size]))
+            elif siz > _NI_HEADER + size and verbose:
+                out.append(", invalid subject len")
         elif code == SUBJ_FQDN:
             out.append(", subject=DNS name")
             out.append(_name(data, cp, verbose))
-        elif code == SUBJ_IPV4:
-            if siz >= _NI_HEADER + 4:
-                if siz != _NI_HEADER + 4:
-                    out.append(", invalid subject len" if verbose else "")
-                else:
-                    out.append(", subject=%s" % ip4(data[cp:cp + 4]))
         else:
             out.append(", unknown subject")
         return "".join(out) + ")"

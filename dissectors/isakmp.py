@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 
 from ebcap.dissectors import ikev1, ikev2
-from ebcap.dissectors.ike import np_name
+from ebcap.dissectors.ike import Chain, chain_print, np_name
 from ebcap.dissectors.errors import Truncated
 from ebcap.dissectors.esp import esp_print
 
@@ -16,6 +16,12 @@ ETYPES = {0: "none", 1: "base", 2: "ident", 3: "auth", 4: "agg", 5: "inf", 32: "
           33: "oakley-newgroup", 34: "ikev2_init", 35: "ikev2_auth", 36: "child_sa", 37: "inf2"}
 FLAG_E, FLAG_C, FLAG_I, FLAG_V, FLAG_R = 0x01, 0x02, 0x08, 0x10, 0x20
 MAX_INITIATORS = 20
+# print-isakmp.c's npfunc: one table for both versions' chains (an IKEv1 message's IKEv2 payloads
+# get IKEv2's printers, and the other way round); ikev2_sub0_print adds the encrypted payload's
+# printer in an IKEv2 message's own chain, where it is last
+PAYLOAD_PRINTERS = {**ikev1.PRINTERS, **ikev2.PRINTERS}
+IKEV2_PRINTERS = {**PAYLOAD_PRINTERS, ikev2.E: ikev2.encrypted_print}
+CHAIN = Chain(PAYLOAD_PRINTERS, 0)
 
 
 def isakmp_print(nd, data: bytes, pay: int, length: int) -> None:
@@ -75,19 +81,22 @@ def _isakmp(nd, data: bytes, cp: int, length: int) -> None:
         out.append(":")
         if flags & FLAG_E:
             out.append(" [encrypted %s]" % np_name(np))
-        elif major == 1:
-            ikev1.payloads_print(nd, data, np, cp + HEADER)
         else:
-            ikev2.payloads_print(nd, data, np, cp + HEADER)
+            chain_print(nd, data, np, cp + HEADER, CHAIN, PAYLOAD_PRINTERS if major == 1 else IKEV2_PRINTERS)
         if total != length:
             out.append(" (len mismatch: isakmp %u/ip %u)" % (total, length))
 
 
 def _role(nd, i_ck: bytes, r_ck: bytes) -> str:
-    """I or R by the initiator cookies seen so far (cookie_find, cookie_record in print-isakmp.c)."""
+    """I or R by the initiator cookies seen so far (cookie_find, cookie_record in print-isakmp.c).
+    tcpdump's cache is a static array of MAX_INITIATORS entries, all zero before the first record:
+    an all-zero initiator cookie is "found" there, in an entry of no IP version, so it is `?`
+    (until 20 records have overwritten them all); records overwrite the oldest."""
     ip = nd.udp_ip
     src, dst = (ip[1], ip[2]) if ip else (b"", b"")
     cache = nd.isakmp_cookies
+    if not cache:
+        cache.extend([(bytes(8), 0, b"", b"")] * MAX_INITIATORS)
     for cookie, version, iaddr, raddr in cache:
         if cookie == i_ck:
             if ip and version == ip[0] and src == iaddr:
@@ -98,8 +107,6 @@ def _role(nd, i_ck: bytes, r_ck: bytes) -> str:
     if r_ck != bytes(8):
         return "?"
     if ip:
-        entry = (i_ck, ip[0], src, dst)
-        if len(cache) == MAX_INITIATORS:    # tcpdump keeps 20, overwriting the oldest
-            cache.pop(0)
-        cache.append(entry)
+        cache.pop(0)
+        cache.append((i_ck, ip[0], src, dst))
     return "I"

@@ -11,7 +11,6 @@ SUBTYPES = ("capable", "join", "dss", "add-addr", "rem-addr", "prio", "fail", "f
 ADD_ADDR_KINDS = {0x6: "v0-ip6", 0x4: "v0-ip4", 0x1: "v1-echo", 0x0: "v1"}
 DSS_F, DSS_m, DSS_M, DSS_a, DSS_A = 0x10, 0x08, 0x04, 0x02, 0x01
 _U64 = struct.Struct("!Q").unpack_from
-_U32 = struct.Struct("!I").unpack_from
 
 
 def mptcp_text(opt: bytes, flags: int) -> tuple[str, bool]:
@@ -73,39 +72,34 @@ def _join(opt: bytes, n: int, flags: int) -> str | None:
 def _dss(opt: bytes, n: int, flags: int) -> str | None:
     if n < 4 or flags & TH_SYN:
         return None
-    bad = lambda: _Bad("".join(out))  # noqa: E731
     dflags = opt[3]
     out = []
     if dflags & DSS_F:
         out.append(" fin")
     at, left = 4, n - 4
+
+    def number(size: int) -> int:
+        """The next `size` bytes of the option as a number; a shorter option is bad, with what
+        was printed so far."""
+        nonlocal at, left
+        if left < size:
+            raise _Bad("".join(out))
+        value = int.from_bytes(opt[at:at + size], "big")
+        at, left = at + size, left - size
+        return value
+
     if dflags & DSS_A:
         out.append(" ack ")
-        size = 8 if dflags & DSS_a else 4
-        if left < size:
-            raise bad()
-        out.append("%u" % int.from_bytes(opt[at:at + size], "big"))
-        at, left = at + size, left - size
+        out.append("%u" % number(8 if dflags & DSS_a else 4))
     if dflags & DSS_M:
         out.append(" seq ")
-        size = 8 if dflags & DSS_m else 4
-        if left < size:
-            raise bad()
-        out.append("%u" % int.from_bytes(opt[at:at + size], "big"))
-        at, left = at + size, left - size
-        if left < 4:
-            raise bad()
-        out.append(" subseq %u" % _U32(opt, at)[0])
-        at, left = at + 4, left - 4
-        if left < 2:
-            raise bad()
-        out.append(" len %u" % int.from_bytes(opt[at:at + 2], "big"))
-        at, left = at + 2, left - 2
+        out.append("%u" % number(8 if dflags & DSS_m else 4))
+        out.append(" subseq %u" % number(4))
+        out.append(" len %u" % number(2))
         if left >= 2:
-            out.append(" csum 0x%x" % int.from_bytes(opt[at:at + 2], "big"))
-            left -= 2
+            out.append(" csum 0x%x" % number(2))
     if left:
-        raise bad()
+        raise _Bad("".join(out))
     return "".join(out)
 
 

@@ -60,10 +60,19 @@ def radiotap_if_print(nd, data: bytes, length: int) -> None:
                                         fcslen=4 if flags & F_FCS else 0)
 
 
+# bit -> (the text of a field of one value, the value's sign); print-802_11.c's
+# print_radiotap_field prints the attenuations (8, 9) negated
+_ONE_VALUE = {0: ("%uus tsft ", 1), 5: ("%ddBm signal ", 1), 6: ("%ddBm noise ", 1), 7: ("%u sq ", 1),
+              8: ("%d tx power ", -1), 9: ("%ddB tx attenuation ", -1), 10: ("%ddBm tx power ", 1),
+              11: ("antenna %u ", 1), 12: ("%udB signal ", 1), 13: ("%udB noise ", 1)}
+
+
 def _field(nd, bit: int, v: tuple, present: int) -> None:
     out = nd.out
-    if bit == 0:
-        out.append("%uus tsft " % v[0])
+    one = _ONE_VALUE.get(bit)
+    if one is not None:
+        text, sign = one
+        out.append(text % (sign * v[0]))
     elif bit == 1:
         for flag, text in ((F_CFP, "cfp "), (F_SHORTPRE, "short preamble "), (F_WEP, "wep "),
                            (F_FRAG, "fragmented "), (F_BADFCS, "bad-fcs ")):
@@ -78,24 +87,6 @@ def _field(nd, bit: int, v: tuple, present: int) -> None:
         out.append(_chaninfo(v[0], v[1], present))
     elif bit == 4:
         out.append("fhset %u fhpat %u " % v)
-    elif bit == 5:
-        out.append("%ddBm signal " % v[0])
-    elif bit == 6:
-        out.append("%ddBm noise " % v[0])
-    elif bit == 7:
-        out.append("%u sq " % v[0])
-    elif bit == 8:
-        out.append("%d tx power " % -v[0])
-    elif bit == 9:
-        out.append("%ddB tx attenuation " % -v[0])
-    elif bit == 10:
-        out.append("%ddBm tx power " % v[0])
-    elif bit == 11:
-        out.append("antenna %u " % v[0])
-    elif bit == 12:
-        out.append("%udB signal " % v[0])
-    elif bit == 13:
-        out.append("%udB noise " % v[0])
 
 
 def _chaninfo(freq: int, flags: int, present: int) -> str:

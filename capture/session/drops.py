@@ -34,7 +34,7 @@ from ebcap.capture.net import interfaces
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.capture.pcapng.rotation import CaptureComplete
 from ebcap.capture.pcapng.writer import InterfaceStats
-from ebcap.capture.session.clock import monotonic_to_wall_offset
+from ebcap.capture.session.clock import monotonic_to_wall_offset, offset_moved
 from ebcap.capture.session.drop_headers import headers_length
 from ebcap.capture.session.drop_print import drop_printer, print_reasons
 from ebcap.capture.session.sinks import open_sinks
@@ -79,6 +79,7 @@ class DropSession:
         self.cgroup: owners.CgroupTarget | None = None     # --cgroup, --run
         self.directory = None           # session/owners.OwnerDirectory with --owners
         self.owners_met: dict[bytes, tuple] = {}           # the kernel's owner -> (owner, comments)
+        self._wall_offset: int | None = None    # what flush() gave every program (session/clock.py)
 
     def load(self, ifindex: int) -> None:
         ring_bytes = ring_size(self.config.buffer_kib)
@@ -196,7 +197,10 @@ class DropSession:
             self.sinks.flush()
         if self.printer is not None:
             self.printer.flush()
-        offset = monotonic_to_wall_offset()
+        offset = monotonic_to_wall_offset(self._wall_offset)
+        if not offset_moved(offset, self._wall_offset):
+            return
+        self._wall_offset = offset
         for program in self.programs:
             program.maps.set_wall_clock(offset)
 

@@ -24,14 +24,13 @@ from ebcap.capture.net import interfaces
 from ebcap.capture.packet import Interface
 from ebcap.capture.pcapng.writer import InterfaceStats
 from ebcap.capture.session import attach
-from ebcap.capture.session.clock import monotonic_to_wall_offset
+from ebcap.capture.session.clock import monotonic_to_wall_offset, offset_moved
 from ebcap.capture.session.drain import Drainer
 from ebcap.capture.session.sinks import open_sinks
 from ebcap.capture.session.stats import print_statistics
 from ebcap.capture.session.stop import StopSignals
 
 ANY = "any"
-WALL_CLOCK_TOLERANCE_NS = 1000   # refresh_clock: a smaller change of the offset is not written
 
 
 class LiveSession:
@@ -154,25 +153,24 @@ class LiveSession:
         """Interfaces whose TC hooks get the program."""
         if not found:
             return
+        # each interface's (program, tcx attach type) pairs, decided once: they depend on its
+        # loopback flag alone, and -i any may bring hundreds of interfaces
+        hooked = [(entry, attach.hooks(self.config.direction, entry[3], self.config.owners))
+                  for entry in found]
         wanted: dict[int, list[str]] = {}         # link type -> the hook programs it needs
-        for _name, _index, dlt, loopback in found:
-            wanted.setdefault(dlt, []).extend(
-                program for program, _kind in attach.hooks(self.config.direction, loopback,
-                                                       self.config.owners))
-        named = [(name, index, kind) for name, index, _dlt, loopback in found
-                 for _program, kind in attach.hooks(self.config.direction, loopback,
-                                                    self.config.owners)]
+        for (_name, _index, dlt, _loopback), pairs in hooked:
+            wanted.setdefault(dlt, []).extend(program for program, _kind in pairs)
+        named = [(name, index, kind) for (name, index, _dlt, _loopback), pairs in hooked
+                 for _program, kind in pairs]
         targets = [(index, kind) for _name, index, kind in named]
         early = attach.start(self.stack, targets)
         for dlt, programs in wanted.items():
             self.program(dlt).loaded.load(programs)
         self._register(found)
         jobs, added = [], []
-        for name, index, dlt, loopback in found:
+        for (name, index, dlt, loopback), pairs in hooked:
             kernel = self.program(dlt)
-            jobs += [(kernel.loaded.program_fd(program), index, kind)
-                     for program, kind in attach.hooks(self.config.direction, loopback,
-                                                       self.config.owners)]
+            jobs += [(kernel.loaded.program_fd(program), index, kind) for program, kind in pairs]
             added.append((Interface(name=name, linktype=dlt, snaplen=self.config.record_snaplen,
                                     filter=self.config.expression, ifindex=index), loopback))
         attach.attach(self.stack, jobs, early)
@@ -211,13 +209,11 @@ class LiveSession:
             return False
 
     def refresh_clock(self) -> None:
-        # REALTIME - MONOTONIC moves only when the wall clock is stepped (NTP's slewing changes
-        # both clocks' rate alike), and readings scatter by ~25 ns: a map update, the costly
-        # part after the reader slept (~90 us of CPU against ~25 for the reading, cold caches
-        # on this VM), is made only for a change well above that scatter: a step.
-        offset = monotonic_to_wall_offset()
+        # capture/session/clock.py: the check is cheap while the offset stands, and the map
+        # update, the costly part, is made only for a step
         last = self._wall_offset
-        if last is not None and abs(offset - last) <= WALL_CLOCK_TOLERANCE_NS:
+        offset = monotonic_to_wall_offset(last)
+        if not offset_moved(offset, last):
             return
         self._wall_offset = offset
         for kernel in self.programs.values():
