@@ -68,7 +68,7 @@ class CaptureConfig(namedtuple("CaptureConfig", _CONFIG_FIELDS,
         return HEADERS_MAX if self.headers_only else self.snaplen
 
     def to_record(self) -> dict | None:
-        """This config as JSON values, for capture/kernel/prefetch.py's record; None when it
+        """This config as plain values, for capture/kernel/prefetch.py's record; None when it
         holds print options (an object, and a printing start imports the printer anyway)."""
         if self.print_options is not None:
             return None

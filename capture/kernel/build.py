@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
-import json
 import os
-import signal
 from collections import namedtuple
 from pathlib import Path
 
@@ -104,6 +102,10 @@ def compile_program(source: Path, cflags: list[str],
 
 def _compile_in_child(source: Path, cflags: list[str],
                       functions: tuple[str, ...]) -> dict:
+    # json and signal here, for a compile only: a cached start has neither (json's regular
+    # expressions and signal's enums: ~4 ms of a warm start's main thread)
+    import json
+    import signal
     parent = os.getpid()
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -143,6 +145,7 @@ def _compile_in_child(source: Path, cflags: list[str],
 def _child_setup(parent: int) -> None:
     """Die with ebcap (its maps must not outlive it); leave signals to ebcap, which kills the
     child when it gives up."""
+    import signal
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
@@ -154,7 +157,7 @@ def _child_setup(parent: int) -> None:
 def _compile(source: Path, cflags: list[str],
              functions: tuple[str, ...]) -> dict:
     """BCC compiles and creates the maps; we keep the instructions and the maps' specs. The
-    result is plain JSON data (also the cache's format, capture/kernel/cache.py)."""
+    result is plain JSON data (what the cache keeps, in marshal's format: kernel/cache.py)."""
     try:
         from bcc import BPF
         from bcc.libbcc import lib

@@ -84,7 +84,7 @@ def compiled_program(source: ProgramSource, path=PROGRAM_SOURCE,
     if cache is None:
         debug.note("BPF program compiled by BCC (no cache)")
         return compile_program(path, source.cflags, functions)
-    entry = f"{cache.dir}/{key}.json"
+    entry = f"{cache.dir}/{key}.entry"
     compiled = cache.load(key)
     if compiled is not None and set(functions) <= compiled.programs.keys():
         debug.note(f"BPF program from the cache, no compiler ({entry})")
