@@ -74,10 +74,10 @@ def start(argv: list[str]) -> None:
         digest = sha256("\0".join([f"ebcap start {FORMAT_VERSION}", os.getcwd(),
                                    str(os.geteuid()), *argv]).encode())
         _state.hint = digest.hexdigest()
-        from ebcap.capture.kernel.kheaders import program_cache_dir
+        from ebcap.capture.kernel.cache import program_cache_dir
         directory = program_cache_dir()
         name = f"{_PREFIX}{_state.hint}{_SUFFIX}"
-        if directory is None or not os.path.exists(directory / name):
+        if directory is None or not os.path.exists(os.path.join(directory, name)):
             return          # the common case for a new command line: nothing more imported
         cache = _cache()
         record = cache.read_private(name) if cache else None
