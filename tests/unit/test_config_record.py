@@ -1,5 +1,6 @@
 """CaptureConfig through prefetch's record (marshal's; JSON's too) and back: a start that takes
-its config from the record (capture/cli/launch.py) must get exactly what click and build_config() made."""
+its config from the record (capture/cli/launch.py) must get exactly what click and
+build_config() made."""
 
 from __future__ import annotations
 
