@@ -22,4 +22,4 @@ test: setup
 	$(PY) -m pytest -q -ra tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo.pcapng
+	rm -rf $(VENV) build *.egg-info src/*.egg-info demo.pcapng

@@ -7,7 +7,7 @@ tokenize) and per-class code generation took ~15 ms of the main thread's ~95 ms 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
 
@@ -16,39 +16,47 @@ HEADERS_MAX = 256          # the most a headers-only copy holds (bpf/ebcap.c get
 DIRECTIONS = ("in", "out", "inout")
 
 
-class CaptureConfig(NamedTuple):
-    interfaces: tuple[str, ...] = ()
-    expression: str = ""
-    read_from: str | None = None          # -r FILE ("-" = stdin)
-    write_to: str | None = None           # -w FILE ("-" = stdout)
-    count: int = 0                        # -c, 0 = no limit
-    snaplen: int = HEADERS_ONLY           # bytes to copy; HEADERS_ONLY = headers only
-    direction: str = "inout"              # -Q
-    promiscuous: bool = True              # -p turns it off
-    buffer_kib: int | None = None         # -B
-    packet_buffered: bool = False         # -U
-    print_packets: bool = False           # --print (print while writing -w)
-    print_options: Any = None             # dissectors.PrintOptions
-    line_buffered: bool = False           # -l
-    dump_level: int = 0                   # -d/-dd/-ddd
-    dump_c: bool = False                  # --dump-c
-    dump_ebpf: bool = False               # --dump-ebpf
-    verbose: int = 0                      # -v (for "Got N")
-    rotate_size: int | None = None        # -C, in bytes (tcpdump's unit is 1,000,000 bytes)
-    rotate_seconds: int | None = None     # -G
-    max_files: int | None = None          # -W
-    user: str | None = None               # -Z
-    netns: str | None = None              # --netns
-    filters_from: str | None = None       # --filters-from LIST (with -r and --out-dir)
-    out_dir: str | None = None            # --out-dir
-    debug: bool = False
-    drops: bool = False                   # --drops: packets the kernel drops, not the wire's
-    drop_reasons: tuple[str, ...] = ()    # --drop-reason NAME / !NAME
-    owners: bool = False                  # --owners (implied by --pid, --comm, --cgroup, --run)
-    pids: tuple[int, ...] = ()            # --pid
-    comms: tuple[str, ...] = ()           # --comm
-    cgroup: str | None = None             # --cgroup PATH (relative to the v2 hierarchy's root)
-    run: str | None = None                # --run 'CMD ARGS'
+_CONFIG_FIELDS = {              # name: default; the type, and what it holds
+    "interfaces": (),           # tuple[str, ...]
+    "expression": "",           # str
+    "read_from": None,          # str | None, -r FILE ("-" = stdin)
+    "write_to": None,           # str | None, -w FILE ("-" = stdout)
+    "count": 0,                 # int, -c, 0 = no limit
+    "snaplen": HEADERS_ONLY,    # int, bytes to copy; HEADERS_ONLY = headers only
+    "direction": "inout",       # str, -Q
+    "promiscuous": True,        # bool, -p turns it off
+    "buffer_kib": None,         # int | None, -B
+    "packet_buffered": False,   # bool, -U
+    "print_packets": False,     # bool, --print (print while writing -w)
+    "print_options": None,      # Any, dissectors.PrintOptions
+    "line_buffered": False,     # bool, -l
+    "dump_level": 0,            # int, -d/-dd/-ddd
+    "dump_c": False,            # bool, --dump-c
+    "dump_ebpf": False,         # bool, --dump-ebpf
+    "verbose": 0,               # int, -v (for "Got N")
+    "rotate_size": None,        # int | None, -C, in bytes (tcpdump's unit is 1,000,000 bytes)
+    "rotate_seconds": None,     # int | None, -G
+    "max_files": None,          # int | None, -W
+    "user": None,               # str | None, -Z
+    "netns": None,              # str | None, --netns
+    "filters_from": None,       # str | None, --filters-from LIST (with -r and --out-dir)
+    "out_dir": None,            # str | None, --out-dir
+    "debug": False,             # bool
+    "drops": False,             # bool, --drops: packets the kernel drops, not the wire's
+    "drop_reasons": (),         # tuple[str, ...], --drop-reason NAME / !NAME
+    "owners": False,            # bool, --owners (implied by --pid, --comm, --cgroup, --run)
+    "pids": (),                 # tuple[int, ...], --pid
+    "comms": (),                # tuple[str, ...], --comm
+    "cgroup": None,             # str | None, --cgroup PATH (relative to the v2 hierarchy's root)
+    "run": None,                # str | None, --run 'CMD ARGS'
+}
+
+
+class CaptureConfig(namedtuple("CaptureConfig", _CONFIG_FIELDS,
+                               defaults=_CONFIG_FIELDS.values())):
+    # collections' named tuple, not typing's: typing's import (~5 ms) and its per-class work
+    # were on a warm start's main thread too (capture/filter/libpcap.py's Insn)
+    __slots__ = ()
 
     @property
     def headers_only(self) -> bool:
@@ -60,7 +68,7 @@ class CaptureConfig(NamedTuple):
         return HEADERS_MAX if self.headers_only else self.snaplen
 
     def to_record(self) -> dict | None:
-        """This config as JSON values, for capture/kernel/prefetch.py's record; None when it
+        """This config as plain values, for capture/kernel/prefetch.py's record; None when it
         holds print options (an object, and a printing start imports the printer anyway)."""
         if self.print_options is not None:
             return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 
 class Direction(enum.IntEnum):
@@ -34,24 +34,32 @@ class LinkType(enum.IntEnum):
     LINUX_SLL2 = 276
 
 
-class Interface(NamedTuple):
-    """One capture interface: one pcapng IDB. A tuple: a file may declare 300,000 of them."""
+class Interface(namedtuple("Interface", [
+        "name",                     # str
+        "linktype",                 # int (LinkType.ETHERNET)
+        "snaplen",                  # int (262144)
+        "filter",                   # str ("")
+        "ifindex",                  # int (0)
+        "description",              # str ("")
+        ], defaults=(LinkType.ETHERNET, 262144, "", 0, ""))):
+    """One capture interface: one pcapng IDB. A tuple: a file may declare 300,000 of them; of
+    collections', not typing's, as capture/filter/libpcap.py's Insn says."""
 
-    name: str
-    linktype: int = LinkType.ETHERNET
-    snaplen: int = 262144
-    filter: str = ""
-    ifindex: int = 0
-    description: str = ""
+    __slots__ = ()
 
 
-class Packet(NamedTuple):
+class Packet(namedtuple("Packet", [
+        "ts_ns",         # int: wall clock, nanoseconds since the epoch
+        "interface",     # int: index into the session's list of Interface (the pcapng
+                         # interface id)
+        "direction",     # Direction
+        "wirelen",       # int: length on the wire
+        "data",          # bytes: captured bytes, starting at the link-layer header
+        "comments",      # tuple[str, ...] (()): opt_comment options of its EPB (--drops:
+                         # reason, location)
+        "owner",         # capture/owner.Owner (None) of the packet's socket (--owners, or a
+                         # file's comments)
+        ], defaults=((), None))):
     """One captured packet. `data` may be shorter than `wirelen` (headers only, -s)."""
 
-    ts_ns: int           # wall clock, nanoseconds since the epoch
-    interface: int       # index into the session's list of Interface (the pcapng interface id)
-    direction: Direction
-    wirelen: int         # length on the wire
-    data: bytes          # captured bytes, starting at the link-layer header
-    comments: tuple[str, ...] = ()   # opt_comment options of its EPB (--drops: reason, location)
-    owner: Any = None    # capture/owner.Owner of the packet's socket (--owners, or a file's comments)
+    __slots__ = ()

@@ -4,7 +4,7 @@ a program of them with labels, whose jumps are placed once every instruction has
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from collections import namedtuple
 
 from ebcap.capture.errors import TranslateError
 
@@ -28,14 +28,11 @@ def signed32(k: int) -> int:
     return k - (1 << 32) if k & 0x80000000 else k
 
 
-class Jump(NamedTuple):
-    """A jump whose offset is known once every instruction has its place."""
+class Jump(namedtuple("Jump", "code dst src imm label")):
+    """A jump whose offset is known once every instruction has its place: four ints and the
+    label it goes to. (collections' named tuple: capture/filter/libpcap.py's Insn says why.)"""
 
-    code: int
-    dst: int
-    src: int
-    imm: int
-    label: object
+    __slots__ = ()
 
 
 class Program:

@@ -14,7 +14,7 @@ are, and how bytes past the peek are read. One translator, these contexts:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 # struct __sk_buff (uapi/linux/bpf.h), the fields the filter reads
 SKB_LEN, SKB_PKT_TYPE, SKB_MARK, SKB_QUEUE_MAPPING, SKB_PROTOCOL = 0, 4, 8, 12, 16
@@ -31,17 +31,23 @@ SKF_PROTOCOL, SKF_IFINDEX, SKF_MARK, SKF_QUEUE, SKF_RXHASH, SKF_VLAN_TCI, SKF_VL
     0, 8, 20, 24, 32, 44, 60
 
 
-class Context(NamedTuple):
+class Context(namedtuple("Context", [
+        "name",                     # str
+        "length",                   # int: offset of libpcap's `len` in the context
+        "fields",                   # dict: SKF_AD_* index -> offset of a u32 field in it
+        "skb_loads",                # bool: past the peek, bpf_skb_load_bytes (else
+                                    # probe_read_kernel)
+        "pkttype",                  # int | None: offset of pkt_type, None when there is none
+        "length_adds_tag",          # bool (False): `len` is the skb's plus a VLAN tag held in
+                                    # metadata
+        "direct",                   # bool (False): reads skb->data..data_end in place (never
+                                    # the peek)
+        ], defaults=(False, False))):
     """What the filter's first argument is, and so how it reads the packet past the peek and
-    the packet's metadata. One translator serves both; only these differ."""
+    the packet's metadata. One translator serves both; only these differ. (collections' named
+    tuple: capture/filter/libpcap.py's Insn says why.)"""
 
-    name: str
-    length: int                     # offset of libpcap's `len` in the context
-    fields: dict                    # SKF_AD_* index -> offset of a u32 field in the context
-    skb_loads: bool                 # past the peek: bpf_skb_load_bytes (else probe_read_kernel)
-    pkttype: int | None             # offset of pkt_type, None when the context has none
-    length_adds_tag: bool = False   # `len` is the skb's plus a VLAN tag held in metadata
-    direct: bool = False            # reads skb->data..data_end in place (never the peek)
+    __slots__ = ()
 
 
 # A TC program's __sk_buff (offline: the file's length is wire_len, set by the test run)

@@ -7,8 +7,8 @@ The expression is compiled on a dead handle of the interface's link type with th
 from __future__ import annotations
 
 import ctypes
+from collections import namedtuple
 from functools import cache
-from typing import NamedTuple
 
 from ebcap.capture.errors import FilterError, KernelFeatureError
 
@@ -19,13 +19,12 @@ _DLT_FOR_LINKTYPE = {101: 12, 14: 12}
 MAXIMUM_SNAPLEN = 262144
 
 
-class Insn(NamedTuple):
-    """One classic BPF instruction (struct bpf_insn)."""
+class Insn(namedtuple("Insn", "code jt jf k")):
+    """One classic BPF instruction (struct bpf_insn), four ints. The records a warm start makes
+    are collections' named tuples: typing's NamedTuple costs its import (~5 ms) and more per
+    class, on the main thread that a warm start waits for (benchmarks/startup.py)."""
 
-    code: int
-    jt: int
-    jf: int
-    k: int
+    __slots__ = ()
 
 
 class _BpfInsn(ctypes.Structure):

@@ -12,7 +12,6 @@ import functools
 import os
 import struct
 from collections import namedtuple
-from pathlib import Path
 
 _SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
 BPF_MAP_CREATE = 0
@@ -97,7 +96,9 @@ def _name_bytes(name: str) -> bytes:
 def possible_cpus() -> int:
     """How many values a per-CPU map holds: one per possible CPU ("0-1", "0,2-5"...)."""
     count = 0
-    for part in Path("/sys/devices/system/cpu/possible").read_text().strip().split(","):
+    with open("/sys/devices/system/cpu/possible") as possible:     # not pathlib: see cache.py
+        text = possible.read()
+    for part in text.strip().split(","):
         first, _, last = part.partition("-")
         count += int(last or first) - int(first) + 1
     return count

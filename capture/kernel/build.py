@@ -7,14 +7,11 @@ compiled once per configuration (the filter is spliced in later), then comes fro
 
 from __future__ import annotations
 
-import base64
+import binascii
 import contextlib
 import ctypes
-import json
 import os
-import signal
 from collections import namedtuple
-from pathlib import Path
 
 from ebcap.capture.kernel.bpfsys import MapSpec, map_info
 from ebcap.capture.errors import KernelFeatureError
@@ -32,8 +29,10 @@ class CompiledProgram(namedtuple("CompiledProgram", "programs maps log", default
 
     __slots__ = ()
 
+    # base64 through binascii: base64's module imports re (and enum), which a warm start then
+    # paid before its verifier began (prefetch reads a cached program first thing)
     def to_json(self) -> dict:
-        return {"programs": {name: base64.b64encode(insns).decode()
+        return {"programs": {name: binascii.b2a_base64(insns, newline=False).decode()
                              for name, insns in self.programs.items()},
                 "maps": [{"fd": fd, **spec._asdict()} for fd, spec in self.maps.items()],
                 "log": self.log}
@@ -42,7 +41,7 @@ class CompiledProgram(namedtuple("CompiledProgram", "programs maps log", default
     def from_json(cls, data: dict) -> "CompiledProgram":
         """The inverse of to_json; raises (KeyError, TypeError, ValueError...) on anything
         malformed, which callers treat as no result at all."""
-        programs = {str(name): base64.b64decode(text, validate=True)
+        programs = {str(name): binascii.a2b_base64(text, strict_mode=True)
                     for name, text in data["programs"].items()}
         if any(len(insns) % 8 for insns in programs.values()):
             raise ValueError("instructions are 8 bytes each")
@@ -88,7 +87,7 @@ def first_error(log: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def compile_program(source: Path, cflags: list[str],
+def compile_program(source: str | os.PathLike, cflags: list[str],
                     functions: tuple[str, ...]) -> CompiledProgram:
     """Compile `source` with `cflags`.
 
@@ -102,8 +101,12 @@ def compile_program(source: Path, cflags: list[str],
     return CompiledProgram.from_json(result)
 
 
-def _compile_in_child(source: Path, cflags: list[str],
+def _compile_in_child(source: str | os.PathLike, cflags: list[str],
                       functions: tuple[str, ...]) -> dict:
+    # json and signal here, for a compile only: a cached start has neither (json's regular
+    # expressions and signal's enums: ~4 ms of a warm start's main thread)
+    import json
+    import signal
     parent = os.getpid()
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -143,6 +146,7 @@ def _compile_in_child(source: Path, cflags: list[str],
 def _child_setup(parent: int) -> None:
     """Die with ebcap (its maps must not outlive it); leave signals to ebcap, which kills the
     child when it gives up."""
+    import signal
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
@@ -151,10 +155,10 @@ def _child_setup(parent: int) -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
-def _compile(source: Path, cflags: list[str],
+def _compile(source: str | os.PathLike, cflags: list[str],
              functions: tuple[str, ...]) -> dict:
     """BCC compiles and creates the maps; we keep the instructions and the maps' specs. The
-    result is plain JSON data (also the cache's format, capture/kernel/cache.py)."""
+    result is plain JSON data (what the cache keeps, in marshal's format: kernel/cache.py)."""
     try:
         from bcc import BPF
         from bcc.libbcc import lib

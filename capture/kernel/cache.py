@@ -1,9 +1,11 @@
 """Compiled programs kept between runs, so that a capture starts without BCC at all.
 
 An entry is what the compiler child reports (capture/kernel/build.py: instructions and map specs),
-stored as DIR/<key>.json. The key is a sha256 of everything that shapes the bytecode: the exact
-compiled text (flags, generated filter header, program, the headers in bpf/), the kernel release
-and headers tree, BCC's version and the format version below.
+stored as DIR/<key>.entry, in marshal's format: json's import (its regular expressions: ~3 ms)
+was on a warm start's path (capture/kernel/prefetch.py reads an entry first thing). The key is
+a sha256 of everything that shapes the bytecode: the exact compiled text (flags, generated
+filter header, program, the headers in bpf/), the kernel release and headers tree, BCC's
+version and the format version below.
 
 ebcap loads what it finds here into the kernel as root, so it uses the cache only where nobody
 else could have written: the directory and every entry must belong to the effective user and be
@@ -14,33 +16,49 @@ system, full disk...) ebcap simply runs without it.
 
     EBCAP_CACHE_DIR=DIR   use DIR (the tests use their own)
     EBCAP_NO_CACHE=1      neither read nor write the cache
+
+A warm start reads its record and an entry here before anything else (capture/kernel/prefetch.py),
+so reading takes os.path's strings: pathlib (with re, fnmatch, urllib.parse and ipaddress)
+imports later, while the verifier runs, not before it begins (the prefetch done ~14 ms sooner,
+in-process timestamps in the README). `dir` and `entries()` give pathlib's paths to the rest.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
-import re
 import stat
 import time
-from pathlib import Path
 
 try:        # CPython's own sha256: hashlib's import loads OpenSSL (~4 ms of every start)
     from _sha256 import sha256
 except ImportError:
     from hashlib import sha256
 
-from ebcap.capture.kernel.kheaders import program_cache_dir
-
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2                  # 2: marshal, not JSON
 MAX_ENTRIES = 512                   # the oldest (by last use) go first
 STALE_TEMP_SECONDS = 600            # a temp file this old was left by a crash
-_SUFFIX = ".json"
+_SUFFIX = ".entry"
+
+
+def cache_root() -> str:
+    """ebcap's cache directory: /var/cache/ebcap for root, else under XDG_CACHE_HOME."""
+    if os.geteuid() == 0:
+        return "/var/cache/ebcap"
+    return os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "ebcap")
+
+
+def program_cache_dir() -> str | None:
+    """The compiled-program cache's directory, or None when EBCAP_NO_CACHE is set."""
+    if os.environ.get("EBCAP_NO_CACHE", "") not in ("", "0"):
+        return None
+    return os.environ.get("EBCAP_CACHE_DIR") or os.path.join(cache_root(), "programs")
 
 
 def bcc_version() -> str:
     """BCC's version, read without importing it (the import alone maps LLVM)."""
     import importlib.util
+    import re
     try:
         spec = importlib.util.find_spec("bcc")
     except (ImportError, ValueError):
@@ -48,7 +66,8 @@ def bcc_version() -> str:
     if spec is None or not spec.origin:
         return "none"
     try:
-        text = (Path(spec.origin).parent / "version.py").read_text()
+        with open(os.path.join(os.path.dirname(spec.origin), "version.py")) as source:
+            text = source.read()
     except OSError:
         return "unknown"
     match = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", text)
@@ -72,8 +91,13 @@ def _owned_and_private(st: os.stat_result) -> bool:
 class ProgramCache:
     """One cache directory. Every method fails soft: a cache is never a reason to fail."""
 
-    def __init__(self, directory: Path):
-        self.dir = Path(directory).resolve()
+    def __init__(self, directory: str | os.PathLike):
+        self.path = os.path.realpath(directory)      # as pathlib's resolve()
+
+    @property
+    def dir(self):                  # pathlib.Path
+        from pathlib import Path
+        return Path(self.path)
 
     @classmethod
     def default(cls) -> "ProgramCache | None":
@@ -84,17 +108,17 @@ class ProgramCache:
     def refusal(self) -> str | None:
         """Why the directory may not be used (None: it may, or it does not exist yet)."""
         try:
-            st = os.lstat(self.dir)
+            st = os.lstat(self.path)
         except FileNotFoundError:
             st = None
         except OSError as exc:
-            return f"{self.dir}: {exc.strerror}"
+            return f"{self.path}: {exc.strerror}"
         if st is not None:
             if not stat.S_ISDIR(st.st_mode):
-                return f"{self.dir} is not a directory"
+                return f"{self.path} is not a directory"
             if not _owned_and_private(st):
-                return f"{self.dir} is not owned by uid {os.geteuid()} alone"
-        for parent in self.dir.parents:
+                return f"{self.path} is not owned by uid {os.geteuid()} alone"
+        for parent in _parents(self.path):
             try:
                 st = os.stat(parent)
             except OSError:
@@ -110,7 +134,7 @@ class ProgramCache:
         if self.refusal() is not None:
             return None
         try:
-            fd = os.open(self.dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(os.path.join(self.path, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
             return None
         with open(fd, "rb") as entry:
@@ -147,14 +171,13 @@ class ProgramCache:
         data = self.read_private(key + _SUFFIX)
         if data is None:
             return None
-        path = self.dir / (key + _SUFFIX)
+        path = os.path.join(self.path, key + _SUFFIX)
         try:
-            head, payload = data.split(b"\n", 1)
-            header = json.loads(head)
+            header, payload = marshal.loads(data)
             if (header["format"] != FORMAT_VERSION or header["key"] != key
                     or header["sha256"] != sha256(payload).hexdigest()):
                 return None
-            program = CompiledProgram.from_json(json.loads(payload))
+            program = CompiledProgram.from_json(marshal.loads(payload))
         except Exception:               # corrupt or foreign: compile again
             return None
         try:
@@ -165,15 +188,14 @@ class ProgramCache:
 
     def store(self, key: str, program: CompiledProgram) -> None:     # build.CompiledProgram
         try:
-            payload = json.dumps(program.to_json(), separators=(",", ":")).encode()
-            header = json.dumps({"format": FORMAT_VERSION, "key": key,
-                                 "sha256": sha256(payload).hexdigest()}).encode()
-            self.write_private(key + _SUFFIX, header + b"\n" + payload)
+            payload = marshal.dumps(program.to_json())
+            header = {"format": FORMAT_VERSION, "key": key, "sha256": sha256(payload).hexdigest()}
+            self.write_private(key + _SUFFIX, marshal.dumps((header, payload)))
             self._prune()
         except OSError:
             pass
 
-    def entries(self) -> list[Path]:
+    def entries(self) -> list:          # pathlib.Path
         try:
             return [p for p in self.dir.iterdir()
                     if p.name.endswith(_SUFFIX) and not p.name.startswith(".")]
@@ -199,7 +221,7 @@ class ProgramCache:
         self._keep_newest(self.entries(), MAX_ENTRIES)
 
     @staticmethod
-    def _keep_newest(paths: list[Path], count: int) -> None:
+    def _keep_newest(paths: list, count: int) -> None:
         """Remove all but the `count` most recently used of `paths`."""
         if len(paths) <= count:
             return
@@ -215,3 +237,12 @@ class ProgramCache:
                 path.unlink()
             except OSError:
                 pass
+
+
+def _parents(path: str) -> list[str]:
+    """The directories above an absolute path, nearest first (pathlib's `parents`)."""
+    parents = []
+    while (parent := os.path.dirname(path)) != path:
+        parents.append(parent)
+        path = parent
+    return parents

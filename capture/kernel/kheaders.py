@@ -18,24 +18,14 @@ import stat
 from pathlib import Path
 
 from ebcap.capture.errors import KernelFeatureError
+from ebcap.capture.kernel import cache
 
 SRC_ROOT = Path("/usr/src")
 
 
 def cache_root() -> Path:
-    """ebcap's cache directory: /var/cache/ebcap for root, else under XDG_CACHE_HOME."""
-    if os.geteuid() == 0:
-        return Path("/var/cache/ebcap")
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ebcap"
-
-
-def program_cache_dir() -> Path | None:
-    """The compiled-program cache's directory (capture/kernel/cache.py), or None when
-    EBCAP_NO_CACHE is set."""
-    if os.environ.get("EBCAP_NO_CACHE", "") not in ("", "0"):
-        return None
-    configured = os.environ.get("EBCAP_CACHE_DIR")
-    return Path(configured) if configured else cache_root() / "programs"
+    """ebcap's cache directory (capture/kernel/cache.py's), which the merged tree goes under."""
+    return Path(cache.cache_root())
 
 
 def _writable_by_others(tree: Path) -> str | None:

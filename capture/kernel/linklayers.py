@@ -17,17 +17,21 @@ The kinds are bpf/ebcap.c's EBCAP_LINK_* values:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from ebcap.capture.packet import LinkType
 
 ETHERNET, ETHERTYPE, IP, OPAQUE = 0, 1, 2, 3
 
 
-class LinkLayout(NamedTuple):
-    kind: int
-    header_length: int = 0      # bytes before the network header
-    proto_offset: int = 0       # ETHERTYPE: where the 16-bit ethertype is
+class LinkLayout(namedtuple("LinkLayout", [
+        "kind",                 # int: ETHERNET, ETHERTYPE, IP or OPAQUE
+        "header_length",        # int (0): bytes before the network header
+        "proto_offset",         # int (0): ETHERTYPE, where the 16-bit ethertype is
+        ], defaults=(0, 0))):
+    """(collections' named tuple: capture/filter/libpcap.py's Insn says why.)"""
+
+    __slots__ = ()
 
 
 LAYOUTS: dict[int, LinkLayout] = {

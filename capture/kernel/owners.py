@@ -12,8 +12,8 @@ from __future__ import annotations
 import errno
 import os
 import struct
+from collections import namedtuple
 from contextlib import ExitStack
-from typing import NamedTuple
 
 from ebcap.capture.errors import EbcapError, KernelFeatureError, PrivilegeError
 from ebcap.capture.kernel import bpfsys
@@ -98,13 +98,17 @@ def _cgroup2_in(mountinfo: str) -> tuple[str, str] | None:
     return None
 
 
-class CgroupTarget(NamedTuple):
+class CgroupTarget(namedtuple("CgroupTarget", [
+        "path",             # str, relative to the v2 hierarchy's root: /system.slice/nginx.service
+        "directory",        # str: where it is seen here
+        "id",               # int: its cgroup id, the inode number of its directory
+        "level",            # int: its depth below the root (the root: 0)
+        ])):
     """A cgroup whose sockets' packets are captured (--cgroup, --run), with what the kernel
-    compares (bpf/ebcap.c's wanted_cgroup)."""
-    path: str               # relative to the v2 hierarchy's root: /system.slice/nginx.service
-    directory: str          # where it is seen here
-    id: int                 # its cgroup id: the inode number of its directory
-    level: int              # its depth below the root (the root: 0)
+    compares (bpf/ebcap.c's wanted_cgroup). A named tuple of collections', as capture/filter/
+    libpcap.py's Insn says why."""
+
+    __slots__ = ()
 
 
 def find_cgroup(path: str) -> CgroupTarget:

@@ -19,11 +19,13 @@ changed, the next start takes the config from the record and never imports click
 
 Records live in the program cache directory (`start-<sha256>.rec`), under its ownership rules
 (capture/kernel/cache.py), the newest MAX_RECORDS of them. EBCAP_NO_CACHE=1 disables them too.
+They are marshal's, as the cache's entries: json's import (its regular expressions, ~3 ms) was
+on the main thread a warm start waits for.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import threading
 from _socket import if_nametoindex     # socket.py's import costs ~4 ms: its enums
@@ -33,7 +35,8 @@ try:        # as capture/kernel/cache.py: hashlib would load OpenSSL
 except ImportError:
     from hashlib import sha256
 
-FORMAT_VERSION = 3     # 2: the filters as {stub: instructions}; 3: the parsed command line
+FORMAT_VERSION = 4     # 2: the filters as {stub: instructions}; 3: the parsed command line;
+                       # 4: marshal, not JSON
 MAX_RECORDS = 64
 _PREFIX, _SUFFIX = "start-", ".rec"
 
@@ -71,17 +74,18 @@ def start(argv: list[str]) -> None:
         digest = sha256("\0".join([f"ebcap start {FORMAT_VERSION}", os.getcwd(),
                                    str(os.geteuid()), *argv]).encode())
         _state.hint = digest.hexdigest()
-        from ebcap.capture.kernel.kheaders import program_cache_dir
+        from ebcap.capture.kernel.cache import program_cache_dir
         directory = program_cache_dir()
         name = f"{_PREFIX}{_state.hint}{_SUFFIX}"
-        if directory is None or not os.path.exists(directory / name):
+        if directory is None or not os.path.exists(os.path.join(directory, name)):
             return          # the common case for a new command line: nothing more imported
         cache = _cache()
         record = cache.read_private(name) if cache else None
         if record is None:
             return
-        _state.record = json.loads(record)
-        if _state.record.get("format") != FORMAT_VERSION:
+        _state.record = marshal.loads(record)
+        if not isinstance(_state.record, dict) or \
+                _state.record.get("format") != FORMAT_VERSION:
             _state.record = None
             return
     except Exception:
@@ -234,12 +238,12 @@ def save() -> None:
     try:
         cache = _cache()
         if cache is not None:
-            cache.write_private(f"{_PREFIX}{_state.hint}{_SUFFIX}", json.dumps(record).encode(),
+            cache.write_private(f"{_PREFIX}{_state.hint}{_SUFFIX}", marshal.dumps(record),
                                 keep=(_PREFIX, _SUFFIX, MAX_RECORDS))
     except Exception:
         pass
 
 
 def _encoded(filters: dict[int, bytes]) -> dict[str, str]:
-    """The spliced filters as the record holds them (JSON: {stub: hex})."""
+    """The spliced filters as the record holds them ({stub: hex})."""
     return {str(stub): insns.hex() for stub, insns in sorted(filters.items())}

@@ -7,7 +7,7 @@ BCC, and a filter never needs it."""
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from collections import namedtuple
 
 from ebcap.capture import debug
 from ebcap.capture.filter.libpcap import Insn
@@ -22,12 +22,17 @@ from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.source import PROGRAM_SOURCE, ProgramSource, ProgramSpec, program_text
 
 
-class KernelProgram(NamedTuple):
-    source: ProgramSource
-    loaded: LoadedProgram
-    maps: CaptureMaps
-    cache_key: str | None = None        # the compiled program's entry (None: no cache)
-    filter_insns: bytes = b""           # the filter subprogram spliced in
+class KernelProgram(namedtuple("KernelProgram", [
+        "source",                       # ProgramSource
+        "loaded",                       # LoadedProgram
+        "maps",                         # CaptureMaps
+        "cache_key",                    # str | None (None): the compiled program's entry
+                                        # (None: no cache)
+        "filter_insns",                 # bytes (b""): the filter subprogram spliced in
+        ], defaults=(None, b""))):
+    """(collections' named tuple: capture/filter/libpcap.py's Insn says why.)"""
+
+    __slots__ = ()
 
     def close(self) -> None:
         self.loaded.close()
@@ -79,7 +84,7 @@ def compiled_program(source: ProgramSource, path=PROGRAM_SOURCE,
     if cache is None:
         debug.note("BPF program compiled by BCC (no cache)")
         return compile_program(path, source.cflags, functions)
-    entry = f"{cache.dir}/{key}.json"
+    entry = f"{cache.dir}/{key}.entry"
     compiled = cache.load(key)
     if compiled is not None and set(functions) <= compiled.programs.keys():
         debug.note(f"BPF program from the cache, no compiler ({entry})")

@@ -6,7 +6,7 @@ filter. `text()` is exactly what is compiled (`ebcap --dump-c`)."""
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from collections import namedtuple
 
 from ebcap.bpf import SOURCE_DIR
 from ebcap.capture.config import HEADERS_MAX
@@ -26,17 +26,23 @@ PROGRAMS = (INGRESS, EGRESS, SOCKET)
 OWNER_PROGRAMS = ("ebcap_sock_create", "ebcap_sock_addr")
 
 
-class ProgramSpec(NamedTuple):
-    """Everything that shapes the compiled program besides the filter."""
+_SPEC_FIELDS = {                    # name: default
+    "linktype": LinkType.ETHERNET,
+    "snaplen": 0,                   # bytes to copy at most; 0 = headers only
+    "ring_bytes": DEFAULT_RING_BYTES,
+    "offline": False,               # run by BPF_PROG_TEST_RUN on packets from a file
+    "owners": False,                # EPBs carry their socket's owner (bpf/ebcap.c)
+    "pid_filter": False,            # only the tgids in wanted_pids (--pid)
+    "comm_filter": False,           # only the thread names in wanted_comms (--comm)
+    "cgroup_filter": False,         # only sockets made under wanted_cgroup (--cgroup, --run)
+}
 
-    linktype: int = LinkType.ETHERNET
-    snaplen: int = 0                 # bytes to copy at most; 0 = headers only
-    ring_bytes: int = DEFAULT_RING_BYTES
-    offline: bool = False            # run by BPF_PROG_TEST_RUN on packets from a file
-    owners: bool = False             # EPBs carry their socket's owner (bpf/ebcap.c)
-    pid_filter: bool = False         # only the tgids in wanted_pids (--pid)
-    comm_filter: bool = False        # only the thread names in wanted_comms (--comm)
-    cgroup_filter: bool = False      # only sockets made under wanted_cgroup (--cgroup, --run)
+
+class ProgramSpec(namedtuple("ProgramSpec", _SPEC_FIELDS, defaults=_SPEC_FIELDS.values())):
+    """Everything that shapes the compiled program besides the filter. (collections' named
+    tuple: capture/filter/libpcap.py's Insn says why.)"""
+
+    __slots__ = ()
 
     @property
     def programs(self) -> tuple[str, ...]:

@@ -5,11 +5,11 @@ name, flags and hardware type; a few named ones from ioctls."""
 
 from __future__ import annotations
 
+import _socket
 import fcntl
 import os
-import socket
 import struct
-from typing import NamedTuple
+from collections import namedtuple
 
 from ebcap.capture.errors import InterfaceError
 from ebcap.capture.packet import LinkType
@@ -30,7 +30,7 @@ _IFINFOMSG = struct.Struct("=BxHiII")           # family, type (ARPHRD), index, 
 _RTATTR = struct.Struct("=HH")                  # len, type
 _DUMP_REQUEST = (_NLMSGHDR.pack(_NLMSGHDR.size + _IFINFOMSG.size + 8, RTM_GETLINK,
                                 NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
-                 + _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+                 + _IFINFOMSG.pack(_socket.AF_UNSPEC, 0, 0, 0, 0)
                  + _RTATTR.pack(8, IFLA_EXT_MASK) + struct.pack("=I", RTEXT_FILTER_SKIP_STATS))
 
 # libpcap's pcap_datalink_val_to_name() and _description(), which tcpdump prints; LINKTYPE_RAW
@@ -54,13 +54,26 @@ LINKTYPE_NAMES = {
 }
 
 
-def ioctl_socket() -> socket.socket:
+class _Socket(_socket.socket):
+    """socket.socket's `with`, without socket.py: its import makes four enums, ~4 ms of a warm
+    start's main thread (benchmarks/startup.py), for nothing an ioctl or netlink read needs."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> "_Socket":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def ioctl_socket() -> _Socket:
     """A socket for many interface ioctls in a row (-i any over hundreds of interfaces: a socket
     per ioctl cost ~70 ms at 300). Of the current network namespace: close it before leaving."""
-    return socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    return _Socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
 
 
-def _ifreq(name: str, request: int, sock: socket.socket | None = None) -> bytes:
+def _ifreq(name: str, request: int, sock: _Socket | None = None) -> bytes:
     """An ioctl on a socket of this process's current network namespace (unlike /sys/class/net,
     which shows the namespace sysfs was mounted in: wrong after --netns)."""
     if sock is None:
@@ -72,21 +85,21 @@ def _ifreq(name: str, request: int, sock: socket.socket | None = None) -> bytes:
         raise InterfaceError(f"{name}: No such device exists") from None
 
 
-def ifindex(name: str, sock: socket.socket | None = None) -> int:
+def ifindex(name: str, sock: _Socket | None = None) -> int:
     if sock is not None:
         return struct.unpack_from("i", _ifreq(name, SIOCGIFINDEX, sock), 16)[0]
     try:
-        return socket.if_nametoindex(name)
+        return _socket.if_nametoindex(name)
     except OSError:
         raise InterfaceError(f"{name}: No such device exists") from None
 
 
-def flags(name: str, sock: socket.socket | None = None) -> int:
+def flags(name: str, sock: _Socket | None = None) -> int:
     """IFF_* flags as the kernel reports them (IFF_RUNNING included)."""
     return struct.unpack_from("H", _ifreq(name, SIOCGIFFLAGS, sock), 16)[0]
 
 
-def linktype(name: str, sock: socket.socket | None = None) -> int:
+def linktype(name: str, sock: _Socket | None = None) -> int:
     """The link type a packet on this interface starts with, as TC sees it."""
     return _linktype(name, struct.unpack_from("H", _ifreq(name, SIOCGIFHWADDR, sock), 16)[0])
 
@@ -99,11 +112,11 @@ def _linktype(name: str, hwtype: int) -> int:
     raise InterfaceError(f"{name}: link type ARPHRD {hwtype} is not supported by ebcap")
 
 
-def is_loopback(name: str, sock: socket.socket | None = None) -> bool:
+def is_loopback(name: str, sock: _Socket | None = None) -> bool:
     return bool(flags(name, sock) & IFF_LOOPBACK)
 
 
-def is_up(name: str, sock: socket.socket | None = None) -> bool:
+def is_up(name: str, sock: _Socket | None = None) -> bool:
     try:
         return bool(flags(name, sock) & IFF_UP)
     except InterfaceError:
@@ -115,14 +128,13 @@ def describe_linktype(dlt: int) -> str:
     return f"{short} ({long})"
 
 
-class InterfaceInfo(NamedTuple):
-    """One interface of this network namespace, as -D, the default choice and a capture see it.
-    (A tuple: one for each of hundreds of interfaces costs a third of a frozen dataclass.)"""
+class InterfaceInfo(namedtuple("InterfaceInfo", "index name flags hwtype")):
+    """One interface of this network namespace, as -D, the default choice and a capture see it:
+    index, name, flags (IFF_*) and hwtype (ARPHRD_*), ints but the name. (A tuple: one for each
+    of hundreds of interfaces costs a third of a frozen dataclass; collections', as capture/
+    filter/libpcap.py's Insn says.)"""
 
-    index: int
-    name: str
-    flags: int
-    hwtype: int                 # ARPHRD_*
+    __slots__ = ()
 
     @property
     def linktype(self) -> int:
@@ -147,8 +159,8 @@ def links() -> list[InterfaceInfo]:
     RTM_GETLINK dump: what socket.if_nameindex() dumps too, with the flags and hardware type
     it drops (three ioctls an interface on top of it cost ~7 ms of CPU at 300 interfaces)."""
     records = []
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                       socket.NETLINK_ROUTE) as sock:
+    with _Socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC,
+                 _socket.NETLINK_ROUTE) as sock:
         sock.send(_DUMP_REQUEST)
         while True:
             for kind, data, offset, length in _messages(sock.recv(65536)):  # <= 32 KiB a read
@@ -188,7 +200,7 @@ def _link(data: bytes, offset: int, length: int) -> InterfaceInfo | None:
     return None
 
 
-def lookup(name: str, sock: socket.socket | None = None) -> InterfaceInfo:
+def lookup(name: str, sock: _Socket | None = None) -> InterfaceInfo:
     """One named interface (-i NAME), by ioctls: InterfaceError if there is none."""
     hwtype = struct.unpack_from("H", _ifreq(name, SIOCGIFHWADDR, sock), 16)[0]
     return InterfaceInfo(ifindex(name, sock), name, flags(name, sock), hwtype)
@@ -228,7 +240,7 @@ class Promiscuous:
     """
 
     def __init__(self, index: int):
-        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        self._sock = _Socket(_socket.AF_PACKET, _socket.SOCK_RAW, 0)
         mreq = struct.pack("iHH8s", index, PACKET_MR_PROMISC, 0, b"")
         try:
             self._sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
@@ -250,8 +262,8 @@ class LinkWatcher:
     RTMGRP_LINK = 1
 
     def __init__(self):
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK
-                                   | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+        self._sock = _Socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_NONBLOCK
+                             | _socket.SOCK_CLOEXEC, _socket.NETLINK_ROUTE)
         try:
             self._sock.bind((0, self.RTMGRP_LINK))
         except OSError:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import io
 import struct
-from functools import cache
+from collections import namedtuple
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO, NamedTuple
+from functools import cache
 
 from ebcap.capture.errors import InputError, MalformedBlock
 from ebcap.capture.filter.libpcap import MAXIMUM_SNAPLEN
@@ -138,15 +138,14 @@ def adjust_snaplen(snaplen: int) -> int:
     return MAXIMUM_SNAPLEN if snaplen == 0 or snaplen > MAXIMUM_SNAPLEN else snaplen
 
 
-class Block(NamedTuple):
-    """One block: its type, its body (between the length words) and the section's byte order."""
+class Block(namedtuple("Block", "type body order")):
+    """One block: its type (int), its body (bytes, between the length words) and the section's
+    byte order (str). (collections' named tuple: capture/filter/libpcap.py's Insn says why.)"""
 
-    type: int
-    body: bytes
-    order: str
+    __slots__ = ()
 
 
-def read_blocks(stream: BinaryIO, name: str, first: bytes = b"") -> Iterator[Block]:
+def read_blocks(stream: io.BufferedIOBase, name: str, first: bytes = b"") -> Iterator[Block]:
     """The blocks of a pcapng stream. `first` holds bytes already read from its start (the
     magic). Section headers are yielded too (body after the byte-order magic).
 
@@ -257,7 +256,7 @@ def epb_interface_id(block: bytes) -> int:
     return int.from_bytes(block[8:12], "little")
 
 
-def read_exactly(stream: BinaryIO, n: int) -> bytes:
+def read_exactly(stream: io.BufferedIOBase, n: int) -> bytes:
     """Up to `n` bytes: fewer only at the end of the stream (a raw pipe may return less)."""
     if n <= 0:
         return b""

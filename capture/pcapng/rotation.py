@@ -8,7 +8,7 @@ wraps (`out0`..`outN-1`, a ring); with -G the -w name goes through strftime at e
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ebcap.capture.errors import EbcapError
 from ebcap.capture.packet import Interface, Packet

@@ -17,8 +17,8 @@ import functools
 import io
 import os
 import struct
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, NamedTuple
 
 from ebcap.capture import __version__
 from ebcap.capture.errors import OutputError
@@ -80,17 +80,19 @@ def _encode_epb_with_comments(packet: Packet) -> bytes:
     ))
 
 
-class InterfaceStats(NamedTuple):
-    """What the ISB says about one interface (pcapng isb_* options)."""
+class InterfaceStats(namedtuple("InterfaceStats", [
+        "start_ns",             # int
+        "end_ns",               # int
+        "received",             # int | None: isb_ifrecv, packets that reached the hook
+        "accepted",             # int | None: isb_filteraccept
+        "dropped",              # int | None: isb_osdrop, accepted but lost (ring buffer full)
+        "delivered",            # int: isb_usrdeliv, written
+        ])):
+    """What the ISB says about one interface (pcapng isb_* options). None: not known for this
+    interface, and left out (--drops counts in the kernel for all interfaces together).
+    (collections' named tuple: capture/filter/libpcap.py's Insn says why.)"""
 
-    start_ns: int
-    end_ns: int
-    received: int | None    # isb_ifrecv: packets that reached the hook
-    accepted: int | None    # isb_filteraccept
-    dropped: int | None     # isb_osdrop: accepted but lost (ring buffer full)
-    delivered: int          # isb_usrdeliv: written
-    # None: not known for this interface, and left out (--drops counts in the kernel for all
-    # interfaces together)
+    __slots__ = ()
 
 
 def encode_isb(interface_id: int, stats: InterfaceStats) -> bytes:
@@ -154,7 +156,7 @@ class PcapngWriter:
     (disk full), a regular file is cut back to its last complete block before the error goes up.
     """
 
-    def __init__(self, stream: BinaryIO, interfaces: list[Interface], name: str = "-"):
+    def __init__(self, stream: io.BufferedIOBase, interfaces: list[Interface], name: str = "-"):
         self.stream = stream
         self.name = name
         self.interfaces = list(interfaces)

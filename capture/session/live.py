@@ -15,8 +15,6 @@ from ebcap.capture.errors import InterfaceError
 from ebcap.capture.filter.libpcap import compile_filter, interface_netmask
 from ebcap.capture.kernel import owners, prefetch
 from ebcap.capture.kernel.bpfsys import BPF_PROG_TYPE_SOCKET_FILTER
-from ebcap.capture.kernel.packet_socket import FilterTooLong, PacketSocket
-from ebcap.capture.kernel.owners_seed import seed_owners
 from ebcap.capture.kernel.program import KernelProgram, load_program
 from ebcap.capture.kernel.ring import RingReader
 from ebcap.capture.kernel.source import SOCKET, ProgramSpec, ring_size
@@ -73,7 +71,9 @@ class LiveSession:
                 owners.attach_hooks(self.stack, kernel.loaded.insns)
                 owners.want_owners(kernel.loaded.maps, self.config.pids, self.config.comms,
                                    self.cgroup)
-                # after the hooks: a socket made meanwhile is the hooks', not lost
+                # after the hooks: a socket made meanwhile is the hooks', not lost (imported
+                # here: it imports socket.py, ~4 ms of enums, which a start without --owners skips)
+                from ebcap.capture.kernel.owners_seed import seed_owners
                 seed_owners(kernel.loaded.maps["owners"], owners.cgroup2_mount(), self.cgroup)
             ring = RingReader(kernel.maps.ring_fd, spec.ring_bytes)
             self.stack.callback(ring.close)
@@ -114,6 +114,8 @@ class LiveSession:
         if not self.any_by_socket:
             return None
         if linktype not in self.sockets:
+            # here: socket.py's import (~4 ms: its enums) only for -i any
+            from ebcap.capture.kernel.packet_socket import FilterTooLong, PacketSocket
             kernel = self.program(linktype)
             kernel.maps.set_socket_directions(*attach.socket_directions(self.config.direction))
             try:

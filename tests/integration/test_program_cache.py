@@ -56,13 +56,13 @@ def test_second_capture_loads_the_cached_program_without_a_compiler(testbed, tmp
     err, got, want = capture_443(tb, tmp_path, "cold", env)
     assert COMPILED in err and FROM_CACHE not in err
     # the compiled program, and the record of this command line (capture/kernel/prefetch.py)
-    entries = sorted(cache.glob("*.json"))
+    entries = sorted(cache.glob("*.entry"))
     assert len(entries) == 1 and len(list(cache.glob("start-*.rec"))) == 1
     assert oct(cache.stat().st_mode & 0o777) == "0o700"
 
     err, got2, want2 = capture_443(tb, tmp_path, "warm", env)
     assert FROM_CACHE in err and COMPILED not in err
-    assert sorted(cache.glob("*.json")) == entries
+    assert sorted(cache.glob("*.entry")) == entries
 
     for got_run, want_run in ((got, want), (got2, want2)):
         assert len(want_run) >= 20

@@ -22,19 +22,28 @@ LAUNCH = "import sys; from ebcap.capture.cli.launch import main; sys.argv[0] = '
 # (hashlib), the clsact fallback, and tracebacks (only with --debug); and, the command line
 # being the same as before, click and the CLI's parsing (its config comes from the record,
 # capture/kernel/prefetch.py), with the translations click looks up (gettext, locale); and
-# dataclasses (its import brings inspect, ast and tokenize) and platform.
+# dataclasses (its import brings inspect, ast and tokenize) and platform; typing (the records are
+# collections' named tuples), socket.py and signal.py (their enums: _socket and _signal do),
+# json (records and cache entries are marshal's), resource, and what only -i any or --owners
+# use.
 NOT_ON_THE_WARM_PATH = ("ebcap.dissectors", "ebcap.capture.pcapng.reader",
                         "ebcap.capture.session.offline", "ebcap.capture.kernel.clsact",
                         "bcc", "hashlib", "_hashlib", "tempfile", "shutil", "subprocess",
                         "traceback", "scapy", "click", "ebcap.capture.cli.main",
                         "ebcap.capture.cli.options", "gettext", "locale", "dataclasses",
-                        "inspect", "platform")
+                        "inspect", "platform", "typing", "socket", "signal", "json",
+                        "resource", "ebcap.capture.kernel.packet_socket",
+                        "ebcap.capture.kernel.owners_seed")
+# What a warm start's prefetch imports before its links and verifier begin (the last of them,
+# loader) comes before these, which then import while the verifier runs: nothing on the way,
+# site's .pth files included, needs them.
+AFTER_THE_PREFETCH = ("pathlib", "re", "enum")
 
 
-def _imported(stderr: str) -> set[str]:
-    """The modules `python -X importtime` reported."""
-    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
-            if line.startswith("import time:") and "|" in line}
+def _imported(stderr: str) -> list[str]:
+    """The modules `python -X importtime` reported, in the order their imports ended."""
+    return [line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line]
 
 
 def test_cached_write_start_imports_only_what_it_uses(testbed, tmp_path):
@@ -54,6 +63,8 @@ def test_cached_write_start_imports_only_what_it_uses(testbed, tmp_path):
     found = {name for name in warm
              if any(name == bad or name.startswith(bad + ".") for bad in NOT_ON_THE_WARM_PATH)}
     assert found == set()
+    loader = warm.index("ebcap.capture.kernel.loader")
+    assert [name for name in AFTER_THE_PREFETCH if warm.index(name) < loader] == []
 
 
 # Run inside the testbed's namespace: the capture, with the kernel refusing the egress program

@@ -1,9 +1,11 @@
-"""CaptureConfig through prefetch's record (JSON) and back: a start that takes its config from
-the record (capture/cli/launch.py) must get exactly what click and build_config() made."""
+"""CaptureConfig through prefetch's record (marshal's; JSON's too) and back: a start that takes
+its config from the record (capture/cli/launch.py) must get exactly what click and
+build_config() made."""
 
 from __future__ import annotations
 
 import json
+import marshal
 
 import pytest
 
@@ -14,6 +16,10 @@ def _through_json(config: CaptureConfig) -> CaptureConfig:
     return CaptureConfig.from_record(json.loads(json.dumps(config.to_record())))
 
 
+def _through_marshal(config: CaptureConfig) -> CaptureConfig:
+    return CaptureConfig.from_record(marshal.loads(marshal.dumps(config.to_record())))
+
+
 @pytest.mark.parametrize("config", [
     CaptureConfig(),
     CaptureConfig(interfaces=("veth-l", "lo"), expression="tcp port 443", write_to="out.pcapng",
@@ -22,8 +28,9 @@ def _through_json(config: CaptureConfig) -> CaptureConfig:
                   netns="ns1", debug=True, owners=True, pids=(1, 42), comms=("curl",),
                   cgroup="/system.slice", drop_reasons=("!NO_SOCKET",)),
 ])
-def test_config_comes_back_equal(config):
-    again = _through_json(config)
+@pytest.mark.parametrize("through", [_through_marshal, _through_json])
+def test_config_comes_back_equal(config, through):
+    again = through(config)
     assert again == config
     assert type(again.interfaces) is tuple and type(again.pids) is tuple
 

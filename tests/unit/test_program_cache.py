@@ -4,6 +4,7 @@ a miss (capture/kernel/cache.py, capture/kernel/source.py)."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
 
 import pytest
@@ -61,7 +62,7 @@ def cache(tmp_path) -> ProgramCache:
 
 
 def entry(cache: ProgramCache, key: str):
-    return cache.dir / f"{key}.json"
+    return cache.dir / f"{key}.entry"
 
 
 def test_stored_program_comes_back(cache):
@@ -70,15 +71,16 @@ def test_stored_program_comes_back(cache):
     assert cache.load("k2") is None
     assert oct(cache.dir.stat().st_mode & 0o777) == "0o700"
     assert oct(entry(cache, "k1").stat().st_mode & 0o777) == "0o600"
-    assert [p.name for p in cache.dir.iterdir()] == ["k1.json"]      # no temp file left
+    assert [p.name for p in cache.dir.iterdir()] == ["k1.entry"]     # no temp file left
 
 
 @pytest.mark.parametrize("damage", [
     lambda data: b"",
     lambda data: data[:len(data) // 2],                     # cut short
     lambda data: data.replace(b"events", b"evenst"),        # digest no longer matches
-    lambda data: b"not json\n" + data.split(b"\n", 1)[1],
-    lambda data: data.split(b"\n", 1)[0] + b"\n[]",
+    lambda data: b"not marshal" + data,
+    lambda data: marshal.dumps((marshal.loads(data)[0], marshal.dumps([]))),   # digest differs
+    lambda data: marshal.dumps(marshal.loads(data)[1]),                         # no header
 ])
 def test_corrupt_entry_is_a_miss(cache, damage):
     cache.store("k1", PROGRAM)
@@ -92,11 +94,11 @@ def test_corrupt_entry_is_a_miss(cache, damage):
 def test_malformed_payload_with_a_good_digest_is_a_miss(cache):
     """A consistent file whose content is not a program (e.g. another version's layout)."""
     import hashlib
-    payload = json.dumps({"programs": {"ebcap_ingress": "AAAA"}, "maps": []}).encode()
-    header = json.dumps({"format": progcache.FORMAT_VERSION, "key": "k1",
-                         "sha256": hashlib.sha256(payload).hexdigest()}).encode()
+    payload = marshal.dumps({"programs": {"ebcap_ingress": "AAAA"}, "maps": []})
+    header = {"format": progcache.FORMAT_VERSION, "key": "k1",
+              "sha256": hashlib.sha256(payload).hexdigest()}
     cache.dir.mkdir(mode=0o700)
-    entry(cache, "k1").write_bytes(header + b"\n" + payload)
+    entry(cache, "k1").write_bytes(marshal.dumps((header, payload)))
     os.chmod(entry(cache, "k1"), 0o600)
     assert cache.load("k1") is None                           # 3 bytes: not whole instructions
 
@@ -125,8 +127,8 @@ def test_entry_writable_by_others_is_not_used(cache):
 
 def test_entry_through_a_symlink_is_not_used(cache, tmp_path):
     cache.store("k1", PROGRAM)
-    os.rename(entry(cache, "k1"), tmp_path / "elsewhere.json")
-    os.symlink(tmp_path / "elsewhere.json", entry(cache, "k1"))
+    os.rename(entry(cache, "k1"), tmp_path / "elsewhere.entry")
+    os.symlink(tmp_path / "elsewhere.entry", entry(cache, "k1"))
     assert cache.load("k1") is None
 
 
@@ -166,7 +168,7 @@ def test_oldest_entries_are_pruned(cache, monkeypatch):
         cache.store(f"k{n}", PROGRAM)
         os.utime(entry(cache, f"k{n}"), (1000 + n, 1000 + n))
     cache.store("k5", PROGRAM)
-    assert sorted(p.name for p in cache.entries()) == ["k3.json", "k4.json", "k5.json"]
+    assert sorted(p.name for p in cache.entries()) == ["k3.entry", "k4.entry", "k5.entry"]
 
 
 def test_a_hit_counts_as_recent_use(cache, monkeypatch):
@@ -176,7 +178,7 @@ def test_a_hit_counts_as_recent_use(cache, monkeypatch):
         os.utime(entry(cache, f"k{n}"), (1000 + n, 1000 + n))
     assert cache.load("k0") == PROGRAM                        # k0 is now the newest
     cache.store("k2", PROGRAM)
-    assert sorted(p.name for p in cache.entries()) == ["k0.json", "k2.json"]
+    assert sorted(p.name for p in cache.entries()) == ["k0.entry", "k2.entry"]
 
 
 def test_environment_chooses_or_disables_the_cache(monkeypatch, tmp_path):
@@ -203,7 +205,7 @@ def test_private_files_keep_the_newest_and_are_trusted_like_entries(cache):
         cache.write_private(f"start-{n}.rec", b"record %d" % n, keep=("start-", ".rec", 2))
         os.utime(cache.dir / f"start-{n}.rec", (n + 1, n + 1))     # the order they were made in
     cache.write_private("start-4.rec", b"record 4", keep=("start-", ".rec", 2))
-    assert sorted(p.name for p in cache.dir.iterdir()) == ["k1.json", "start-3.rec",
+    assert sorted(p.name for p in cache.dir.iterdir()) == ["k1.entry", "start-3.rec",
                                                            "start-4.rec"]
     assert cache.read_private("start-4.rec") == b"record 4"
     assert cache.read_private("start-0.rec") is None
