@@ -636,6 +636,9 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_scra
 	*(__u32 *)(data + (len & ~3ULL)) = 0;
 	copy_packet(skb, data, len, room, tagged, vlan_tag);
 	fill_tail((struct ebcap_epb_tail *)(data + padded), direction, total);
+	/* the record is longer than the block (at least EBCAP_TAG_SLACK): a next block's head
+	 * with total_length 0 tells the reader there is none (bpf/record.h) */
+	*(__u64 *)((__u8 *)head + total) = 0;
 	events.ringbuf_submit(head, ring_flags(s, EBCAP_RING_RECORD(reserved), 1));
 }
 
