@@ -13,7 +13,7 @@ import pytest
 
 from ebcap.capture.pcapng.format import (BT_ISB, ISB_FILTERACCEPT, ISB_IFRECV, ISB_USRDELIV,
                                          iter_options, walk_blocks)
-from tests.helpers.processes import ebcap, read_packets, tcpdump, tshark
+from tests.helpers.processes import ebcap, in_time_order, read_packets, tcpdump, tshark
 from tests.helpers.kernel_state import bpf_ids_held_by, ebcap_programs, tcx_links
 
 pytestmark = pytest.mark.kernel
@@ -43,7 +43,7 @@ def test_same_packets_as_tcpdump_and_valid_for_tshark(testbed, tmp_path):
     ref.stop()
     assert status == 0, err
 
-    got, want = read_packets(ours), read_packets(theirs)
+    got, want = in_time_order(read_packets(ours)), in_time_order(read_packets(theirs))
     assert len(want) >= 20
     assert len(got) == len(want)
     for (_, caplen, wirelen, data, _), (_, _, ref_len, ref_data, _) in zip(got, want):
