@@ -43,6 +43,20 @@
  * to maps in raw helper calls by declaration order (bpf_pseudo_fd(1, -1) is the first). */
 BPF_RINGBUF_OUTPUT(events, EBCAP_RING_PAGES);
 #define EBCAP_EVENTS_MAP ((void *)bpf_pseudo_fd(1, -1))
+
+#if !EBCAP_OFFLINE
+/* One flush timer per CPU (see stage_block), by CPU number: bpf_timer lives in a plain array
+ * (not a per-CPU one), whose map has BTF for it (capture/kernel/stage_timer.py makes it).
+ * `stage_timers` must stay the second map declared: bpf_timer_init() takes the map. */
+#define EBCAP_MAX_CPUS 1024
+struct ebcap_stage_timer {
+	struct bpf_timer timer;
+	__u32 ready;		/* initialised, its callback set (once per CPU) */
+	__u32 pad;
+};
+BPF_ARRAY(stage_timers, struct ebcap_stage_timer, EBCAP_MAX_CPUS);
+#define EBCAP_STAGE_TIMERS_MAP ((void *)bpf_pseudo_fd(1, -2))
+#endif
 /* Each interface's counters and pcapng id, per CPU: in slot ifindex % EBCAP_IFACE_SLOTS, or in
  * the hash when another captured interface holds that slot (user space decides,
  * capture/kernel/maps.py). A per-CPU array lookup is a few inlined instructions; the hash's cost
@@ -60,6 +74,12 @@ BPF_ARRAY(wall_clock, __u64, 1);
 /* Room a copy needs past its length, for a VLAN tag put back (copy_packet) */
 #define EBCAP_TAG_SLACK (EBCAP_VLAN_OFF + EBCAP_VLAN_LEN)
 
+/* What a writer into the ring remembers of its last bpf_ringbuf_query (ring_flags). */
+struct ebcap_ring_query {
+	__u64 since_query;	/* ring bytes this writer wrote since its last query */
+	__u64 unread;		/* the ring's unread bytes at that query */
+};
+
 /* Per CPU, one for each hook (ingress and egress never nest on a CPU, but cost nothing to keep
  * apart): the peek, and the EPB around it when the record is built from the peek. */
 struct ebcap_scratch {
@@ -67,10 +87,33 @@ struct ebcap_scratch {
 	__u8 data[EBCAP_PEEK + EBCAP_TAG_SLACK + sizeof(struct ebcap_epb_tail)];
 	__u32 peek_len;		/* how much of data is the peek */
 	__u32 forget;		/* see forget() */
-	__u64 since_query;	/* ring bytes this CPU and hook wrote since its last query */
-	__u64 unread;		/* the ring's unread bytes at that query (ring_flags) */
+	struct ebcap_ring_query ring;	/* emit_record's records */
 };
 BPF_PERCPU_ARRAY(scratch, struct ebcap_scratch, 2);
+
+#if !EBCAP_OFFLINE
+/* Per CPU: finished EPBs waiting to go into the ring as one record (stage_block). One ring
+ * reservation costs 53-81 ns a packet on this VM whatever its size (benchmarks/tc_cost.py:
+ * reserving 8 bytes and discarding them cost as much as a whole record): its lock and the
+ * producer's and header's cache lines, which the reader's CPU shares. A per-CPU array value is
+ * at most 32 KiB. */
+#define EBCAP_STAGE_BYTES 16384
+/* A peeked block's most: the scratch's head and data, copied whole (stage_block) */
+#define EBCAP_PEEKED_MAX (sizeof(struct ebcap_epb_head) + EBCAP_PEEK + EBCAP_TAG_SLACK + \
+			  sizeof(struct ebcap_epb_tail))
+/* How long a block may wait in the stage: checked by each packet, and the timer's delay. */
+#define EBCAP_STAGE_NS 1000000ULL
+struct ebcap_stage {
+	__u32 used;		/* bytes of blocks in data */
+	__u32 packets;		/* blocks in data */
+	__u32 ifindex;		/* whose blocks they are: one interface's, for its lost count */
+	__u32 pad;
+	__u64 since;		/* bpf_ktime_get_ns() of the first */
+	struct ebcap_ring_query ring;
+	__u8 data[EBCAP_STAGE_BYTES + EBCAP_PEEKED_MAX + 8];	/* + 8: copied in whole words */
+};
+BPF_PERCPU_ARRAY(stage, struct ebcap_stage, 1);
+#endif
 
 #if EBCAP_OWNERS
 /* Socket owners (--owners, --pid, --comm, --cgroup): the maps, the socket hooks' work and the
@@ -358,11 +401,11 @@ static __always_inline struct ebcap_iface *iface_of(struct __sk_buff *skb)
 	return interfaces.lookup_or_try_init(&ifindex, &zero);
 }
 
-static __always_inline __u64 wall_clock_ns(void)
+static __always_inline __u64 wall_clock_ns(__u64 monotonic)
 {
 	__u32 key = 0;
 	__u64 *offset = wall_clock.lookup(&key);
-	return bpf_ktime_get_ns() + (offset ? *offset : 0);
+	return monotonic + (offset ? *offset : 0);
 }
 
 /* `value`, as the verifier knows nothing of it: passed through map memory, whose contents it does
@@ -530,22 +573,23 @@ static __always_inline __u64 unread_bytes(void)
 	return bpf_ringbuf_query(EBCAP_EVENTS_MAP, BPF_RB_AVAIL_DATA);
 }
 
-/* The flags for a record of `record` ring bytes; `reserved`: it is already in the ring
- * (reserve/submit), so a query counts it. */
-static __always_inline __u64 ring_flags(struct ebcap_scratch *s, __u64 record, int reserved)
+/* The flags for a record of `record` ring bytes from the writer that keeps `q`; `reserved`: it
+ * is already in the ring (reserve/submit), so a query counts it. A batched record counts as its
+ * bytes, as the records it replaces did: the mark is passed at the same fill level. */
+static __always_inline __u64 ring_flags(struct ebcap_ring_query *q, __u64 record, int reserved)
 {
 #if EBCAP_OFFLINE
 	return BPF_RB_NO_WAKEUP;
 #else
-	__u64 since = s->since_query + record;
+	__u64 since = q->since_query + record;
 	if (since < EBCAP_QUERY_BYTES) {
-		s->since_query = since;
+		q->since_query = since;
 		return BPF_RB_NO_WAKEUP;
 	}
-	s->since_query = 0;
-	__u64 before = s->unread;
+	q->since_query = 0;
+	__u64 before = q->unread;
 	__u64 now = unread_bytes() + (reserved ? 0 : record);
-	s->unread = now;
+	q->unread = now;
 	if (now >= EBCAP_RING_BYTES / 2)
 		return BPF_RB_FORCE_WAKEUP;
 	if (now >= EBCAP_WAKEUP_BYTES && (before < EBCAP_WAKEUP_BYTES || now < before))
@@ -557,10 +601,11 @@ static __always_inline __u64 ring_flags(struct ebcap_scratch *s, __u64 record, i
 /* What a record takes in the ring: its 8-byte header, and the payload padded to 8. */
 #define EBCAP_RING_RECORD(size) ((((size) + 7) & ~7ULL) + 8)
 
+/* `now`: bpf_ktime_get_ns(), read once per packet (the stage's age check uses it too) */
 static __always_inline void fill_head(struct ebcap_epb_head *head, struct ebcap_iface *iface,
-				      __u32 total, __u32 caplen, __u32 wirelen)
+				      __u32 total, __u32 caplen, __u32 wirelen, __u64 now)
 {
-	__u64 ts = wall_clock_ns();
+	__u64 ts = wall_clock_ns(now);
 
 	head->block_type = EBCAP_BT_EPB;
 	head->total_length = total;
@@ -583,9 +628,130 @@ static __always_inline void fill_tail(struct ebcap_epb_tail *tail, __u32 directi
 	tail->total_length = total;
 }
 
+#if !EBCAP_OFFLINE
+#ifndef BPF_F_TIMER_CPU_PIN
+#define BPF_F_TIMER_CPU_PIN (1ULL << 1)	/* uapi/linux/bpf.h of 6.7+; BCC's headers may be older */
+#endif
+#define EBCAP_CLOCK_MONOTONIC 1
+
+/* The flush callback (ebcap_flush below) is not C that this program can name: BCC compiles each
+ * function on its own, so bpf_timer_set_callback() gets this 64-bit constant (an ld_imm64), which
+ * user space points at ebcap_flush's instructions appended to the program
+ * (capture/kernel/stage_timer.py), as it does the filter's stubs (capture/kernel/splice.py). */
+#define EBCAP_FLUSH_STUB ((void *)0x7EBCC00000000ULL)
+
+static __always_inline void count_lost(__u32 ifindex, __u32 packets)
+{
+	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
+	struct ebcap_iface *iface = slots.lookup(&slot);
+	if (!iface || iface->ifindex != ifindex)
+		iface = interfaces.lookup(&ifindex);
+	if (iface)
+		iface->lost += packets;
+}
+
+/* The staged blocks into the ring as one record; a full ring loses them all, counted for their
+ * interface (the ISB's ifdrop). */
+static __always_inline void flush_stage(struct ebcap_stage *st)
+{
+	__u64 used = st->used;
+	barrier_var(used);
+	if (used == 0 || used > EBCAP_STAGE_BYTES + EBCAP_PEEKED_MAX)
+		return;
+	/* BCC takes the type of what ringbuf_output() is given (for its Python event class): a
+	 * struct pointer, not the array */
+	struct ebcap_epb_head *first = (struct ebcap_epb_head *)st->data;
+	if (events.ringbuf_output(first, used, ring_flags(&st->ring, EBCAP_RING_RECORD(used), 0)))
+		count_lost(st->ifindex, st->packets);
+	st->used = 0;
+	st->packets = 0;
+}
+
+/* So that the last blocks of a burst do not wait for a next packet: this CPU's timer, armed when
+ * its stage goes from empty to not, flushes it EBCAP_STAGE_NS later (pinned: the callback runs
+ * on this CPU, in softirq, which never interrupts a TC or socket program here: egress runs with
+ * bottom halves off, ingress in the receive softirq). 0: no timer for this CPU. */
+static __always_inline int arm_flush(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct ebcap_stage_timer *t = stage_timers.lookup(&cpu);
+	if (!t)
+		return 0;
+	if (!t->ready) {
+		/* -EBUSY when another of the programs did it first: the callback is set either way */
+		bpf_timer_init(&t->timer, EBCAP_STAGE_TIMERS_MAP, EBCAP_CLOCK_MONOTONIC);
+		if (bpf_timer_set_callback(&t->timer, EBCAP_FLUSH_STUB))
+			return 0;
+		t->ready = 1;
+	}
+	return bpf_timer_start(&t->timer, EBCAP_STAGE_NS, BPF_F_TIMER_CPU_PIN) == 0;
+}
+
+/* The finished block in `s` (head and data, `total` bytes) into this CPU's stage, which goes to
+ * the ring first when the block would not fit, when it holds another interface's blocks, or
+ * when its first block is older than EBCAP_STAGE_NS. 0: not staged (no stage or timer), the
+ * caller outputs it. */
+static __always_inline int stage_block(struct ebcap_scratch *s, struct ebcap_iface *iface,
+				       __u64 total, __u64 now)
+{
+	__u32 zero = 0;
+	struct ebcap_stage *st = stage.lookup(&zero);
+	if (!st)
+		return 0;
+	if (st->used && (st->used + total > EBCAP_STAGE_BYTES || st->ifindex != iface->ifindex ||
+			 now - st->since >= EBCAP_STAGE_NS))
+		flush_stage(st);
+	__u64 at = st->used;
+	barrier_var(at);
+	if (at == 0) {
+		if (!arm_flush())
+			return 0;
+		st->since = now;
+		st->ifindex = iface->ifindex;
+	}
+	if (at > EBCAP_STAGE_BYTES)
+		return 0;	/* cannot happen: flushed above */
+	/* whole words, a constant count (a copy of `total` bytes became byte loads and stores):
+	 * the words past the block are overwritten by the next one, and never handed over */
+	__u64 *to = (__u64 *)(st->data + at);
+	const __u64 *from = (const __u64 *)&s->head;
+#pragma unroll
+	for (int i = 0; i < (EBCAP_PEEKED_MAX + 7) / 8; i++)
+		to[i] = from[i];
+	st->used = at + total;
+	st->packets++;
+	return 1;
+}
+
+/* bpf_timer callback (EBCAP_FLUSH_STUB): this CPU's stage into the ring. Its arguments (the
+ * timer's map, key and value) are not needed; BCC rewrites a function's further arguments as
+ * a kprobe's, so it takes only the first. */
+int ebcap_flush(void *map)
+{
+	__u32 zero = 0;
+	struct ebcap_stage *st = stage.lookup(&zero);
+	if (st)
+		flush_stage(st);
+	return 0;
+}
+
+/* Before a record that bypasses the stage (emit_record): what is staged goes first, so that a
+ * CPU's blocks stay in order. */
+static __always_inline void flush_staged(void)
+{
+	__u32 zero = 0;
+	struct ebcap_stage *st = stage.lookup(&zero);
+	if (st && st->used)
+		flush_stage(st);
+}
+#endif
+
 /* The usual case: the record's bytes are all in the peek. The block is finished there and
- * copied into the ring at its exact size (bpf_ringbuf_output takes a variable length; reserve
- * wants a constant, which made every headers-only record 128 bytes of packet room). */
+ * staged (stage_block): many such blocks go into the ring as one record. Offline (one
+ * BPF_PROG_TEST_RUN per packet, whose record user space takes at once), or where it cannot be
+ * staged, it is copied into the ring at its exact size (bpf_ringbuf_output takes a variable
+ * length; reserve wants a constant, which made every headers-only record 128 bytes of packet
+ * room). */
 static __always_inline void emit_peeked(struct ebcap_scratch *s, struct ebcap_iface *iface,
 					__u32 direction, __u32 wirelen, __u32 caplen)
 {
@@ -595,14 +761,19 @@ static __always_inline void emit_peeked(struct ebcap_scratch *s, struct ebcap_if
 		len = EBCAP_PEEK;
 	__u64 padded = (len + 3) & ~3ULL;
 	__u64 total = sizeof(s->head) + padded + sizeof(struct ebcap_epb_tail);
+	__u64 now = bpf_ktime_get_ns();
 
-	fill_head(&s->head, iface, total, len, wirelen);
+	fill_head(&s->head, iface, total, len, wirelen, now);
 	/* zero the pad bytes; whatever of these three lies past the padding, the tail overwrites */
 	s->data[len] = 0;
 	s->data[len + 1] = 0;
 	s->data[len + 2] = 0;
 	fill_tail((struct ebcap_epb_tail *)(s->data + padded), direction, total);
-	if (events.ringbuf_output(s, total, ring_flags(s, EBCAP_RING_RECORD(total), 0)))
+#if !EBCAP_OFFLINE
+	if (stage_block(s, iface, total, now))
+		return;
+#endif
+	if (events.ringbuf_output(s, total, ring_flags(&s->ring, EBCAP_RING_RECORD(total), 0)))
 		iface->lost++;
 }
 
@@ -615,6 +786,9 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_scra
 {
 	const __u64 reserved = sizeof(struct ebcap_epb_head) + room + EBCAP_TAG_SLACK +
 			       sizeof(struct ebcap_epb_tail);
+#if !EBCAP_OFFLINE
+	flush_staged();
+#endif
 	struct ebcap_epb_head *head = events.ringbuf_reserve(reserved);
 	if (!head) {
 		iface->lost++;
@@ -630,13 +804,16 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_scra
 	__u32 total = sizeof(*head) + padded + sizeof(struct ebcap_epb_tail);
 	__u8 *data = (__u8 *)(head + 1);
 
-	fill_head(head, iface, total, len, wirelen);
+	fill_head(head, iface, total, len, wirelen, bpf_ktime_get_ns());
 	/* zero the pad bytes first (ring memory is not cleared); the copy then overwrites
 	 * the packet's part of that word */
 	*(__u32 *)(data + (len & ~3ULL)) = 0;
 	copy_packet(skb, data, len, room, tagged, vlan_tag);
 	fill_tail((struct ebcap_epb_tail *)(data + padded), direction, total);
-	events.ringbuf_submit(head, ring_flags(s, EBCAP_RING_RECORD(reserved), 1));
+	/* the record is longer than the block (at least EBCAP_TAG_SLACK): a next block's head
+	 * with total_length 0 tells the reader there is none (bpf/record.h) */
+	*(__u64 *)((__u8 *)head + total) = 0;
+	events.ringbuf_submit(head, ring_flags(&s->ring, EBCAP_RING_RECORD(reserved), 1));
 }
 
 #define EMIT_IN(ROOM)								\

@@ -1,10 +1,11 @@
 /* The one definition of what the kernel hands to user space. capture/kernel/ring.py reads these
  * layouts; tests/unit/test_record_layout.py checks that the two agree.
  *
- * Each ring buffer record holds one complete pcapng Enhanced Packet Block, built in the kernel,
- * so that writing a file costs user space one slice per packet: head, data zero-padded to 4,
- * tail. The record itself may be longer than the block (size classes, see ebcap.c); the block's
- * total_length says where it ends. */
+ * Each ring buffer record holds one or more complete pcapng Enhanced Packet Blocks back to back,
+ * built in the kernel, so that writing a file costs user space one copy per record: head, data
+ * zero-padded to 4, tail, then the next block. Each block's total_length says where it ends; the
+ * blocks end at the record's end, where less than a block head is left, or at a total_length of
+ * 0 (a record longer than its block, of ebcap.c's size classes, has a zero word there). */
 #ifndef EBCAP_RECORD_H
 #define EBCAP_RECORD_H
 

@@ -245,9 +245,10 @@ def btf_load(blob: bytes) -> int:
 
 def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
                log: ctypes.Array | None, attach_type: int = 0,
-               attach_btf_id: int = 0) -> tuple[int, int]:
+               attach_btf_id: int = 0, btf: tuple[int, bytes] | None = None) -> tuple[int, int]:
     """(fd or -errno, log_true_size)."""
     insn_buf = ctypes.create_string_buffer(insns, len(insns))
+    func_buf = None
     license_buf = ctypes.create_string_buffer(license)
     attr = ctypes.create_string_buffer(144)          # up to log_true_size
     struct.pack_into("<IIQQ", attr, 0, prog_type, len(insns) // 8,
@@ -257,6 +258,10 @@ def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
     struct.pack_into("16s", attr, 48, _name_bytes(name))
     struct.pack_into("<I", attr, 68, attach_type)           # expected_attach_type
     struct.pack_into("<I", attr, 108, attach_btf_id)        # tp_btf: the tracepoint's typedef
+    if btf is not None:                 # prog_btf_fd, func_info_rec_size, func_info, its count
+        func_buf = ctypes.create_string_buffer(btf[1], len(btf[1]))
+        struct.pack_into("<IIQI", attr, 72, btf[0], 8, ctypes.addressof(func_buf),
+                         len(btf[1]) // 8)
     ret = _libc.syscall(_SYS_BPF, BPF_PROG_LOAD, ctypes.byref(attr), ctypes.sizeof(attr))
     if ret < 0:
         ret = -ctypes.get_errno()
@@ -264,12 +269,14 @@ def _prog_load(prog_type: int, insns: bytes, license: bytes, name: str,
 
 
 def prog_load(insns: bytes, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS,
-              license: bytes = b"GPL", attach_type: int = 0, attach_btf_id: int = 0) -> int:
-    """Load a program; returns its fd, or raises ProgramRefused.
+              license: bytes = b"GPL", attach_type: int = 0, attach_btf_id: int = 0,
+              btf: tuple[int, bytes] | None = None) -> int:
+    """Load a program; returns its fd, or raises ProgramRefused. `btf`: (BTF fd, func_info
+    records), for a program with a timer callback (capture/kernel/stage_timer.py).
 
     The first attempt has no log, which spares the verifier from writing one for every
     instruction it walks; only a refusal is verified again, with a log to explain it."""
-    fd, _ = _prog_load(prog_type, insns, license, name, None, attach_type, attach_btf_id)
+    fd, _ = _prog_load(prog_type, insns, license, name, None, attach_type, attach_btf_id, btf)
     if fd >= 0:
         return fd
     first_errno = -fd
@@ -277,7 +284,7 @@ def prog_load(insns: bytes, name: str, prog_type: int = BPF_PROG_TYPE_SCHED_CLS,
     while True:
         log = ctypes.create_string_buffer(size)
         fd, needed = _prog_load(prog_type, insns, license, name, log, attach_type,
-                                attach_btf_id)
+                                attach_btf_id, btf)
         if fd >= 0:
             return fd                   # refused once, accepted now: keep it
         if -fd == errno.ENOSPC and size < VERIFIER_LOG_MAX_BYTES:

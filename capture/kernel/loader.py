@@ -15,6 +15,7 @@ from ebcap.capture.kernel.bpfsys import (BPF_MAP_TYPE_SK_STORAGE, BPF_PROG_TYPE_
                                          MapSpec, ProgramRefused,
                                          map_create, prog_load)
 from ebcap.capture.kernel.build import CompiledProgram, first_error
+from ebcap.capture.kernel import stage_timer
 from ebcap.capture.kernel.splice import splice, stub_calls
 
 LD_IMM64 = 0x18                 # BPF_LD | BPF_IMM | BPF_DW: a 64-bit constant over two slots
@@ -41,11 +42,13 @@ def relocate(insns: bytes, fds: dict[int, int]) -> bytes:
     return bytes(out)
 
 
-def _create_map(spec: MapSpec) -> int:
+def _create_map(spec: MapSpec, timer_btf: stage_timer.TimerBtf) -> int:
     try:
         if spec.type == BPF_MAP_TYPE_SK_STORAGE:             # --owners
             from ebcap.capture.kernel.owners import create_storage_map
             return create_storage_map(spec)
+        if spec.name == stage_timer.TIMER_MAP:
+            return stage_timer.create_timer_map(spec, timer_btf.get())
         return map_create(spec)
     except OSError as exc:
         if exc.errno == errno.EPERM:
@@ -96,15 +99,25 @@ class LoadedProgram:
         self._fds: dict[str, int] = {}
         self.pending = None             # waits for load_in_background's thread
         self.maps: dict[str, BpfMap] = {}
+        self._timer_btf = stage_timer.TimerBtf()
         try:
             ours = {}
             for child_fd, map_spec in compiled.maps.items():
-                self.maps[map_spec.name] = BpfMap(_create_map(map_spec), map_spec)
+                self.maps[map_spec.name] = BpfMap(_create_map(map_spec, self._timer_btf),
+                                                  map_spec)
                 ours[child_fd] = self.maps[map_spec.name].fd
-            # the hooks that call the filter get it (the TC hooks, the drop program);
-            # --owners' socket hooks (kernel/owners.py) do not call it
-            self.insns = _Prepared(compiled.programs, lambda code: splice(
-                relocate(code, ours), filter_insns) if stub_calls(code) else relocate(code, ours))
+            programs = dict(compiled.programs)
+            callback = programs.pop(stage_timer.CALLBACK, None)   # not a program of its own
+
+            def prepare(code: bytes) -> bytes:
+                # the hooks that call the filter get it (the TC hooks, the drop program);
+                # --owners' socket hooks (kernel/owners.py) do not call it
+                code = splice(relocate(code, ours), filter_insns) if stub_calls(code) \
+                    else relocate(code, ours)
+                if callback is not None:
+                    code = stage_timer.attach_callback(code, relocate(callback, ours))
+                return code
+            self.insns = _Prepared(programs, prepare)
         except BaseException:
             self.close()
             raise
@@ -130,9 +143,13 @@ class LoadedProgram:
         if name not in self._fds:
             if name not in self.insns:
                 raise KernelFeatureError(f"the BPF program has no function {name}")
+            insns = self.insns[name]
+            btf = None
+            if stage_timer.names_callback(insns):
+                btf = (self._timer_btf.get(), stage_timer.func_info(insns))
             try:
-                self._fds[name] = prog_load(self.insns[name], name, prog_type,
-                                            attach_type=attach_type, attach_btf_id=attach_btf_id)
+                self._fds[name] = prog_load(insns, name, prog_type, attach_type=attach_type,
+                                            attach_btf_id=attach_btf_id, btf=btf)
             except ProgramRefused as exc:
                 self._log.append(exc.log)
                 raise _refusal(exc) from exc
@@ -195,6 +212,7 @@ class LoadedProgram:
         for table in self.maps.values():
             table.close()
         self.maps.clear()
+        self._timer_btf.close()
 
 
 def _refusal(exc: ProgramRefused) -> Exception:

@@ -12,8 +12,9 @@ The kernel lets a reader map the data twice in a row, so that a record that wrap
 page mapped is a page-table entry the kernel fills at mmap() and clears at munmap(), and with
 the second copy of the default 8 MiB ring a capture's exit took 5.6 ms of CPU against 4.0 ms
 without it, and its RSS was 39 MB against 31 (benchmarks/startup.py, medians of 5 warm runs).
-The payload is a complete pcapng EPB built by the kernel (bpf/record.h), whose layout is
-capture/pcapng/format.py's (tests/unit/test_record_layout.py compares the two).
+The payload is one or more complete pcapng EPBs built by the kernel, back to back (bpf/record.h
+says where they end), whose layout is capture/pcapng/format.py's (tests/unit/test_record_layout.py
+compares the two).
 epoll on the map fd reports readable when records are waiting (the session polls all rings).
 """
 
@@ -40,11 +41,13 @@ _len_and_block = struct.Struct("<I8xI").unpack_from
 
 
 class RingReader:
-    """Consumer side of one BPF_MAP_TYPE_RINGBUF map."""
+    """Consumer side of one BPF_MAP_TYPE_RINGBUF map. `batched`: a record may hold several EPBs
+    (ebcap.c's staging buffer); drops.c's records hold one, followed by bytes nobody wrote."""
 
-    def __init__(self, map_fd: int, size: int):
+    def __init__(self, map_fd: int, size: int, batched: bool = True):
         page = mmap.PAGESIZE
         self.fd = map_fd
+        self.batched = batched
         self._mask = size - 1
         self._data_base = page            # data area offset inside self._pages
         self._consumer_page = mmap.mmap(map_fd, page, mmap.MAP_SHARED,
@@ -55,46 +58,56 @@ class RingReader:
         self._consumer = ctypes.c_uint64.from_buffer(self._consumer_page)
 
     def drain_blocks(self, out: list, limit: int = 0) -> int:
-        """Append each record's EPB (bytes) to `out`; returns how many. Stops after `limit`
-        when limit > 0. The consumer position is published once, after the batch.
+        """Append each EPB (bytes) to `out`; returns how many. Stops after `limit` blocks when
+        limit > 0, and then drops the rest of the record that held the last (-c ends the
+        capture there). The consumer position is published once, after the batch.
 
         For callers that look at the blocks one by one (printing, several interfaces). Written
-        for CPython's speed: locals only, one unpack (ring header and EPB length together) and
-        one slice per record, the rare busy/discard cases off the main path.
+        for CPython's speed: locals only, one unpack and one slice per block, the rare busy,
+        discard and wrapped cases off the main path.
         """
         pages, mask, base = self._pages, self._mask, self._data_base
         cons = self._consumer.value
         prod = _u64(pages, 0)[0]
-        if limit:
-            prod = min(prod, self._limit_position(cons, prod, limit))
-        unpack = _len_and_block
         append = out.append
         before = len(out)
         special = RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT
         busy = RINGBUF_BUSY_BIT
         data_end = base + mask + 1
+        several = self.batched
         while cons < prod:
             off = base + (cons & mask)
-            if off + 16 > data_end:        # the EPB's length word wrapped to the start
-                header, block_len = _u32(pages, off)[0], self._u32_at(cons + 12)
-            else:
-                header, block_len = unpack(pages, off)
+            header = _u32(pages, off)[0]
             if header & special:
                 if header & busy:
                     break
                 cons += ((header & _LEN_MASK) + 15) & ~7      # discarded: skip
                 continue
-            end = off + 8 + block_len
-            append(pages[off + 8:end] if end <= data_end else self._read(cons + 8, block_len))
+            src, start, end = pages, off + 8, off + 8 + header
+            if end > data_end:              # the payload wraps to the start: copy it whole
+                src, start, end = self._read(cons + 8, header), 0, header
             cons += (header + 15) & ~7                        # 8-byte header, 8-aligned
+            while True:
+                block_len = _u32(src, start + 4)[0]
+                if not 12 <= block_len <= end - start:
+                    raise ValueError(f"EPB of {block_len} bytes in a ring record with "
+                                     f"{end - start} left")
+                append(src[start:start + block_len])
+                start += block_len
+                if limit and len(out) - before >= limit:
+                    self._consumer.value = cons
+                    return limit
+                if not several or end - start < 12 or not _u32(src, start + 4)[0]:
+                    break
         self._consumer.value = cons
         return len(out) - before
 
     def drain_into(self, out: bytearray, offset: int, limit: int = 0,
                    counts=None) -> tuple[int, int]:
-        """Copy the records' EPBs back to back into out[offset:] while whole blocks fit;
-        returns (the new offset, how many). Stops after `limit` when limit > 0. With `counts`
-        (an array('Q')), each block adds 1 at its interface id (ids past its end: not counted).
+        """Copy the records' EPBs back to back into out[offset:] while whole records fit;
+        returns (the new offset, how many blocks). Stops after `limit` blocks when limit > 0
+        (dropping the rest of that record, as drain_blocks). With `counts` (an array('Q')),
+        each block adds 1 at its interface id (ids past its end: not counted).
 
         The per-packet path of `ebcap -w`: the walk is ebcap.capture.kernel._ringdrain when it was built
         (this Python loop costs 0.6-0.76 µs a record here, the C one a few ns).
@@ -114,19 +127,38 @@ class RingReader:
             if header & RINGBUF_BUSY_BIT:
                 break
             if not header & RINGBUF_DISCARD_BIT:
-                block_len = self._u32_at(cons + 12)
-                if block_len > end - offset:
+                taken, n = self._blocks_in(cons, header & _LEN_MASK, limit - count if limit else 0)
+                if taken > end - offset:
                     break
-                out[offset:offset + block_len] = self._read(cons + 8, block_len)
+                out[offset:offset + taken] = self._read(cons + 8, taken)
                 if counts is not None:
-                    iid = _u32(out, offset + 8)[0]
-                    if iid < len(counts):
-                        counts[iid] += 1
-                offset += block_len
-                count += 1
+                    at = offset
+                    for _ in range(n):
+                        iid = _u32(out, at + 8)[0]
+                        if iid < len(counts):
+                            counts[iid] += 1
+                        at += _u32(out, at + 4)[0]
+                offset += taken
+                count += n
             cons += ((header & _LEN_MASK) + 15) & ~7
         self._consumer.value = cons
         return offset, count
+
+    def _blocks_in(self, cons: int, record_len: int, limit: int) -> tuple[int, int]:
+        """(bytes, blocks) of the record at `cons`'s first blocks, at most `limit` (> 0)."""
+        taken = n = 0
+        while record_len - taken >= 12 and not (limit and n >= limit):
+            block_len = self._u32_at(cons + 8 + taken + 4)
+            if n and not block_len:
+                break
+            if not 12 <= block_len <= record_len - taken:
+                raise ValueError(f"EPB of {block_len} bytes in a ring record with "
+                                 f"{record_len - taken} left")
+            taken += block_len
+            n += 1
+        if not n:
+            raise ValueError(f"corrupt ring record of {record_len} bytes")
+        return taken, n
 
     def drain_write(self, out: bytearray, offset: int, fd: int, write_at: int, limit: int = 0,
                     counts=None) -> tuple[int, int, int]:
@@ -170,18 +202,6 @@ class RingReader:
     def _u32_at(self, pos: int) -> int:
         """The u32 at ring position `pos` (4-aligned: it never wraps)."""
         return _u32(self._pages, self._data_base + (pos & self._mask))[0]
-
-    def _limit_position(self, cons: int, prod: int, limit: int) -> int:
-        """The position after the first `limit` committed records (for -c)."""
-        pages, mask, base = self._pages, self._mask, self._data_base
-        while cons < prod and limit:
-            header = _u32(pages, base + (cons & mask))[0]
-            if header & RINGBUF_BUSY_BIT:
-                break
-            if not header & RINGBUF_DISCARD_BIT:
-                limit -= 1
-            cons += ((header & _LEN_MASK) + 15) & ~7
-        return cons
 
     def batch_args(self) -> tuple:
         """(the read-only pages, the data area's offset in them, its mask, the writable page of

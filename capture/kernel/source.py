@@ -12,6 +12,7 @@ from ebcap.bpf import SOURCE_DIR
 from ebcap.capture.config import HEADERS_MAX
 from ebcap.capture.errors import KernelFeatureError
 from ebcap.capture.filter.translate import PEEK_BYTES
+from ebcap.capture.kernel import stage_timer
 from ebcap.capture.kernel.linklayers import layout_of
 from ebcap.capture.kernel.maps import IFACE_SLOTS
 from ebcap.capture.packet import LinkType
@@ -46,7 +47,10 @@ class ProgramSpec(namedtuple("ProgramSpec", _SPEC_FIELDS, defaults=_SPEC_FIELDS.
 
     @property
     def programs(self) -> tuple[str, ...]:
-        return PROGRAMS + OWNER_PROGRAMS if self.owners else PROGRAMS
+        """The functions to compile: the hooks, and live the staging buffer's flush callback
+        (capture/kernel/stage_timer.py appends it to them)."""
+        hooks = PROGRAMS + OWNER_PROGRAMS if self.owners else PROGRAMS
+        return hooks if self.offline else hooks + (stage_timer.CALLBACK,)
 
     def cflags(self) -> list[str]:
         layout = layout_of(self.linktype)

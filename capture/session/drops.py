@@ -99,7 +99,7 @@ class DropSession:
                           select_reasons(self.config.drop_reasons, btf.drop_reasons()),
                           QUEUE_DIRECTIONS[self.config.direction])
         program.maps.set_wall_clock(monotonic_to_wall_offset())
-        ring = RingReader(program.maps.ring_fd, ring_bytes)
+        ring = RingReader(program.maps.ring_fd, ring_bytes, batched=False)
         self.stack.callback(ring.close)
         self.epoll.register(program.maps.ring_fd, select.EPOLLIN)
         self.programs.append(program)

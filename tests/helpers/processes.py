@@ -59,6 +59,13 @@ def read_packets(path: Path):
         return [(p.ts_ns, len(p.data), p.wirelen, p.data, p.direction) for p in reader]
 
 
+def in_time_order(packets: list) -> list:
+    """read_packets' tuples by timestamp (a stable sort). ebcap's blocks are in time order per
+    CPU and, across CPUs, within the kernel's staging bound (1 ms, bpf/ebcap.c's
+    EBCAP_STAGE_NS): a comparison with another tool's packets orders both by time first."""
+    return sorted(packets, key=lambda packet: packet[0])
+
+
 def tshark(*args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(["tshark", *args], capture_output=True, text=True, timeout=60)
     proc.warnings = [line for line in proc.stderr.splitlines()

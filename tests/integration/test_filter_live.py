@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.helpers.processes import ebcap, read_packets, tcpdump
+from tests.helpers.processes import ebcap, in_time_order, read_packets, tcpdump
 
 pytestmark = pytest.mark.kernel
 
@@ -43,7 +43,7 @@ def test_vlan_tag_in_skb_metadata_matches_like_tcpdump(testbed, tmp_path, expres
     time.sleep(0.3)
     cap.stop()
     ref.stop()
-    got, want = read_packets(ours), read_packets(theirs)
+    got, want = in_time_order(read_packets(ours)), in_time_order(read_packets(theirs))
     assert len(want) == expected
     # the same frames, with the tag back in the bytes as libpcap puts it
     assert [(p[2], p[3]) for p in got] == [(p[2], p[3]) for p in want]
@@ -76,7 +76,7 @@ def test_raw_ip_tun_interface(testbed, tmp_path):
     status, err = cap.stop()
     ref.stop()
     assert "link-type RAW (Raw IP)" in err
-    got, want = read_packets(ours), read_packets(theirs)
+    got, want = in_time_order(read_packets(ours)), in_time_order(read_packets(theirs))
     assert len(want) == 3
     assert [p[3] for p in got] == [p[3] for p in want]
     assert all(p[3][0] >> 4 == 4 for p in got)           # starts with the IP header
@@ -92,7 +92,7 @@ def test_loopback(testbed, tmp_path):
     time.sleep(0.3)
     cap.stop()
     ref.stop()
-    got, want = read_packets(ours), read_packets(theirs)
+    got, want = in_time_order(read_packets(ours)), in_time_order(read_packets(theirs))
     assert len(got) == len(want) >= 10
     assert all(g[3] == w[3][:g[1]] for g, w in zip(got, want))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.paths import FIXTURES
-from tests.helpers.processes import ebcap, read_packets, tcpdump, tshark
+from tests.helpers.processes import ebcap, in_time_order, read_packets, tcpdump, tshark
 from tests.helpers.paths import EBCAP
 from tests.helpers.kernel_state import maps_held_elsewhere
 
@@ -44,7 +44,7 @@ def capture_443(tb, tmp_path: Path, run: str, env: dict) -> tuple[str, list, lis
     status, err = cap.stop()
     ref.stop()
     assert status == 0, err
-    return err, read_packets(ours), read_packets(theirs)
+    return err, in_time_order(read_packets(ours)), in_time_order(read_packets(theirs))
 
 
 def test_second_capture_loads_the_cached_program_without_a_compiler(testbed, tmp_path):

@@ -8,9 +8,10 @@ the data area once, so that the payload of a record near its end wraps to its st
 import ctypes
 import mmap
 import struct
+from array import array
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import ebcap.capture.kernel.ring as ring
@@ -33,13 +34,19 @@ class SyntheticRing:
         self.start = self.prod = start
 
     def put(self, epb: bytes, spare: int = 0, flags: int = 0) -> None:
-        """One record whose payload is `epb` and `spare` bytes more (the kernel's size classes)."""
+        """One record whose payload is `epb` and `spare` bytes more (the kernel's size classes:
+        a zero head where a next block's would be, then bytes nobody wrote)."""
         length = len(epb) + spare
-        record = struct.pack("<II", length | flags, 0) + epb + b"\xee" * spare
+        record = (struct.pack("<II", length | flags, 0) + epb + b"\0" * min(spare, 8)
+                  + b"\xee" * max(spare - 8, 0))
         record += b"\0" * (-len(record) % 8)
         for i, byte in enumerate(record):
             self.data[(self.prod + i) % SIZE] = byte
         self.prod += len(record)
+
+    def put_batch(self, epbs: list[bytes], flags: int = 0) -> None:
+        """One record holding several blocks back to back (bpf/ebcap.c's staging buffer)."""
+        self.put(b"".join(epbs), flags=flags)
 
     def buffer(self) -> bytes:
         page = struct.pack("<Q", self.prod).ljust(PAGE, b"\0")
@@ -50,6 +57,7 @@ class SyntheticRing:
         reader._pages = self.buffer() if pages is None else pages
         reader._mask = SIZE - 1
         reader._data_base = PAGE
+        reader.batched = True
         reader._consumer_page = bytearray(struct.pack("<Q", self.start))
         reader._consumer = ctypes.c_uint64.from_buffer(reader._consumer_page)
         return reader
@@ -223,19 +231,25 @@ def test_read_only_output_refused():
 
 
 records = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 24),
-                             st.sampled_from([0, 0, 0, RINGBUF_DISCARD_BIT])), max_size=12)
+                             st.sampled_from([0, 0, 0, RINGBUF_DISCARD_BIT]),
+                             st.sampled_from([1, 1, 2, 5])), max_size=12)
 
 
 @settings(max_examples=200, deadline=None)
 @given(start=st.integers(0, 2**40), recs=records, limit=st.integers(0, 14),
        busy=st.booleans())
 def test_random_rings_agree(start, recs, limit, busy):
+    """Single blocks in size classes and batched records, mixed, anywhere in the ring."""
     start -= start % 8
     synthetic = SyntheticRing(start)
-    for n, (size, spare, flags) in enumerate(recs):
-        synthetic.put(epb(n, size), spare=spare, flags=flags)
+    for n, (size, spare, flags, blocks) in enumerate(recs):
+        if blocks == 1:
+            synthetic.put(epb(n, size), spare=spare, flags=flags)
+        else:
+            synthetic.put_batch([epb(n * 8 + i, size + i) for i in range(blocks)], flags=flags)
     if busy:
         synthetic.put(epb(99, 10), flags=RINGBUF_BUSY_BIT)
+    assume(synthetic.prod - start <= SIZE)          # no record written over another
     with pytest.MonkeyPatch.context() as monkeypatch:
         assert_same(synthetic, limit, monkeypatch)
 
@@ -300,3 +314,71 @@ def test_drain_write_leaves_a_failed_write_to_the_caller(walk):
     end, count, written = reader.drain_write(out, 0, -1, 64, limit=4)
     assert (count, written) == (4, 0) and bytes(out[:end]) == b"".join(expected)
     assert reader._consumer.value == cons
+
+
+def test_batched_records(walk, monkeypatch):
+    """Records of several blocks (the kernel's staging buffer), among single ones and wrapping:
+    every block comes out, in order, from the C walk, the Python one and drain_blocks alike."""
+    synthetic = SyntheticRing(start=SIZE - 200)
+    expected = []
+    for n in range(6):
+        blocks = [epb(10 * n + i, 20 + 7 * i) for i in range(n + 1)]
+        if n % 2:
+            synthetic.put_batch(blocks)
+        else:
+            for block in blocks:
+                synthetic.put(block, spare=16)
+        expected += blocks
+    blocks = assert_same(synthetic, 0, monkeypatch)
+    assert blocks == expected
+    data, _cons, count = drain_into(synthetic, 0)
+    assert (data, count) == (b"".join(expected), len(expected))
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4])
+def test_limit_inside_a_batched_record(walk, limit):
+    """-c that ends inside a record: its first blocks up to the limit are taken, the rest of the
+    record is passed over (the capture ends there)."""
+    synthetic = SyntheticRing()
+    blocks = [epb(n, 30) for n in range(5)]
+    synthetic.put_batch(blocks[:3])
+    synthetic.put_batch(blocks[3:])
+    reader = synthetic.reader()
+    out = bytearray(4096)
+    end, count = reader.drain_into(out, 0, limit)
+    assert (bytes(out[:end]), count) == (b"".join(blocks[:limit]), limit)
+    taken: list[bytes] = []
+    assert synthetic.reader().drain_blocks(taken, limit) == limit and taken == blocks[:limit]
+    first_record = 8 + len(b"".join(blocks[:3]))
+    assert reader._consumer.value == (first_record + 7 & ~7 if limit <= 3 else synthetic.prod)
+
+
+def test_counts_blocks_of_batched_records(walk):
+    synthetic = SyntheticRing(start=SIZE - 64)
+    synthetic.put_batch([epb(n, 10) for n in (0, 3, 6)])       # id 0
+    synthetic.put_batch([epb(n, 10) for n in (1, 4)])          # id 1
+    counts = array("Q", [0, 0, 0])
+    _end, count = synthetic.reader().drain_into(bytearray(4096), 0, 0, counts=counts)
+    assert count == 5 and list(counts) == [3, 2, 0]
+
+
+def test_a_block_that_overruns_its_batch_raises(walk):
+    synthetic = SyntheticRing()
+    first, second = epb(0, 20), bytearray(epb(1, 20))
+    second[4:8] = struct.pack("<I", len(second) + 4)
+    synthetic.put_batch([first, bytes(second)])
+    with pytest.raises(ValueError):
+        synthetic.reader().drain_into(bytearray(4096), 0)
+    with pytest.raises(ValueError):
+        synthetic.reader().drain_blocks([])
+
+
+def test_single_block_records_ignore_what_follows_the_block():
+    """drops.c's records (RingReader(batched=False)): the bytes after the block are not read."""
+    synthetic = SyntheticRing()
+    for n in range(3):
+        synthetic.put(epb(n, 40) + b"\xee" * 24)
+    reader = synthetic.reader()
+    reader.batched = False
+    blocks: list[bytes] = []
+    assert reader.drain_blocks(blocks) == 3 and blocks == [epb(n, 40) for n in range(3)]
