@@ -517,9 +517,6 @@ static __always_inline __u32 copy_peek(struct __sk_buff *skb, __u8 *to, __u64 n)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	__u64 head = 0;
-	/* clang would add `head` to an aligned stack address with an or, which the verifier
-	 * refuses on a pointer: the barrier hides the alignment */
-	barrier_var(to);
 	if (n > EBCAP_PEEK)
 		n = EBCAP_PEEK;
 	if (n == 0)
@@ -741,26 +738,10 @@ static __always_inline __u64 filter_in_place(struct __sk_buff *skb, __u32 direct
 	return ebcap_filter_direct(skb, data, data_end, direction, 0);
 }
 
-/* The peek of a packet the copying filter is to decide: `peek` (the stack), from the skb's
- * linear part and page fragments (copy_peek) at a TC hook, through the helper alone from a socket
- * filter (which may not read skb->data). */
-static __always_inline __u32 copy_to_decide(struct __sk_buff *skb, __u8 *peek, __u32 vlen,
-					    const struct ebcap_view *view, const int tc)
-{
-	if (tc && !view->tagged) {
-		void *data = (void *)(long)skb->data;
-		void *data_end = (void *)(long)skb->data_end;
-		if (data + (vlen < EBCAP_PEEK ? vlen : EBCAP_PEEK) > data_end)
-			return copy_peek(skb, peek, vlen);
-	}
-	return copy_packet(skb, peek, vlen, EBCAP_PEEK, view->tagged, view->tag);
-}
-
 /* `verdict`: the in-place filter's (filter_in_place), or EBCAP_FILTER_UNDECIDED where it
- * cannot run; the copying filter decides what it left undecided. `tc`: called by a TC hook (1)
- * or by the socket filter (0). */
+ * cannot run; the copying filter decides what it left undecided. */
 static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *iface,
-				   __u32 direction, __u64 verdict, const int tc)
+				   __u32 direction, __u64 verdict)
 {
 	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots), or for
 	 * the socket filter an interface user space has not registered: such a packet could be
@@ -777,31 +758,27 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 		return TC_ACT_UNSPEC;
 #endif
 	struct ebcap_view view = ebcap_view_of(skb);
-	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
-	/* The copying filter reads the peek on the stack, and only a matching packet's goes on
-	 * into this CPU's scratch: a refused one writes no map memory but its counter. */
-	__u8 peek[EBCAP_PEEK + EBCAP_TAG_SLACK];
-	__u32 peek_len = 0;
-	if (verdict == EBCAP_FILTER_UNDECIDED) {
-		peek_len = copy_to_decide(skb, peek, vlen, &view, tc);
-		if (!ebcap_filter(skb, peek, peek_len, direction, view.tagged ? view.tag : 0))
-			return TC_ACT_UNSPEC;
-	}
 	struct ebcap_scratch *s = scratch.lookup(&slot);
 	if (!s)
 		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
-	if (verdict == EBCAP_FILTER_UNDECIDED)
-		__builtin_memcpy(s->data, peek, EBCAP_PEEK);
+	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
+	view.peek = s->data;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	if (!view.tagged && data + (vlen < EBCAP_PEEK ? vlen : EBCAP_PEEK) > data_end)
+		view.peek_len = copy_peek(skb, s->data, vlen);
 	else
-		peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
-	s->peek_len = peek_len;
+		view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
+	s->peek_len = view.peek_len;
+	if (verdict == EBCAP_FILTER_UNDECIDED &&
+	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
+		return TC_ACT_UNSPEC;
 	iface->matched++;
 	/* The filter's every matching path reaches this point knowing something else about
 	 * peek_len (each load in the peek narrows its range), and the verifier would check emit()
 	 * once per path (a 300-term filter: too complex). Read back from memory, peek_len is just
 	 * "some number" again, and the filter's copy is dead: the paths are pruned as one. */
 	struct ebcap_view after = view;
-	after.peek = s->data;
 	after.peek_len = *(volatile __u32 *)&s->peek_len;
 	emit(skb, s, iface, direction, &after, vlen);
 	return TC_ACT_UNSPEC;	/* TCX_NEXT: let the packet and any other program go on */
@@ -810,13 +787,13 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 int ebcap_ingress(struct __sk_buff *skb)
 {
 	__u64 verdict = filter_in_place(skb, EBCAP_DIR_IN);
-	return capture(skb, iface_of(skb), EBCAP_DIR_IN, verdict, 1);
+	return capture(skb, iface_of(skb), EBCAP_DIR_IN, verdict);
 }
 
 int ebcap_egress(struct __sk_buff *skb)
 {
 	__u64 verdict = filter_in_place(skb, EBCAP_DIR_OUT);
-	return capture(skb, iface_of(skb), EBCAP_DIR_OUT, verdict, 1);
+	return capture(skb, iface_of(skb), EBCAP_DIR_OUT, verdict);
 }
 
 /* -i any without --owners: one socket filter on an unbound ETH_P_ALL packet socket
@@ -853,6 +830,6 @@ static __always_inline struct ebcap_iface *socket_iface(struct __sk_buff *skb, _
 int ebcap_socket(struct __sk_buff *skb)
 {
 	__u32 direction = skb->pkt_type == EBCAP_PACKET_OUTGOING ? EBCAP_DIR_OUT : EBCAP_DIR_IN;
-	capture(skb, socket_iface(skb, direction), direction, EBCAP_FILTER_UNDECIDED, 0);
+	capture(skb, socket_iface(skb, direction), direction, EBCAP_FILTER_UNDECIDED);
 	return 0;
 }
