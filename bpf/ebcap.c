@@ -506,44 +506,6 @@ static __always_inline __u32 copy_packet(struct __sk_buff *skb, __u8 *data, __u6
 				  ((rest - 1) & (room - 1)) + 1) ? 0 : n;
 }
 
-/* The peek, when the skb's linear part holds less of it than it takes (the headers are in page
- * fragments: trafgen's frames have only the link header there) and no tag is in metadata.
- * bpf_skb_load_bytes copies the linear part and then each fragment, a memcpy apiece
- * (skb_copy_bits); the linear bytes are read here in place instead, up to 15 of them (an
- * Ethernet header: 8 + 4 + 2), and the helper starts where they end, in the fragments: one
- * memcpy a packet fewer. Returns what it copied, as copy_packet(). */
-static __always_inline __u32 copy_peek(struct __sk_buff *skb, __u8 *to, __u64 n)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	__u64 head = 0;
-	if (n > EBCAP_PEEK)
-		n = EBCAP_PEEK;
-	if (n == 0)
-		return 0;
-	if (data + 8 <= data_end && n >= 8) {
-		*(__u64 *)to = *(__u64 *)data;
-		head = 8;
-	}
-	if (data + head + 4 <= data_end && head + 4 <= n) {
-		*(__u32 *)(to + head) = *(__u32 *)(data + head);
-		head += 4;
-	}
-	if (data + head + 2 <= data_end && head + 2 <= n) {
-		*(__u16 *)(to + head) = *(__u16 *)(data + head);
-		head += 2;
-	}
-	if (data + head + 1 <= data_end && head + 1 <= n) {
-		to[head] = *(__u8 *)(data + head);
-		head += 1;
-	}
-	if (head == n)
-		return n;
-	__u64 rest = n - head;
-	return bpf_skb_load_bytes(skb, head, to + head, ((rest - 1) & (EBCAP_PEEK - 1)) + 1) ?
-	       0 : n;
-}
-
 /* Waking the reader for every record that finds it idle costs the sending CPU an irq_work and the
  * reader a wake-up per handful of packets (measured: ~5 packets per wake-up at 200 kpps). So the
  * reader is woken when the ring's unread bytes pass EBCAP_WAKEUP_BYTES; below that it collects
@@ -763,12 +725,7 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
 	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
 	view.peek = s->data;
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	if (!view.tagged && data + (vlen < EBCAP_PEEK ? vlen : EBCAP_PEEK) > data_end)
-		view.peek_len = copy_peek(skb, s->data, vlen);
-	else
-		view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
+	view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
 	s->peek_len = view.peek_len;
 	if (verdict == EBCAP_FILTER_UNDECIDED &&
 	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
