@@ -686,11 +686,14 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
 /* The in-place filter, for a TC hook's packet (direct packet access; a socket filter may not
  * read skb->data, and always takes the copying path): 0 refused, 1 matching, or
  * EBCAP_FILTER_UNDECIDED. It runs before anything else, so a refused packet costs the filter
- * and its interface's counter: --owners' socket lookup (75-375 ns, README) and the VLAN tag's
- * reads come after. Of a refused packet's floor + 30-35 ns, the counter (the entry's lookup and
- * increment) is ~15 (without it: floor + 19, benchmarks/tc_cost.py, 5 rounds); counting in a
- * plain array instead, or at a constant key, cost the same. It stays: "packets received by
- * filter" and the ISB's ifrecv count refused packets. */
+ * alone: --owners' socket lookup (75-375 ns, README) and the VLAN tag's reads come after, and
+ * refused packets are not counted. "packets received by filter" and the ISB's ifrecv are the
+ * packets the filter accepted, as libpcap's on Linux (PACKET_STATISTICS' tp_packets counts what
+ * passed the socket's filter, the ones then dropped included; dumpcap's isb_ifrecv is that
+ * figure). Counting refused ones cost 15-20 ns a packet (floor + 16..18 without, + 31..36 with:
+ * benchmarks/tc_cost.py, 5 rounds, twice): a line of the interface's entry written per packet,
+ * cold after the sender's microseconds of stack; a plain array by CPU and slot, or a 4 KiB one
+ * by CPU alone, cost the same or 6 ns less. */
 static __always_inline __u64 filter_in_place(struct __sk_buff *skb, __u32 direction)
 {
 	void *data = (void *)(long)skb->data;
@@ -711,9 +714,6 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 	 * also halves the paths the verifier walks. */
 	if (!iface)
 		return TC_ACT_UNSPEC;
-	iface->seen++;
-	if (!verdict)
-		return TC_ACT_UNSPEC;	/* refused without a byte copied */
 	__u32 slot = direction == EBCAP_DIR_OUT;
 #if EBCAP_OWNERS
 	if (!find_owner(skb, slot))	/* --pid: decided before anything is copied */
@@ -730,6 +730,7 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 	if (verdict == EBCAP_FILTER_UNDECIDED &&
 	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
 		return TC_ACT_UNSPEC;
+	iface->seen++;
 	iface->matched++;
 	/* The filter's every matching path reaches this point knowing something else about
 	 * peek_len (each load in the peek narrows its range), and the verifier would check emit()
@@ -744,12 +745,16 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 int ebcap_ingress(struct __sk_buff *skb)
 {
 	__u64 verdict = filter_in_place(skb, EBCAP_DIR_IN);
+	if (!verdict)
+		return TC_ACT_UNSPEC;	/* refused without a byte copied, and not counted */
 	return capture(skb, iface_of(skb), EBCAP_DIR_IN, verdict);
 }
 
 int ebcap_egress(struct __sk_buff *skb)
 {
 	__u64 verdict = filter_in_place(skb, EBCAP_DIR_OUT);
+	if (!verdict)
+		return TC_ACT_UNSPEC;	/* refused without a byte copied, and not counted */
 	return capture(skb, iface_of(skb), EBCAP_DIR_OUT, verdict);
 }
 
