@@ -706,13 +706,12 @@ static __always_inline __u64 filter_in_place(struct __sk_buff *skb, __u32 direct
 /* `verdict`: the in-place filter's (filter_in_place), or EBCAP_FILTER_UNDECIDED where it
  * cannot run; the copying filter decides what it left undecided. */
 static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *iface,
-				   __u32 direction, __u64 verdict)
+				   __u32 direction, __u64 verdict, const int tc)
 {
-	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots), or for
-	 * the socket filter an interface user space has not registered: such a packet could be
-	 * neither counted nor given its interface id. Leaving the NULL checks out of what follows
-	 * also halves the paths the verifier walks. */
-	if (!iface)
+	/* `iface`: the socket filter's entry (socket_iface: NULL for a packet it is not to take);
+	 * a TC hook's (`tc`) is looked up once the packet has matched, so that a refused one reads
+	 * none of it (its ifindex, the per-CPU array's pointer, the entry: three cache misses). */
+	if (!tc && !iface)
 		return TC_ACT_UNSPEC;
 	__u32 slot = direction == EBCAP_DIR_OUT;
 #if EBCAP_OWNERS
@@ -729,6 +728,13 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 	s->peek_len = view.peek_len;
 	if (verdict == EBCAP_FILTER_UNDECIDED &&
 	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
+		return TC_ACT_UNSPEC;
+	if (tc)
+		iface = iface_of(skb);
+	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots): such a
+	 * packet could be neither counted nor given its interface id. Leaving the NULL checks out
+	 * of what follows also halves the paths the verifier walks. */
+	if (!iface)
 		return TC_ACT_UNSPEC;
 	iface->seen++;
 	iface->matched++;
@@ -747,7 +753,7 @@ int ebcap_ingress(struct __sk_buff *skb)
 	__u64 verdict = filter_in_place(skb, EBCAP_DIR_IN);
 	if (!verdict)
 		return TC_ACT_UNSPEC;	/* refused without a byte copied, and not counted */
-	return capture(skb, iface_of(skb), EBCAP_DIR_IN, verdict);
+	return capture(skb, NULL, EBCAP_DIR_IN, verdict, 1);
 }
 
 int ebcap_egress(struct __sk_buff *skb)
@@ -755,7 +761,7 @@ int ebcap_egress(struct __sk_buff *skb)
 	__u64 verdict = filter_in_place(skb, EBCAP_DIR_OUT);
 	if (!verdict)
 		return TC_ACT_UNSPEC;	/* refused without a byte copied, and not counted */
-	return capture(skb, iface_of(skb), EBCAP_DIR_OUT, verdict);
+	return capture(skb, NULL, EBCAP_DIR_OUT, verdict, 1);
 }
 
 /* -i any without --owners: one socket filter on an unbound ETH_P_ALL packet socket
@@ -792,6 +798,6 @@ static __always_inline struct ebcap_iface *socket_iface(struct __sk_buff *skb, _
 int ebcap_socket(struct __sk_buff *skb)
 {
 	__u32 direction = skb->pkt_type == EBCAP_PACKET_OUTGOING ? EBCAP_DIR_OUT : EBCAP_DIR_IN;
-	capture(skb, socket_iface(skb, direction), direction, EBCAP_FILTER_UNDECIDED);
+	capture(skb, socket_iface(skb, direction), direction, EBCAP_FILTER_UNDECIDED, 0);
 	return 0;
 }
