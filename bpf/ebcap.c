@@ -863,11 +863,14 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
 /* The in-place filter, for a TC hook's packet (direct packet access; a socket filter may not
  * read skb->data, and always takes the copying path): 0 refused, 1 matching, or
  * EBCAP_FILTER_UNDECIDED. It runs before anything else, so a refused packet costs the filter
- * and its interface's counter: --owners' socket lookup (75-375 ns, README) and the VLAN tag's
- * reads come after. Of a refused packet's floor + 30-35 ns, the counter (the entry's lookup and
- * increment) is ~15 (without it: floor + 19, benchmarks/tc_cost.py, 5 rounds); counting in a
- * plain array instead, or at a constant key, cost the same. It stays: "packets received by
- * filter" and the ISB's ifrecv count refused packets. */
+ * alone: --owners' socket lookup (75-375 ns, README) and the VLAN tag's reads come after, and
+ * refused packets are not counted. "packets received by filter" and the ISB's ifrecv are the
+ * packets the filter accepted, as libpcap's on Linux (PACKET_STATISTICS' tp_packets counts what
+ * passed the socket's filter, the ones then dropped included; dumpcap's isb_ifrecv is that
+ * figure). Counting refused ones cost 15-20 ns a packet (floor + 16..18 without, + 31..36 with:
+ * benchmarks/tc_cost.py, 5 rounds, twice): a line of the interface's entry written per packet,
+ * cold after the sender's microseconds of stack; a plain array by CPU and slot, or a 4 KiB one
+ * by CPU alone, cost the same or 6 ns less. */
 static __always_inline __u64 filter_in_place(struct __sk_buff *skb, __u32 direction)
 {
 	void *data = (void *)(long)skb->data;
@@ -880,17 +883,13 @@ static __always_inline __u64 filter_in_place(struct __sk_buff *skb, __u32 direct
 /* `verdict`: the in-place filter's (filter_in_place), or EBCAP_FILTER_UNDECIDED where it
  * cannot run; the copying filter decides what it left undecided. */
 static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *iface,
-				   __u32 direction, __u64 verdict)
+				   __u32 direction, __u64 verdict, const int tc)
 {
-	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots), or for
-	 * the socket filter an interface user space has not registered: such a packet could be
-	 * neither counted nor given its interface id. Leaving the NULL checks out of what follows
-	 * also halves the paths the verifier walks. */
-	if (!iface)
+	/* `iface`: the socket filter's entry (socket_iface: NULL for a packet it is not to take);
+	 * a TC hook's (`tc`) is looked up once the packet has matched, so that a refused one reads
+	 * none of it (its ifindex, the per-CPU array's pointer, the entry: three cache misses). */
+	if (!tc && !iface)
 		return TC_ACT_UNSPEC;
-	iface->seen++;
-	if (!verdict)
-		return TC_ACT_UNSPEC;	/* refused without a byte copied */
 	__u32 slot = direction == EBCAP_DIR_OUT;
 #if EBCAP_OWNERS
 	if (!find_owner(skb, slot))	/* --pid: decided before anything is copied */
@@ -907,6 +906,14 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 	if (verdict == EBCAP_FILTER_UNDECIDED &&
 	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
 		return TC_ACT_UNSPEC;
+	if (tc)
+		iface = iface_of(skb);
+	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots): such a
+	 * packet could be neither counted nor given its interface id. Leaving the NULL checks out
+	 * of what follows also halves the paths the verifier walks. */
+	if (!iface)
+		return TC_ACT_UNSPEC;
+	iface->seen++;
 	iface->matched++;
 	/* The filter's every matching path reaches this point knowing something else about
 	 * peek_len (each load in the peek narrows its range), and the verifier would check emit()
@@ -921,13 +928,17 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 int ebcap_ingress(struct __sk_buff *skb)
 {
 	__u64 verdict = filter_in_place(skb, EBCAP_DIR_IN);
-	return capture(skb, iface_of(skb), EBCAP_DIR_IN, verdict);
+	if (!verdict)
+		return TC_ACT_UNSPEC;	/* refused without a byte copied, and not counted */
+	return capture(skb, NULL, EBCAP_DIR_IN, verdict, 1);
 }
 
 int ebcap_egress(struct __sk_buff *skb)
 {
 	__u64 verdict = filter_in_place(skb, EBCAP_DIR_OUT);
-	return capture(skb, iface_of(skb), EBCAP_DIR_OUT, verdict);
+	if (!verdict)
+		return TC_ACT_UNSPEC;	/* refused without a byte copied, and not counted */
+	return capture(skb, NULL, EBCAP_DIR_OUT, verdict, 1);
 }
 
 /* -i any without --owners: one socket filter on an unbound ETH_P_ALL packet socket
@@ -964,6 +975,6 @@ static __always_inline struct ebcap_iface *socket_iface(struct __sk_buff *skb, _
 int ebcap_socket(struct __sk_buff *skb)
 {
 	__u32 direction = skb->pkt_type == EBCAP_PACKET_OUTGOING ? EBCAP_DIR_OUT : EBCAP_DIR_IN;
-	capture(skb, socket_iface(skb, direction), direction, EBCAP_FILTER_UNDECIDED);
+	capture(skb, socket_iface(skb, direction), direction, EBCAP_FILTER_UNDECIDED, 0);
 	return 0;
 }
