@@ -87,7 +87,7 @@ class Drainer:
         """Until stopped; returns how many packets were written."""
         config, session, sinks, stop = self.config, self.session, self.sinks, self.stop
         written = 0
-        last_flush = last_report = time.monotonic()
+        last_flush = last_report = last_clock = time.monotonic()
         watcher = session.link_watcher
         show_progress = sinks.writes_file and sys.stderr.isatty()
         short_poll = sinks.printer or config.packet_buffered
@@ -103,8 +103,13 @@ class Drainer:
                 if (config.packet_buffered and got or ring_woke
                         or now >= last_flush + FLUSH_SECONDS - EARLY):
                     sinks.flush()
-                    session.refresh_clock()
                     last_flush = now
+                    # the wall-clock check once a second, as without -U: -U flushes after
+                    # every drain that got packets, and the check (~30 us after a wake) is
+                    # not needed more often than a second flush would make it
+                    if now >= last_clock + FLUSH_SECONDS - EARLY:
+                        session.refresh_clock()
+                        last_clock = now
                 if show_progress and now - last_report >= 1.0:
                     print(f"\rGot {written}", end="", file=sys.stderr, flush=True)
                     last_report = now
