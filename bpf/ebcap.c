@@ -390,6 +390,17 @@ static __always_inline void put_owner(struct ebcap_owner_opt *opt, __u32 directi
 /* Whole packets are limited to tcpdump's maximum snapshot length. */
 #define EBCAP_MAXPACKET 262144
 
+/* An interface's entry if it is registered, its slot first (the hash only where two share one),
+ * else NULL. */
+static __always_inline struct ebcap_iface *registered_iface(__u32 ifindex)
+{
+	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
+	struct ebcap_iface *iface = slots.lookup(&slot);
+	if (iface && iface->ifindex == ifindex)
+		return iface;
+	return interfaces.lookup(&ifindex);
+}
+
 static __always_inline struct ebcap_iface *iface_of(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
@@ -642,10 +653,7 @@ static __always_inline void fill_tail(struct ebcap_epb_tail *tail, __u32 directi
 
 static __always_inline void count_lost(__u32 ifindex, __u32 packets)
 {
-	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
-	struct ebcap_iface *iface = slots.lookup(&slot);
-	if (!iface || iface->ifindex != ifindex)
-		iface = interfaces.lookup(&ifindex);
+	struct ebcap_iface *iface = registered_iface(ifindex);
 	if (iface)
 		iface->lost += packets;
 }
@@ -965,11 +973,7 @@ static __always_inline struct ebcap_iface *socket_iface(struct __sk_buff *skb, _
 	__u32 *wanted = socket_directions.lookup(&kind);
 	if (!wanted || !(*wanted & direction))
 		return NULL;
-	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
-	struct ebcap_iface *iface = slots.lookup(&slot);
-	if (iface && iface->ifindex == ifindex)
-		return iface;
-	return interfaces.lookup(&ifindex);
+	return registered_iface(ifindex);
 }
 
 int ebcap_socket(struct __sk_buff *skb)
