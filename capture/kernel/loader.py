@@ -16,9 +16,8 @@ from ebcap.capture.kernel.bpfsys import (BPF_MAP_TYPE_SK_STORAGE, BPF_PROG_TYPE_
                                          map_create, prog_load)
 from ebcap.capture.kernel.build import CompiledProgram, first_error
 from ebcap.capture.kernel import stage_timer
-from ebcap.capture.kernel.splice import splice, stub_calls
+from ebcap.capture.kernel.splice import LD_IMM64, splice, stub_calls
 
-LD_IMM64 = 0x18                 # BPF_LD | BPF_IMM | BPF_DW: a 64-bit constant over two slots
 BPF_PSEUDO_MAP_FD = 1           # ... whose imm is a map fd
 
 

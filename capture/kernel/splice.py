@@ -20,6 +20,7 @@ FILTER_STUB = 0x7EBCA               # bpf/filter_api.h's EBCAP_FILTER_STUB
 DIRECT_STUB = 0x7EBCB               # ... and EBCAP_FILTER_DIRECT_STUB (the in-place filter)
 BPF_CALL = 0x85                     # BPF_JMP | BPF_CALL
 BPF_PSEUDO_CALL = 1                 # src_reg of a call to a subprogram
+LD_IMM64 = 0x18                     # BPF_LD | BPF_IMM | BPF_DW: a 64-bit constant over two slots
 INSN = struct.Struct("<BBhi")
 
 

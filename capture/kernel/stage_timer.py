@@ -22,6 +22,7 @@ import struct
 
 from ebcap.capture.errors import KernelFeatureError
 from ebcap.capture.kernel import bpfsys
+from ebcap.capture.kernel.splice import BPF_CALL, BPF_PSEUDO_CALL, INSN, LD_IMM64
 
 TIMER_MAP = "stage_timers"          # bpf/ebcap.c's map of struct ebcap_stage_timer
 CALLBACK = "ebcap_flush"            # ... and its timer callback
@@ -30,11 +31,7 @@ TIMER_VALUE_SIZE = 24               # struct bpf_timer (16), ready, pad
 MAP_KEY_TYPE, MAP_VALUE_TYPE = 2, 6
 ENTRY_FUNC, SUB_FUNC = 9, 10
 
-INSN = struct.Struct("<BBhi")
-LD_IMM64 = 0x18
-BPF_CALL = 0x85
-BPF_PSEUDO_CALL = 1
-BPF_PSEUDO_FUNC = 4
+BPF_PSEUDO_FUNC = 4                 # src_reg of an ld_imm64 that names a subprogram
 
 _KIND_INT, _KIND_PTR, _KIND_ARRAY, _KIND_STRUCT = 1, 2, 3, 4
 _KIND_FUNC, _KIND_FUNC_PROTO = 12, 13
