@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import signal
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ebcap.capture.bench.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed, wait_listening
 
 LAUNCH = "import sys; from ebcap.capture.cli.main import main; sys.argv[0] = 'ebcap'; main()"
 SENDER = Path(__file__).resolve().parents[1] / "capture" / "bench" / "udpsend.py"
@@ -41,12 +40,7 @@ def _threads_cpu_ns(pid: int) -> int:
 
 def _start(argv: list[str], env: dict | None) -> subprocess.Popen:
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
-    err = b""
-    while b"listening on" not in err:
-        if proc.poll() is not None:
-            raise RuntimeError(f"capture exited: {err + proc.stderr.read()!r}")
-        if select.select([proc.stderr], [], [], 0.05)[0]:
-            err += os.read(proc.stderr.fileno(), 4096)
+    wait_listening(proc)
     return proc
 
 

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from ebcap.capture.bench.testbed import wait_listening
+
 EBCAP = Path(sys.executable).parent / "ebcap"
 NETNS = f"ebcap-dropcost-{os.getpid()}"
 # CPU time, not wall time: the host is shared, and the receive softirq of loopback traffic
@@ -66,12 +68,10 @@ time.sleep(3600)
 def with_ebcap(n: int, expression: str, runs: int, *extra: str) -> tuple[list[float], str]:
     proc = subprocess.Popen(in_ns(str(EBCAP), "--drops", "-w", "/dev/null", *extra, expression),
                             stderr=subprocess.PIPE)
-    err = b""
-    while b"listening on" not in err:
-        more = proc.stderr.read1(4096)
-        if not more:
-            raise SystemExit(f"ebcap {' '.join(extra)} failed: {err.decode().strip()}")
-        err += more
+    try:
+        err = wait_listening(proc)
+    except RuntimeError as exc:
+        raise SystemExit(f"ebcap {' '.join(extra)} failed: {exc}") from None
     times = [send(n) for _ in range(runs)]
     proc.send_signal(2)
     _out, rest = proc.communicate(timeout=30)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ebcap.capture.bench.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed, wait_listening
 
 PCAP_HEADER = struct.Struct("<IHHiIII")
 RECORD = struct.Struct("<IIII")
@@ -76,8 +76,7 @@ def capture_seed(seed: Path) -> None:
         left, right = bed.left, bed.right
         dump = bed.popen(right, ["tcpdump", "-i", right.ifname, "-s", "0", "-U", "-w", str(seed)],
                          stderr=subprocess.PIPE)
-        if b"listening on" not in dump.stderr.readline():
-            raise RuntimeError("tcpdump did not start on the corpus testbed")
+        wait_listening(dump)
         _generate(bed)
         time.sleep(0.3)
         dump.terminate()

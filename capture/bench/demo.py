@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from ebcap.capture.bench.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed, wait_listening
 
 EBCAP = str(Path(sys.executable).parent / "ebcap")
 OUTPUT = Path("demo.pcapng")
@@ -22,10 +22,10 @@ def _step(text: str) -> None:
 
 
 def _wait_ready(proc: subprocess.Popen) -> None:
-    line = proc.stderr.readline().decode()
-    sys.stderr.write(line)
-    if "listening on" not in line:
-        raise SystemExit(f"demo: ebcap did not start: {line}{proc.stderr.read().decode()}")
+    try:
+        sys.stderr.write(wait_listening(proc).decode())
+    except RuntimeError as exc:
+        raise SystemExit(f"demo: ebcap did not start: {exc}") from None
 
 
 def main() -> int:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import select
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 _serial = itertools.count()
@@ -63,6 +65,26 @@ class Host:
     ifname: str
     ipv4: str
     ipv6: str
+
+
+def wait_listening(proc: subprocess.Popen, timeout: float = 60.0) -> bytes:
+    """Until `proc` (started with stderr=PIPE) prints "listening on", as tcpdump and ebcap do
+    once they capture; returns the stderr read so far. Raises RuntimeError with that text when
+    the process ends first or `timeout` seconds pass. Reads the pipe's fd itself, so the file
+    object buffers nothing and a later communicate() or read() gets the rest."""
+    deadline = time.monotonic() + timeout
+    fd, err = proc.stderr.fileno(), b""
+    command = " ".join(map(str, proc.args))
+    while b"listening on" not in err:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeError(f"{command} did not start in {timeout:g} s: {err.decode()}")
+        if select.select([fd], [], [], min(left, 0.05))[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:       # its stderr closed: it has ended, or is ending
+                raise RuntimeError(f"{command} ended before it listened: {err.decode()}")
+            err += chunk
+    return err
 
 
 def _ip(*args: str) -> None:

@@ -378,3 +378,27 @@ def test_the_socket_sender_counts_what_it_sent():
     finally:
         for sock in listeners:
             sock.close()
+
+
+def test_wait_listening_returns_at_the_line_and_reports_an_early_exit():
+    """benchmarks/*.py and the demo wait for a capture tool with this one helper."""
+    from ebcap.capture.bench.testbed import wait_listening
+    script = ("import sys, time; sys.stderr.write('warming\\n'); sys.stderr.flush(); "
+              "time.sleep(0.1); sys.stderr.write('listening on x\\n'); sys.stderr.flush(); "
+              "sys.stdin.read(); sys.stderr.write('after')")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert wait_listening(proc, timeout=10) == b"warming\nlistening on x\n"
+    _out, rest = proc.communicate(b"", timeout=10)
+    assert rest == b"after"             # nothing of it was left in a buffer
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write('no such iface')"],
+                            stderr=subprocess.PIPE)
+    with pytest.raises(RuntimeError, match="ended before it listened: no such iface"):
+        wait_listening(proc, timeout=10)
+    proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                            stderr=subprocess.PIPE)
+    with pytest.raises(RuntimeError, match="did not start in 0.2 s"):
+        wait_listening(proc, timeout=0.2)
+    proc.kill()
+    proc.wait()
