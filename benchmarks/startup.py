@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import signal
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from ebcap.capture.bench.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed, wait_listening
 
 LAUNCH = "import sys; from {} import main; sys.argv[0] = 'ebcap'; main()"
 CONSOLE_SCRIPT = "ebcap.capture.cli.launch"
@@ -54,12 +53,7 @@ def _start(argv: list[str], env: dict | None) -> tuple[subprocess.Popen, float]:
     """Start ebcap (ip netns exec keeps the pid) and wait for "listening on": (process, s)."""
     start = time.monotonic()
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env)
-    err = b""
-    while b"listening on" not in err:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ebcap exited: {err + proc.stderr.read()!r}")
-        if select.select([proc.stderr], [], [], 0.05)[0]:
-            err += os.read(proc.stderr.fileno(), 4096)
+    wait_listening(proc)
     return proc, time.monotonic() - start
 
 

@@ -25,7 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ebcap.capture.bench.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed, wait_listening
 from ebcap.capture.bench.traffic import (MAIN_SPORT, Flow, SocketUdp, Trafgen, add_blackhole,
                                          quiet_links)
 from ebcap.capture.kernel import bpfsys
@@ -97,12 +97,7 @@ def measure(testbed: Testbed, flow: Flow, kind: str, what: str, seconds: float,
     else:
         proc = testbed.popen(host, [str(ebcap or EBCAP), "-i", host.ifname, "-Q", "out", "-w",
                                     "/dev/null", *options, what], stderr=subprocess.PIPE)
-        err = b""
-        while b"listening on" not in err:
-            chunk = proc.stderr.read1(4096)
-            if not chunk:
-                raise RuntimeError(f"ebcap did not start: {err.decode()}")
-            err += chunk
+        wait_listening(proc)
         pid, name = proc.pid, "ebcap_egress"
     try:
         ns0, cnt0 = prog_stats(pid, name)
