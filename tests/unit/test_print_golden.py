@@ -71,3 +71,45 @@ def test_show_interface_prefix():
                            [Interface("veth0", linktype)], out)
     printer.print(packets[0]._replace(direction=Direction.OUT))
     assert out.getvalue() == "veth0 Out ARP, Request who-has 10.0.0.1 tell 10.0.0.9, length 28\n"
+
+
+def test_protocol_names_without_n_are_tcpdumps_own():
+    """Without -n, IP protocols are named from tcpdump's table (ipproto.c), not the host's
+    /etc/protocols: the corpus's ipproto family holds numbers where the two disagree (Debian's
+    file: 0 "ip", 143 "ethernet", no 7, 16, 253, 255). Its -n goldens are the test above's."""
+    golden = CORPUS / "golden" / corpus_script().names_golden_name("ipproto")
+    expected = group_by_packet(golden.read_text().split("\n")[:-1])
+    mine = render("ipproto", PrintOptions(numeric=False, timestamp_mode=TimestampMode.EPOCH))
+    assert [EBCAP_SUFFIX.sub("", a) for a in mine] == expected
+
+
+def test_protocol_names_do_not_read_etc_protocols(monkeypatch):
+    """The same names on a host without /etc/protocols (or with another one)."""
+    import builtins
+
+    from ebcap.dissectors import names
+
+    def no_file(path, *args, **kwargs):
+        if str(path) == "/etc/protocols":
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", no_file)
+    assert [names.protocol_name(p) for p in (0, 6, 7, 143, 255, 200)] == \
+        ["hopopt", "tcp", "cbt", None, "reserved", None]
+
+
+def test_protocol_names_without_n_against_the_installed_tcpdump():
+    """The golden file above, made again by this host's tcpdump (when it is 4.99, as the
+    corpus's): the table is tcpdump's whatever this host's /etc/protocols says."""
+    import os
+    import shutil
+    import subprocess
+    if not shutil.which("tcpdump") or not shutil.which("unshare") or os.geteuid() != 0:
+        pytest.skip("needs tcpdump, unshare and root")
+    version = subprocess.run(["tcpdump", "--version"], capture_output=True, text=True).stdout
+    if "tcpdump version 4.99" not in version:
+        pytest.skip(f"the corpus is tcpdump 4.99's: {version.splitlines()[0]}")
+    script = corpus_script()
+    assert script.tcpdump_names(CORPUS / "ipproto.pcap") == \
+        (CORPUS / "golden" / script.names_golden_name("ipproto")).read_text()
