@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ebcap.bpf import SOURCE_DIR
 from ebcap.capture.errors import KernelFeatureError
@@ -22,7 +22,7 @@ from ebcap.capture.kernel.drop_record import COUNTERS, CONFIG, DropCounters, Rea
 from ebcap.capture.kernel.loader import LoadedProgram
 from ebcap.capture.kernel.maps import CaptureMaps
 from ebcap.capture.kernel.program import compiled_program
-from ebcap.capture.kernel.source import OWNER_PROGRAMS, PAGE_SIZE
+from ebcap.capture.kernel.source import OWNER_FIELDS, PAGE_SIZE, OwnerSpec
 from ebcap.capture.packet import Direction
 
 DROP_SOURCE = SOURCE_DIR / "drops.c"
@@ -121,26 +121,28 @@ def record_room(snaplen: int) -> int:
     return min(1 << (max(snaplen, PEEK_BYTES) - 1).bit_length(), 65536)
 
 
-@dataclass(frozen=True)
-class DropSpec:
-    snaplen: int = 0
-    ring_bytes: int = DEFAULT_RING_BYTES
-    owners: bool = False             # records carry their socket's owner (bpf/drops.c)
-    pid_filter: bool = False         # only the tgids in wanted_pids (--pid)
-    comm_filter: bool = False        # only the thread names in wanted_comms (--comm)
-    cgroup_filter: bool = False      # only sockets made under wanted_cgroup (--cgroup, --run)
+_DROP_SPEC_FIELDS = {              # name: default
+    "snaplen": 0,                   # bytes of the frame to keep; 0 = the peek (headers)
+    "ring_bytes": DEFAULT_RING_BYTES,
+    **dict.fromkeys(OWNER_FIELDS, False),
+}
+
+
+class DropSpec(OwnerSpec, namedtuple("DropSpec", _DROP_SPEC_FIELDS,
+                                     defaults=_DROP_SPEC_FIELDS.values())):
+    """Everything that shapes the compiled drop program besides the filter (as ProgramSpec
+    for the capture program)."""
+
+    __slots__ = ()
 
     @property
     def programs(self) -> tuple[str, ...]:
-        return (FUNCTION, *OWNER_PROGRAMS) if self.owners else (FUNCTION,)
+        return (FUNCTION, *self.owner_programs)
 
     def owner_cflags(self) -> list[str]:
-        """Only when --owners is given: the other programs' flags, and cache entries, stay."""
-        if not self.owners:
-            return []
-        return ["-DEBCAP_OWNERS=1", f"-DEBCAP_PID_FILTER={int(self.pid_filter)}",
-                f"-DEBCAP_COMM_FILTER={int(self.comm_filter)}",
-                f"-DEBCAP_CGROUP_FILTER={int(self.cgroup_filter)}"]
+        """Only with --owners, and then every one: without, the flags (so the cache entry) are
+        those of the program before --owners existed."""
+        return self.owner_defines(always=tuple(OWNER_FIELDS)) if self.owners else []
 
 
 class DropSource:

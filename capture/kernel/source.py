@@ -27,19 +27,53 @@ PROGRAMS = (INGRESS, EGRESS, SOCKET)
 OWNER_PROGRAMS = ("ebcap_sock_create", "ebcap_sock_addr")
 
 
+# The owner options, which bpf/owners.h compiles in: the same in this program's spec and the
+# drop program's (drop_program.DropSpec), each off by default. field -> its -D constant
+OWNER_FIELDS = {
+    "owners": "EBCAP_OWNERS",               # records carry their socket's owner (--owners)
+    "pid_filter": "EBCAP_PID_FILTER",       # only the tgids in wanted_pids (--pid)
+    "comm_filter": "EBCAP_COMM_FILTER",     # only the thread names in wanted_comms (--comm)
+    "cgroup_filter": "EBCAP_CGROUP_FILTER",  # only sockets made under wanted_cgroup (--cgroup)
+}
+
+
+def owner_fields(config, cgroup) -> dict[str, bool]:
+    """The owner options a CaptureConfig asks for (`cgroup`: its --cgroup or --run target, or
+    None), as a spec's keyword arguments."""
+    return {"owners": config.owners, "pid_filter": bool(config.pids),
+            "comm_filter": bool(config.comms), "cgroup_filter": cgroup is not None}
+
+
+class OwnerSpec:
+    """What ProgramSpec and DropSpec share: the OWNER_FIELDS (fields of their named tuples) and
+    what those add to a program, its socket hooks and -D constants."""
+
+    __slots__ = ()
+
+    @property
+    def owner_programs(self) -> tuple[str, ...]:
+        return OWNER_PROGRAMS if self.owners else ()
+
+    def owner_defines(self, always: tuple[str, ...] = ()) -> list[str]:
+        """-D for each owner option that is set, and for those in `always` whatever their value
+        (the C defaults the others to 0): a program's flags, and so its cache entry, stay as
+        they were when an option it never named is added."""
+        return [f"-D{macro}={int(getattr(self, field))}"
+                for field, macro in OWNER_FIELDS.items()
+                if field in always or getattr(self, field)]
+
+
 _SPEC_FIELDS = {                    # name: default
     "linktype": LinkType.ETHERNET,
     "snaplen": 0,                   # bytes to copy at most; 0 = headers only
     "ring_bytes": DEFAULT_RING_BYTES,
     "offline": False,               # run by BPF_PROG_TEST_RUN on packets from a file
-    "owners": False,                # EPBs carry their socket's owner (bpf/ebcap.c)
-    "pid_filter": False,            # only the tgids in wanted_pids (--pid)
-    "comm_filter": False,           # only the thread names in wanted_comms (--comm)
-    "cgroup_filter": False,         # only sockets made under wanted_cgroup (--cgroup, --run)
+    **dict.fromkeys(OWNER_FIELDS, False),
 }
 
 
-class ProgramSpec(namedtuple("ProgramSpec", _SPEC_FIELDS, defaults=_SPEC_FIELDS.values())):
+class ProgramSpec(OwnerSpec, namedtuple("ProgramSpec", _SPEC_FIELDS,
+                                        defaults=_SPEC_FIELDS.values())):
     """Everything that shapes the compiled program besides the filter. (collections' named
     tuple: capture/filter/libpcap.py's Insn says why.)"""
 
@@ -49,7 +83,7 @@ class ProgramSpec(namedtuple("ProgramSpec", _SPEC_FIELDS, defaults=_SPEC_FIELDS.
     def programs(self) -> tuple[str, ...]:
         """The functions to compile: the hooks, and live the staging buffer's flush callback
         (capture/kernel/stage_timer.py appends it to them)."""
-        hooks = PROGRAMS + OWNER_PROGRAMS if self.owners else PROGRAMS
+        hooks = PROGRAMS + self.owner_programs
         return hooks if self.offline else hooks + (stage_timer.CALLBACK,)
 
     def cflags(self) -> list[str]:
@@ -66,12 +100,8 @@ class ProgramSpec(namedtuple("ProgramSpec", _SPEC_FIELDS, defaults=_SPEC_FIELDS.
             f"-DEBCAP_PEEK={PEEK_BYTES}",
             f"-DEBCAP_HEADERS_MAX={HEADERS_MAX}",
             f"-DEBCAP_IFACE_SLOTS={IFACE_SLOTS}",
-            f"-DEBCAP_OWNERS={int(self.owners)}",
-            f"-DEBCAP_PID_FILTER={int(self.pid_filter)}",
-            # only when set (bpf/ebcap.c defaults them to 0): the other programs' flags,
-            # and so their cache entries, stay as they were
-            *(["-DEBCAP_COMM_FILTER=1"] if self.comm_filter else []),
-            *(["-DEBCAP_CGROUP_FILTER=1"] if self.cgroup_filter else []),
+            # --comm and --cgroup came later: named only when set
+            *self.owner_defines(always=("owners", "pid_filter")),
         ]
 
 

@@ -29,7 +29,7 @@ from ebcap.capture.kernel.drop_record import (DropCounters, DropRecord, drop_com
                                               parse_record, reason_name, select_reasons)
 from ebcap.capture.kernel.owners import OWNER
 from ebcap.capture.kernel.ring import RingReader
-from ebcap.capture.kernel.source import ring_size
+from ebcap.capture.kernel.source import owner_fields, ring_size
 from ebcap.capture.net import interfaces
 from ebcap.capture.packet import Direction, Interface, LinkType, Packet
 from ebcap.capture.pcapng.rotation import CaptureComplete
@@ -85,10 +85,8 @@ class DropSession:
         ring_bytes = ring_size(self.config.buffer_kib)
         config = self.config
         program = DropProgram(*filters_for(config.expression),
-                              DropSpec(config.snaplen, ring_bytes, owners=config.owners,
-                                       pid_filter=bool(config.pids),
-                                       comm_filter=bool(config.comms),
-                                       cgroup_filter=self.cgroup is not None))
+                              DropSpec(config.snaplen, ring_bytes,
+                                       **owner_fields(config, self.cgroup)))
         self.stack.callback(program.close)
         if config.owners:
             owners.attach_hooks(self.stack, program.loaded.insns)

@@ -17,7 +17,7 @@ from ebcap.capture.kernel import owners, prefetch
 from ebcap.capture.kernel.bpfsys import BPF_PROG_TYPE_SOCKET_FILTER
 from ebcap.capture.kernel.program import KernelProgram, load_program
 from ebcap.capture.kernel.ring import RingReader
-from ebcap.capture.kernel.source import SOCKET, ProgramSpec, ring_size
+from ebcap.capture.kernel.source import SOCKET, ProgramSpec, owner_fields, ring_size
 from ebcap.capture.net import interfaces
 from ebcap.capture.packet import Interface
 from ebcap.capture.pcapng.writer import InterfaceStats
@@ -60,9 +60,7 @@ class LiveSession:
         if linktype not in self.programs:
             spec = ProgramSpec(linktype=linktype, snaplen=self.config.snaplen,
                                ring_bytes=ring_size(self.config.buffer_kib),
-                               owners=self.config.owners, pid_filter=bool(self.config.pids),
-                               comm_filter=bool(self.config.comms),
-                               cgroup_filter=self.cgroup is not None)
+                               **owner_fields(self.config, self.cgroup))
             kernel = load_program(compile_filter(self.config.expression, linktype,
                                                  netmask=self.netmask), spec)
             self.stack.callback(kernel.close)
