@@ -83,18 +83,7 @@ static __always_inline struct ebcap_cgroup_want *cgroup_want(void)
 }
 #endif
 
-int ebcap_sock_create(struct bpf_sock *sk)
-{
-	return remember_owner(sk);
-}
-
-int ebcap_sock_addr(struct bpf_sock_addr *ctx)
-{
-	struct bpf_sock *sk = ctx->sk;
-	if (sk)
-		remember_owner(sk);
-	return 1;
-}
+EBCAP_OWNER_HOOKS
 
 /* The owner of the drop's socket into `now` (tgid 0: none): the receiving socket the
  * tracepoint names (rx_sk: a full receive buffer, a socket filter), else the skb's own (on its

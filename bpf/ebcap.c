@@ -155,20 +155,7 @@ static __always_inline struct ebcap_cgroup_want *cgroup_want(void)
 }
 #endif
 
-/* BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE: the context is the new socket. */
-int ebcap_sock_create(struct bpf_sock *sk)
-{
-	return remember_owner(sk);
-}
-
-/* BPF_PROG_TYPE_CGROUP_SOCK_ADDR (connect4/6, udp4/6_sendmsg): ctx->sk is a full socket. */
-int ebcap_sock_addr(struct bpf_sock_addr *ctx)
-{
-	struct bpf_sock *sk = ctx->sk;
-	if (sk)
-		remember_owner(sk);
-	return 1;
-}
+EBCAP_OWNER_HOOKS
 
 /* Where the network header starts at TC (live capture: Ethernet, or raw IP on a tun) */
 #if EBCAP_LINK == EBCAP_LINK_ETHERNET

@@ -19,8 +19,11 @@
  *   declared below, one map call each. (A raw bpf_map_lookup_elem((void *)bpf_pseudo_fd(1, -N))
  *   here would work too, but N is the map's place in the includer's declaration order: a map
  *   added above the #include would silently make it another map.)
+ *   Nor in a macro expanded there ("cannot use map function inside a macro"): the accessors
+ *   are the includer's own text, the only owner code each program repeats.
  * - The hook programs, ebcap_sock_create and ebcap_sock_addr: BCC makes a program section only
- *   for the functions of the file it compiles (from a header: "Unknown program").
+ *   for the functions of the file it compiles (from a header: "Unknown program"), which a
+ *   function a macro defines there is: the includer writes EBCAP_OWNER_HOOKS (below).
  */
 #ifndef EBCAP_OWNERS_H
 #define EBCAP_OWNERS_H
@@ -144,6 +147,26 @@ static __always_inline int remember_owner(void *sk)
 		owner->in_cgroup = 1;
 #endif
 	return 1;
+}
+
+/* The cgroup socket hooks (capture/kernel/owners.py attaches them), defined where the includer
+ * writes this (see the top):
+ *   ebcap_sock_create  BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE: the context is
+ *                      the new socket
+ *   ebcap_sock_addr    BPF_PROG_TYPE_CGROUP_SOCK_ADDR (connect4/6, udp4/6_sendmsg): ctx->sk is
+ *                      a full socket */
+#define EBCAP_OWNER_HOOKS						\
+int ebcap_sock_create(struct bpf_sock *sk)				\
+{									\
+	return remember_owner(sk);					\
+}									\
+									\
+int ebcap_sock_addr(struct bpf_sock_addr *ctx)				\
+{									\
+	struct bpf_sock *sk = ctx->sk;					\
+	if (sk)								\
+		remember_owner(sk);					\
+	return 1;							\
 }
 
 /* 0 when --pid, --comm or --cgroup leaves out a packet whose owner is `now` (tgid 0: none). */
