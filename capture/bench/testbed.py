@@ -67,13 +67,14 @@ class Host:
     ipv6: str
 
 
-def wait_listening(proc: subprocess.Popen, timeout: float = 60.0) -> bytes:
-    """Until `proc` (started with stderr=PIPE) prints "listening on", as tcpdump and ebcap do
-    once they capture; returns the stderr read so far. Raises RuntimeError with that text when
-    the process ends first or `timeout` seconds pass. Reads the pipe's fd itself, so the file
-    object buffers nothing and a later communicate() or read() gets the rest."""
+def wait_listening(proc: subprocess.Popen, timeout: float = 60.0, stream=None) -> bytes:
+    """Until `proc` prints "listening on" on `stream` (default its stderr, a pipe), as tcpdump
+    and ebcap do once they capture and an iperf3 server once it listens; returns what it read.
+    Raises RuntimeError with that text when the process ends first or `timeout` seconds pass.
+    Reads the pipe's fd itself, so the file object buffers nothing and a later communicate() or
+    read() gets the rest."""
     deadline = time.monotonic() + timeout
-    fd, err = proc.stderr.fileno(), b""
+    fd, err = (stream or proc.stderr).fileno(), b""
     command = " ".join(map(str, proc.args))
     while b"listening on" not in err:
         left = deadline - time.monotonic()

@@ -19,18 +19,16 @@ import json
 import math
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ebcap.capture.bench.measure import Match
-from ebcap.capture.bench.testbed import Host, Testbed
+from ebcap.capture.bench.testbed import Host, Testbed, wait_listening
 
 MAIN_SPORT = 4321      # source port of the measured traffic
 TICKER_SPORT = 4322    # source port of the slow ticker that times a capture's start-up
@@ -219,6 +217,17 @@ def sender_commands() -> dict[str, str]:
     }
 
 
+def _interrupt(proc: subprocess.Popen, timeout: float) -> tuple:
+    """SIGINT to `proc` if it still runs, its output once it ends, killed after `timeout` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
 class SocketUdp(_Sender):
     """udpsend.py in the sender's namespace: the trafgen frames' ports and sizes, from a socket.
 
@@ -233,13 +242,7 @@ class SocketUdp(_Sender):
                                   text=True)
 
     def stop(self, timeout: float = 5.0) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate()
+        out, err = _interrupt(self.proc, timeout)
         if self.proc.returncode != 0:
             raise RuntimeError(f"udpsend failed ({self.proc.returncode}): {err.strip()[-300:]}")
         return int(out.split()[-1]) if out.split() else None
@@ -259,17 +262,8 @@ class TcpStream:
         self._seconds = math.ceil(duration) + 5
 
     def wait_ready(self, timeout: float = 10.0) -> None:
-        """Until the server listens: its "Server listening on" line. Read unbuffered, so that
-        select() sees all there is."""
-        deadline, seen = time.monotonic() + timeout, b""
-        fd = self.server.stdout.fileno()
-        while b"listening" not in seen:
-            left = deadline - time.monotonic()
-            chunk = os.read(fd, 4096) if left > 0 and select.select([fd], [], [], left)[0] else b""
-            if not chunk:
-                said = seen.decode(errors="replace").strip()
-                raise RuntimeError(f"iperf3 server did not start: {said!r}")
-            seen += chunk
+        """Until the server listens: its "Server listening on" line."""
+        wait_listening(self.server, timeout, self.server.stdout)
 
     def start(self) -> None:
         self.client = self._testbed.popen(
@@ -286,13 +280,7 @@ class TcpStream:
         """SIGINT to the client (it then closes the stream) and the end of the server."""
         try:
             if self.client is not None:
-                if self.client.poll() is None:
-                    self.client.send_signal(signal.SIGINT)
-                try:
-                    _, err = self.client.communicate(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    self.client.kill()
-                    _, err = self.client.communicate()
+                _, err = _interrupt(self.client, timeout)
                 if "error" in err:
                     raise RuntimeError(f"iperf3 failed: {err.strip()[-300:]}")
         finally:
