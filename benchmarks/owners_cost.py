@@ -16,7 +16,7 @@ note says how many sockets it seeded and in how long; per 1,000 sockets is the d
 a start with none held, over the sockets held. ONLY=seed measures that alone, ONLY=packet the
 per-packet figures alone (--comm and --cgroup / matching every packet among them)."""
 import json, os, re, signal, statistics, subprocess, sys, time
-from ebcap.capture.bench.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed, wait_listening
 
 EBCAP = os.path.join(os.path.dirname(sys.executable), "ebcap")
 PACKETS = int(os.environ.get("PACKETS", 200_000))
@@ -89,12 +89,7 @@ def start(tb, *flags, host=None, direction="out"):
     host = host or tb.left
     cap = subprocess.Popen([EBCAP, "--netns", host.netns, "-i", host.ifname, "-Q", direction,
                             "-w", "/dev/null", *flags], stderr=subprocess.PIPE)
-    err = b""
-    while b"listening" not in err:
-        chunk = os.read(cap.stderr.fileno(), 4096)
-        if not chunk:
-            raise RuntimeError(f"ebcap {' '.join(flags)}: {err.decode()}")
-        err += chunk
+    wait_listening(cap)
     return cap
 
 
@@ -154,12 +149,7 @@ def seeding(tb, n):
         assert holder.stdout.readline().strip() == "ready"
     cap = subprocess.Popen([EBCAP, "--netns", tb.left.netns, "-i", tb.left.ifname, "-w",
                             "/dev/null", "--owners", "--debug"], stderr=subprocess.PIPE)
-    err = b""
-    while b"listening" not in err:
-        chunk = os.read(cap.stderr.fileno(), 4096)
-        if not chunk:
-            raise RuntimeError(err.decode())
-        err += chunk
+    err = wait_listening(cap)
     stop(cap)
     if holder:
         holder.stdin.write("end\n"); holder.stdin.flush(); holder.wait()

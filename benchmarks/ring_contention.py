@@ -6,7 +6,7 @@ testbed. Run as root from the repository:
     .venv/bin/python -I benchmarks/ring_contention.py
 """
 import json, os, signal, subprocess, sys, tempfile, time
-from ebcap.capture.bench.testbed import Testbed
+from ebcap.capture.bench.testbed import Testbed, wait_listening
 from ebcap.capture.bench import traffic
 EBCAP = os.path.join(os.path.dirname(sys.executable), "ebcap")
 
@@ -23,9 +23,7 @@ try:
         for cpus in (1, 2, 1, 2):
             out = tempfile.mktemp(suffix=".pcapng")
             cap = tb.popen(tb.left, [EBCAP, "-i", tb.left.ifname, "-Q", "out", "-w", out, "udp"], stderr=subprocess.PIPE)
-            err = b""
-            while b"listening" not in err:
-                err += os.read(cap.stderr.fileno(), 4096)
+            wait_listening(cap)
             fd, conf = tempfile.mkstemp(suffix=".trafgen")
             os.write(fd, traffic.trafgen_config(flow, traffic.MAIN_SPORT, True).encode()); os.close(fd)
             argv = traffic.trafgen_argv(flow.src.ifname, conf, 600000 * cpus)
