@@ -33,7 +33,7 @@ OWNER_FIELDS = {
     "owners": "EBCAP_OWNERS",               # records carry their socket's owner (--owners)
     "pid_filter": "EBCAP_PID_FILTER",       # only the tgids in wanted_pids (--pid)
     "comm_filter": "EBCAP_COMM_FILTER",     # only the thread names in wanted_comms (--comm)
-    "cgroup_filter": "EBCAP_CGROUP_FILTER",  # only sockets made under wanted_cgroup (--cgroup)
+    "cgroup_filter": "EBCAP_CGROUP_FILTER",  # sockets made under wanted_cgroup (--cgroup, --run)
 }
 
 
