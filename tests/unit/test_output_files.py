@@ -65,6 +65,21 @@ def test_own_existing_file_is_truncated_and_keeps_its_mode(shared):
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
 
 
+def test_a_file_just_made_is_not_truncated(tmp_path, monkeypatch):
+    """A truncate to 0 makes ext4 write the whole file back at close (auto_da_alloc), which
+    the exit pays for; a new file has nothing to truncate, an empty one with blocks has."""
+    truncated = []
+    real = os.ftruncate
+    monkeypatch.setattr(os, "ftruncate", lambda fd, n: (truncated.append(n), real(fd, n)))
+    write(tmp_path / "new.pcapng")
+    assert truncated == []
+    (tmp_path / "new.pcapng").write_bytes(b"")
+    write(tmp_path / "new.pcapng", b"again")
+    assert truncated == [] and (tmp_path / "new.pcapng").read_bytes() == b"again"
+    write(tmp_path / "new.pcapng", b"new")
+    assert truncated == [0] and (tmp_path / "new.pcapng").read_bytes() == b"new"
+
+
 def test_another_users_symlink_is_not_followed(shared):
     directory, secret = shared
     plant_symlink(directory / "out.pcapng", secret)
