@@ -23,10 +23,11 @@
  * known here.
  *
  * Per packet: the filter first reads the packet in place (ebcap_filter_direct, filter_api.h);
- * a packet it refuses costs no copy. Otherwise the first EBCAP_PEEK bytes are copied once into a
- * per-CPU buffer (the peek); the copying filter (when the in-place one could not decide: headers
- * in page fragments) and the header parser read them there; a matching packet's EPB is
- * finished around them and copied into the ring at its exact size. */
+ * a packet it refuses costs no copy. Where it cannot decide (headers in page fragments), the
+ * first EBCAP_PEEK bytes are copied (the peek) for the copying filter, where the block would go.
+ * A matching packet's block is built where it goes, in this CPU's stage (emit): the packet's
+ * first bytes copied there once, its headers walked there, the head and tail written around
+ * them; the stage goes into the ring as one record of many blocks. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
 #include <uapi/linux/in.h>
@@ -45,7 +46,7 @@ BPF_RINGBUF_OUTPUT(events, EBCAP_RING_PAGES);
 #define EBCAP_EVENTS_MAP ((void *)bpf_pseudo_fd(1, -1))
 
 #if !EBCAP_OFFLINE
-/* One flush timer per CPU (see stage_block), by CPU number: bpf_timer lives in a plain array
+/* One flush timer per CPU (see arm_flush), by CPU number: bpf_timer lives in a plain array
  * (not a per-CPU one), whose map has BTF for it (capture/kernel/stage_timer.py makes it).
  * `stage_timers` must stay the second map declared: bpf_timer_init() takes the map. */
 #define EBCAP_MAX_CPUS 1024
@@ -80,40 +81,42 @@ struct ebcap_ring_query {
 	__u64 unread;		/* the ring's unread bytes at that query */
 };
 
-/* Per CPU, one for each hook (ingress and egress never nest on a CPU, but cost nothing to keep
- * apart): the peek, and the EPB around it when the record is built from the peek. */
-struct ebcap_scratch {
-	struct ebcap_epb_head head;
-	__u8 data[EBCAP_PEEK + EBCAP_TAG_SLACK + sizeof(struct ebcap_epb_tail)];
-	__u32 peek_len;		/* how much of data is the peek */
-	__u32 forget;		/* see forget() */
-	struct ebcap_ring_query ring;	/* emit_record's records */
-};
-BPF_PERCPU_ARRAY(scratch, struct ebcap_scratch, 2);
+/* A block's most when its bytes are the peek's: head, the peek (with the room copy_packet needs)
+ * and tail. */
+#define EBCAP_PEEKED_MAX (sizeof(struct ebcap_epb_head) + EBCAP_PEEK + EBCAP_TAG_SLACK + \
+			  sizeof(struct ebcap_epb_tail))
 
 #if !EBCAP_OFFLINE
-/* Per CPU: finished EPBs waiting to go into the ring as one record (stage_block). One ring
+/* Per CPU: finished EPBs waiting to go into the ring as one record (stage_slot). One ring
  * reservation costs 53-81 ns a packet on this VM whatever its size (benchmarks/tc_cost.py:
  * reserving 8 bytes and discarding them cost as much as a whole record): its lock and the
  * producer's and header's cache lines, which the reader's CPU shares. A per-CPU array value is
  * at most 32 KiB. */
 #define EBCAP_STAGE_BYTES 16384
-/* A peeked block's most: the scratch's head and data, copied whole (stage_block) */
-#define EBCAP_PEEKED_MAX (sizeof(struct ebcap_epb_head) + EBCAP_PEEK + EBCAP_TAG_SLACK + \
-			  sizeof(struct ebcap_epb_tail))
 /* How long a block may wait in the stage: checked by each packet, and the timer's delay. */
 #define EBCAP_STAGE_NS 1000000ULL
+#else
+/* -r: one test run per packet, whose record user space takes at once: one block, never staged */
+#define EBCAP_STAGE_BYTES EBCAP_PEEKED_MAX
+#endif
+/* Per CPU (ingress, egress and the socket filter never nest on a CPU, nor the flush timer's
+ * callback with them: see arm_flush): the blocks staged for the ring, and the one being built
+ * after them, in place: a packet's first bytes are copied from the skb straight to where its
+ * block goes (as the copying filter's peek, or once the in-place filter matched), and the
+ * block is finished around them (emit), so that nothing is copied twice. The staged blocks
+ * always leave room for one more. */
 struct ebcap_stage {
-	__u32 used;		/* bytes of blocks in data */
-	__u32 packets;		/* blocks in data */
+	__u32 used;		/* bytes of finished blocks in data */
+	__u32 packets;		/* finished blocks in data */
 	__u32 ifindex;		/* whose blocks they are: one interface's, for its lost count */
-	__u32 pad;
+	__u32 peek_len;		/* how much of the block being built is the packet's (capture) */
 	__u64 since;		/* bpf_ktime_get_ns() of the first */
-	struct ebcap_ring_query ring;
-	__u8 data[EBCAP_STAGE_BYTES + EBCAP_PEEKED_MAX + 8];	/* + 8: copied in whole words */
+	__u32 forget;		/* see forget() */
+	__u32 pad;
+	struct ebcap_ring_query ring;	/* every record this CPU writes */
+	__u8 data[EBCAP_STAGE_BYTES];
 };
 BPF_PERCPU_ARRAY(stage, struct ebcap_stage, 1);
-#endif
 
 #if EBCAP_OWNERS
 /* Socket owners (--owners, --pid, --comm, --cgroup): the maps, the socket hooks' work and the
@@ -126,7 +129,7 @@ BPF_PERCPU_ARRAY(stage, struct ebcap_stage, 1);
  * (ingress, forwarded, the kernel's own RSTs, TIME_WAIT ACKs) get tgid 0: no owner. */
 #include "owners.h"
 
-/* The owner of the packet being captured, per CPU and hook (as `scratch`). */
+/* The owner of the packet being captured, per CPU and hook (find_owner's `slot`). */
 BPF_PERCPU_ARRAY(owner_now, struct ebcap_owner, 2);
 
 static __always_inline struct ebcap_owner *owner_of(void *sk, __u64 flags)
@@ -413,10 +416,10 @@ static __always_inline __u64 wall_clock_ns(__u64 monotonic)
  * checks its own bounds, so nothing needs the exact value) cut a headers-only "udp" program from
  * 41,000 to 11,000 instructions verified, with the NULL checks on the interface entry gone as
  * well: from ~90 to ~16 ms of CPU per program loaded, twice per capture (ingress and egress). */
-static __always_inline __u32 forget(struct ebcap_scratch *s, __u32 value)
+static __always_inline __u32 forget(struct ebcap_stage *st, __u32 value)
 {
-	s->forget = value;
-	return *(volatile __u32 *)&s->forget;
+	st->forget = value;
+	return *(volatile __u32 *)&st->forget;
 }
 
 /* Offset of the end of the transport header in the virtual packet (a VLAN tag held in metadata
@@ -424,7 +427,7 @@ static __always_inline __u32 forget(struct ebcap_scratch *s, __u32 value)
  * the peek only: a header that starts past it ends the walk there (the peek holds 128 bytes, so
  * only long IPv6 extension chains get there). Reading on from the skb made clang emit code the
  * verifier refused (an uninitialized register spilled on a merged error path). */
-static __always_inline __u32 headers_end(struct ebcap_scratch *s, const struct ebcap_view *v,
+static __always_inline __u32 headers_end(struct ebcap_stage *st, const struct ebcap_view *v,
 					 __u32 vlen)
 {
 	__u32 off = 0;
@@ -461,7 +464,7 @@ static __always_inline __u32 headers_end(struct ebcap_scratch *s, const struct e
 	 * header of everyday frames. */
 	return EBCAP_HEADERS_MAX;
 #endif
-	off = forget(s, off);
+	off = forget(st, off);
 
 	if (proto == ETH_P_IP) {
 		__u32 vihl, frag;
@@ -495,7 +498,7 @@ static __always_inline __u32 headers_end(struct ebcap_scratch *s, const struct e
 			} else {
 				off += (len + 1) * 8;
 			}
-			off = forget(s, off);
+			off = forget(st, off);
 			l4 = next;
 		}
 	} else if (proto == ETH_P_ARP || proto == ETH_P_RARP) {
@@ -503,7 +506,7 @@ static __always_inline __u32 headers_end(struct ebcap_scratch *s, const struct e
 	} else {
 		return off + 64;	/* unknown network layer: its first bytes, to show something */
 	}
-	off = forget(s, off);
+	off = forget(st, off);
 
 	if (l4 == IPPROTO_TCP) {
 		__u32 doff;
@@ -651,7 +654,7 @@ static __always_inline void flush_stage(struct ebcap_stage *st)
 {
 	__u64 used = st->used;
 	barrier_var(used);
-	if (used == 0 || used > EBCAP_STAGE_BYTES + EBCAP_PEEKED_MAX)
+	if (used == 0 || used > EBCAP_STAGE_BYTES)
 		return;
 	/* BCC takes the type of what ringbuf_output() is given (for its Python event class): a
 	 * struct pointer, not the array */
@@ -682,42 +685,6 @@ static __always_inline int arm_flush(void)
 	return bpf_timer_start(&t->timer, EBCAP_STAGE_NS, BPF_F_TIMER_CPU_PIN) == 0;
 }
 
-/* The finished block in `s` (head and data, `total` bytes) into this CPU's stage, which goes to
- * the ring first when the block would not fit, when it holds another interface's blocks, or
- * when its first block is older than EBCAP_STAGE_NS. 0: not staged (no stage or timer), the
- * caller outputs it. */
-static __always_inline int stage_block(struct ebcap_scratch *s, struct ebcap_iface *iface,
-				       __u64 total, __u64 now)
-{
-	__u32 zero = 0;
-	struct ebcap_stage *st = stage.lookup(&zero);
-	if (!st)
-		return 0;
-	if (st->used && (st->used + total > EBCAP_STAGE_BYTES || st->ifindex != iface->ifindex ||
-			 now - st->since >= EBCAP_STAGE_NS))
-		flush_stage(st);
-	__u64 at = st->used;
-	barrier_var(at);
-	if (at == 0) {
-		if (!arm_flush())
-			return 0;
-		st->since = now;
-		st->ifindex = iface->ifindex;
-	}
-	if (at > EBCAP_STAGE_BYTES)
-		return 0;	/* cannot happen: flushed above */
-	/* whole words, a constant count (a copy of `total` bytes became byte loads and stores):
-	 * the words past the block are overwritten by the next one, and never handed over */
-	__u64 *to = (__u64 *)(st->data + at);
-	const __u64 *from = (const __u64 *)&s->head;
-#pragma unroll
-	for (int i = 0; i < (EBCAP_PEEKED_MAX + 7) / 8; i++)
-		to[i] = from[i];
-	st->used = at + total;
-	st->packets++;
-	return 1;
-}
-
 /* bpf_timer callback (EBCAP_FLUSH_STUB): this CPU's stage into the ring. Its arguments (the
  * timer's map, key and value) are not needed; BCC rewrites a function's further arguments as
  * a kprobe's, so it takes only the first. */
@@ -730,59 +697,45 @@ int ebcap_flush(void *map)
 	return 0;
 }
 
-/* Before a record that bypasses the stage (emit_record): what is staged goes first, so that a
- * CPU's blocks stay in order. */
-static __always_inline void flush_staged(void)
+#endif
+
+/* Where the block of a matching packet of `iface` goes in this CPU's stage: its offset in
+ * st->data, after the staged blocks (or 0, after they went into the ring because they are
+ * another interface's, or the first is older than EBCAP_STAGE_NS at `now`). EBCAP_ALONE: the
+ * block goes into the ring by itself (-r, one test run per packet whose record user space
+ * takes at once; or no flush timer on this CPU), from the stage's start. */
+#define EBCAP_ALONE (~0ULL)
+static __always_inline __u64 stage_slot(struct ebcap_stage *st, struct ebcap_iface *iface,
+					__u64 now)
 {
-	__u32 zero = 0;
-	struct ebcap_stage *st = stage.lookup(&zero);
-	if (st && st->used)
+#if EBCAP_OFFLINE
+	return EBCAP_ALONE;
+#else
+	if (st->used && (st->ifindex != iface->ifindex || now - st->since >= EBCAP_STAGE_NS))
 		flush_stage(st);
-}
+	if (st->used == 0) {
+		if (!arm_flush())
+			return EBCAP_ALONE;
+		st->since = now;
+		st->ifindex = iface->ifindex;
+	}
+	return st->used;
 #endif
-
-/* The usual case: the record's bytes are all in the peek. The block is finished there and
- * staged (stage_block): many such blocks go into the ring as one record. Offline (one
- * BPF_PROG_TEST_RUN per packet, whose record user space takes at once), or where it cannot be
- * staged, it is copied into the ring at its exact size (bpf_ringbuf_output takes a variable
- * length; reserve wants a constant, which made every headers-only record 128 bytes of packet
- * room). */
-static __always_inline void emit_peeked(struct ebcap_scratch *s, struct ebcap_iface *iface,
-					__u32 direction, __u32 wirelen, __u32 caplen)
-{
-	__u64 len = caplen;
-	barrier_var(len);
-	if (len > EBCAP_PEEK)
-		len = EBCAP_PEEK;
-	__u64 padded = (len + 3) & ~3ULL;
-	__u64 total = sizeof(s->head) + padded + sizeof(struct ebcap_epb_tail);
-	__u64 now = bpf_ktime_get_ns();
-
-	fill_head(&s->head, iface, total, len, wirelen, now);
-	/* zero the pad bytes; whatever of these three lies past the padding, the tail overwrites */
-	s->data[len] = 0;
-	s->data[len + 1] = 0;
-	s->data[len + 2] = 0;
-	fill_tail((struct ebcap_epb_tail *)(s->data + padded), direction, total);
-#if !EBCAP_OFFLINE
-	if (stage_block(s, iface, total, now))
-		return;
-#endif
-	if (events.ringbuf_output(s, total, ring_flags(&s->ring, EBCAP_RING_RECORD(total), 0)))
-		iface->lost++;
 }
 
-/* Records longer than the peek are copied from the skb straight into the ring. The verifier
- * wants a constant size for bpf_ringbuf_reserve(), so these come in a few size classes (`room`,
- * a constant once inlined) and carry their real length in caplen. */
-static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_scratch *s,
+/* Records longer than the peek are copied from the skb straight into the ring, after what the
+ * CPU has staged (so that its blocks stay in order). The verifier wants a constant size for
+ * bpf_ringbuf_reserve(), so these come in a few size classes (`room`, a constant once inlined)
+ * and carry their real length in caplen. */
+static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_stage *st,
 					struct ebcap_iface *iface, __u32 direction, __u32 wirelen,
 					__u32 caplen, int tagged, __u32 vlan_tag, const __u64 room)
 {
 	const __u64 reserved = sizeof(struct ebcap_epb_head) + room + EBCAP_TAG_SLACK +
 			       sizeof(struct ebcap_epb_tail);
 #if !EBCAP_OFFLINE
-	flush_staged();
+	if (st->used)
+		flush_stage(st);
 #endif
 	struct ebcap_epb_head *head = events.ringbuf_reserve(reserved);
 	if (!head) {
@@ -808,34 +761,22 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_scra
 	/* the record is longer than the block (at least EBCAP_TAG_SLACK): a next block's head
 	 * with total_length 0 tells the reader there is none (bpf/record.h) */
 	*(__u64 *)((__u8 *)head + total) = 0;
-	events.ringbuf_submit(head, ring_flags(&s->ring, EBCAP_RING_RECORD(reserved), 1));
+	events.ringbuf_submit(head, ring_flags(&st->ring, EBCAP_RING_RECORD(reserved), 1));
 }
 
 #define EMIT_IN(ROOM)								\
 	if (caplen <= (ROOM))							\
-		return emit_record(skb, s, iface, direction, wirelen, caplen, view->tagged, \
+		return emit_record(skb, st, iface, direction, wirelen, caplen, view->tagged, \
 				   view->tag, (ROOM));
 
-static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
-				 struct ebcap_iface *iface, __u32 direction,
-				 const struct ebcap_view *view, __u32 vlen)
+/* A record longer than the peek. */
+static __always_inline void emit_long(struct __sk_buff *skb, struct ebcap_stage *st,
+				      struct ebcap_iface *iface, __u32 direction,
+				      const struct ebcap_view *view, __u32 wirelen, __u32 caplen)
 {
-	__u32 wirelen = ebcap_packet_len(skb, view);
-	__u32 caplen;
-
 #if EBCAP_SNAPLEN == 0
-	caplen = forget(s, headers_end(s, view, vlen));
-	if (caplen > vlen)
-		caplen = vlen;
-	if (caplen > EBCAP_HEADERS_MAX)
-		caplen = EBCAP_HEADERS_MAX;
-	if (caplen <= view->peek_len)
-		return emit_peeked(s, iface, direction, wirelen, caplen);
 	EMIT_IN(EBCAP_HEADERS_MAX)
 #else
-	caplen = vlen < EBCAP_SNAPLEN ? vlen : EBCAP_SNAPLEN;
-	if (caplen <= view->peek_len)
-		return emit_peeked(s, iface, direction, wirelen, caplen);
 	EMIT_IN(128)
 #if EBCAP_SNAPLEN > 128
 	EMIT_IN(512)
@@ -852,6 +793,88 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_scratch *s,
 #if EBCAP_SNAPLEN > 65536
 	EMIT_IN(EBCAP_MAXPACKET)
 #endif
+#endif
+}
+
+/* A matching packet's block, finished where its bytes are: at `at`, after the CPU's staged
+ * blocks, where capture() put the decision peek, or where the packet's first bytes are copied
+ * from the skb now. Its headers are walked there, and the head and tail written around what of
+ * them the capture keeps. Staged, it goes into the ring with many others as one record
+ * (flush_stage); alone, by itself at its exact size (bpf_ringbuf_output takes a variable
+ * length; reserve wants a constant, which made every headers-only record 128 bytes of packet
+ * room). */
+static __always_inline void emit(struct __sk_buff *skb, struct ebcap_stage *st, __u64 at,
+				 struct ebcap_iface *iface, __u32 direction,
+				 const struct ebcap_view *view, __u32 vlen)
+{
+	__u8 *data = st->data + at + sizeof(struct ebcap_epb_head);
+	st->peek_len = view->peek ? view->peek_len :
+		       copy_packet(skb, data, vlen, EBCAP_PEEK, view->tagged, view->tag);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 to = stage_slot(st, iface, now);
+	int alone = to == EBCAP_ALONE;
+	if (alone)
+		to = 0;
+	barrier_var(to);
+	if (to > at)
+		return;		/* cannot happen: at its place, or at the start after a flush */
+	if (to != at) {
+		/* the staged blocks went into the ring first (another interface's, or too old,
+		 * once a millisecond at most): the packet's bytes move to the start, in whole
+		 * words, front to back (the two may overlap) */
+		__u64 *dst = (__u64 *)(st->data + sizeof(struct ebcap_epb_head));
+		const __u64 *src = (const __u64 *)data;
+#pragma unroll
+		for (int i = 0; i < EBCAP_PEEK / 8; i++)
+			dst[i] = src[i];
+		at = 0;
+		data = st->data + sizeof(struct ebcap_epb_head);
+	}
+	struct ebcap_epb_head *head = (struct ebcap_epb_head *)(st->data + at);
+	/* The filter's every matching path reaches this point knowing something else about
+	 * peek_len (each load in the peek narrows its range), and the verifier would check what
+	 * follows once per path (a 300-term filter: too complex). Read back from memory, peek_len
+	 * is just "some number" again: the paths are pruned as one. */
+	struct ebcap_view here = { .tagged = view->tagged, .tag = view->tag, .peek = data,
+				   .peek_len = *(volatile __u32 *)&st->peek_len };
+	__u32 wirelen = ebcap_packet_len(skb, view);
+	__u32 caplen;
+#if EBCAP_SNAPLEN == 0
+	caplen = forget(st, headers_end(st, &here, vlen));
+	if (caplen > vlen)
+		caplen = vlen;
+	if (caplen > EBCAP_HEADERS_MAX)
+		caplen = EBCAP_HEADERS_MAX;
+#else
+	caplen = vlen < EBCAP_SNAPLEN ? vlen : EBCAP_SNAPLEN;
+#endif
+	if (caplen > here.peek_len)
+		return emit_long(skb, st, iface, direction, view, wirelen, caplen);
+
+	__u64 len = caplen;
+	barrier_var(len);
+	if (len > EBCAP_PEEK)
+		len = EBCAP_PEEK;
+	__u64 padded = (len + 3) & ~3ULL;
+	__u64 total = sizeof(*head) + padded + sizeof(struct ebcap_epb_tail);
+	fill_head(head, iface, total, len, wirelen, now);
+	/* zero the pad bytes; whatever of these three lies past the padding, the tail overwrites */
+	data[len] = 0;
+	data[len + 1] = 0;
+	data[len + 2] = 0;
+	fill_tail((struct ebcap_epb_tail *)(data + padded), direction, total);
+	if (alone) {
+		if (events.ringbuf_output(head, total,
+					  ring_flags(&st->ring, EBCAP_RING_RECORD(total), 0)))
+			iface->lost++;
+		return;
+	}
+#if !EBCAP_OFFLINE
+	st->used = at + total;
+	st->packets++;
+	/* so that the next block, and the peek before it, always fit (capture, emit) */
+	if (at + total > EBCAP_STAGE_BYTES - EBCAP_PEEKED_MAX)
+		flush_stage(st);
 #endif
 }
 
@@ -885,22 +908,33 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 	 * none of it (its ifindex, the per-CPU array's pointer, the entry: three cache misses). */
 	if (!tc && !iface)
 		return TC_ACT_UNSPEC;
-	__u32 slot = direction == EBCAP_DIR_OUT;
 #if EBCAP_OWNERS
-	if (!find_owner(skb, slot))	/* --pid: decided before anything is copied */
+	if (!find_owner(skb, direction == EBCAP_DIR_OUT))	/* --pid: before anything is copied */
 		return TC_ACT_UNSPEC;
 #endif
-	struct ebcap_view view = ebcap_view_of(skb);
-	struct ebcap_scratch *s = scratch.lookup(&slot);
-	if (!s)
+	__u32 zero = 0;
+	struct ebcap_stage *st = stage.lookup(&zero);
+	if (!st)
 		return TC_ACT_UNSPEC;	/* cannot happen: an array has every slot */
+	/* where this packet's block would go: after the staged ones, which always leave room
+	 * for it (emit) */
+	__u64 at = st->used;
+	barrier_var(at);
+	if (at > EBCAP_STAGE_BYTES - EBCAP_PEEKED_MAX)
+		return TC_ACT_UNSPEC;	/* cannot happen */
+	struct ebcap_view view = ebcap_view_of(skb);
 	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
-	view.peek = s->data;
-	view.peek_len = copy_packet(skb, s->data, vlen, EBCAP_PEEK, view.tagged, view.tag);
-	s->peek_len = view.peek_len;
-	if (verdict == EBCAP_FILTER_UNDECIDED &&
-	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
-		return TC_ACT_UNSPEC;
+	if (verdict == EBCAP_FILTER_UNDECIDED) {
+		/* The decision peek, for the copying filter: where the block's bytes would go, so
+		 * that a matching packet's are copied once. (Not on the stack: the filter loads
+		 * words at any offset, and the verifier wants stack loads aligned.) */
+		view.peek = st->data + at + sizeof(struct ebcap_epb_head);
+		view.peek_len = copy_packet(skb, (__u8 *)view.peek, vlen, EBCAP_PEEK, view.tagged,
+					    view.tag);
+		if (!ebcap_filter(skb, view.peek, view.peek_len, direction,
+				  view.tagged ? view.tag : 0))
+			return TC_ACT_UNSPEC;
+	}
 	if (tc)
 		iface = iface_of(skb);
 	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots): such a
@@ -908,15 +942,8 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 	 * of what follows also halves the paths the verifier walks. */
 	if (!iface)
 		return TC_ACT_UNSPEC;
-	iface->seen++;
-	iface->matched++;
-	/* The filter's every matching path reaches this point knowing something else about
-	 * peek_len (each load in the peek narrows its range), and the verifier would check emit()
-	 * once per path (a 300-term filter: too complex). Read back from memory, peek_len is just
-	 * "some number" again, and the filter's copy is dead: the paths are pruned as one. */
-	struct ebcap_view after = view;
-	after.peek_len = *(volatile __u32 *)&s->peek_len;
-	emit(skb, s, iface, direction, &after, vlen);
+	iface->accepted++;
+	emit(skb, st, at, iface, direction, &view, vlen);
 	return TC_ACT_UNSPEC;	/* TCX_NEXT: let the packet and any other program go on */
 }
 

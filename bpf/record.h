@@ -68,8 +68,10 @@ struct ebcap_epb_tail {
  * interface whose slot another one holds). User space creates each entry with the interface id;
  * the kernel counts. */
 struct ebcap_iface {
-	__u64 seen;		/* packets that reached the hook */
-	__u64 matched;		/* packets the filter accepted */
+	/* Packets the filter accepted: "packets received by filter" and the ISB's ifrecv as well
+	 * as its filter-accept count, since refused ones are not counted (bpf/ebcap.c's
+	 * filter_in_place says why); one counter, one write a packet fewer. */
+	__u64 accepted;
 	__u64 lost;		/* accepted, but the ring buffer was full */
 	__u32 interface_id;
 	__u32 ifindex;		/* whose entry this is (a slot is shared by ifindexes) */

@@ -10,8 +10,8 @@ from ebcap.capture.errors import KernelFeatureError
 from ebcap.capture.kernel.bpfsys import BpfMap, possible_cpus
 
 EVENTS, SLOTS, INTERFACES, WALL_CLOCK = "events", "slots", "interfaces", "wall_clock"
-# struct ebcap_iface: seen, matched, lost, interface_id, ifindex
-IFACE = struct.Struct("<QQQII")
+# struct ebcap_iface: accepted, lost, interface_id, ifindex
+IFACE = struct.Struct("<QQII")
 IFACE_SLOTS = 256               # bpf/ebcap.c's direct-mapped interface table (a power of two)
 _u32 = struct.Struct("<I")
 _u64 = struct.Struct("<Q")
@@ -42,7 +42,7 @@ class CaptureMaps:
         cpus = possible_cpus()
         slots, hashed = [], []
         for ifindex, interface_id in entries:
-            value = [IFACE.pack(0, 0, 0, interface_id, ifindex)] * cpus
+            value = [IFACE.pack(0, 0, interface_id, ifindex)] * cpus
             slot = ifindex % IFACE_SLOTS
             if self._slot_owners.setdefault(slot, ifindex) == ifindex:
                 slots.append((_u32.pack(slot), value))
@@ -63,7 +63,9 @@ class CaptureMaps:
         table.update(_u32.pack(1), _u32.pack(loopback))
 
     def counters(self) -> dict[int, tuple[int, int, int]]:
-        """ifindex -> (seen, matched, lost), summed over CPUs."""
+        """ifindex -> (seen, matched, lost), summed over CPUs. The kernel counts accepted
+        packets only (bpf/record.h): they are what libpcap on Linux reports as received by
+        the filter, and what the filter accepted."""
         slots, table = self._map(SLOTS), self._map(INTERFACES)
         entries = [(ifindex, slots, _u32.pack(slot)) for slot, ifindex in self._slot_owners.items()]
         entries += [(_u32.unpack(key)[0], table, key) for key in table.keys()]
@@ -73,8 +75,8 @@ class CaptureMaps:
             if per_cpu is None:
                 continue
             rows = [IFACE.unpack(value) for value in per_cpu]
-            totals[ifindex] = (sum(r[0] for r in rows), sum(r[1] for r in rows),
-                               sum(r[2] for r in rows))
+            accepted = sum(r[0] for r in rows)
+            totals[ifindex] = (accepted, accepted, sum(r[1] for r in rows))
         return totals
 
     def want_pids(self, pids: tuple[int, ...]) -> None:

@@ -53,4 +53,4 @@ def test_interface_state_matches_header():
     from ebcap.capture.kernel.maps import IFACE
     fmt, names = struct_format("ebcap_iface")
     assert IFACE.format == fmt
-    assert names == ["seen", "matched", "lost", "interface_id", "ifindex"]
+    assert names == ["accepted", "lost", "interface_id", "ifindex"]
