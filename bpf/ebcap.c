@@ -108,11 +108,11 @@ struct ebcap_ring_query {
 struct ebcap_stage {
 	__u32 used;		/* bytes of finished blocks in data */
 	__u32 packets;		/* finished blocks in data */
-	__u32 ifindex;		/* whose blocks they are: one interface's, for its lost count */
-	__u32 peek_len;		/* how much of the block being built is the packet's (capture) */
+	__u32 ifindex;		/* whose blocks they are: one interface's (stage_slot) */
+	__u32 interface_id;	/* ... and its pcapng id */
 	__u64 since;		/* bpf_ktime_get_ns() of the first */
+	__u32 peek_len;		/* how much of the block being built is the packet's (capture) */
 	__u32 forget;		/* see forget() */
-	__u32 pad;
 	struct ebcap_ring_query ring;	/* every record this CPU writes */
 	__u8 data[EBCAP_STAGE_BYTES];
 };
@@ -391,9 +391,8 @@ static __always_inline struct ebcap_iface *registered_iface(__u32 ifindex)
 	return interfaces.lookup(&ifindex);
 }
 
-static __always_inline struct ebcap_iface *iface_of(struct __sk_buff *skb)
+static __always_inline struct ebcap_iface *iface_of(__u32 ifindex)
 {
-	__u32 ifindex = skb->ifindex;
 	__u32 slot = ifindex & (EBCAP_IFACE_SLOTS - 1);
 	struct ebcap_iface *iface = slots.lookup(&slot);
 	if (iface && iface->ifindex == ifindex)
@@ -603,14 +602,14 @@ static __always_inline __u64 ring_flags(struct ebcap_ring_query *q, __u64 record
 #define EBCAP_RING_RECORD(size) ((((size) + 7) & ~7ULL) + 8)
 
 /* `now`: bpf_ktime_get_ns(), read once per packet (the stage's age check uses it too) */
-static __always_inline void fill_head(struct ebcap_epb_head *head, struct ebcap_iface *iface,
+static __always_inline void fill_head(struct ebcap_epb_head *head, __u32 interface_id,
 				      __u32 total, __u32 caplen, __u32 wirelen, __u64 now)
 {
 	__u64 ts = wall_clock_ns(now);
 
 	head->block_type = EBCAP_BT_EPB;
 	head->total_length = total;
-	head->interface_id = iface->interface_id;
+	head->interface_id = interface_id;
 	head->ts_high = ts >> 32;
 	head->ts_low = (__u32)ts;
 	head->caplen = caplen;
@@ -641,15 +640,9 @@ static __always_inline void fill_tail(struct ebcap_epb_tail *tail, __u32 directi
  * (capture/kernel/stage_timer.py), as it does the filter's stubs (capture/kernel/splice.py). */
 #define EBCAP_FLUSH_STUB ((void *)0x7EBCC00000000ULL)
 
-static __always_inline void count_lost(__u32 ifindex, __u32 packets)
-{
-	struct ebcap_iface *iface = registered_iface(ifindex);
-	if (iface)
-		iface->lost += packets;
-}
-
-/* The staged blocks into the ring as one record; a full ring loses them all, counted for their
- * interface (the ISB's ifdrop). */
+/* The staged blocks into the ring as one record, counted for their interface as accepted
+ * then (one lookup of its entry a record, not a packet: stage_slot); a full ring loses them all,
+ * counted as lost (the ISB's ifdrop). */
 static __always_inline void flush_stage(struct ebcap_stage *st)
 {
 	__u64 used = st->used;
@@ -659,8 +652,12 @@ static __always_inline void flush_stage(struct ebcap_stage *st)
 	/* BCC takes the type of what ringbuf_output() is given (for its Python event class): a
 	 * struct pointer, not the array */
 	struct ebcap_epb_head *first = (struct ebcap_epb_head *)st->data;
-	if (events.ringbuf_output(first, used, ring_flags(&st->ring, EBCAP_RING_RECORD(used), 0)))
-		count_lost(st->ifindex, st->packets);
+	struct ebcap_iface *iface = registered_iface(st->ifindex);
+	if (iface)
+		iface->accepted += st->packets;
+	if (events.ringbuf_output(first, used, ring_flags(&st->ring, EBCAP_RING_RECORD(used), 0)) &&
+	    iface)
+		iface->lost += st->packets;
 	st->used = 0;
 	st->packets = 0;
 }
@@ -699,27 +696,45 @@ int ebcap_flush(void *map)
 
 #endif
 
-/* Where the block of a matching packet of `iface` goes in this CPU's stage: its offset in
- * st->data, after the staged blocks (or 0, after they went into the ring because they are
- * another interface's, or the first is older than EBCAP_STAGE_NS at `now`). EBCAP_ALONE: the
- * block goes into the ring by itself (-r, one test run per packet whose record user space
- * takes at once; or no flush timer on this CPU), from the stage's start. */
+/* Where the block of a matching packet of interface `ifindex` goes in this CPU's stage: its
+ * offset in st->data, after the staged blocks (or 0, after they went into the ring because they
+ * are another interface's, or the first is older than EBCAP_STAGE_NS at `now`). EBCAP_ALONE:
+ * the block goes into the ring by itself (-r, one test run per packet whose record user space
+ * takes at once; or no flush timer on this CPU), from the stage's start; EBCAP_NOT_CAPTURED:
+ * the interface has no entry (the hash is full: EBCAP_MAX_INTERFACES interfaces sharing slots).
+ *
+ * The interface's entry (*iface, the socket filter's, or NULL at TC) is looked up only when a
+ * stage starts, and its pcapng id kept in the stage for the blocks that follow (so an id user
+ * space changes reaches blocks within EBCAP_STAGE_NS); the packets staged are counted when the
+ * stage goes into the ring (flush_stage). At TC, the entry's lookup per packet (skb->ifindex,
+ * the per-CPU array's pointer, the entry: cold lines after the sender's microseconds of stack)
+ * cost ~N ns of a matching packet (README). With a block alone, *iface is the entry. */
 #define EBCAP_ALONE (~0ULL)
-static __always_inline __u64 stage_slot(struct ebcap_stage *st, struct ebcap_iface *iface,
-					__u64 now)
+#define EBCAP_NOT_CAPTURED (~1ULL)
+static __always_inline __u64 stage_slot(struct ebcap_stage *st, struct ebcap_iface **iface,
+					__u32 ifindex, __u64 now)
 {
+#if !EBCAP_OFFLINE
+	if (st->used && (st->ifindex != ifindex || now - st->since >= EBCAP_STAGE_NS))
+		flush_stage(st);
+	if (st->used)
+		return st->used;
+#endif
+	struct ebcap_iface *entry = *iface;
+	if (!entry)
+		entry = iface_of(ifindex);
+	if (!entry)
+		return EBCAP_NOT_CAPTURED;
+	*iface = entry;
+	st->ifindex = ifindex;
+	st->interface_id = entry->interface_id;
 #if EBCAP_OFFLINE
 	return EBCAP_ALONE;
 #else
-	if (st->used && (st->ifindex != iface->ifindex || now - st->since >= EBCAP_STAGE_NS))
-		flush_stage(st);
-	if (st->used == 0) {
-		if (!arm_flush())
-			return EBCAP_ALONE;
-		st->since = now;
-		st->ifindex = iface->ifindex;
-	}
-	return st->used;
+	if (!arm_flush())
+		return EBCAP_ALONE;
+	st->since = now;
+	return 0;
 #endif
 }
 
@@ -752,7 +767,7 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_stag
 	__u32 total = sizeof(*head) + padded + sizeof(struct ebcap_epb_tail);
 	__u8 *data = (__u8 *)(head + 1);
 
-	fill_head(head, iface, total, len, wirelen, bpf_ktime_get_ns());
+	fill_head(head, iface->interface_id, total, len, wirelen, bpf_ktime_get_ns());
 	/* zero the pad bytes first (ring memory is not cleared); the copy then overwrites
 	 * the packet's part of that word */
 	*(__u32 *)(data + (len & ~3ULL)) = 0;
@@ -769,11 +784,17 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_stag
 		return emit_record(skb, st, iface, direction, wirelen, caplen, view->tagged, \
 				   view->tag, (ROOM));
 
-/* A record longer than the peek. */
+/* A record longer than the peek, counted at once. `iface`: NULL when the stage holds the
+ * interface's blocks (stage_slot). */
 static __always_inline void emit_long(struct __sk_buff *skb, struct ebcap_stage *st,
 				      struct ebcap_iface *iface, __u32 direction,
 				      const struct ebcap_view *view, __u32 wirelen, __u32 caplen)
 {
+	if (!iface)
+		iface = registered_iface(st->ifindex);
+	if (!iface)
+		return;
+	iface->accepted++;
 #if EBCAP_SNAPLEN == 0
 	EMIT_IN(EBCAP_HEADERS_MAX)
 #else
@@ -804,14 +825,16 @@ static __always_inline void emit_long(struct __sk_buff *skb, struct ebcap_stage 
  * length; reserve wants a constant, which made every headers-only record 128 bytes of packet
  * room). */
 static __always_inline void emit(struct __sk_buff *skb, struct ebcap_stage *st, __u64 at,
-				 struct ebcap_iface *iface, __u32 direction,
+				 struct ebcap_iface *iface, __u32 ifindex, __u32 direction,
 				 const struct ebcap_view *view, __u32 vlen)
 {
 	__u8 *data = st->data + at + sizeof(struct ebcap_epb_head);
 	st->peek_len = view->peek ? view->peek_len :
 		       copy_packet(skb, data, vlen, EBCAP_PEEK, view->tagged, view->tag);
 	__u64 now = bpf_ktime_get_ns();
-	__u64 to = stage_slot(st, iface, now);
+	__u64 to = stage_slot(st, &iface, ifindex, now);
+	if (to == EBCAP_NOT_CAPTURED)
+		return;
 	int alone = to == EBCAP_ALONE;
 	if (alone)
 		to = 0;
@@ -857,13 +880,16 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_stage *st, 
 		len = EBCAP_PEEK;
 	__u64 padded = (len + 3) & ~3ULL;
 	__u64 total = sizeof(*head) + padded + sizeof(struct ebcap_epb_tail);
-	fill_head(head, iface, total, len, wirelen, now);
+	fill_head(head, st->interface_id, total, len, wirelen, now);
 	/* zero the pad bytes; whatever of these three lies past the padding, the tail overwrites */
 	data[len] = 0;
 	data[len + 1] = 0;
 	data[len + 2] = 0;
 	fill_tail((struct ebcap_epb_tail *)(data + padded), direction, total);
 	if (alone) {
+		if (!iface)
+			return;		/* cannot happen: stage_slot gave it */
+		iface->accepted++;
 		if (events.ringbuf_output(head, total,
 					  ring_flags(&st->ring, EBCAP_RING_RECORD(total), 0)))
 			iface->lost++;
@@ -904,7 +930,8 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 				   __u32 direction, __u64 verdict, const int tc)
 {
 	/* `iface`: the socket filter's entry (socket_iface: NULL for a packet it is not to take);
-	 * a TC hook's (`tc`) is looked up once the packet has matched, so that a refused one reads
+	 * a TC hook's (`tc`) is looked up only once a packet has matched, and then only if its
+	 * stage does not hold the interface's blocks (stage_slot), so that a refused packet reads
 	 * none of it (its ifindex, the per-CPU array's pointer, the entry: three cache misses). */
 	if (!tc && !iface)
 		return TC_ACT_UNSPEC;
@@ -935,15 +962,7 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 				  view.tagged ? view.tag : 0))
 			return TC_ACT_UNSPEC;
 	}
-	if (tc)
-		iface = iface_of(skb);
-	/* NULL only when the hash is full (EBCAP_MAX_INTERFACES interfaces sharing slots): such a
-	 * packet could be neither counted nor given its interface id. Leaving the NULL checks out
-	 * of what follows also halves the paths the verifier walks. */
-	if (!iface)
-		return TC_ACT_UNSPEC;
-	iface->accepted++;
-	emit(skb, st, at, iface, direction, &view, vlen);
+	emit(skb, st, at, iface, tc ? skb->ifindex : iface->ifindex, direction, &view, vlen);
 	return TC_ACT_UNSPEC;	/* TCX_NEXT: let the packet and any other program go on */
 }
 
