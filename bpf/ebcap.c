@@ -113,6 +113,8 @@ struct ebcap_stage {
 	__u64 since;		/* bpf_ktime_get_ns() of the first */
 	__u32 peek_len;		/* how much of the block being built is the packet's (capture) */
 	__u32 forget;		/* see forget() */
+	__u32 alone;		/* the block being built goes into the ring by itself (emit) */
+	__u32 pad;
 	struct ebcap_ring_query ring;	/* every record this CPU writes */
 	__u8 data[EBCAP_STAGE_BYTES];
 };
@@ -703,15 +705,15 @@ int ebcap_flush(void *map)
  * takes at once; or no flush timer on this CPU), from the stage's start; EBCAP_NOT_CAPTURED:
  * the interface has no entry (the hash is full: EBCAP_MAX_INTERFACES interfaces sharing slots).
  *
- * The interface's entry (*iface, the socket filter's, or NULL at TC) is looked up only when a
- * stage starts, and its pcapng id kept in the stage for the blocks that follow (so an id user
+ * The interface's entry (`iface`: the socket filter's; NULL at TC) is looked up only when a
+ * stage starts, and its pcapng id kept in the stage for the blocks that follow (an id that user
  * space changes reaches blocks within EBCAP_STAGE_NS); the packets staged are counted when the
- * stage goes into the ring (flush_stage). At TC, the entry's lookup per packet (skb->ifindex,
- * the per-CPU array's pointer, the entry: cold lines after the sender's microseconds of stack)
- * cost ~N ns of a matching packet (README). With a block alone, *iface is the entry. */
+ * stage goes into the ring (flush_stage). Looked up per packet at TC (skb->ifindex, the per-CPU
+ * array's pointer, the entry: cold lines after the sender's microseconds of stack), it cost a
+ * matching packet ~N ns (README). */
 #define EBCAP_ALONE (~0ULL)
 #define EBCAP_NOT_CAPTURED (~1ULL)
-static __always_inline __u64 stage_slot(struct ebcap_stage *st, struct ebcap_iface **iface,
+static __always_inline __u64 stage_slot(struct ebcap_stage *st, struct ebcap_iface *iface,
 					__u32 ifindex, __u64 now)
 {
 #if !EBCAP_OFFLINE
@@ -720,14 +722,12 @@ static __always_inline __u64 stage_slot(struct ebcap_stage *st, struct ebcap_ifa
 	if (st->used)
 		return st->used;
 #endif
-	struct ebcap_iface *entry = *iface;
-	if (!entry)
-		entry = iface_of(ifindex);
-	if (!entry)
+	if (!iface)
+		iface = iface_of(ifindex);
+	if (!iface)
 		return EBCAP_NOT_CAPTURED;
-	*iface = entry;
 	st->ifindex = ifindex;
-	st->interface_id = entry->interface_id;
+	st->interface_id = iface->interface_id;
 #if EBCAP_OFFLINE
 	return EBCAP_ALONE;
 #else
@@ -784,16 +784,14 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_stag
 		return emit_record(skb, st, iface, direction, wirelen, caplen, view->tagged, \
 				   view->tag, (ROOM));
 
-/* A record longer than the peek, counted at once. `iface`: NULL when the stage holds the
- * interface's blocks (stage_slot). */
+/* A record longer than the peek, counted at once. */
 static __always_inline void emit_long(struct __sk_buff *skb, struct ebcap_stage *st,
-				      struct ebcap_iface *iface, __u32 direction,
-				      const struct ebcap_view *view, __u32 wirelen, __u32 caplen)
+				      __u32 direction, const struct ebcap_view *view,
+				      __u32 wirelen, __u32 caplen)
 {
+	struct ebcap_iface *iface = registered_iface(st->ifindex);
 	if (!iface)
-		iface = registered_iface(st->ifindex);
-	if (!iface)
-		return;
+		return;		/* cannot happen: stage_slot found it */
 	iface->accepted++;
 #if EBCAP_SNAPLEN == 0
 	EMIT_IN(EBCAP_HEADERS_MAX)
@@ -817,10 +815,9 @@ static __always_inline void emit_long(struct __sk_buff *skb, struct ebcap_stage 
 #endif
 }
 
-/* A matching packet's block, finished where its bytes are: at `at`, after the CPU's staged
- * blocks, where capture() put the decision peek, or where the packet's first bytes are copied
- * from the skb now. Its headers are walked there, and the head and tail written around what of
- * them the capture keeps. Staged, it goes into the ring with many others as one record
+/* A matching packet's block, finished where capture() copied its first bytes: at `at`, after
+ * the CPU's staged blocks. Its headers are walked there, and the head and tail written around
+ * what of them the capture keeps. Staged, it goes into the ring with many others as one record
  * (flush_stage); alone, by itself at its exact size (bpf_ringbuf_output takes a variable
  * length; reserve wants a constant, which made every headers-only record 128 bytes of packet
  * room). */
@@ -828,32 +825,34 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_stage *st, 
 				 struct ebcap_iface *iface, __u32 ifindex, __u32 direction,
 				 const struct ebcap_view *view, __u32 vlen)
 {
-	__u8 *data = st->data + at + sizeof(struct ebcap_epb_head);
-	st->peek_len = view->peek ? view->peek_len :
-		       copy_packet(skb, data, vlen, EBCAP_PEEK, view->tagged, view->tag);
 	__u64 now = bpf_ktime_get_ns();
-	__u64 to = stage_slot(st, &iface, ifindex, now);
+	__u64 to = stage_slot(st, iface, ifindex, now);
 	if (to == EBCAP_NOT_CAPTURED)
 		return;
-	int alone = to == EBCAP_ALONE;
-	if (alone)
+	/* kept in memory, not a register: the verifier walks what follows once, not once each */
+	st->alone = to == EBCAP_ALONE;
+	if (to == EBCAP_ALONE)
 		to = 0;
-	barrier_var(to);
-	if (to > at)
-		return;		/* cannot happen: at its place, or at the start after a flush */
 	if (to != at) {
 		/* the staged blocks went into the ring first (another interface's, or too old,
 		 * once a millisecond at most): the packet's bytes move to the start, in whole
 		 * words, front to back (the two may overlap) */
+		barrier_var(at);
+		if (at > EBCAP_STAGE_BYTES - EBCAP_PEEKED_MAX)
+			return;	/* cannot happen: capture() checked it */
 		__u64 *dst = (__u64 *)(st->data + sizeof(struct ebcap_epb_head));
-		const __u64 *src = (const __u64 *)data;
+		const __u64 *src = (const __u64 *)(st->data + at + sizeof(struct ebcap_epb_head));
 #pragma unroll
 		for (int i = 0; i < EBCAP_PEEK / 8; i++)
 			dst[i] = src[i];
-		at = 0;
-		data = st->data + sizeof(struct ebcap_epb_head);
 	}
+	/* Through memory: after the move or not, and the verifier walks what follows once. */
+	at = forget(st, to);
+	barrier_var(at);
+	if (at > EBCAP_STAGE_BYTES - EBCAP_PEEKED_MAX)
+		return;		/* cannot happen: at its place, or at the start after a flush */
 	struct ebcap_epb_head *head = (struct ebcap_epb_head *)(st->data + at);
+	__u8 *data = (__u8 *)(head + 1);
 	/* The filter's every matching path reaches this point knowing something else about
 	 * peek_len (each load in the peek narrows its range), and the verifier would check what
 	 * follows once per path (a 300-term filter: too complex). Read back from memory, peek_len
@@ -872,7 +871,7 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_stage *st, 
 	caplen = vlen < EBCAP_SNAPLEN ? vlen : EBCAP_SNAPLEN;
 #endif
 	if (caplen > here.peek_len)
-		return emit_long(skb, st, iface, direction, view, wirelen, caplen);
+		return emit_long(skb, st, direction, view, wirelen, caplen);
 
 	__u64 len = caplen;
 	barrier_var(len);
@@ -886,13 +885,15 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_stage *st, 
 	data[len + 1] = 0;
 	data[len + 2] = 0;
 	fill_tail((struct ebcap_epb_tail *)(data + padded), direction, total);
-	if (alone) {
-		if (!iface)
-			return;		/* cannot happen: stage_slot gave it */
-		iface->accepted++;
+	if (*(volatile __u32 *)&st->alone) {
+		/* counted at once, as it goes into the ring at once */
+		struct ebcap_iface *entry = registered_iface(st->ifindex);
+		if (!entry)
+			return;	/* cannot happen: stage_slot found it */
+		entry->accepted++;
 		if (events.ringbuf_output(head, total,
 					  ring_flags(&st->ring, EBCAP_RING_RECORD(total), 0)))
-			iface->lost++;
+			entry->lost++;
 		return;
 	}
 #if !EBCAP_OFFLINE
@@ -951,17 +952,16 @@ static __always_inline int capture(struct __sk_buff *skb, struct ebcap_iface *if
 		return TC_ACT_UNSPEC;	/* cannot happen */
 	struct ebcap_view view = ebcap_view_of(skb);
 	__u32 vlen = skb->len + (view.tagged ? EBCAP_VLAN_LEN : 0);
-	if (verdict == EBCAP_FILTER_UNDECIDED) {
-		/* The decision peek, for the copying filter: where the block's bytes would go, so
-		 * that a matching packet's are copied once. (Not on the stack: the filter loads
-		 * words at any offset, and the verifier wants stack loads aligned.) */
-		view.peek = st->data + at + sizeof(struct ebcap_epb_head);
-		view.peek_len = copy_packet(skb, (__u8 *)view.peek, vlen, EBCAP_PEEK, view.tagged,
-					    view.tag);
-		if (!ebcap_filter(skb, view.peek, view.peek_len, direction,
-				  view.tagged ? view.tag : 0))
-			return TC_ACT_UNSPEC;
-	}
+	/* The peek: where the block's bytes go, so that a matching packet's are copied once (not
+	 * on the stack, where a refused packet would write no map memory: the filter loads words
+	 * at any offset, and the verifier wants stack loads aligned). */
+	view.peek = st->data + at + sizeof(struct ebcap_epb_head);
+	view.peek_len = copy_packet(skb, (__u8 *)view.peek, vlen, EBCAP_PEEK, view.tagged,
+				    view.tag);
+	st->peek_len = view.peek_len;
+	if (verdict == EBCAP_FILTER_UNDECIDED &&
+	    !ebcap_filter(skb, view.peek, view.peek_len, direction, view.tagged ? view.tag : 0))
+		return TC_ACT_UNSPEC;
 	emit(skb, st, at, iface, tc ? skb->ifindex : iface->ifindex, direction, &view, vlen);
 	return TC_ACT_UNSPEC;	/* TCX_NEXT: let the packet and any other program go on */
 }
