@@ -111,6 +111,7 @@ struct ebcap_stage {
 	__u32 ifindex;		/* whose blocks they are: one interface's (stage_slot) */
 	__u32 interface_id;	/* ... and its pcapng id */
 	__u64 since;		/* bpf_ktime_get_ns() of the first */
+	__u64 wall_offset;	/* wall_clock's, when the first was staged (stage_slot) */
 	__u32 peek_len;		/* how much of the block being built is the packet's (capture) */
 	__u32 forget;		/* see forget() */
 	__u32 alone;		/* the block being built goes into the ring by itself (emit) */
@@ -403,11 +404,12 @@ static __always_inline struct ebcap_iface *iface_of(__u32 ifindex)
 	return interfaces.lookup_or_try_init(&ifindex, &zero);
 }
 
-static __always_inline __u64 wall_clock_ns(__u64 monotonic)
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, as user space last set it */
+static __always_inline __u64 wall_clock_offset(void)
 {
 	__u32 key = 0;
 	__u64 *offset = wall_clock.lookup(&key);
-	return monotonic + (offset ? *offset : 0);
+	return offset ? *offset : 0;
 }
 
 /* `value`, as the verifier knows nothing of it: passed through map memory, whose contents it does
@@ -603,12 +605,10 @@ static __always_inline __u64 ring_flags(struct ebcap_ring_query *q, __u64 record
 /* What a record takes in the ring: its 8-byte header, and the payload padded to 8. */
 #define EBCAP_RING_RECORD(size) ((((size) + 7) & ~7ULL) + 8)
 
-/* `now`: bpf_ktime_get_ns(), read once per packet (the stage's age check uses it too) */
+/* `ts`: the wall clock in ns (bpf_ktime_get_ns(), read once per packet, plus the offset) */
 static __always_inline void fill_head(struct ebcap_epb_head *head, __u32 interface_id,
-				      __u32 total, __u32 caplen, __u32 wirelen, __u64 now)
+				      __u32 total, __u32 caplen, __u32 wirelen, __u64 ts)
 {
-	__u64 ts = wall_clock_ns(now);
-
 	head->block_type = EBCAP_BT_EPB;
 	head->total_length = total;
 	head->interface_id = interface_id;
@@ -706,9 +706,10 @@ int ebcap_flush(void *map)
  * the interface has no entry (the hash is full: EBCAP_MAX_INTERFACES interfaces sharing slots).
  *
  * The interface's entry (`iface`: the socket filter's; NULL at TC) is looked up only when a
- * stage starts, and its pcapng id kept in the stage for the blocks that follow (an id that user
- * space changes reaches blocks within EBCAP_STAGE_NS); the packets staged are counted when the
- * stage goes into the ring (flush_stage). Looked up per packet at TC (skb->ifindex, the per-CPU
+ * stage starts, and its pcapng id kept in the stage for the blocks that follow, as is the wall
+ * clock's offset (what user space changes reaches blocks within EBCAP_STAGE_NS: a clock step
+ * shows within a second anyway, capture/session/clock.py); the packets staged are counted when
+ * the stage goes into the ring (flush_stage). Looked up per packet at TC (skb->ifindex, the per-CPU
  * array's pointer, the entry: cold lines after the sender's microseconds of stack), it cost a
  * matching packet ~N ns (README). */
 #define EBCAP_ALONE (~0ULL)
@@ -728,6 +729,7 @@ static __always_inline __u64 stage_slot(struct ebcap_stage *st, struct ebcap_ifa
 		return EBCAP_NOT_CAPTURED;
 	st->ifindex = ifindex;
 	st->interface_id = iface->interface_id;
+	st->wall_offset = wall_clock_offset();
 #if EBCAP_OFFLINE
 	return EBCAP_ALONE;
 #else
@@ -767,7 +769,8 @@ static __always_inline void emit_record(struct __sk_buff *skb, struct ebcap_stag
 	__u32 total = sizeof(*head) + padded + sizeof(struct ebcap_epb_tail);
 	__u8 *data = (__u8 *)(head + 1);
 
-	fill_head(head, iface->interface_id, total, len, wirelen, bpf_ktime_get_ns());
+	fill_head(head, iface->interface_id, total, len, wirelen,
+		  bpf_ktime_get_ns() + wall_clock_offset());
 	/* zero the pad bytes first (ring memory is not cleared); the copy then overwrites
 	 * the packet's part of that word */
 	*(__u32 *)(data + (len & ~3ULL)) = 0;
@@ -879,7 +882,7 @@ static __always_inline void emit(struct __sk_buff *skb, struct ebcap_stage *st, 
 		len = EBCAP_PEEK;
 	__u64 padded = (len + 3) & ~3ULL;
 	__u64 total = sizeof(*head) + padded + sizeof(struct ebcap_epb_tail);
-	fill_head(head, st->interface_id, total, len, wirelen, now);
+	fill_head(head, st->interface_id, total, len, wirelen, now + st->wall_offset);
 	/* zero the pad bytes; whatever of these three lies past the padding, the tail overwrites */
 	data[len] = 0;
 	data[len + 1] = 0;
