@@ -83,7 +83,9 @@ def _encode_epb_with_comments(packet: Packet) -> bytes:
 class InterfaceStats(namedtuple("InterfaceStats", [
         "start_ns",             # int
         "end_ns",               # int
-        "received",             # int | None: isb_ifrecv, packets that reached the hook
+        # int | None: isb_ifrecv; live, the packets the filter accepted, as libpcap on Linux
+        # counts them (bpf/ebcap.c's filter_in_place); -r, the packets read
+        "received",
         "accepted",             # int | None: isb_filteraccept
         "dropped",              # int | None: isb_osdrop, accepted but lost (ring buffer full)
         "delivered",            # int: isb_usrdeliv, written
