@@ -62,10 +62,10 @@ class CaptureMaps:
         table.update(_u32.pack(0), _u32.pack(ordinary))
         table.update(_u32.pack(1), _u32.pack(loopback))
 
-    def counters(self) -> dict[int, tuple[int, int, int]]:
-        """ifindex -> (seen, matched, lost), summed over CPUs. The kernel counts accepted
-        packets only (bpf/record.h): they are what libpcap on Linux reports as received by
-        the filter, and what the filter accepted."""
+    def counters(self) -> dict[int, tuple[int, int]]:
+        """ifindex -> (accepted, lost), summed over CPUs. The kernel counts accepted packets
+        only (bpf/record.h): what libpcap on Linux reports as received by the filter, and what
+        the filter accepted (the ISB's ifrecv and filteraccept are both this figure)."""
         slots, table = self._map(SLOTS), self._map(INTERFACES)
         entries = [(ifindex, slots, _u32.pack(slot)) for slot, ifindex in self._slot_owners.items()]
         entries += [(_u32.unpack(key)[0], table, key) for key in table.keys()]
@@ -76,7 +76,7 @@ class CaptureMaps:
                 continue
             rows = [IFACE.unpack(value) for value in per_cpu]
             accepted = sum(r[0] for r in rows)
-            totals[ifindex] = (accepted, accepted, sum(r[1] for r in rows))
+            totals[ifindex] = (accepted, sum(r[1] for r in rows))
         return totals
 
     def want_pids(self, pids: tuple[int, ...]) -> None:

@@ -221,12 +221,16 @@ class LiveSession:
 
     def statistics(self) -> list[InterfaceStats]:
         now = time.time_ns()
-        counts: dict[int, tuple[int, int, int]] = {}
+        counts: dict[int, tuple[int, int]] = {}
         for kernel in self.programs.values():
             counts.update(kernel.maps.counters())
-        return [InterfaceStats(self.start_ns, now, *counts.get(i.ifindex, (0, 0, 0)),
-                               self.delivered.get(n, 0))
-                for n, i in enumerate(self.interfaces)]
+        stats = []
+        for n, record in enumerate(self.interfaces):
+            accepted, lost = counts.get(record.ifindex, (0, 0))
+            # received by the filter and accepted are one count, as libpcap's on Linux
+            stats.append(InterfaceStats(self.start_ns, now, accepted, accepted, lost,
+                                        self.delivered.get(n, 0)))
+        return stats
 
 
 def _interfaces(config: CaptureConfig) -> list[interfaces.InterfaceInfo]:
