@@ -91,8 +91,10 @@ struct ebcap_ring_query {
  * reservation costs 53-81 ns a packet on this VM whatever its size (benchmarks/tc_cost.py:
  * reserving 8 bytes and discarding them cost as much as a whole record): its lock and the
  * producer's and header's cache lines, which the reader's CPU shares. A per-CPU array value is
- * at most 32 KiB. */
-#define EBCAP_STAGE_BYTES 16384
+ * at most 32 KiB. A quarter of the ring at most (-B 4 to 32: 1 to 8 KiB), so that a stage's
+ * record always fits in the ring with room for the reader to be behind: with 16 KiB stages a
+ * ring of 4 or 8 KiB (-B 4, -B 8) could hold no record at all, and lost every packet. */
+#define EBCAP_STAGE_BYTES (EBCAP_RING_PAGES >= 16 ? 16384 : EBCAP_RING_PAGES * 1024)
 /* How long a block may wait in the stage: checked by each packet, and the timer's delay. */
 #define EBCAP_STAGE_NS 1000000ULL
 #else
