@@ -93,11 +93,15 @@ class ProgramCache:
 
     def __init__(self, directory: str | os.PathLike):
         self.path = os.path.realpath(directory)      # as pathlib's resolve()
+        self._dir = None
 
     @property
     def dir(self):                  # pathlib.Path
-        from pathlib import Path
-        return Path(self.path)
+        # made once: the import statement and a Path per access were on every entry's use
+        if self._dir is None:
+            from pathlib import Path
+            self._dir = Path(self.path)
+        return self._dir
 
     @classmethod
     def default(cls) -> "ProgramCache | None":
