@@ -7,6 +7,7 @@ The expression is compiled on a dead handle of the interface's link type with th
 from __future__ import annotations
 
 import ctypes
+import sys
 from collections import namedtuple
 from functools import cache
 
@@ -95,8 +96,34 @@ def dlt_of(linktype: int) -> int:
     return _DLT_FOR_LINKTYPE.get(linktype, linktype)
 
 
+# Names pcap_lookupnet() answers 0 for without asking the kernel (pcap.c; which of them depends
+# on how libpcap was built): these are left to libpcap itself.
+_LOOKUPNET_OWN_NAMES = ("any", "dag", "septel", "bluetooth", "usbmon", "snf", "netmap:", "vale",
+                        "dpdk:")
+
+
 def interface_netmask(ifname: str) -> int:
-    """The netmask tcpdump compiles with on this interface: pcap_lookupnet's, or 0."""
+    """The netmask tcpdump compiles with on this interface: pcap_lookupnet's, or 0.
+
+    Asked of the kernel with pcap_lookupnet's own two ioctls (capture/net/interfaces.py), so
+    that a warm start whose filter comes from its record (compile_filter()) needs no libpcap:
+    its dlopen is ~1.5 ms of the main thread. Where libpcap would not ask the kernel (the
+    names above) or would make a mask up (a zero mask: it guesses one from the address's
+    class), libpcap answers."""
+    if any(own in ifname for own in _LOOKUPNET_OWN_NAMES):
+        return lookupnet_netmask(ifname)
+    from ebcap.capture.net.interfaces import ipv4_address_and_netmask
+    try:
+        _address, netmask = ipv4_address_and_netmask(ifname)
+    except OSError:             # pcap_lookupnet fails too: no IPv4 address, no such device
+        return 0
+    if netmask == bytes(4):
+        return lookupnet_netmask(ifname)
+    return int.from_bytes(netmask, sys.byteorder)      # as pcap_lookupnet's bpf_u_int32
+
+
+def lookupnet_netmask(ifname: str) -> int:
+    """pcap_lookupnet()'s netmask for the interface, or 0 where it fails."""
     net, mask = ctypes.c_uint32(), ctypes.c_uint32()
     errbuf = ctypes.create_string_buffer(256)
     if _libpcap().pcap_lookupnet(ifname.encode(), ctypes.byref(net), ctypes.byref(mask),
