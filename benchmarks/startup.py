@@ -10,6 +10,8 @@ testbed; run as root from the repository:
     .venv/bin/python benchmarks/startup.py --launch ebcap.capture.cli.main   # no prefetch
     .venv/bin/python benchmarks/startup.py --runs 9 --compare /work/main/.venv/bin/ebcap --chrt
         # before/after: another checkout's ebcap in the same rounds, alternating with this one
+    .venv/bin/python benchmarks/startup.py --script --kinds warm --compare /work/main/.venv/bin/ebcap
+        # the console scripts themselves (interpreter flags and site included), as users start them
 
 With --compare, each round runs every kind with this checkout's interpreter, then with the
 other's (the interpreter named in its console script's first line), each with its own cache;
@@ -59,9 +61,9 @@ def _start(argv: list[str], env: dict | None) -> tuple[subprocess.Popen, float]:
 
 def one_run(tb: Testbed, env: dict, out: Path, idle: float,
             expression: str = "tcp port 443", launch: str = CONSOLE_SCRIPT,
-            python: str = sys.executable, chrt: bool = False) -> dict:
-    argv = tb.argv(tb.left, [python, "-I", "-c", LAUNCH.format(launch),
-                             "-i", tb.left.ifname, "-w", str(out), expression])
+            python: str = sys.executable, chrt: bool = False, script: str | None = None) -> dict:
+    start = [script] if script else [python, "-I", "-c", LAUNCH.format(launch)]
+    argv = tb.argv(tb.left, [*start, "-i", tb.left.ifname, "-w", str(out), expression])
     if chrt:
         argv = ["chrt", "-f", "10", *argv]
     proc, ready = _start(argv, env)
@@ -267,6 +269,10 @@ def main() -> None:
                              "'compare')")
     parser.add_argument("--chrt", action="store_true",
                         help="run the measured process under chrt -f 10")
+    parser.add_argument("--script", action="store_true",
+                        help="run each checkout's console script (its venv's bin/ebcap, as a "
+                             "user does: its interpreter flags, its site) instead of "
+                             "python -I -c with --launch's main()")
     parser.add_argument("--kinds", default=",".join(KINDS),
                         help=f"which of {', '.join(KINDS)} (default all; cold always runs, "
                              "it fills the cache)")
@@ -284,6 +290,7 @@ def main() -> None:
         _interfaces_main(args)
         return
     pythons = {"this": sys.executable}
+    scripts = {"this": str(Path(sys.executable).parent / "ebcap"), "other": args.compare}
     if args.compare:
         pythons["other"] = _interpreter(args.compare)
     kinds = ["cold", *(k for k in args.kinds.split(",") if k != "cold")]
@@ -303,8 +310,10 @@ def main() -> None:
                     name = kind if label == "this" else f"{kind} (other)"
                     results.setdefault(name, []).append(one_run(
                         tb, env, Path(tmp) / out.format(n=n, label=label), args.idle,
-                        expression.format(port=1000 + n), args.launch, python, args.chrt))
-    print(f"{'chrt -f 10' if args.chrt else 'plain scheduling'}, load average "
+                        expression.format(port=1000 + n), args.launch, python, args.chrt,
+                        scripts[label] if args.script else None))
+    print(f"{'chrt -f 10' if args.chrt else 'plain scheduling'}"
+          f"{', console scripts' if args.script else ''}, load average "
           f"{os.getloadavg()[0]:.1f}" + (f"; other = {args.compare}" if args.compare else ""))
     for kind, runs in results.items():
         medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

@@ -7,6 +7,8 @@ The expression is compiled on a dead handle of the interface's link type with th
 from __future__ import annotations
 
 import ctypes
+import os
+import sys
 from collections import namedtuple
 from functools import cache
 
@@ -95,8 +97,34 @@ def dlt_of(linktype: int) -> int:
     return _DLT_FOR_LINKTYPE.get(linktype, linktype)
 
 
+# Names pcap_lookupnet() answers 0 for without asking the kernel (pcap.c; which of them depends
+# on how libpcap was built): these are left to libpcap itself.
+_LOOKUPNET_OWN_NAMES = ("any", "dag", "septel", "bluetooth", "usbmon", "snf", "netmap:", "vale",
+                        "dpdk:")
+
+
 def interface_netmask(ifname: str) -> int:
-    """The netmask tcpdump compiles with on this interface: pcap_lookupnet's, or 0."""
+    """The netmask tcpdump compiles with on this interface: pcap_lookupnet's, or 0.
+
+    Asked of the kernel with pcap_lookupnet's own two ioctls (capture/net/interfaces.py), so
+    that a warm start whose filter comes from its record (compile_filter()) needs no libpcap:
+    its dlopen is ~1.5 ms of the main thread. Where libpcap would not ask the kernel (the
+    names above) or would make a mask up (a zero mask: it guesses one from the address's
+    class), libpcap answers."""
+    if any(own in ifname for own in _LOOKUPNET_OWN_NAMES):
+        return lookupnet_netmask(ifname)
+    from ebcap.capture.net.interfaces import ipv4_address_and_netmask
+    try:
+        _address, netmask = ipv4_address_and_netmask(ifname)
+    except OSError:             # pcap_lookupnet fails too: no IPv4 address, no such device
+        return 0
+    if netmask == bytes(4):
+        return lookupnet_netmask(ifname)
+    return int.from_bytes(netmask, sys.byteorder)      # as pcap_lookupnet's bpf_u_int32
+
+
+def lookupnet_netmask(ifname: str) -> int:
+    """pcap_lookupnet()'s netmask for the interface, or 0 where it fails."""
     net, mask = ctypes.c_uint32(), ctypes.c_uint32()
     errbuf = ctypes.create_string_buffer(256)
     if _libpcap().pcap_lookupnet(ifname.encode(), ctypes.byref(net), ctypes.byref(mask),
@@ -116,8 +144,14 @@ def compile_filter(expression: str, linktype: int, snaplen: int = MAXIMUM_SNAPLE
     `netmask` is the interface's IPv4 netmask (tcpdump passes 0 when it has none, and for
     files), which `ip broadcast` needs. With `savefile`, the handle is libpcap's own for that
     file, as in `tcpdump -r`: libpcap then refuses what a file cannot answer (`inbound`,
-    `ifindex`) with tcpdump's messages.
+    `ifindex`) with tcpdump's messages. A live start's record may hold this very compile
+    (use_compiled()): then libpcap is not even loaded.
     """
+    key = None if savefile is not None else [expression, int(dlt_of(linktype)), int(snaplen),
+                                             int(netmask)]     # plain ints: marshal's
+    insns = _recorded(key) if key is not None else None
+    if insns is not None:
+        return insns
     lib = _libpcap()
     if savefile is not None:
         errbuf = ctypes.create_string_buffer(256)
@@ -135,9 +169,72 @@ def compile_filter(expression: str, linktype: int, snaplen: int = MAXIMUM_SNAPLE
             raise FilterError(lib.pcap_geterr(handle).decode(errors="replace"))
         insns = [Insn(i.code, i.jt, i.jf, i.k) for i in program.bf_insns[:program.bf_len]]
         lib.pcap_freecode(ctypes.byref(program))
-        return insns
     finally:
         lib.pcap_close(handle)
+    if key is not None:
+        _compiles["made"].append({"key": key, "library": _library_stamp(_loaded_path()),
+                                  "insns": [list(insn) for insn in insns]})
+    return insns
+
+
+# A live start's compiles, kept in its record (capture/kernel/prefetch.py) so that the same
+# command line's next start takes the classic BPF from there: loading libpcap (its dlopen,
+# ~1.5 ms) and compiling were on a warm start's main thread. A compile is the same while its
+# arguments (expression, DLT, snaplen, netmask) and the library that would be loaded are.
+_compiles = {"given": [], "made": []}     # the record's (checked when asked); this process's
+
+
+def use_compiled(entries) -> None:
+    """The compiles a record kept (compiled() of an earlier start), for compile_filter()."""
+    _compiles["given"] = entries if isinstance(entries, list) else []
+
+
+def compiled() -> list[dict]:
+    """This process's live compiles (taken from a record or made), for the next start's."""
+    return list(_compiles["made"])
+
+
+def _recorded(key: list) -> list[Insn] | None:
+    for entry in _compiles["given"]:
+        try:
+            if entry["key"] != key or entry["library"] != _library_stamp(str(entry["library"][3])):
+                continue
+            insns = [Insn(*(int(field) for field in insn)) for insn in entry["insns"]]
+        except Exception:           # a foreign record: compile
+            continue
+        _compiles["made"].append(entry)
+        return insns
+    return None
+
+
+def _library_stamp(path: str | None) -> list | None:
+    """What says the libpcap a start would load is the one a record's compile ran in: the
+    dynamic loader's cache, LD_LIBRARY_PATH, and the library file's [path, mtime (ns), size,
+    inode]."""
+    if path is None:
+        return None
+    try:
+        cache = os.stat("/etc/ld.so.cache")
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [os.environ.get("LD_LIBRARY_PATH", ""), cache.st_mtime_ns, cache.st_ino,
+            path, st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def _loaded_path() -> str | None:
+    """The file of the libpcap this process loaded (_libpcap())."""
+    _libpcap()
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split(None, 5)
+                if len(fields) == 6 and \
+                        fields[5].rstrip("\n").rsplit("/", 1)[-1].startswith("libpcap.so"):
+                    return fields[5].rstrip("\n")
+    except OSError:
+        pass
+    return None
 
 
 def _as_program(insns: list[Insn]) -> tuple[_BpfProgram, ctypes.Array]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import marshal
 import os
 import stat
+import sys
 import time
 
 try:        # CPython's own sha256: hashlib's import loads OpenSSL (~4 ms of every start)
@@ -56,7 +57,70 @@ def program_cache_dir() -> str | None:
 
 
 def bcc_version() -> str:
-    """BCC's version, read without importing it (the import alone maps LLVM)."""
+    """BCC's version, read without importing it (the import alone maps LLVM).
+
+    Finding BCC walks sys.path (importlib's find_spec: ~0.8 ms), and where Python started
+    without site (capture/cli/script.py) it would load site for it, on a warm start's main
+    thread. So a start's record (capture/kernel/prefetch.py) keeps what was found
+    (bcc_memo()) with the stamps of what the walk looked at: every sys.path entry up to BCC's
+    (a package installed in one changes its mtime), BCC's folder and its version.py; the next
+    start hands it back (use_bcc_memo()) and, while none of them changed, the version is that
+    one."""
+    global _bcc_found
+    if _bcc_found is None:
+        memo, _state["memo"] = _state["memo"], None
+        version = _checked(memo) if memo is not None else None
+        _bcc_found = (version, memo) if version is not None else _find_bcc_version()
+    return _bcc_found[0]
+
+
+_bcc_found: tuple[str, dict | None] | None = None   # (version, memo or None) once looked up
+_state = {"memo": None}                             # a record's memo, not yet checked
+
+
+def use_bcc_memo(memo) -> None:
+    """A memo bcc_memo() gave a start before: bcc_version() takes it if it still holds."""
+    _state["memo"] = memo
+
+
+def bcc_memo() -> dict | None:
+    """What bcc_version() found, with its stamps, for a record (None: nothing to keep)."""
+    return None if _bcc_found is None else _bcc_found[1]
+
+
+def _checked(memo) -> str | None:
+    try:
+        if memo["format"] != FORMAT_VERSION or memo["where"] != _interpreter():
+            return None
+        *dirs, version_py = memo["stamps"]
+        if any(_dir_stamp(str(stamp[0])) != stamp for stamp in dirs) or \
+                _file_stamp(str(version_py[0])) != version_py:
+            return None
+        return str(memo["version"])
+    except Exception:
+        return None
+
+
+def _interpreter() -> list:
+    """What, besides the directories, decides where an import looks."""
+    return [sys.executable, os.environ.get("PYTHONPATH", "")]
+
+
+def _dir_stamp(path: str) -> list:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path, None]
+    return [path, st.st_mtime_ns, st.st_ino]
+
+
+def _file_stamp(path: str) -> list:
+    st = os.stat(path)
+    return [path, st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def _find_bcc_version() -> tuple[str, dict | None]:
+    """(BCC's version, its memo for a record, or None: nothing to keep)."""
     import importlib.util
     import re
     try:
@@ -64,14 +128,29 @@ def bcc_version() -> str:
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.origin:
-        return "none"
+        return "none", None
+    folder = os.path.dirname(spec.origin)
+    version_py = os.path.join(folder, "version.py")
     try:
-        with open(os.path.join(os.path.dirname(spec.origin), "version.py")) as source:
+        with open(version_py) as source:
             text = source.read()
+        stamp = _file_stamp(version_py)
     except OSError:
-        return "unknown"
+        return "unknown", None
     match = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", text)
-    return match.group(1) if match else "unknown"
+    # the sys.path entries the walk tried before BCC's (its parent is one of them)
+    parent = os.path.dirname(folder)
+    entries = []
+    for entry in sys.path:
+        entry = os.path.abspath(entry or os.getcwd())
+        entries.append(_dir_stamp(entry))
+        if entry == parent:
+            break
+    else:
+        return (match.group(1) if match else "unknown"), None     # a finder's, not a path's
+    version = match.group(1) if match else "unknown"
+    return version, {"format": FORMAT_VERSION, "where": _interpreter(), "version": version,
+                     "stamps": [*entries, _dir_stamp(folder), stamp]}
 
 
 def cache_key(text: str) -> str:
@@ -93,11 +172,15 @@ class ProgramCache:
 
     def __init__(self, directory: str | os.PathLike):
         self.path = os.path.realpath(directory)      # as pathlib's resolve()
+        self._dir = None
 
     @property
     def dir(self):                  # pathlib.Path
-        from pathlib import Path
-        return Path(self.path)
+        # made once: the import statement and a Path per access were on every entry's use
+        if self._dir is None:
+            from pathlib import Path
+            self._dir = Path(self.path)
+        return self._dir
 
     @classmethod
     def default(cls) -> "ProgramCache | None":

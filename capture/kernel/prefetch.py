@@ -15,7 +15,9 @@ can make a start faster, never different.
 A record also keeps the CaptureConfig click and the CLI's checks made of the command line, with
 the stamps of the files that went into it besides argv (remember_config()); while none of them
 changed, the next start takes the config from the record and never imports click
-(recorded_config(), capture/cli/launch.py).
+(recorded_config(), capture/cli/launch.py). And it keeps where BCC's version was found, with
+the stamps that say it still is (capture/kernel/cache.py's bcc_version(), for the cache key),
+and libpcap's compiles of the filter with the stamps of the library (capture/filter/libpcap.py).
 
 Records live in the program cache directory (`start-<sha256>.rec`), under its ownership rules
 (capture/kernel/cache.py), the newest MAX_RECORDS of them. EBCAP_NO_CACHE=1 disables them too.
@@ -88,6 +90,8 @@ def start(argv: list[str]) -> None:
                 _state.record.get("format") != FORMAT_VERSION:
             _state.record = None
             return
+        from ebcap.capture.kernel.cache import use_bcc_memo
+        use_bcc_memo(_state.record.get("bcc"))      # BCC's version for the cache key, if unchanged
     except Exception:
         _state.record = None
         return
@@ -116,6 +120,11 @@ def start(argv: list[str]) -> None:
     _state.thread = threading.Thread(target=_work, args=(cache, _state.record, LoadedProgram),
                                      name="ebcap-prefetch", daemon=True)
     _state.thread.start()
+    try:        # after the work has begun: its ctypes structures take a while
+        from ebcap.capture.filter.libpcap import use_compiled
+        use_compiled(_state.record.get("pcap"))     # the classic BPF, if libpcap is unchanged
+    except Exception:
+        pass
 
 
 def _work(cache, record: dict, LoadedProgram) -> None:
@@ -223,9 +232,11 @@ def remember(key: str | None, filter_insns: dict[int, bytes], programs: list[str
     down for the next start of this command line."""
     if _state.hint is None or key is None:
         return
+    from ebcap.capture.filter.libpcap import compiled
+    from ebcap.capture.kernel.cache import bcc_memo
     record = {"format": FORMAT_VERSION, "program": key, "filter": _encoded(filter_insns),
               "programs": sorted(programs), "hooks": [list(h) for h in hooks],
-              "netns": _netns(), "cli": _state.cli}
+              "netns": _netns(), "cli": _state.cli, "bcc": bcc_memo(), "pcap": compiled()}
     _state.pending = None if record == _state.record else record
 
 

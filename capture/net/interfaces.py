@@ -17,6 +17,7 @@ from ebcap.capture.packet import LinkType
 ARPHRD_ETHER, ARPHRD_LOOPBACK, ARPHRD_NONE = 1, 772, 0xFFFE
 IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x8, 0x40
 SIOCGIFFLAGS, SIOCGIFHWADDR, SIOCGIFINDEX = 0x8913, 0x8927, 0x8933
+SIOCGIFADDR, SIOCGIFNETMASK = 0x8915, 0x891b
 SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC = 263, 1, 1
 
 # uapi/linux/netlink.h, rtnetlink.h, if_link.h
@@ -92,6 +93,17 @@ def ifindex(name: str, sock: _Socket | None = None) -> int:
         return _socket.if_nametoindex(name)
     except OSError:
         raise InterfaceError(f"{name}: No such device exists") from None
+
+
+def ipv4_address_and_netmask(name: str) -> tuple[bytes, bytes]:
+    """The interface's IPv4 address and netmask as the kernel gives them to SIOCGIFADDR and
+    SIOCGIFNETMASK with an AF_INET ifreq (its first address labelled `name`), network order.
+    Raises OSError (EADDRNOTAVAIL: no IPv4 address)."""
+    request = struct.pack("16sH14x", name.encode()[:15], _socket.AF_INET)
+    with ioctl_socket() as sock:
+        address = fcntl.ioctl(sock, SIOCGIFADDR, request)[20:24]
+        netmask = fcntl.ioctl(sock, SIOCGIFNETMASK, request)[20:24]
+    return address, netmask
 
 
 def flags(name: str, sock: _Socket | None = None) -> int:

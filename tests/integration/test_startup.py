@@ -143,3 +143,36 @@ def test_repeated_command_line_is_prefetched_and_a_changed_filter_is_not(testbed
     assert PREFETCHED not in err and FROM_CACHE in err and third == 3
     err, fourth = _icmp_capture(tb, tmp_path, env)
     assert PREFETCHED in err and fourth == 3
+
+
+def test_console_script_starts_without_site_and_a_warm_start_never_loads_it(testbed, tmp_path):
+    """The console script `make setup` writes (capture/cli/script.py) runs Python with -S: a
+    warm start, whose imports are the standard library's and ebcap's, never runs site (nor
+    BCC's lookup for the cache key: its version comes from the record, stamps checked); a
+    cold one, which needs BCC, loads site when the lookup misses and compiles as always. The
+    warm ones take libpcap's compile from the record as well (capture/filter/libpcap.py)."""
+    from ebcap.capture.cli import script
+    (tmp_path / "bin").mkdir()     # as the venv's bin/: the script's folder, first on sys.path,
+    launcher = tmp_path / "bin" / "ebcap"       # is one BCC's lookup stamps
+    script.write(str(launcher))
+    assert launcher.read_text().splitlines()[0] == f"#!{sys.executable} -S"
+    tb = testbed
+    env = dict(os.environ, EBCAP_CACHE_DIR=str(tmp_path / "cache"))
+    # the script's own first line, with importtime: python -S -X importtime SCRIPT
+    argv = [sys.executable, "-S", "-X", "importtime", str(launcher), "-i", tb.left.ifname,
+            "-w", str(tmp_path / "out.pcapng"), "tcp port 443"]
+    runs, libpcap_loaded = [], []
+    for _ in range(3):          # cold (BCC compiles), warm (the record), warm again
+        cap = Capturer(tb, tb.left, argv, env=env)
+        with open(f"/proc/{cap.proc.pid}/maps") as maps:
+            libpcap_loaded.append("/libpcap.so" in maps.read())
+        status, stderr = cap.stop()
+        assert status == 0, stderr
+        runs.append(_imported(stderr))
+    cold, warm, again = runs
+    assert "site" in cold and "tempfile" in cold
+    for imported in (warm, again):
+        assert "ebcap.capture.session.live" in imported
+        assert {"site", "sitecustomize", "importlib.util", "click"} & set(imported) == set()
+    # the filter's classic BPF came from the record too: libpcap not even loaded
+    assert libpcap_loaded == [True, False, False]
