@@ -138,6 +138,7 @@ def _find_bcc_version() -> tuple[str, dict | None]:
     except OSError:
         return "unknown", None
     match = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", text)
+    version = match.group(1) if match else "unknown"
     # the sys.path entries the walk tried before BCC's (its parent is one of them)
     parent = os.path.dirname(folder)
     entries = []
@@ -147,8 +148,7 @@ def _find_bcc_version() -> tuple[str, dict | None]:
         if entry == parent:
             break
     else:
-        return (match.group(1) if match else "unknown"), None     # a finder's, not a path's
-    version = match.group(1) if match else "unknown"
+        return version, None        # a finder's, not a path's
     return version, {"format": FORMAT_VERSION, "where": _interpreter(), "version": version,
                      "stamps": [*entries, _dir_stamp(folder), stamp]}
 
