@@ -53,7 +53,7 @@ BPF_RINGBUF_OUTPUT(events, EBCAP_RING_PAGES);
 struct ebcap_stage_timer {
 	struct bpf_timer timer;
 	__u32 ready;		/* initialised, its callback set (once per CPU) */
-	__u32 pad;
+	__u32 pending;		/* started, its callback not run yet (arm_flush) */
 };
 BPF_ARRAY(stage_timers, struct ebcap_stage_timer, EBCAP_MAX_CPUS);
 #define EBCAP_STAGE_TIMERS_MAP ((void *)bpf_pseudo_fd(1, -2))
@@ -95,8 +95,9 @@ struct ebcap_ring_query {
  * record always fits in the ring with room for the reader to be behind: with 16 KiB stages a
  * ring of 4 or 8 KiB (-B 4, -B 8) could hold no record at all, and lost every packet. */
 #define EBCAP_STAGE_BYTES (EBCAP_RING_PAGES >= 16 ? 16384 : EBCAP_RING_PAGES * 1024)
-/* How long a block may wait in the stage: checked by each packet, and the timer's delay. */
-#define EBCAP_STAGE_NS 1000000ULL
+/* How long a block may wait in the stage: checked by each packet, and the timer's delay (arm_flush;
+ * capture/session/drain.py's STAGED_SECONDS waits for it at the end). */
+#define EBCAP_STAGE_NS 2000000ULL
 #else
 /* -r: one test run per packet, whose record user space takes at once: one block, never staged */
 #define EBCAP_STAGE_BYTES EBCAP_PEEKED_MAX
@@ -742,13 +743,23 @@ static __always_inline void flush_stage(struct ebcap_stage *st)
 /* So that the last blocks of a burst do not wait for a next packet: this CPU's timer, armed when
  * its stage goes from empty to not, flushes it EBCAP_STAGE_NS later (pinned: the callback runs
  * on this CPU, in softirq, which never interrupts a TC or socket program here: egress runs with
- * bottom halves off, ingress in the receive softirq). 0: no timer for this CPU. */
+ * bottom halves off, ingress in the receive softirq). 0: no timer for this CPU.
+ *
+ * A timer still pending (armed for a stage that filled and went into the ring before it fired)
+ * is left as it is: it flushes the stage that follows, younger than EBCAP_STAGE_NS, early. Each
+ * start of a pending timer reprograms the CPU's timer device, and each firing is an interrupt:
+ * in a VM both exit to the hypervisor. On an AMD EPYC VM, leaving a pending timer alone and a
+ * 2 ms delay instead of 1 ms cost a matching packet 14 [-30..73] ns less on socket-sent and 34
+ * [16..74] less on paged frames (benchmarks/tc_cost.py 5 2, paired; no timer at all: 9 and 44
+ * less; README, "seventh pass"). */
 static __always_inline int arm_flush(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct ebcap_stage_timer *t = stage_timers.lookup(&cpu);
 	if (!t)
 		return 0;
+	if (t->pending)
+		return 1;
 	if (!t->ready) {
 		/* -EBUSY when another of the programs did it first: the callback is set either way */
 		bpf_timer_init(&t->timer, EBCAP_STAGE_TIMERS_MAP, EBCAP_CLOCK_MONOTONIC);
@@ -756,7 +767,10 @@ static __always_inline int arm_flush(void)
 			return 0;
 		t->ready = 1;
 	}
-	return bpf_timer_start(&t->timer, EBCAP_STAGE_NS, BPF_F_TIMER_CPU_PIN) == 0;
+	if (bpf_timer_start(&t->timer, EBCAP_STAGE_NS, BPF_F_TIMER_CPU_PIN))
+		return 0;
+	t->pending = 1;
+	return 1;
 }
 
 /* bpf_timer callback (EBCAP_FLUSH_STUB): this CPU's stage into the ring. Its arguments (the
@@ -764,6 +778,10 @@ static __always_inline int arm_flush(void)
  * a kprobe's, so it takes only the first. */
 int ebcap_flush(void *map)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct ebcap_stage_timer *t = stage_timers.lookup(&cpu);
+	if (t)
+		t->pending = 0;
 	__u32 zero = 0;
 	struct ebcap_stage *st = stage.lookup(&zero);
 	if (st)

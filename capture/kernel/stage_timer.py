@@ -27,7 +27,7 @@ from ebcap.capture.kernel.splice import BPF_CALL, BPF_PSEUDO_CALL, INSN, LD_IMM6
 TIMER_MAP = "stage_timers"          # bpf/ebcap.c's map of struct ebcap_stage_timer
 CALLBACK = "ebcap_flush"            # ... and its timer callback
 FLUSH_STUB = 0x7EBCC                # EBCAP_FLUSH_STUB's high word (bpf/ebcap.c)
-TIMER_VALUE_SIZE = 24               # struct bpf_timer (16), ready, pad
+TIMER_VALUE_SIZE = 24               # struct bpf_timer (16), ready, pending
 MAP_KEY_TYPE, MAP_VALUE_TYPE = 2, 6
 ENTRY_FUNC, SUB_FUNC = 9, 10
 
@@ -41,7 +41,7 @@ _LINKAGE_STATIC, _LINKAGE_GLOBAL = 0, 1
 def timer_btf() -> bytes:
     """Raw BTF with the types above (Documentation/bpf/btf.rst)."""
     names = ["int", "u32", "u64", "bpf_timer", "__opaque", "ebcap_stage_timer", "timer",
-             "ready", "pad", "ctx", "ebcap_entry", "ebcap_subprogram"]
+             "ready", "pending", "ctx", "ebcap_entry", "ebcap_subprogram"]
     strings = b"\0" + b"".join(name.encode() + b"\0" for name in names)
 
     def name(text: str) -> int:
@@ -59,7 +59,7 @@ def timer_btf() -> bytes:
         + member("__opaque", 4, 0),
         struct.pack("<III", name("ebcap_stage_timer"), _KIND_STRUCT << 24 | 3,      # 6
                     TIMER_VALUE_SIZE)
-        + member("timer", 5, 0) + member("ready", 2, 128) + member("pad", 2, 160),
+        + member("timer", 5, 0) + member("ready", 2, 128) + member("pending", 2, 160),
         struct.pack("<III", 0, _KIND_PTR << 24, 0),                                 # 7
         struct.pack("<III", 0, _KIND_FUNC_PROTO << 24 | 1, 1)                       # 8
         + struct.pack("<II", name("ctx"), 7),

@@ -27,9 +27,9 @@ from ebcap.capture.session.stop import StopSignals
 # that it saves cost 0.25-0.4 ms of CPU under the bench's TCP stream (the reader's caches cold
 # after it slept: the empty drain 50-80 us, the wall clock 100-250, epoll_wait 45-90).
 POLL_SECONDS = 0.02
-# The kernel stages blocks per CPU and hands them over within 1 ms (bpf/ebcap.c's
+# The kernel stages blocks per CPU and hands them over within 2 ms (bpf/ebcap.c's
 # EBCAP_STAGE_NS, its flush timer): the last drain waits that long, and a little, first.
-STAGED_SECONDS = 0.002
+STAGED_SECONDS = 0.003
 FLUSH_SECONDS = 1.0         # the file is complete up to its last block at least this often
 EARLY = 0.005               # a timed poll may end this much before its deadline
 

@@ -61,7 +61,7 @@ def read_packets(path: Path):
 
 def in_time_order(packets: list) -> list:
     """read_packets' tuples by timestamp (a stable sort). ebcap's blocks are in time order per
-    CPU and, across CPUs, within the kernel's staging bound (1 ms, bpf/ebcap.c's
+    CPU and, across CPUs, within the kernel's staging bound (2 ms, bpf/ebcap.c's
     EBCAP_STAGE_NS): a comparison with another tool's packets orders both by time first."""
     return sorted(packets, key=lambda packet: packet[0])
 

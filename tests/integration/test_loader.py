@@ -99,7 +99,7 @@ def test_program_loads_and_counts(kernel_program):
     tcp = bytes(12) + b"\x08\x00" + b"\x45" + bytes(8) + b"\x06" + bytes(40)  # IPv4, protocol 6
     assert runner.run(tcp, len(tcp)) == -1
     # counted when its block goes into the ring (bpf/ebcap.c's flush_stage): by the flush
-    # timer, 1 ms after it was staged
+    # timer, 2 ms after it was staged
     deadline = time.monotonic() + 1.0
     while True:
         (counts,) = [c for i, c in kernel_program.maps.counters().items() if i not in (42, 43)]
