@@ -57,7 +57,7 @@ def test_btf_describes_the_timer_map_value():
     assert btf.struct_size("bpf_timer") == 16
     assert btf.struct_size("ebcap_stage_timer") == stage_timer.TIMER_VALUE_SIZE
     assert [(m.name, m.offset) for m in btf.members("ebcap_stage_timer")] == \
-        [("timer", 0), ("ready", 16), ("pad", 20)]
+        [("timer", 0), ("ready", 16), ("pending", 20)]
 
 
 def test_the_timer_map_value_size_is_checked():
