@@ -749,9 +749,9 @@ static __always_inline void flush_stage(struct ebcap_stage *st)
  * is left as it is: it flushes the stage that follows, younger than EBCAP_STAGE_NS, early. Each
  * start of a pending timer reprograms the CPU's timer device, and each firing is an interrupt:
  * in a VM both exit to the hypervisor. On an AMD EPYC VM, leaving a pending timer alone and a
- * 2 ms delay instead of 1 ms cost a matching packet 14 [-30..73] ns less on socket-sent and 34
- * [16..74] less on paged frames (benchmarks/tc_cost.py 5 2, paired; no timer at all: 9 and 44
- * less; README, "seventh pass"). */
+ * 2 ms delay instead of 1 ms cost a matching packet 10 [-19..12] ns less on socket-sent and 37
+ * [-81..13] less on paged frames (benchmarks/tc_cost.py 7 2, paired), and the whole machine
+ * 7.5 ms of CPU a second less at 10 kpps (README, "seventh pass"). */
 static __always_inline int arm_flush(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
