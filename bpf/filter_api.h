@@ -43,9 +43,10 @@ static __always_inline int ebcap_has_meta_vlan(struct __sk_buff *skb)
 #error "EBCAP_PEEK is given by capture/kernel/source.py"
 #endif
 
-/* The filter: this call names no helper. User space turns it into a BPF-to-BPF call to the
- * translated filter, appended to the program as a subprogram, so that a new filter needs no
- * compiler. Its arguments are the filter's whole view of the packet: the skb (for loads past
+/* The filter: this call names no helper. User space puts the translated filter in its place
+ * (capture/kernel/inline.py), or where it cannot, turns it into a BPF-to-BPF call to the filter
+ * appended to the program as a subprogram (capture/kernel/splice.py), so that a new filter needs
+ * no compiler. Its arguments are the filter's whole view of the packet: the skb (for loads past
  * the peek and for metadata), the peek and its length, the direction (inbound/outbound), and
  * the tag held in metadata (TPID << 16 | TCI, 0 for none). Non-zero: the packet matches. */
 #define EBCAP_FILTER_STUB 0x7EBCA

@@ -45,11 +45,12 @@ def test_func_info_names_the_entry_and_every_subprogram():
     """The spliced filters (BPF-to-BPF calls) and the callback (ld_imm64 of a function) each
     start a subprogram; the kernel wants one FUNC per subprogram, in order."""
     program = (MOV_R0 + INSN.pack(0x85, 0, 0, 0x7EBCA) + stub_load() + EXIT)
-    spliced = splice(program, MOV_R0 + EXIT)            # the filter at 5
-    out = stage_timer.attach_callback(spliced, MOV_R0 + EXIT)   # the callback at 7
+    # r1 = r10 first: a filter that stays a subprogram (capture/kernel/inline.py)
+    spliced = splice(program, INSN.pack(0xBF, 0xA1, 0, 0) + MOV_R0 + EXIT)   # the filter at 5
+    out = stage_timer.attach_callback(spliced, MOV_R0 + EXIT)   # the callback at 8
     records = list(struct.iter_unpack("<II", stage_timer.func_info(out)))
     assert records == [(0, stage_timer.ENTRY_FUNC), (5, stage_timer.SUB_FUNC),
-                       (7, stage_timer.SUB_FUNC)]
+                       (8, stage_timer.SUB_FUNC)]
 
 
 def test_btf_describes_the_timer_map_value():
