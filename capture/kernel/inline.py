@@ -1,8 +1,8 @@
 """The filters put into the entry function itself, where bpf/ebcap.c calls them, instead of
 appended as subprograms (capture/kernel/splice.py): every packet a TC hook sees runs the
-in-place one (and the copying one where that cannot decide), and a BPF-to-BPF call costs the x86 JIT's call, a second prologue and epilogue (the callee-saved
-registers pushed and popped) and a return, through the return thunk on hosts with retbleed/SRSO
-mitigations. Measured on an AMD EPYC VM with bpf_stats: an empty program calling an empty
+in-place one (and the copying one where that cannot decide), and a BPF-to-BPF call costs
+the x86 JIT's call, a second prologue and epilogue (the callee-saved registers pushed and
+popped) and a return, through the return thunk on hosts with retbleed/SRSO mitigations. Measured on an AMD EPYC VM with bpf_stats: an empty program calling an empty
 subprogram ran 8 [2..14] ns longer than the empty program itself, where ebcap's refused packet
 costs the floor + 26-30 (README, "seventh pass").
 
@@ -16,7 +16,13 @@ was (known by a walk of the program: written on every path there) are stored bel
 caller's stack frame and loaded back at the exits, and the filter's frame goes below them: its
 r10 offsets move down by the caller's depth plus the saved registers. Anything this cannot be
 sure of (an r10 use it does not know, a filter that calls a subprogram, a frame too deep, a
-jump too long) leaves the filter a subprogram, as before."""
+jump too long) leaves the filter a subprogram, as before. Both filters' frames (and the
+registers each call keeps) share one region below the caller's frame: they never run at once.
+
+The facts about the caller come from the compiled function alone, one pass each (its frame's
+depth, and the registers written on every path to each instruction, as bit masks): the
+transformation runs at every start, and its first version, with sets and a walk per filter
+over the program with the other filter already in line, cost a start ~9 ms for two hooks."""
 
 from __future__ import annotations
 
@@ -38,100 +44,123 @@ STACK_LIMIT = 512                       # MAX_BPF_STACK
 CALLEE_ROOM = 128
 
 
-def _slots(program: bytes) -> list[tuple[int, int, int, int]]:
-    return list(INSN.iter_unpack(program))
+Slot = tuple[int, int, int, int]
 
 
 def _is_wide(code: int) -> bool:
     return code == 0x18                 # ld_imm64: two slots, the second with code 0
 
 
-def stack_offsets(program: bytes) -> list[int] | None:
-    """The r10 offsets `program` addresses (loads, stores and pointers to the stack), or None
-    when it uses r10 in a way these do not cover (then the frame's depth is unknown)."""
-    slots = _slots(program)
+# regs bytes that name r10 as dst or src -> 1 (bytes.translate finds them without a loop)
+_NAMES_FP = bytes(1 if r & 0x0F == _FP or r >> 4 == _FP else 0 for r in range(256))
+
+
+def _fp_slots(program: bytes) -> list[int]:
+    """The slots whose dst or src field is 10, by bytes.translate and find (C speed)."""
+    marks = program[1::INSN.size].translate(_NAMES_FP)
+    found = []
+    at = marks.find(1)
+    while at >= 0:
+        found.append(at)
+        at = marks.find(1, at + 1)
+    return found
+
+
+def stack_offsets(slots: list[Slot], program: bytes) -> list[int] | None:
+    """The r10 offsets `program` (its `slots`) addresses (loads, stores and pointers to the
+    stack), or None when it uses r10 in a way these do not cover (then the frame's depth is
+    unknown). The second slot of an ld_imm64 has no register fields that name r10 (0, 0)."""
     offsets = []
-    index = 0
-    while index < len(slots):
-        code, regs, off, imm = slots[index]
+    count = len(slots)
+    for index in _fp_slots(program):
+        code, regs, off, _imm = slots[index]
         dst, src, cls = regs & 0x0F, regs >> 4, code & 0x07
         if _is_wide(code):
-            if dst == _FP:
-                return None
-            index += 2
-            continue
-        if cls == _LDX and src == _FP or cls in (_ST, _STX) and dst == _FP:
+            return None
+        if cls == _LDX and src == _FP and dst != _FP or cls in (_ST, _STX) and dst == _FP \
+                and not (cls == _STX and src == _FP):
             if (code & 0xE0) not in _MODE_MEM_LIKE:
                 return None
             offsets.append(off)
-        elif code == _MOV64_X and src == _FP:
-            # clang's pointer to a stack object: rX = r10; rX += off
-            if dst == _FP or index + 1 >= len(slots):
-                return None
-            ncode, nregs, _noff, nimm = slots[index + 1]
-            if ncode != _ADD64_K or nregs & 0x0F != dst:
-                return None
-            offsets.append(nimm)
-        elif dst == _FP and cls != _JMP and cls != _JMP32:
-            return None                 # r10 written, or a load/store through it not above
-        elif src == _FP and (cls == _STX or cls in (_ALU, _ALU64, _JMP, _JMP32) and code & 0x08
-                             or cls == _LD):
-            return None                 # the frame's address stored, computed with, compared
-        elif dst == _FP and code & 0xF0 not in (_JA, _CALL, _EXIT):
-            return None                 # compared with something
-        index += 1
+        elif code == _MOV64_X and src == _FP and dst != _FP and index + 1 < count \
+                and slots[index + 1][0] == _ADD64_K and slots[index + 1][1] & 0x0F == dst:
+            offsets.append(slots[index + 1][3])     # clang's pointer: rX = r10; rX += off
+        elif cls in (_JMP, _JMP32) and code & 0xF0 in (_JA, _CALL, _EXIT):
+            pass                            # src/dst fields that name no register
+        else:
+            return None     # r10 written, copied, stored, computed with or compared
     return offsets
 
 
-def written_before(program: bytes, target: int) -> set[int] | None:
-    """The registers that hold a value on every path from the start to instruction `target`
-    (r1, the context, and r10 at the start; a call leaves r0 and clobbers r1-r5), or None when
-    the walk finds something it does not follow."""
-    slots = _slots(program)
+_ARGS = 0b111110                        # r1-r5, which a call clobbers
+_START = 1 << 1 | 1 << _FP              # r1 (the context) and r10 at the start
+
+
+def _jumps_back_over(slots: list[Slot], upto: int) -> bool:
+    """Whether a jump from past `upto` lands at or before it."""
+    return any(code & 0x07 in (_JMP, _JMP32) and code & 0xF0 not in (_CALL, _EXIT)
+               and index + 1 + (imm if code == 0x06 else off) <= upto
+               for index, (code, _regs, off, imm) in enumerate(slots[upto + 1:], upto + 1))
+
+
+def written_before(slots: list[Slot], upto: int | None = None) -> list[int | None] | None:
+    """For each instruction, the registers (a bit each) that hold a value on every path from
+    the start to it (None: unreachable); None when the walk finds a jump out of the program.
+    In order, so that with forward jumps only (clang's unrolled code) each instruction is
+    taken once; one that a backward jump changes is taken again, with what follows it. Where
+    no jump from past `upto` comes back to it or before, nothing past it can change what is
+    known up to it: the walk stops there (a start's calls come early in the program: ~0.2 ms
+    instead of ~1.5)."""
     count = len(slots)
-    state: list[set[int] | None] = [None] * count
-    state[0] = {1, _FP}
-    work = [0]
+    state: list[int | None] = [None] * count
+    state[0] = _START
+    taken = [False] * count
+    last = count - 1 if upto is None or _jumps_back_over(slots, upto) else min(upto, count - 1)
+    work = list(range(last, -1, -1))
     while work:
         index = work.pop()
-        have = set(state[index])
+        have = state[index]
+        taken[index] = True
+        if have is None:
+            continue
         code, regs, off, imm = slots[index]
-        dst, src, cls = regs & 0x0F, regs >> 4, code & 0x07
-        nexts = [index + 1]
-        if _is_wide(code):
-            have.add(dst)
-            nexts = [index + 2]
+        cls = code & 0x07
+        step, jump = 1, None
+        if code == 0x18:
+            have |= 1 << (regs & 0x0F)
+            step = 2
         elif cls in (_ALU, _ALU64, _LDX):
-            have.add(dst)
+            have |= 1 << (regs & 0x0F)
         elif cls == _LD:                    # legacy packet loads: r0, and a call's clobbering
-            have -= {1, 2, 3, 4, 5}
-            have.add(0)
+            have = have & ~_ARGS | 1
         elif cls == _STX and (code & 0xE0) == 0xC0:
             if imm == _BPF_CMPXCHG:
-                have.add(0)
+                have |= 1
             elif imm & _BPF_FETCH:
-                have.add(src)
+                have |= 1 << (regs >> 4)
         elif cls in (_JMP, _JMP32):
             op = code & 0xF0
             if op == _EXIT:
-                nexts = []
+                step = None
             elif op == _CALL:
-                have -= {1, 2, 3, 4, 5}
-                have.add(0)
+                have = have & ~_ARGS | 1
             elif op == _JA:
-                nexts = [index + 1 + (imm if cls == _JMP32 else off)]
+                step, jump = None, index + 1 + (imm if cls == _JMP32 else off)
             else:
-                nexts = [index + 1, index + 1 + off]
-        for nxt in nexts:
+                jump = index + 1 + off
+        for nxt in (index + step if step else None, jump):
+            if nxt is None:
+                continue
             if not 0 <= nxt < count:
                 return None
-            if state[nxt] is None:
-                state[nxt] = have
-                work.append(nxt)
-            elif not state[nxt] <= have:
-                state[nxt] &= have
-                work.append(nxt)
-    return state[target]
+            if nxt > last:
+                continue
+            old = state[nxt]
+            if old is None or old & have != old:
+                state[nxt] = have if old is None else old & have
+                if taken[nxt]:
+                    work.append(nxt)
+    return state
 
 
 def _jump(code_at: int, to: int) -> bytes | None:
@@ -141,32 +170,10 @@ def _jump(code_at: int, to: int) -> bytes | None:
     return INSN.pack(0x05, 0, off, 0)       # BPF_JMP | BPF_JA
 
 
-def inline_call(program: bytes, index: int, filter_insns: bytes,
-                callee_room: int = CALLEE_ROOM) -> bytes | None:
-    """`program` (one function) with its call at `index` replaced by `filter_insns` in line,
-    placed after its last instruction, its frame leaving `callee_room` bytes of the stack for
-    subprograms the program calls; None when that cannot be done safely (see above)."""
-    caller = stack_offsets(program)
-    own = stack_offsets(filter_insns)
-    have = written_before(program, index)
-    if caller is None or own is None or have is None:
-        return None
-    depth = (-min([0, *caller]) + 7) & ~7
-    saved = [reg for reg in _SAVED if reg in have]
-    shift = depth + 8 * len(saved)
-    if shift - min([0, *own]) > STACK_LIMIT - callee_room:
-        return None
-    start = len(program) // INSN.size
-    body_start = start + len(saved)
-    body = _slots(filter_insns)
-    restore = body_start + len(body)
-    out = bytearray(program)
-    jump = _jump(index, start)
-    if jump is None:
-        return None
-    out[index * INSN.size:(index + 1) * INSN.size] = jump
-    block = [INSN.pack(_DW_STX, _FP | reg << 4, -(depth + 8 * (k + 1)), 0)
-             for k, reg in enumerate(saved)]
+def _in_line(body: list[Slot], at_slot: int, restore: int, shift: int) -> list[bytes] | None:
+    """The filter's instructions placed from slot `at_slot`: exits jump to `restore`, r10
+    offsets moved down by `shift`; None if it holds what cannot go in line."""
+    out = []
     at = 0
     while at < len(body):
         code, regs, off, imm = body[at]
@@ -174,28 +181,66 @@ def inline_call(program: bytes, index: int, filter_insns: bytes,
         if _is_wide(code):
             if src:                     # a map or a function named: not in a filter
                 return None
-            block += [INSN.pack(code, regs, off, imm), INSN.pack(*body[at + 1])]
+            out += [INSN.pack(code, regs, off, imm), INSN.pack(*body[at + 1])]
             at += 2
             continue
         if cls in (_JMP, _JMP32) and code & 0xF0 == _CALL and src:
             return None                 # a BPF-to-BPF call: its offset would need moving
         if code == 0x95:
-            jump = _jump(body_start + at, restore)
+            jump = _jump(at_slot + at, restore)
             if jump is None:
                 return None
-            block.append(jump)
+            out.append(jump)
         elif cls == _LDX and src == _FP or cls in (_ST, _STX) and dst == _FP:
-            block.append(INSN.pack(code, regs, off - shift, imm))
+            out.append(INSN.pack(code, regs, off - shift, imm))
         elif code == _ADD64_K and at and body[at - 1][0] == _MOV64_X \
                 and body[at - 1][1] >> 4 == _FP and body[at - 1][1] & 0x0F == dst:
-            block.append(INSN.pack(code, regs, off, imm - shift))
+            out.append(INSN.pack(code, regs, off, imm - shift))
         else:
-            block.append(INSN.pack(code, regs, off, imm))
+            out.append(INSN.pack(code, regs, off, imm))
         at += 1
-    block += [INSN.pack(_DW_LDX, reg | _FP << 4, -(depth + 8 * (k + 1)), 0)
-              for k, reg in enumerate(saved)]
-    back = _jump(restore + len(saved), index + 1)
-    if back is None:
-        return None
-    block.append(back)
-    return bytes(out) + b"".join(block)
+    return out
+
+
+def inline_calls(program: bytes, calls: dict[int, bytes], callee_room: int = 0
+                 ) -> tuple[bytes, set[int]]:
+    """`program` (one function) with each call {index: filter instructions} replaced by the
+    filter in line, placed after its last instruction, and the indexes it could do so for;
+    the others are left as they are (the caller makes them subprograms). The frames leave
+    `callee_room` bytes of the stack when some call is left (CALLEE_ROOM)."""
+    slots = list(INSN.iter_unpack(program))
+    caller = stack_offsets(slots, program)
+    states = written_before(slots, max(calls)) if caller is not None and calls else None
+    if states is None:
+        return program, set()
+    depth = (-min([0, *caller]) + 7) & ~7
+    out = bytearray(program)
+    block: list[bytes] = []
+    done = set()
+    start = len(slots)
+    for index, filter_insns in sorted(calls.items()):
+        body = list(INSN.iter_unpack(filter_insns))
+        own = stack_offsets(body, filter_insns)
+        have = states[index]
+        if own is None or have is None:
+            continue
+        saved = [reg for reg in _SAVED if have >> reg & 1]
+        shift = depth + 8 * len(saved)
+        if shift - min([0, *own]) > STACK_LIMIT - callee_room:
+            continue
+        here = start + len(block)
+        body_start = here + len(saved)
+        restore = body_start + len(body)
+        placed = _in_line(body, body_start, restore, shift)
+        into, back = _jump(index, here), _jump(restore + len(saved), index + 1)
+        if placed is None or into is None or back is None:
+            continue
+        out[index * INSN.size:(index + 1) * INSN.size] = into
+        block += [INSN.pack(_DW_STX, _FP | reg << 4, -(depth + 8 * (k + 1)), 0)
+                  for k, reg in enumerate(saved)]
+        block += placed
+        block += [INSN.pack(_DW_LDX, reg | _FP << 4, -(depth + 8 * (k + 1)), 0)
+                  for k, reg in enumerate(saved)]
+        block.append(back)
+        done.add(index)
+    return bytes(out) + b"".join(block), done
