@@ -605,9 +605,13 @@ static __always_inline __u32 copy_linear(struct __sk_buff *skb, __u8 *data, __u6
 	if (n < want)
 		return 0;
 #endif
+	/* n is min(the linear part, EBCAP_PEEK) (the linear part never exceeds vlen: no tag in
+	 * metadata here), so the words up to `end` are the words up to n: testing n as well
+	 * made the verifier walk 30,356 instructions of a headers-only "udp" program, not
+	 * 25,088 (~10 ms of CPU per program loaded on an AMD EPYC VM) */
 #pragma unroll
 	for (int i = 0; i < EBCAP_PEEK / 8; i++) {
-		if ((i + 1) * 8 > n || start + (i + 1) * 8 > end)
+		if (start + (i + 1) * 8 > end)
 			break;
 		((__u64 *)data)[i] = ((const __u64 *)start)[i];
 	}
